@@ -1,0 +1,129 @@
+"""Symbolic derivation of the TMS potential in the high-sparsity limit.
+
+The population loss of the tied ReLU autoencoder f(x) = ReLU(W^T W x + b) with inputs x = mu e_i,
+i ~ Uniform{1..c}, mu ~ Uniform[0, 1] is (SCIENCE.md §2, Chen et al. 2023 eq. for the TMS potential)
+
+    L(W, b) = (1/c) sum_i sum_j T(a_ji, b_j, delta_ij),
+    T(a, b, delta) = int_0^1 (mu*delta - ReLU(a*mu + b))^2 dmu,     a_ij = W_i . W_j .
+
+Writing g(mu) = a*mu + b for the pre-activation,
+
+    T = delta^2/3 + int_{g > 0} ( g(mu)^2 - 2*delta*mu*g(mu) ) dmu,
+
+so the only case analysis is the active set {mu in [0, 1] : g(mu) > 0}: all of [0, 1] ("full"), none
+of it ("none"), [t, 1] with a > 0 ("mid_pos") or [0, t] with a < 0 ("mid_neg"), where t = -b/a is
+the kink. sympy integrates each case; the mid_pos case is factored in s = a + b (the pre-activation
+at mu = 1) so that it stays accurate when the kink approaches mu = 1.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import sympy as sp
+
+__all__ = [
+    "A",
+    "B",
+    "DELTA",
+    "BRANCH_NAMES",
+    "pair_term",
+    "pair_term_branches",
+    "pair_term_conditions",
+    "potential_expr",
+]
+
+A, B, DELTA = sp.symbols("a b delta", real=True)
+_MU, _S = sp.symbols("mu s", real=True)
+
+BRANCH_NAMES = ("full", "none", "mid_pos", "mid_neg")
+
+
+@lru_cache(maxsize=None)
+def pair_term_branches() -> dict[str, sp.Expr]:
+    """Closed form of T(a, b, delta) on each activation case, integrated by sympy.
+
+    Returns
+    -------
+    dict
+        ``{"full", "none", "mid_pos", "mid_neg"} -> sympy expression in (a, b, delta)``; see
+        :func:`pair_term_conditions` for where each holds.
+    """
+    g = A * _MU + B
+    extra = g**2 - 2 * DELTA * _MU * g
+    base = sp.integrate((DELTA * _MU) ** 2, (_MU, 0, 1))
+    kink = -B / A
+    full = sp.factor(sp.integrate(extra, (_MU, 0, 1)))
+    mid_pos_s = sp.factor(sp.expand(sp.integrate(extra, (_MU, kink, 1)).subs(B, _S - A)))
+    mid_pos = mid_pos_s.subs(_S, A + B)
+    mid_neg = sp.factor(sp.integrate(extra, (_MU, 0, kink)))
+    return {
+        "full": base + full,
+        "none": base,
+        "mid_pos": base + mid_pos,
+        "mid_neg": base + mid_neg,
+    }
+
+
+def pair_term_conditions() -> dict[str, sp.Boolean]:
+    """Where each branch of :func:`pair_term_branches` applies.
+
+    The kink t = -b/a lies strictly inside (0, 1) exactly in the two ``mid`` cases; on the
+    boundaries between cases the branches agree (T is continuous, and C^1 except at a = b = 0 with
+    delta = 1).
+    """
+    return {
+        "mid_pos": sp.And(A > 0, B < 0, A + B > 0),
+        "mid_neg": sp.And(A < 0, B > 0, A + B < 0),
+        "full": sp.Or(sp.And(A >= 0, B >= 0), sp.And(A < 0, A + B >= 0)),
+        "none": sp.Or(sp.And(A >= 0, A + B <= 0), sp.And(A < 0, B <= 0)),
+    }
+
+
+@lru_cache(maxsize=None)
+def pair_term() -> sp.Piecewise:
+    """The pair term T(a, b, delta) = int_0^1 (mu*delta - ReLU(a*mu + b))^2 dmu as a sympy Piecewise.
+
+    Symbols are ``kgon.symbolic.A, B, DELTA`` (named ``a, b, delta``).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from kgon import pair_term
+    >>> from kgon.symbolic import A, B, DELTA
+    >>> sp.nsimplify(pair_term().subs({A: 1, B: 0, DELTA: 1}))
+    0
+    """
+    br = pair_term_branches()
+    cond = pair_term_conditions()
+    return sp.Piecewise(*[(br[name], cond[name]) for name in ("mid_pos", "mid_neg", "full", "none")])
+
+
+def potential_expr(r: int, c: int) -> tuple[sp.Expr, sp.Matrix, sp.Matrix]:
+    """The full closed-form potential L(W, b) for given small (r, c) as a sympy expression.
+
+    Parameters
+    ----------
+    r : int
+        Hidden dimension (>= 1).
+    c : int
+        Number of features (>= 2).
+
+    Returns
+    -------
+    (expr, W, b)
+        ``expr`` is L = (1/c) sum_{i,j} T(W_j . W_i, b_j, delta_ij); ``W`` is the r x c matrix of
+        symbols ``W_k_i`` and ``b`` the c x 1 matrix of symbols ``b_i`` it is written in.
+    """
+    from .validation import check_rc
+
+    check_rc(r=r, c=c)
+    W = sp.Matrix(r, c, lambda k, i: sp.Symbol(f"W_{k}_{i}", real=True))
+    b = sp.Matrix(c, 1, lambda i, _: sp.Symbol(f"b_{i}", real=True))
+    T = pair_term()
+    terms = []
+    for i in range(c):
+        for j in range(c):
+            a_ji = sum(W[k, j] * W[k, i] for k in range(r))
+            terms.append(T.subs({A: a_ji, B: b[j], DELTA: int(i == j)}, simultaneous=True))
+    return sp.Add(*terms) / c, W, b
