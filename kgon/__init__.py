@@ -4,6 +4,7 @@ Symbolic closed form (sympy), fast evaluators (numpy / jax / torch), regular k-g
 and (see the submodules) critical-point search, geometry and phase classification.
 """
 
+from .kgon import KgonPoint, KgonResult, kgon, kgon_params
 from .potential import (
     pair_term_numeric,
     potential,
@@ -15,6 +16,10 @@ from .potential import (
 from .symbolic import pair_term, pair_term_branches, pair_term_conditions, potential_expr
 
 __all__ = [
+    "KgonPoint",
+    "KgonResult",
+    "kgon",
+    "kgon_params",
     "pair_term",
     "pair_term_branches",
     "pair_term_conditions",
