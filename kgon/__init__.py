@@ -4,6 +4,9 @@ Symbolic closed form (sympy), fast evaluators (numpy / jax / torch), regular k-g
 and (see the submodules) critical-point search, geometry and phase classification.
 """
 
+from .catalogue import Catalogue, CriticalPoint, default_catalogue, find_critical_points
+from .classify import classify, phase_distance, phase_distances
+from .geometry import HessianGeometry, hessian_geometry
 from .kgon import KgonPoint, KgonResult, kgon, kgon_params
 from .potential import (
     pair_term_numeric,
@@ -16,6 +19,15 @@ from .potential import (
 from .symbolic import pair_term, pair_term_branches, pair_term_conditions, potential_expr
 
 __all__ = [
+    "Catalogue",
+    "CriticalPoint",
+    "HessianGeometry",
+    "classify",
+    "default_catalogue",
+    "find_critical_points",
+    "hessian_geometry",
+    "phase_distance",
+    "phase_distances",
     "KgonPoint",
     "KgonResult",
     "kgon",

@@ -20,6 +20,12 @@ __all__ = ["main", "build_parser"]
 
 _SUBCOMMAND_MODULES = [
     "theory.cli_kgon",
+    "theory.cli_critical_points",
+    "theory.cli_transitions",
+    "theory.cli_reproduce",
+    "theory.cli_run",
+    "theory.cli_sgd",
+    "theory.cli_llc",
 ]
 
 

@@ -1,0 +1,914 @@
+"""The critical-point catalogue: certified, deduplicated, named critical points with LLC and constant.
+
+:func:`find_critical_points` runs the search of :mod:`kgon.search` and turns the certified endpoints
+into a :class:`Catalogue` (issue 3; SCIENCE.md §3-4):
+
+0. **Exploration.** The certified endpoints are closed under local exploration: every level found
+   is perturbed (six points per level, noise scales 0.03 / 0.1 / 0.3, plus steps along its two lowest
+   non-zero Hessian eigenvectors) and re-solved, for up to
+   ``explore_rounds`` rounds or until a round finds no new critical value. Saddles near the
+   low-loss families have small basins of attraction for the Newton iteration; the exploration
+   finds them from their neighbours, which makes the catalogue (nearly) independent of the seed.
+1. **Levels.** Certified points are grouped by critical value (|L - L'| <= 1e-9). Points of one
+   level are identified modulo symmetry *and* modulo the flat directions of the critical set:
+   many low-loss critical points are not isolated (free dead and output-off biases, output-off
+   columns that slide along a ray, columns that split into parallel copies with the same loss,
+   polygons with zero bias whose vertices can move while all overlaps stay <= 0), and the loss is
+   constant on each connected critical set, so one level is reported as one catalogue point. (Two
+   *different* critical sets with exactly the same loss would be merged; none occur among the
+   regular families, whose distinct-looking variants such as the adjacent and opposite 4-- are
+   connected through such flat moves.)
+2. **Representative.** Each member is *snapped* to a regular polygon (live columns put at the
+   vertices of a regular k-gon with their mean on-length and on-bias in the plane they span;
+   output-off columns get the same length; parallel copies merged first) and polished by the
+   Newton iteration; snapped points that are certified, lie on the same level and are regular
+   polygons are candidate representatives. The representative is the candidate with the largest
+   k (the paper's naming: "4++-" rather than "3++" for the same level), then the smallest
+   ||w||^2; a level without a regular candidate is represented by its member of smallest ||w||^2
+   and named ``"irregular-<hash>"`` (:mod:`kgon.naming`).
+3. **Geometry and LLC.** Hessian spectrum and zero modes (:mod:`kgon.geometry`), the Hessian LLC
+   where it is exact and the numerical LLC for every point (:mod:`kgon.llc`); ``llc`` is the
+   Hessian value where it exists (``llc_method = "hessian"``), otherwise the numerical one.
+4. **Constant.** c_alpha = (1/2) ||w*||^2 = -log phi(w*) + const for the N(0, I) prior, summed
+   over W and the biases that are not free (dead negative and output-off biases count 0), SCIENCE.md
+   §4.
+5. **Multiplicity** c! / |stabiliser| (:func:`kgon.symmetry.multiplicity`).
+6. **Which points are kept.** Regular polygons always; irregular points only up to Hessian index
+   ``max_index`` (default 1: minima and index-1 saddles, the transition states). Saddles of higher
+   index are numerous near the low-loss families (points where the dead columns of a polygon turn
+   slightly live), have tiny basins, differ from each other by less than the classifier can resolve
+   and no finite search finds all of them; ``max_index=None`` keeps every certified point found.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ._jaxsetup import jax
+from .geometry import hessian_geometry
+from .llc import llc_hessian, llc_numerical
+from .naming import irregular_name, polygon_info
+from .search import (
+    DEAD_TOL,
+    GRAD_TOL,
+    certify,
+    flatten,
+    gradient_descent,
+    hessians,
+    make_starts,
+    solve_critical,
+    unflatten,
+)
+from .symmetry import DEAD, OFF, ON, canonical_pose, canonicalize, column_types, multiplicity
+from .validation import check_int
+
+__all__ = [
+    "CriticalPoint",
+    "Catalogue",
+    "find_critical_points",
+    "default_catalogue",
+    "refine_critical",
+    "LEVEL_TOL",
+    "RESCUE_TOL",
+]
+
+LEVEL_TOL = 1e-9
+"""Critical values closer than this are one level (one catalogue point)."""
+
+_JSON_KEYS = (
+    "name",
+    "label",
+    "k",
+    "sigma_plus",
+    "sigma_minus",
+    "c",
+    "r",
+    "loss",
+    "llc",
+    "llc_err",
+    "llc_method",
+    "llc_hessian",
+    "llc_numerical",
+    "constant",
+    "multiplicity",
+    "grad_norm",
+    "hessian_signature",
+    "smooth",
+    "zero_modes",
+    "W",
+    "b",
+)
+
+
+def _float_or_nan(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+@dataclass(frozen=True, eq=False)
+class CriticalPoint:
+    """A certified critical point of the TMS potential (one catalogue entry).
+
+    Attributes
+    ----------
+    name : str
+        ``"5"``, ``"5+"``, ``"4++-"`` (:mod:`kgon.naming`) or ``"irregular-<8 hex>"``.
+    label : str
+        Unique within the catalogue: ``name`` if unique, else ``name + "/" + index``.
+    k : int or None
+        Vertices of the regular polygon of live columns (None for irregular points).
+    sigma_plus, sigma_minus : int
+        Dead columns with positive bias; live columns whose output never fires.
+    c, r : int
+        Model shape.
+    W : ndarray, shape (r, c)
+        Representative (read-only); free biases at canonical values (:func:`kgon.symmetry.canonicalize`).
+    b : ndarray, shape (c,)
+    loss : float
+        L(W, b).
+    grad_norm : float
+        |grad L(W, b)| (<= 1e-9: certified).
+    llc, llc_err : float
+        The LLC and its uncertainty (0 for the exact Hessian value).
+    llc_method : str
+        ``"hessian"`` or ``"numerical"``; with suffix ``"-stable"`` for saddles (stable-subspace LLC,
+        :mod:`kgon.llc`).
+    llc_hessian, llc_numerical : float or None
+        The two methods' values (None where a method does not apply).
+    constant : float
+        c_alpha = (1/2) ||w*||^2 over W and non-free biases (SCIENCE.md §4).
+    multiplicity : int
+        Number of distinct feature-permuted copies modulo O(r).
+    hessian_signature : (int, int, int)
+        Counts of negative, zero and positive Hessian eigenvalues.
+    smooth : bool
+        False where L is not C^2 at the point (the Hessian does not decide the geometry).
+    zero_modes : (int, int, int)
+        The zero eigenvalues split into (orbit, flat, degenerate) directions.
+    llc_numerical_err : float or None
+        Uncertainty of ``llc_numerical``.
+    """
+
+    name: str
+    label: str
+    k: int | None
+    sigma_plus: int
+    sigma_minus: int
+    c: int
+    r: int
+    W: np.ndarray
+    b: np.ndarray
+    loss: float
+    grad_norm: float
+    llc: float
+    llc_err: float
+    llc_method: str
+    llc_hessian: float | None
+    llc_numerical: float | None
+    constant: float
+    multiplicity: int
+    hessian_signature: tuple[int, int, int]
+    smooth: bool
+    zero_modes: tuple[int, int, int] = (0, 0, 0)
+    llc_numerical_err: float | None = None
+
+    @property
+    def is_minimum(self) -> bool:
+        """No negative Hessian eigenvalue (a local minimum where the Hessian decides; see ``smooth``)."""
+        return self.hessian_signature[0] == 0
+
+    def to_dict(self) -> dict:
+        """JSON-able dict (keys of ``tmsphase critical-points --json``)."""
+        out = {}
+        for key in _JSON_KEYS:
+            val = getattr(self, key)
+            if isinstance(val, np.ndarray):
+                val = val.tolist()
+            elif isinstance(val, tuple):
+                val = list(val)
+            elif isinstance(val, float) and not math.isfinite(val):
+                val = None  # strict JSON has no NaN
+            out[key] = val
+        out["llc_numerical_err"] = self.llc_numerical_err
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CriticalPoint":
+        W = np.array(d["W"], dtype=np.float64)
+        b = np.array(d["b"], dtype=np.float64)
+        W.setflags(write=False)
+        b.setflags(write=False)
+        return cls(
+            name=d["name"],
+            label=d["label"],
+            k=d["k"],
+            sigma_plus=int(d["sigma_plus"]),
+            sigma_minus=int(d["sigma_minus"]),
+            c=int(d["c"]),
+            r=int(d["r"]),
+            W=W,
+            b=b,
+            loss=float(d["loss"]),
+            grad_norm=float(d["grad_norm"]),
+            llc=_float_or_nan(d["llc"]),
+            llc_err=_float_or_nan(d["llc_err"]),
+            llc_method=d["llc_method"],
+            llc_hessian=None if d["llc_hessian"] is None else float(d["llc_hessian"]),
+            llc_numerical=None if d["llc_numerical"] is None else float(d["llc_numerical"]),
+            constant=float(d["constant"]),
+            multiplicity=int(d["multiplicity"]),
+            hessian_signature=tuple(int(x) for x in d["hessian_signature"]),
+            smooth=bool(d["smooth"]),
+            zero_modes=tuple(int(x) for x in d.get("zero_modes", (0, 0, 0))),
+            llc_numerical_err=d.get("llc_numerical_err"),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Catalogue:
+    """Certified critical points of the TMS potential at (c, r), sorted by loss.
+
+    Attributes
+    ----------
+    c, r : int
+    points : tuple of CriticalPoint
+        Sorted by loss.
+    seed : int
+        Seed of the search.
+    n_starts : int
+        Number of starting points.
+    n_converged : int
+        Starts whose endpoint was certified (|grad L| <= 1e-9).
+    max_loss : float or None
+        Points above this loss were not kept.
+    """
+
+    c: int
+    r: int
+    points: tuple[CriticalPoint, ...]
+    seed: int
+    n_starts: int
+    n_converged: int
+    max_loss: float | None = None
+    config: dict = field(default_factory=dict, compare=False)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __iter__(self):
+        return iter(self.points)
+
+    def labels(self) -> list[str]:
+        """The unique labels, in loss order."""
+        return [p.label for p in self.points]
+
+    def names(self) -> list[str]:
+        """The names, in loss order (may repeat only for irregular hash collisions)."""
+        return [p.name for p in self.points]
+
+    def get(self, label: str) -> CriticalPoint:
+        """The point with this label (or, if no label matches, the unique point with this name)."""
+        for p in self.points:
+            if p.label == label:
+                return p
+        named = [p for p in self.points if p.name == label]
+        if len(named) == 1:
+            return named[0]
+        raise KeyError(f"no critical point labelled {label!r} in the c = {self.c}, r = {self.r} catalogue; "
+                       f"labels: {', '.join(self.labels())}")
+
+    def to_dict(self) -> dict:
+        return {
+            "c": self.c,
+            "r": self.r,
+            "seed": self.seed,
+            "n_starts": self.n_starts,
+            "n_converged": self.n_converged,
+            "max_loss": self.max_loss,
+            "config": self.config,
+            "critical_points": [p.to_dict() for p in self.points],
+        }
+
+    def to_json(self) -> str:
+        """JSON text; :meth:`from_json` inverts it exactly (floats round-trip)."""
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, s: str) -> "Catalogue":
+        d = json.loads(s)
+        return cls(
+            c=int(d["c"]),
+            r=int(d["r"]),
+            points=tuple(CriticalPoint.from_dict(p) for p in d["critical_points"]),
+            seed=int(d["seed"]),
+            n_starts=int(d["n_starts"]),
+            n_converged=int(d["n_converged"]),
+            max_loss=d.get("max_loss"),
+            config=d.get("config", {}),
+        )
+
+    def to_csv(self, path) -> None:
+        """One row per point: the scalar fields plus W and b as JSON lists."""
+        cols = [k for k in _JSON_KEYS] + ["llc_numerical_err"]
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(cols)
+        for p in self.points:
+            d = p.to_dict()
+            w.writerow([json.dumps(d[k]) if isinstance(d[k], (list, tuple)) else d[k] for k in cols])
+        _atomic_write(Path(path), buf.getvalue())
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# ----------------------------------------------------------------------------------------------
+# building a catalogue
+
+
+def _default_n_starts(c: int, r: int) -> int:
+    return 200 * c
+
+
+def _clean(X: np.ndarray, r: int, c: int, dead_tol: float = 1e-7) -> np.ndarray:
+    """Canonicalize every row (short columns to 0, free biases to canonical values)."""
+    out = np.empty_like(X)
+    for s in range(X.shape[0]):
+        W, b = unflatten(X[s], r, c)
+        out[s] = flatten(*canonicalize(W, b, dead_tol=dead_tol))
+    return out
+
+
+def _certified_clean(X: np.ndarray, r: int, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Canonicalize and certify. Columns shorter than 1e-4 are zeroed where the result is still
+    certified (else only those shorter than 1e-7); rows that fail are re-polished once."""
+    Xc = _clean(X, r, c, dead_tol=DEAD_TOL)
+    L, gn, ok = certify(Xc, r, c)
+    if not np.all(ok):
+        Xf = _clean(X[~ok], r, c)
+        Lf, gf, okf = certify(Xf, r, c)
+        Xc[~ok], L[~ok], gn[~ok], ok[~ok] = Xf, Lf, gf, okf
+    bad = ~ok & np.all(np.isfinite(X), axis=1)
+    if np.any(bad):
+        Xp = _clean(solve_critical(Xc[bad], r, c, iters=40), r, c)
+        L2, g2, ok2 = certify(Xp, r, c)
+        Xc[bad], L[bad], gn[bad], ok[bad] = Xp, L2, g2, ok2
+    return Xc, L, gn, ok
+
+
+def _variants(W: np.ndarray, b: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Structured variants of a point: output-off columns killed, parallel columns merged, and the
+    regular polygons snapped from each (module docstring, step 2). The point itself is not included."""
+    variants = [(W, b)]
+    norms = np.linalg.norm(W, axis=0)
+    short = (norms > 0) & (norms < 1e-3 * max(1.0, float(norms.max())))
+    if np.any(short):  # nearly dead columns made dead
+        W0 = W.copy()
+        W0[:, short] = 0.0
+        variants.append((W0, b))
+    for Wv, bv in list(variants):
+        killed = _kill_off(Wv, bv)
+        if killed is not None:
+            variants.append(killed)
+    for Wv, bv in list(variants):
+        merged = _merge_parallel(Wv, bv)
+        if merged is not None:
+            variants.append(merged)
+    for Wv, bv in list(variants):
+        variants.extend(_snap_regular(Wv, bv))
+    return variants[1:]
+
+
+RESCUE_TOL = 1e-4
+"""Newton endpoints with GRAD_TOL < |grad L| <= RESCUE_TOL are snapped to regular polygons."""
+
+
+def refine_critical(X: np.ndarray, r: int, c: int, *, iters: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The search's refinement from given starting points: Newton (LM) solve, clean, certify.
+
+    Endpoints that are nearly but not certifiably critical (|grad L| <= ``RESCUE_TOL``; the Newton
+    iteration stalls at kinks of the potential, e.g. at 4-gons with zero bias) are replaced by the
+    first of their structured variants (:func:`_variants`: regular-polygon snapping) that is
+    certified. Returns (X, L, ok): endpoints, losses and the certified mask.
+    """
+    S = solve_critical(np.asarray(X, dtype=np.float64), r, c, iters=iters)
+    S, L, gn, ok = _certified_clean(S, r, c)
+    stuck = np.nonzero(~ok & (gn <= RESCUE_TOL))[0]
+    if stuck.size:
+        cands, owner = [], []
+        for i in stuck:
+            for Wv, bv in _variants(*unflatten(S[i], r, c)):
+                cands.append(flatten(Wv, bv))
+                owner.append(i)
+        if cands:
+            C = _clean(np.array(cands), r, c)
+            LC, gC, okC = certify(C, r, c)
+            if np.any(~okC):
+                P = solve_critical(C[~okC], r, c, iters=30)
+                P, LP, gP, okP = _certified_clean(P, r, c)
+                C[~okC], LC[~okC], gC[~okC], okC[~okC] = P, LP, gP, okP
+            for j in np.nonzero(okC)[0]:
+                i = owner[j]
+                if not ok[i]:
+                    S[i], L[i], gn[i], ok[i] = C[j], LC[j], gC[j], True
+    return S, L, ok
+
+
+def _levels(L: np.ndarray) -> list[np.ndarray]:
+    order = np.argsort(L, kind="stable")
+    groups, cur = [], [order[0]]
+    for i in order[1:]:
+        if L[i] - L[cur[-1]] <= LEVEL_TOL:
+            cur.append(i)
+        else:
+            groups.append(np.array(cur))
+            cur = [i]
+    groups.append(np.array(cur))
+    return groups
+
+
+def _merge_parallel(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Merge parallel live "on" columns with equal bias into one (lengths add in quadrature)."""
+    W = W.copy()
+    b = b.copy()
+    c = W.shape[1]
+    types = column_types(W, b)
+    on = [i for i in range(c) if types[i] == ON]
+    norms = np.linalg.norm(W, axis=0)
+    changed = False
+    for a_i, i in enumerate(on):
+        if norms[i] == 0:
+            continue
+        for j in on[a_i + 1 :]:
+            if norms[j] == 0:
+                continue
+            cosang = W[:, i] @ W[:, j] / (norms[i] * norms[j])
+            if cosang > 1 - 1e-9 and abs(b[i] - b[j]) < 1e-7:
+                new_len = math.hypot(norms[i], norms[j])
+                W[:, i] *= new_len / norms[i]
+                norms[i] = new_len
+                W[:, j] = 0.0
+                norms[j] = 0.0
+                b[j] = -1.0 / (2 * c)
+                changed = True
+    return (W, b) if changed else None
+
+
+def _kill_off(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Output-off columns moved to zero (dead, bias -1/(2c)); often a flat move (module docstring)."""
+    c = W.shape[1]
+    types = column_types(W, b)
+    off = [i for i in range(c) if types[i] == OFF]
+    if not off:
+        return None
+    W = W.copy()
+    b = b.copy()
+    W[:, off] = 0.0
+    b[off] = -1.0 / (2 * c)
+    return W, b
+
+
+def _snap_regular(W: np.ndarray, b: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The regular polygon nearest in structure to (W, b) (module docstring, step 2): live columns
+    at the vertices in their angular order, with their mean on-length and mean on-bias; if that
+    bias is within 1e-3 of zero, also the same polygon with on-bias exactly 0 (the kink where the
+    zero-bias families sit). Empty if there is no firing column."""
+    r, c = W.shape
+    types = column_types(W, b)
+    live = [i for i in range(c) if types[i] in (ON, OFF)]
+    on = [i for i in range(c) if types[i] == ON]
+    if not on or (r < 2 and len(live) > 2):
+        return []
+    k = len(live)
+    norms = np.linalg.norm(W, axis=0)
+    length = float(np.mean(norms[on]))
+    bias = float(np.mean(b[on]))
+    V = W[:, live]
+    if r >= 2:
+        U = np.linalg.svd(V, full_matrices=True)[0][:, :2]
+    else:
+        U = np.array([[1.0]])
+    z = U.T @ V if r >= 2 else np.vstack([V, np.zeros((1, k))])
+    theta = np.arctan2(z[1], z[0])
+    order = np.argsort(np.mod(theta, 2 * np.pi))
+    base = 2 * np.pi * np.arange(k) / k
+    ang = base  # the polygon's rotation is irrelevant (O(r) symmetry): vertex 0 on the first axis
+    W2 = np.zeros((r, c))
+    b2 = np.where(b > 0, 1.0 / (2 * c), -1.0 / (2 * c))
+    for rank, idx in enumerate(order):
+        col = live[idx]
+        vec2 = length * np.array([np.cos(ang[rank]), np.sin(ang[rank])])
+        W2[:, col] = U @ vec2 if r >= 2 else vec2[:1]
+        b2[col] = bias if types[col] == ON else -1.5 * length**2
+    for i in range(c):
+        if types[i] not in (ON, OFF):
+            W2[:, i] = 0.0
+    out = [(W2, b2)]
+    if bias != 0.0 and abs(bias) < 1e-3:
+        b3 = b2.copy()
+        b3[on] = 0.0
+        out.append((W2.copy(), b3))
+    return out
+
+
+def _sqnorm(x: np.ndarray) -> float:
+    return float(np.sum(x * x))
+
+
+def _gram_key(x: np.ndarray, r: int, c: int) -> tuple:
+    W, b = unflatten(x, r, c)
+    G = W.T @ W
+    return tuple(sorted(np.round(np.concatenate([G.ravel(), b]), 6).tolist()))
+
+
+def _constant(W: np.ndarray, b: np.ndarray) -> float:
+    """c_alpha = 1/2 ||w*||^2 over W and the non-free biases (module docstring, step 4)."""
+    types = column_types(W, b)
+    free = np.array([t in (DEAD, OFF) for t in types])
+    return 0.5 * (float(np.sum(W * W)) + float(np.sum(b[~free] ** 2)))
+
+
+def _choose_representatives(
+    X: np.ndarray, L: np.ndarray, r: int, c: int, max_members: int = 24
+) -> list[tuple[np.ndarray, float]]:
+    """One (x, loss) per level (module docstring, steps 1-2)."""
+    groups = _levels(L)
+    # candidate variants of the members of every level, polished in one batch
+    cands, cand_level = [], []
+    for g_idx, grp in enumerate(groups):
+        members = grp[np.argsort([_sqnorm(X[i]) for i in grp], kind="stable")][:max_members]
+        seen = set()
+        for i in members:
+            W, b = unflatten(X[i], r, c)
+            for Wv, bv in _variants(W, b):
+                key = _gram_key(flatten(Wv, bv), r, c)
+                if key in seen:
+                    continue
+                seen.add(key)
+                cands.append(flatten(Wv, bv))
+                cand_level.append(g_idx)
+    # pool entries: (x, exact) - exact = a constructed variant certified without polishing
+    pool: dict[int, list[tuple[np.ndarray, bool]]] = {g: [(X[i], False) for i in grp] for g, grp in enumerate(groups)}
+    if cands:
+        C0 = np.array(cands)
+        L0, _, ok0 = certify(C0, r, c)
+        S = C0.copy()
+        SL = L0.copy()
+        ok = ok0.copy()
+        if np.any(~ok0):
+            P = solve_critical(C0[~ok0], r, c, iters=30)
+            P, PL, _, okp = _certified_clean(P, r, c)
+            S[~ok0], SL[~ok0], ok[~ok0] = P, PL, okp
+        for s_idx in np.nonzero(ok)[0]:
+            g_idx = cand_level[s_idx]
+            if abs(SL[s_idx] - L[groups[g_idx][0]]) <= LEVEL_TOL:
+                pool[g_idx].append((S[s_idx], bool(ok0[s_idx])))
+    reps = []
+    for g_idx, grp in enumerate(groups):
+        best, best_key = None, None
+        for x, exact in pool[g_idx]:
+            info = polygon_info(*unflatten(x, r, c))
+            key = (
+                -(info.k or 0) if info.regular else 1,
+                not exact,
+                round(_sqnorm(x), 6),
+                _gram_key(x, r, c),
+            )
+            if best_key is None or key < best_key:
+                best, best_key = x, key
+        reps.append((best, float(L[grp].min())))
+    return _finalize(reps, r, c)
+
+
+def _finalize(reps: list[tuple[np.ndarray, float]], r: int, c: int) -> list[tuple[np.ndarray, float]]:
+    """Put each representative in canonical pose (:func:`kgon.symmetry.canonical_pose`) with biases
+    below 1e-10 set to zero, keeping each step only if the point stays certified on its level."""
+    if not reps:
+        return reps
+    posed, zeroed = [], []
+    for x, _ in reps:
+        W, b = canonical_pose(*unflatten(x, r, c))
+        posed.append(flatten(W, b))
+        b0 = b.copy()
+        b0[np.abs(b0) < 1e-10] = 0.0
+        zeroed.append(flatten(W, b0))
+    out = []
+    Lp, _, okp = certify(np.array(posed), r, c)
+    Lz, _, okz = certify(np.array(zeroed), r, c)
+    for i, (x, lo) in enumerate(reps):
+        if okz[i] and abs(Lz[i] - lo) <= LEVEL_TOL:
+            out.append((zeroed[i], lo))
+        elif okp[i] and abs(Lp[i] - lo) <= LEVEL_TOL:
+            out.append((posed[i], lo))
+        else:
+            out.append((x, lo))
+    return out
+
+
+def _explore(X: np.ndarray, L: np.ndarray, r: int, c: int, rng: np.random.Generator, *, rounds: int,
+             per_level: int, n_modes: int = 2) -> tuple[np.ndarray, np.ndarray, int]:
+    """Closure of the found set under local exploration (module docstring, step 0).
+
+    Each round perturbs ``per_level`` points of every level not explored before (scales 0.03, 0.1,
+    0.3 in turn) and steps of +-0.1, +-0.3 along the ``n_modes`` lowest non-zero Hessian eigenvectors
+    (the unstable and softest directions: mode following), solves grad L = 0 from them and adds the
+    certified endpoints; it stops early when a round finds no new level. Returns the enlarged (X, L) and the number of exploration starts used.
+    """
+    used = 0
+    explored: list[float] = []
+    for _ in range(rounds):
+        groups = _levels(L)
+        starts = []
+        fresh = []
+        for grp in groups:
+            if any(abs(L[grp[0]] - v) <= LEVEL_TOL for v in explored):
+                continue
+            explored.append(float(L[grp[0]]))
+            fresh.append(grp)
+            for q in range(per_level):
+                x = X[grp[q % len(grp)]]
+                scale = (0.03, 0.1, 0.3)[q % 3]
+                starts.append(x + scale * rng.normal(size=x.shape))
+        # mode following: +- the softest / most negative Hessian eigenvectors (zero modes skipped)
+        if fresh and n_modes:
+            Hs = hessians(np.array([X[g[0]] for g in fresh]), r, c)
+            for g, H in zip(fresh, Hs):
+                lam, vec = np.linalg.eigh(0.5 * (H + H.T))
+                tol = 1e-8 * max(1.0, float(np.max(np.abs(lam))))
+                modes = [j for j in np.argsort(lam) if abs(lam[j]) > tol][:n_modes]
+                for j in modes:
+                    for step in (0.1, -0.1, 0.3, -0.3):
+                        starts.append(X[g[0]] + step * vec[:, j])
+        if not starts:
+            break
+        S, SL, ok = refine_critical(np.array(starts), r, c)
+        used += len(starts)
+        S, SL = S[ok], SL[ok]
+        levels = np.array([L[g[0]] for g in groups])
+        new = np.array([np.min(np.abs(levels - v)) > LEVEL_TOL for v in SL], dtype=bool)
+        X = np.concatenate([X, S])
+        L = np.concatenate([L, SL])
+        if not np.any(new):
+            break
+    return X, L, used
+
+
+def _check_seed(seed) -> int:
+    return check_int("seed", seed, minimum=0)
+
+
+def find_critical_points(
+    c: int,
+    *,
+    r: int = 2,
+    n_starts: int | None = None,
+    seed: int = 0,
+    max_loss: float | None = None,
+    max_index: int | None = 1,
+    explore_rounds: int = 3,
+    numerical_llc: bool = True,
+) -> Catalogue:
+    """Find, certify, deduplicate, name and measure the critical points of the TMS potential.
+
+    Parameters
+    ----------
+    c : int
+        Number of features (>= 2).
+    r : int, keyword-only
+        Hidden dimension (>= 1).
+    n_starts : int, keyword-only
+        Number of starting points (default 200 c); a third random, a third perturbed regular
+        polygons, a third gradient-descent endpoints (:mod:`kgon.search`).
+    seed : int, keyword-only
+        Seed of the starting points (numpy ``default_rng``). The numerical LLC uses a key derived
+        from (c, r) only, so equal representatives get equal estimates under any seed.
+    max_loss : float, keyword-only
+        Keep only points with loss <= max_loss (None: all).
+    max_index : int or None, keyword-only
+        Keep irregular points only if their Hessian index (number of negative eigenvalues) is at most
+        this (default 1: minima and index-1 saddles); regular polygons are always kept. None keeps
+        every certified point (module docstring, step 6).
+    explore_rounds : int, keyword-only
+        Rounds of local exploration around the found points (module docstring, step 0; default 3).
+    numerical_llc : bool, keyword-only
+        Run the numerical LLC (:func:`kgon.llc.llc_numerical`) for every point (default True).
+
+    Returns
+    -------
+    Catalogue
+        Points sorted by loss; ``n_converged`` says how many starts were certified.
+
+    Raises
+    ------
+    ValueError
+        On invalid arguments, or if no start converged to a certified critical point.
+
+    Notes
+    -----
+    Method in the docstrings of :mod:`kgon.search` and :mod:`kgon.catalogue`. References: Chen et
+    al. (2023), "Dynamical versus Bayesian phase transitions in a toy model of superposition",
+    §4; SCIENCE.md §3-4.
+    """
+    c = check_int("c", c, minimum=2)
+    r = check_int("r", r, minimum=1)
+    seed = _check_seed(seed)
+    explore_rounds = check_int("explore_rounds", explore_rounds, minimum=0)
+    if max_index is not None:
+        max_index = check_int("max_index", max_index, minimum=0)
+    n_starts = _default_n_starts(c, r) if n_starts is None else check_int("n_starts", n_starts, minimum=1)
+    if max_loss is not None:
+        if isinstance(max_loss, bool) or not isinstance(max_loss, (int, float)) or not math.isfinite(max_loss):
+            raise ValueError(f"`max_loss` must be a finite number or None; got {max_loss!r}.")
+        max_loss = float(max_loss)
+    rng = np.random.default_rng(seed)
+    X0, kind = make_starts(rng, n_starts, r, c)
+    gd = kind == 2
+    if np.any(gd):
+        X0[gd] = gradient_descent(X0[gd], r, c)
+    X, L, ok = refine_critical(X0, r, c)
+    n_conv = int(ok.sum())
+    if n_conv == 0:
+        raise ValueError(
+            f"no start converged to a certified critical point (|grad L| <= {GRAD_TOL:g}) at c = {c}, r = {r} "
+            f"with n_starts = {n_starts}; increase `n_starts`."
+        )
+    X, L = X[ok], L[ok]
+    if max_loss is not None:
+        keep = L <= max_loss + LEVEL_TOL
+        X, L = X[keep], L[keep]
+    n_explore = 0
+    if X.shape[0] and explore_rounds:
+        X, L, n_explore = _explore(X, L, r, c, rng, rounds=explore_rounds, per_level=6)
+        if max_loss is not None:
+            keep = L <= max_loss + LEVEL_TOL
+            X, L = X[keep], L[keep]
+    reps = _choose_representatives(X, L, r, c) if X.shape[0] else []
+    if max_loss is not None:
+        reps = [(x, lo) for x, lo in reps if lo <= max_loss]
+    points = _measure(reps, r, c, numerical_llc=numerical_llc, max_index=max_index)
+    config = {"c": c, "r": r, "n_starts": n_starts, "seed": seed, "max_loss": max_loss, "grad_tol": GRAD_TOL,
+              "level_tol": LEVEL_TOL, "numerical_llc": numerical_llc,
+              "explore_rounds": explore_rounds, "n_explore": n_explore, "max_index": max_index}
+    return Catalogue(c, r, tuple(points), seed, n_starts, n_conv, max_loss, config)
+
+
+def _measure(reps, r: int, c: int, *, numerical_llc: bool, max_index: int | None = None) -> list[CriticalPoint]:
+    from .search import loss_and_grad_norm
+
+    geoms, kept = [], []
+    for x, lo in reps:
+        W, b = unflatten(x, r, c)
+        geom = hessian_geometry(W, b)
+        if max_index is not None and geom.signature[0] > max_index and not polygon_info(W, b).regular:
+            continue
+        geoms.append(geom)
+        kept.append((x, lo))
+    reps = kept
+    if numerical_llc and reps:
+        key_int = int(hashlib.sha1(f"llc|{c}|{r}".encode()).hexdigest()[:8], 16)
+        nums = llc_numerical(jax.random.PRNGKey(key_int), [(x, lo, g) for (x, lo), g in zip(reps, geoms)], r, c)
+    else:
+        nums = [None] * len(reps)
+    Xr = np.array([x for x, _ in reps]) if reps else np.zeros((0, r * c + c))
+    Ls, gns = loss_and_grad_norm(Xr, r, c)
+    raw = []
+    for (x, _), geom, num, loss, gnorm in zip(reps, geoms, nums, Ls, gns):
+        W, b = unflatten(x, r, c)
+        W = np.array(W)
+        b = np.array(b)
+        info = polygon_info(W, b)
+        name = (f"{info.k}" + "+" * info.sigma_plus + "-" * info.sigma_minus) if info.regular else irregular_name(
+            c, r, loss
+        )
+        lh = llc_hessian(geom)
+        saddle = geom.signature[0] > 0
+        suffix = "-stable" if saddle else ""
+        if lh is not None:
+            llc, llc_err, method = lh, 0.0, "hessian" + suffix
+        elif num is not None and not num.escaped:
+            llc, llc_err, method = num.value, num.err, "numerical" + suffix
+        else:
+            llc, llc_err, method = float("nan"), float("nan"), "none"
+        W.setflags(write=False)
+        b.setflags(write=False)
+        raw.append(
+            dict(
+                name=name,
+                k=info.k,
+                sigma_plus=info.sigma_plus,
+                sigma_minus=info.sigma_minus,
+                c=c,
+                r=r,
+                W=W,
+                b=b,
+                loss=float(loss),
+                grad_norm=float(gnorm),
+                llc=float(llc),
+                llc_err=float(llc_err),
+                llc_method=method,
+                llc_hessian=lh,
+                llc_numerical=None if num is None or num.escaped else num.value,
+                constant=_constant(W, b),
+                multiplicity=multiplicity(W, b),
+                hessian_signature=tuple(int(v) for v in geom.signature),
+                smooth=bool(geom.smooth),
+                zero_modes=(geom.orbit_dim, geom.flat_dim, geom.degenerate_dim),
+                llc_numerical_err=None if num is None or num.escaped else num.err,
+            )
+        )
+    raw.sort(key=lambda d: d["loss"])
+    counts: dict[str, int] = {}
+    for d in raw:
+        counts[d["name"]] = counts.get(d["name"], 0) + 1
+    seen: dict[str, int] = {}
+    points = []
+    for d in raw:
+        if counts[d["name"]] > 1:
+            seen[d["name"]] = seen.get(d["name"], 0) + 1
+            label = f"{d['name']}/{seen[d['name']]}"
+        else:
+            label = d["name"]
+        points.append(CriticalPoint(label=label, **d))
+    return points
+
+
+# ----------------------------------------------------------------------------------------------
+# cached default catalogue
+
+_CACHE_VERSION = "1"
+_SOURCE_FILES = ("search.py", "symmetry.py", "naming.py", "geometry.py", "llc.py", "catalogue.py", "potential.py")
+
+
+def _code_hash() -> str:
+    h = hashlib.sha1(_CACHE_VERSION.encode())
+    here = Path(__file__).parent
+    for name in _SOURCE_FILES:
+        h.update((here / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("TMSPHASE_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "tmsphase"
+
+
+@lru_cache(maxsize=None)
+def _default_catalogue_cached(c: int, r: int, max_loss: float | None) -> Catalogue:
+    key = hashlib.sha1(f"{_code_hash()}|c={c}|r={r}|max_loss={max_loss!r}".encode()).hexdigest()[:16]
+    path = _cache_dir() / f"catalogue-c{c}-r{r}-{key}.json"
+    if path.exists():
+        try:
+            return Catalogue.from_json(path.read_text())
+        except (ValueError, KeyError):
+            pass  # corrupt cache entry: recompute
+    cat = find_critical_points(c, r=r, seed=0, max_loss=max_loss)
+    try:
+        _atomic_write(path, cat.to_json())
+    except OSError:
+        pass  # read-only cache location: keep the in-memory result
+    return cat
+
+
+def default_catalogue(c: int = 6, *, r: int = 2, max_loss: float | None = None) -> Catalogue:
+    """The catalogue at (c, r) with default search settings (seed 0), computed once and cached.
+
+    Cached in memory and on disk under ``$TMSPHASE_CACHE`` (default ``~/.cache/tmsphase``), keyed by
+    a hash of the code of the search modules and the arguments; a corrupt or missing file is
+    recomputed.
+
+    Parameters
+    ----------
+    c : int
+        Number of features (>= 2).
+    r : int, keyword-only
+        Hidden dimension (>= 1).
+    max_loss : float, keyword-only
+        Keep only points with loss <= max_loss.
+    """
+    c = check_int("c", c, minimum=2)
+    r = check_int("r", r, minimum=1)
+    if max_loss is not None:
+        if isinstance(max_loss, bool) or not isinstance(max_loss, (int, float)) or not math.isfinite(max_loss):
+            raise ValueError(f"`max_loss` must be a finite number or None; got {max_loss!r}.")
+        max_loss = float(max_loss)
+    return _default_catalogue_cached(c, r, max_loss)

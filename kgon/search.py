@@ -1,0 +1,280 @@
+"""Critical-point search of the closed-form TMS potential (issue 3, item 1; SCIENCE.md §3).
+
+Every critical point (minimum or saddle) of L(W, b) solves grad L(w) = 0, w = (W, b) in R^d,
+d = r c + c. The search
+
+1. draws ``n_starts`` starting points of three kinds (a third each): Gaussian random parameters;
+   perturbed regular polygons (k live columns of a common length at angles 2 pi m / k in a random
+   plane, a common bias, n_off output-off vertices, n_plus dead columns with positive bias, the
+   others negative, plus noise; the starts cycle through every (k, n_off, n_plus) so that each
+   polygon family is seeded, :func:`polygon_shapes`); and endpoints of plain gradient descent from Gaussian starts (which end near minima and
+   plateau saddles);
+2. solves grad L = 0 from every start with a damped Gauss-Newton (Levenberg-Marquardt) iteration in
+   float64, batched with ``jax.vmap``:
+
+       (H^2 + mu I) delta = -H g,    g = grad L(w),  H = hess L(w),
+
+   accepting a step only if it lowers |g| (then mu <- mu / 3, else mu <- 4 mu). L is C^1 and only
+   piecewise C^2, so H is the Hessian of the active piece (a generalized Jacobian of g); the
+   iteration is a semismooth Newton method and converges quadratically to regular zeros of g, and
+   the step is the least-norm one along flat directions (free dead biases, ...);
+3. cleans each endpoint (columns shorter than ``DEAD_TOL`` = 1e-4 set exactly to zero where the
+   result is still certified, otherwise only those shorter than 1e-7; free biases moved to a
+   canonical value, see :func:`kgon.symmetry.canonicalize`) and **certifies** it: the full gradient
+   norm |grad L| <= 1e-9 (``GRAD_TOL``). Endpoints that fail are dropped and counted as
+   non-converged.
+
+Deduplication, naming and geometry are done by :mod:`kgon.catalogue` on the certified points.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from ._jaxsetup import jax, jnp
+from .potential import potential_jax
+
+__all__ = [
+    "GRAD_TOL",
+    "DEAD_TOL",
+    "solve_critical",
+    "gradient_descent",
+    "make_starts",
+    "polygon_shapes",
+    "certify",
+    "gradient_norm",
+    "loss_and_grad_norm",
+    "flatten",
+    "unflatten",
+]
+
+GRAD_TOL = 1e-9
+"""Certification threshold on the full Euclidean gradient norm |grad L(W, b)|."""
+
+DEAD_TOL = 1e-4
+"""Columns with |W_i| below this are set exactly to zero ("dead") if the result stays certified."""
+
+_CHUNK = 256  # batch size of the compiled solvers (inputs are padded to a multiple of it)
+
+
+def _split(x, r: int, c: int):
+    return x[: r * c].reshape(r, c), x[r * c :]
+
+
+def flatten(W, b) -> np.ndarray:
+    """w = (W.ravel() row-major, b): the parameter vector of length r c + c."""
+    W = np.asarray(W, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return np.concatenate([W.reshape(W.shape[:-2] + (-1,)), b], axis=-1)
+
+
+def unflatten(x, r: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`flatten`."""
+    x = np.asarray(x, dtype=np.float64)
+    return x[..., : r * c].reshape(x.shape[:-1] + (r, c)), x[..., r * c :]
+
+
+@lru_cache(maxsize=None)
+def _loss_fn(r: int, c: int):
+    def f(x):
+        W, b = _split(x, r, c)
+        return potential_jax(W, b)
+
+    return f
+
+
+@lru_cache(maxsize=None)
+def _value_grad_batched(r: int, c: int):
+    f = _loss_fn(r, c)
+    return jax.jit(jax.vmap(jax.value_and_grad(f)))
+
+
+@lru_cache(maxsize=None)
+def _hessian_batched(r: int, c: int):
+    return jax.jit(jax.vmap(jax.hessian(_loss_fn(r, c))))
+
+
+@lru_cache(maxsize=None)
+def _lm_solver(r: int, c: int):
+    """jit(vmap) Levenberg-Marquardt on grad L = 0 (module docstring, step 2); the number of
+    iterations is a traced argument, so one compilation serves every call."""
+    f = _loss_fn(r, c)
+    g = jax.grad(f)
+    H = jax.hessian(f)
+    d = r * c + c
+    eye = jnp.eye(d)
+
+    def solve_one(x0, iters):
+        def body(_, carry):
+            x, mu, g2 = carry
+            gv = g(x)
+            Hv = H(x)
+            rhs = Hv @ gv
+            A = Hv @ Hv + mu * eye
+            dx = -jnp.linalg.solve(A, rhs)
+            xn = x + dx
+            gn = g(xn)
+            g2n = jnp.sum(gn * gn)
+            ok = jnp.isfinite(g2n) & (g2n < g2)
+            x = jnp.where(ok, xn, x)
+            g2 = jnp.where(ok, g2n, g2)
+            mu = jnp.where(ok, jnp.maximum(mu / 3.0, 1e-14), jnp.minimum(mu * 4.0, 1e8))
+            return x, mu, g2
+
+        g0 = g(x0)
+        x, _, _ = jax.lax.fori_loop(0, iters, body, (x0, jnp.asarray(1e-3), jnp.sum(g0 * g0)))
+        return x
+
+    return jax.jit(jax.vmap(solve_one, in_axes=(0, None)))
+
+
+@lru_cache(maxsize=None)
+def _gd_solver(r: int, c: int, steps: int, lr: float):
+    g = jax.grad(_loss_fn(r, c))
+
+    def run_one(x0):
+        def body(x, _):
+            return x - lr * g(x), None
+
+        x, _ = jax.lax.scan(body, x0, None, length=steps)
+        return x
+
+    return jax.jit(jax.vmap(run_one))
+
+
+def _chunked(fn, X: np.ndarray, *args) -> np.ndarray:
+    """Apply a compiled batched function in fixed-size chunks (one compilation per shape)."""
+    n = X.shape[0]
+    if n == 0:
+        return X.copy()
+    outs = []
+    for s in range(0, n, _CHUNK):
+        blk = X[s : s + _CHUNK]
+        pad = _CHUNK - blk.shape[0]
+        if pad:
+            blk = np.concatenate([blk, np.repeat(blk[-1:], pad, axis=0)], axis=0)
+        out = np.asarray(fn(jnp.asarray(blk), *args))
+        outs.append(out[: _CHUNK - pad])
+    return np.concatenate(outs, axis=0)
+
+
+def solve_critical(X: np.ndarray, r: int, c: int, *, iters: int = 200) -> np.ndarray:
+    """Run the LM iteration on grad L = 0 from each row of ``X`` (shape (n, r c + c))."""
+    X = np.asarray(X, dtype=np.float64)
+    solver = _lm_solver(r, c)
+    first = min(int(iters), 60)
+    out = _chunked(solver, X, jnp.asarray(first))
+    if iters > first and out.shape[0]:
+        # continue only the rows that are not yet converged (most are after 60 iterations)
+        _, gn = loss_and_grad_norm(out, r, c)
+        todo = ~(gn <= 1e-3 * GRAD_TOL)
+        if np.any(todo):
+            out[todo] = _chunked(solver, out[todo], jnp.asarray(int(iters) - first))
+    return out
+
+
+def gradient_descent(X: np.ndarray, r: int, c: int, *, steps: int = 1500, lr: float = 0.1) -> np.ndarray:
+    """Plain gradient descent w <- w - lr grad L(w) from each row of ``X``."""
+    return _chunked(_gd_solver(r, c, steps, lr), np.asarray(X, dtype=np.float64))
+
+
+def loss_and_grad_norm(X: np.ndarray, r: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+    """L(w) and |grad L(w)| for each row of ``X``."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.shape[0] == 0:
+        return np.zeros(0), np.zeros(0)
+    fn = _value_grad_batched(r, c)
+    vals, grads = [], []
+    for s in range(0, X.shape[0], _CHUNK):
+        blk = X[s : s + _CHUNK]
+        pad = _CHUNK - blk.shape[0]
+        if pad:
+            blk = np.concatenate([blk, np.repeat(blk[-1:], pad, axis=0)], axis=0)
+        v, gr = fn(jnp.asarray(blk))
+        vals.append(np.asarray(v)[: _CHUNK - pad])
+        grads.append(np.asarray(gr)[: _CHUNK - pad])
+    g = np.concatenate(grads)
+    return np.concatenate(vals), np.sqrt(np.sum(g * g, axis=-1))
+
+
+def gradient_norm(W, b) -> float:
+    """|grad L(W, b)| (full Euclidean norm over W and b) for one parameter."""
+    r, c = np.shape(W)
+    _, gn = loss_and_grad_norm(flatten(W, b)[None], r, c)
+    return float(gn[0])
+
+
+def hessians(X: np.ndarray, r: int, c: int) -> np.ndarray:
+    """Hessian of L (of the active smooth piece at kinks) at each row of ``X``; shape (n, d, d)."""
+    X = np.asarray(X, dtype=np.float64)
+    return _chunked(_hessian_batched(r, c), X) if X.shape[0] else np.zeros((0, r * c + c, r * c + c))
+
+
+def make_starts(rng: np.random.Generator, n: int, r: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+    """Starting points: (random, perturbed polygons, to-be-descended random) in thirds.
+
+    Returns ``(X, kind)`` with ``X`` shape (n, r c + c) and ``kind`` 0 (random), 1 (polygon),
+    2 (gradient-descent start; the caller descends these before solving).
+    """
+    d = r * c + c
+    kind = np.arange(n) % 3
+    X = np.empty((n, d))
+    shapes = polygon_shapes(c)
+    n_poly = 0
+    for s in range(n):
+        if kind[s] == 1:
+            X[s] = flatten(*_polygon_start(rng, r, c, shapes[n_poly % len(shapes)]))
+            n_poly += 1
+        else:
+            scale = rng.uniform(0.3, 1.3)
+            W = rng.normal(0.0, scale / np.sqrt(r), (r, c))
+            b = rng.normal(-0.1, 0.3, c)
+            X[s] = flatten(W, b)
+    return X, kind
+
+
+def polygon_shapes(c: int) -> list[tuple[int, int, int]]:
+    """All (k, n_off, n_plus) with 2 <= k <= c, 0 <= n_off < k, 0 <= n_plus <= c - k: the polygon
+    starts cycle through them so that every family is seeded."""
+    return [(k, n_off, n_plus) for k in range(2, c + 1) for n_off in range(k) for n_plus in range(c - k + 1)]
+
+
+def _polygon_start(
+    rng: np.random.Generator, r: int, c: int, shape: tuple[int, int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A perturbed regular polygon in a random 2-plane (see module docstring).
+
+    ``shape = (k, n_off, n_plus)``: k vertices of which n_off random ones get the output-off bias
+    -3/2 l^2, and n_plus of the c - k dead columns the positive bias 1/(2c) (the others -1/(2c)).
+    Length l ~ U(0.7, 1.5) (U(0.9, 1.1) for k <= 4, whose families sit at l = 1), bias
+    ~ U(-0.8, 0.1) (U(-0.1, 0.05) for k <= 4), noise ~ U(0.005, 0.08) per entry.
+    """
+    k, n_off, n_plus = shape
+    small = k <= 4
+    length = rng.uniform(0.9, 1.1) if small else rng.uniform(0.7, 1.5)
+    bias = rng.uniform(-0.1, 0.05) if small else rng.uniform(-0.8, 0.1)
+    basis = np.linalg.qr(rng.normal(size=(r, 2)))[0] if r > 2 else np.eye(r)[:, :2]
+    phase = rng.uniform(0, 2 * np.pi)
+    ang = phase + 2 * np.pi * np.arange(k) / k
+    W = np.zeros((r, c))
+    W[:, :k] = basis @ (length * np.stack([np.cos(ang), np.sin(ang)]))
+    b = np.empty(c)
+    b[:k] = bias
+    off = rng.choice(k, size=n_off, replace=False)
+    b[off] = -1.5 * length**2
+    b[k:] = -1.0 / (2 * c)
+    b[k : k + n_plus] = 1.0 / (2 * c)
+    noise = rng.uniform(0.005, 0.08)
+    W += noise * rng.normal(size=W.shape)
+    b += noise * rng.normal(size=b.shape)
+    perm = rng.permutation(c)
+    return W[:, perm], b[perm]
+
+
+def certify(X: np.ndarray, r: int, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Losses, gradient norms and the certified mask (|grad L| <= GRAD_TOL) for rows of ``X``."""
+    L, gn = loss_and_grad_norm(X, r, c)
+    ok = np.isfinite(L) & np.isfinite(gn) & (gn <= GRAD_TOL)
+    return L, gn, ok

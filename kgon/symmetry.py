@@ -1,0 +1,208 @@
+"""Symmetries of the TMS potential: column types, canonical free directions, orbits, alignment.
+
+L(W, b) is invariant under W -> Q W (Q in O(r)) and under permuting the features (columns of W
+together with the entries of b), SCIENCE.md §3. Modulo O(r), a parameter is determined by the Gram
+matrix G = W^T W and b; modulo both, by (G, b) up to a simultaneous permutation.
+
+Some coordinates are *free* at a critical point (the loss is locally constant along them):
+
+- a **dead** column (W_i = 0) with b_i < 0 never fires: b_i is free on (-inf, 0);
+- a live column whose output never fires on any input (b_i <= -max(0, max_j a_ij), a_ij = W_i.W_j,
+  the "sigma-minus" or **off** columns) has its bias free below that bound.
+
+:func:`canonicalize` moves these biases to fixed values (-1/(2c) for dead columns, as in
+``kgon.kgon_params``; -3/2 max_j a_ij for off columns) so that equal points compare equal; the
+classifier compares free biases only by region (:mod:`kgon.classify`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+__all__ = [
+    "DEAD",
+    "DEAD_POS",
+    "OFF",
+    "ON",
+    "column_types",
+    "canonicalize",
+    "automorphism_count",
+    "multiplicity",
+    "procrustes",
+    "orbit_tangents",
+    "canonical_pose",
+]
+
+DEAD, DEAD_POS, OFF, ON = "dead", "dead+", "off", "on"
+
+
+def column_types(W: np.ndarray, b: np.ndarray, *, tol: float = 1e-7) -> list[str]:
+    """Type of each column: ``"dead"`` (W_i = 0, b_i <= 0), ``"dead+"`` (W_i = 0, b_i > 0),
+    ``"off"`` (live, output never fires: b_i <= -max(0, max_j a_ij) + tol) or ``"on"``.
+
+    Parameters
+    ----------
+    W : ndarray, shape (r, c)
+    b : ndarray, shape (c,)
+    tol : float
+        Columns with |W_i| <= tol count as dead; the off condition is checked with this slack.
+    """
+    W = np.asarray(W, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    norms = np.linalg.norm(W, axis=0)
+    G = W.T @ W
+    out = []
+    for i in range(W.shape[1]):
+        if norms[i] <= tol:
+            out.append(DEAD_POS if b[i] > 0 else DEAD)
+        elif b[i] <= -max(0.0, float(G[i].max())) + tol:
+            out.append(OFF)
+        else:
+            out.append(ON)
+    return out
+
+
+def canonicalize(W: np.ndarray, b: np.ndarray, *, dead_tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical representative along the free directions (module docstring).
+
+    Columns with |W_i| <= ``dead_tol`` are set to zero; dead columns with b_i <= 0 get
+    b_i = -1/(2c); off columns get b_i = -3/2 max_j a_ij. Returns new arrays.
+    """
+    W = np.array(W, dtype=np.float64, copy=True)
+    b = np.array(b, dtype=np.float64, copy=True)
+    c = W.shape[1]
+    norms = np.linalg.norm(W, axis=0)
+    W[:, norms <= dead_tol] = 0.0
+    types = column_types(W, b, tol=1e-9)
+    G = W.T @ W
+    for i, t in enumerate(types):
+        if t == DEAD:
+            b[i] = -1.0 / (2 * c)
+        elif t == OFF:
+            b[i] = -1.5 * float(G[i].max())
+    W[np.abs(W) < 1e-300] = 0.0
+    return W, b
+
+
+def _invariants(W: np.ndarray, b: np.ndarray):
+    W, b = canonicalize(W, b)
+    return W.T @ W, b
+
+
+def automorphism_count(W: np.ndarray, b: np.ndarray, *, tol: float = 1e-6) -> int:
+    """Number of feature permutations pi with (G, b) o pi = (G, b), G = W^T W (after canonicalize).
+
+    A permutation that preserves the Gram matrix and the biases is realised by some Q in O(r), so
+    this is the order of the point's stabiliser in S_c modulo O(r). Counted by backtracking with
+    pruning on the Gram entries (fast for the symmetric points of interest, c <= ~12).
+    """
+    G, bb = _invariants(W, b)
+    c = G.shape[0]
+    diag = np.diag(G)
+    cand = [
+        [j for j in range(c) if abs(diag[j] - diag[i]) <= tol and abs(bb[j] - bb[i]) <= tol] for i in range(c)
+    ]
+    count = 0
+    assign = [-1] * c
+    used = [False] * c
+
+    def rec(i: int) -> None:
+        nonlocal count
+        if i == c:
+            count += 1
+            return
+        for j in cand[i]:
+            if used[j]:
+                continue
+            if any(abs(G[i, p] - G[j, assign[p]]) > tol for p in range(i)):
+                continue
+            used[j] = True
+            assign[i] = j
+            rec(i + 1)
+            used[j] = False
+            assign[i] = -1
+
+    rec(0)
+    return count
+
+
+def multiplicity(W: np.ndarray, b: np.ndarray, *, tol: float = 1e-6) -> int:
+    """Number of distinct feature-permuted copies of the point modulo O(r): c! / |Aut|."""
+    c = np.shape(W)[1]
+    return math.factorial(c) // automorphism_count(W, b, tol=tol)
+
+
+def procrustes(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Q in O(r) minimising ||Q A - B||_F (A, B shape (..., r, m)); batched over leading axes."""
+    M = B @ np.swapaxes(A, -1, -2)
+    U, _, Vt = np.linalg.svd(M)
+    return U @ Vt
+
+
+def orbit_tangents(W: np.ndarray) -> np.ndarray:
+    """Tangent vectors of the O(r) orbit at (W, b): (A W, 0) for a basis of so(r).
+
+    Returns an array of shape (r (r - 1) / 2, r c + c) (flattened like ``kgon.search.flatten``).
+    """
+    r, c = W.shape
+    out = []
+    for p, q in itertools.combinations(range(r), 2):
+        A = np.zeros((r, r))
+        A[p, q], A[q, p] = 1.0, -1.0
+        out.append(np.concatenate([(A @ W).ravel(), np.zeros(c)]))
+    return np.array(out).reshape(-1, r * c + c)
+
+
+def canonical_pose(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A canonical element of the O(r) x S_c orbit of (W, b) (for reproducible representatives).
+
+    r = 2: the longest firing ("on") column (else the longest live column) is rotated onto the
+    positive first axis; the reflection y -> -y is applied if it makes the sorted list of live-column
+    angles lexicographically smaller; live columns are ordered by angle, then come the dead columns
+    with positive bias, then the other dead columns. r >= 3: the principal axes of the live columns
+    (signs fixed so the largest component of each axis is positive), columns ordered by decreasing
+    length. Entries below 1e-13 in absolute value are set to zero. Free biases are not changed.
+    """
+    W = np.array(W, dtype=np.float64, copy=True)
+    b = np.array(b, dtype=np.float64, copy=True)
+    r, c = W.shape
+    types = column_types(W, b)
+    live = [i for i in range(c) if types[i] in (ON, OFF)]
+    on = [i for i in range(c) if types[i] == ON]
+    norms = np.linalg.norm(W, axis=0)
+    dead_pos = [i for i in range(c) if types[i] == DEAD_POS]
+    dead = [i for i in range(c) if types[i] == DEAD]
+    if live and r == 2:
+        pool = on or live
+        anchor = max(pool, key=lambda i: (round(norms[i], 9), -i))
+        th = np.arctan2(W[1, anchor], W[0, anchor])
+        R = np.array([[np.cos(th), np.sin(th)], [-np.sin(th), np.cos(th)]])
+        if th != 0.0:
+            W = R @ W
+        W[1, anchor] = 0.0
+        ang = np.mod(np.arctan2(W[1, live], W[0, live]), 2 * np.pi)
+        ang_ref = np.mod(-ang, 2 * np.pi)
+        key = sorted(np.round(ang, 9).tolist())
+        key_ref = sorted(np.round(ang_ref, 9).tolist())
+        if key_ref < key:
+            W[1] = -W[1]
+            ang = ang_ref
+        order_live = [live[j] for j in np.lexsort((np.round(b[live], 9), np.round(norms[live], 9), np.round(ang, 9)))]
+    elif live and r > 2:
+        U, _, _ = np.linalg.svd(W[:, live], full_matrices=True)
+        for a in range(r):
+            k = np.argmax(np.abs(U[:, a]))
+            if U[k, a] < 0:
+                U[:, a] = -U[:, a]
+        W = U.T @ W
+        order_live = sorted(live, key=lambda i: (-round(norms[i], 9), round(float(b[i]), 9)))
+    else:
+        order_live = live
+    order = order_live + dead_pos + dead
+    W = W[:, order]
+    b = b[order]
+    W[np.abs(W) < 1e-13] = 0.0
+    return W, b

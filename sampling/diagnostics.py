@@ -1,0 +1,88 @@
+"""Symmetry-invariant MCMC diagnostics for TMS posterior runs.
+
+Parameters are only identified up to O(r) rotations and feature permutations (SCIENCE.md §3), so
+per-coordinate R-hat is meaningless; the diagnostics use invariants:
+
+- split R-hat and bulk effective sample size of the empirical loss L_n over chains (Gelman et al.
+  2013, BDA3 §11.4-11.5, as implemented in ``numpyro.diagnostics``);
+- divergent transitions;
+- the phase label of each draw: phase switches along each chain and agreement between chains.
+  Chains that disagree about their dominant phase measure their starting basins, not the posterior
+  mass (SCIENCE.md §4): a :class:`sampling.PhaseMixingWarning` is issued.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+
+import numpy as np
+from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
+
+__all__ = ["chain_diagnostics", "phase_switches", "dominant_phases", "warn_if_not_mixing", "OTHER"]
+
+OTHER = "other"
+
+
+def chain_diagnostics(loss: np.ndarray, diverging: np.ndarray | None = None) -> dict:
+    """Split R-hat and ESS of the loss, and the number of divergences.
+
+    Parameters
+    ----------
+    loss : ndarray, shape (chains, draws)
+    diverging : ndarray of bool, shape (chains, draws), optional
+
+    Returns
+    -------
+    dict with ``rhat_loss`` (float, nan if fewer than 4 draws), ``ess_loss`` (float) and
+    ``divergences`` (int).
+    """
+    loss = np.asarray(loss, dtype=np.float64)
+    if loss.ndim != 2:
+        raise ValueError(f"`loss` must have shape (chains, draws); got {loss.shape}.")
+    if loss.shape[1] >= 4 and np.all(np.isfinite(loss)):
+        rhat = float(split_gelman_rubin(loss))
+        ess = float(effective_sample_size(loss))
+    else:
+        rhat, ess = float("nan"), float("nan")
+    div = 0 if diverging is None else int(np.sum(diverging))
+    return {"rhat_loss": rhat, "ess_loss": ess, "divergences": div}
+
+
+def phase_switches(labels: np.ndarray) -> tuple[int, ...]:
+    """Number of phase changes along each chain, ignoring draws labelled "other".
+
+    labels : ndarray of str, shape (chains, draws)
+    """
+    out = []
+    for row in np.asarray(labels):
+        seq = [lab for lab in row if lab != OTHER]
+        out.append(int(sum(a != b for a, b in zip(seq[:-1], seq[1:]))))
+    return tuple(out)
+
+
+def dominant_phases(labels: np.ndarray) -> tuple[str, ...]:
+    """The most frequent label of each chain (ties: the label reached first)."""
+    out = []
+    for row in np.asarray(labels):
+        cnt = Counter(row.tolist())
+        out.append(max(cnt, key=lambda k: (cnt[k], -row.tolist().index(k))))
+    return tuple(out)
+
+
+def warn_if_not_mixing(labels: np.ndarray, *, method: str, n: int) -> bool:
+    """Warn (``PhaseMixingWarning``) when chains disagree about the dominant phase; return whether
+    they disagree."""
+    from .nuts import PhaseMixingWarning
+
+    dom = dominant_phases(labels)
+    if len(set(dom)) > 1:
+        warnings.warn(
+            f"{method} at n={n}: chains disagree about the phase (dominant phases {list(dom)}); "
+            "they measure their starting basins rather than posterior mass. Use method='tempered' "
+            "or more/longer chains.",
+            PhaseMixingWarning,
+            stacklevel=3,
+        )
+        return True
+    return False

@@ -1,0 +1,147 @@
+"""Figures of SGD trajectories and SGLD LLC estimates (matplotlib; compute modules never import it).
+
+- :func:`plot_run` - one run: training loss vs step (log x) with its catalogue plateaus shaded and
+  labelled, the SGLD LLC at checkpoints on a second axis ("opposing staircases"), and polygon
+  snapshots (columns of W) of each plateau.
+- :func:`plot_runs` - several runs, one panel each, saved to a file.
+- :func:`plot_llc_traces` - diagnostics of one LLC estimate: n beta (L(w_t) - L*) per chain, chain
+  values with the excluded chains marked, and the MALA acceptance.
+
+The loss-vs-LLC diagram with the SGD transitions is :func:`theory.plot.plot_loss_complexity`
+(``sgd_transitions=analysis.transition_counts()``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["plot_run", "plot_runs", "plot_llc_traces", "draw_snapshot"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def draw_snapshot(ax, W, b, *, title: str | None = None) -> None:
+    """Columns of W as arrows from the origin (first two hidden coordinates); dead columns omitted,
+    columns whose bias is positive drawn solid, negative dashed."""
+    W = np.asarray(W, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    Z = W[:2] if W.shape[0] >= 2 else np.vstack([W, np.zeros_like(W)])
+    lim = max(1.0, float(np.abs(Z).max()) * 1.15)
+    for i in range(Z.shape[1]):
+        ax.plot([0, Z[0, i]], [0, Z[1, i]], color=f"C{i % 10}", lw=1.2, ls="-" if b[i] > 0 else "--")
+        ax.plot(Z[0, i], Z[1, i], "o", color=f"C{i % 10}", ms=2)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=6, pad=1)
+
+
+def plot_run(result, analysis=None, llc=None, *, run: int = 0, snapshots: bool = True, ax=None):
+    """Loss (and LLC) vs step for one run, with plateaus and snapshots. Returns the loss Axes."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4.5))
+    t = np.asarray(result.steps) + 1
+    ax.plot(t, result.train_loss[run], color="k", lw=1.2, label="training loss $L_n$")
+    ax.plot(t, result.loss[run], color="0.5", lw=0.8, ls=":", label="population loss $L$")
+    ax.set_xscale("log")
+    ax.set_xlabel("SGD step + 1")
+    ax.set_ylabel("loss")
+    plats = [p for p in analysis.plateaus if p.run == run] if analysis is not None else []
+    for j, p in enumerate(plats):
+        ax.axvspan(p.first_step + 1, p.last_step + 1, color=f"C{j % 10}", alpha=0.12, lw=0)
+        xm = np.sqrt((p.first_step + 1) * (p.last_step + 1))
+        ax.annotate(p.label, (xm, p.loss), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7,
+                    color=f"C{j % 10}")
+    if llc is not None:
+        ax2 = ax.twinx()
+        mask = llc.computed[run] & np.isfinite(llc.llc[run])
+        ax2.errorbar(t[mask], llc.llc[run][mask], yerr=np.nan_to_num(llc.llc_se[run][mask]), fmt="o", ms=3,
+                     color="tab:green", lw=0.8, label=r"SGLD $\hat\lambda$")
+        bad = llc.computed[run] & ~np.isfinite(llc.llc[run])
+        if bad.any():
+            ymin = np.nanmin(llc.llc[run]) if mask.any() else 0.0
+            ax2.plot(t[bad], np.full(bad.sum(), ymin), "x", color="tab:red", ms=4, label="all chains excluded")
+        ax2.set_ylabel(r"LLC $\hat\lambda$", color="tab:green")
+        ax2.legend(loc="upper right", fontsize=7)
+    ax.legend(loc="lower left", fontsize=7)
+    ax.set_title(f"SGD run {run} (seed {result.seeds[run]})", fontsize=9)
+    if snapshots and plats:
+        fig = ax.figure
+        box = ax.get_position()
+        k = len(plats)
+        w = min(0.12, box.width / max(k, 1))
+        for j, p in enumerate(plats):
+            mid = (p.start + p.end - 1) // 2
+            inset = fig.add_axes([box.x0 + j * w * 1.05, box.y1 + 0.01, w, w * 1.4])
+            draw_snapshot(inset, result.W[run, mid], result.b[run, mid], title=f"{p.label}\nstep {result.steps[mid]}")
+    return ax
+
+
+def plot_runs(result, analysis=None, llc=None, path=None, *, runs=None, snapshots: bool = True):
+    """One :func:`plot_run` panel per run (default: up to 6 runs, those with transitions first);
+    saved to ``path`` if given. Returns the figure."""
+    plt = _plt()
+    if runs is None:
+        R = result.train_loss.shape[0]
+        moving = sorted({t.run for t in analysis.transitions}) if analysis is not None else []
+        runs = (moving + [i for i in range(R) if i not in moving])[:6]
+    runs = list(runs)
+    fig = plt.figure(figsize=(9, 4.6 * len(runs)))
+    for j, i in enumerate(runs):
+        ax = fig.add_axes([0.09, 1 - (j + 1) / len(runs) + 0.06 / len(runs), 0.8, 0.62 / len(runs)])
+        plot_run(result, analysis, llc, run=i, snapshots=snapshots, ax=ax)
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
+
+
+def plot_llc_traces(res, path=None, *, theory: float | None = None):
+    """Diagnostics figure of an :class:`sampling.LLCResult`; saved to ``path`` if given. Returns the figure."""
+    plt = _plt()
+    nbeta = res.config["nbeta"]
+    burnin = res.config["burnin"]
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(13, 3.8))
+    excluded = {c for c, _ in res.diagnostics.excluded}
+    for c in range(res.loss_trace.shape[0]):
+        a1.plot(nbeta * (res.loss_trace[c] - res.loss_star), lw=0.5, color="tab:red" if c in excluded else f"C{c % 10}")
+    a1.axvline(burnin, color="k", ls=":", lw=0.8)
+    a1.axhline(0, color="k", lw=0.5)
+    a1.set_xlabel("SGLD step")
+    a1.set_ylabel(r"$n\beta\,(L_n(w_t) - L_n(w^*))$")
+    a1.set_title("loss traces (red: excluded chains)", fontsize=8)
+    x = np.arange(res.chain_llc.size)
+    a2.bar(x, res.chain_llc, color=["tab:red" if c in excluded else "C0" for c in x])
+    a2.axhline(res.llc, color="k", lw=1, label=f"estimate {res.llc:.3f} ± {res.llc_se:.3f}")
+    if theory is not None:
+        a2.axhline(theory, color="tab:green", ls="--", lw=1, label=f"theory {theory:g}")
+    a2.set_xlabel("chain")
+    a2.set_ylabel(r"$\hat\lambda_c$")
+    a2.legend(fontsize=7)
+    a3.plot(res.acceptance_trace.mean(axis=0), lw=0.6)
+    a3.set_ylim(0, 1.02)
+    a3.set_xlabel("SGLD step")
+    a3.set_ylabel("MALA acceptance (mean over chains)")
+    a3.set_title(f"mean acceptance after burn-in {res.diagnostics.acceptance_mean:.3f}", fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig

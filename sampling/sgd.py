@@ -1,0 +1,402 @@
+"""Batched plain SGD on the TMS empirical loss, many runs as one tensor program (SCIENCE.md §5).
+
+The paper's protocol (Chen et al. 2023, §6 "SGD plateaus"; SCIENCE.md §5) is the default
+:class:`SGDConfig`: c = 6 features, r = 2 hidden dimensions, a fixed training set of n = 1000 samples
+x = mu e_i per run, plain SGD (no momentum, no weight decay) with batch size 20 and learning rate
+0.005 for 4500 epochs (225,000 steps), initialised at a 4-gon plus noise.
+
+**Initialisation.** Columns 0..k-1 of W are the regular k-gon of length ``init_length`` (column m at
+angle 2 pi m / k in the first two hidden coordinates), the other c - k columns are zero, b = 0; then
+independent N(0, ``init_noise``^2) noise is added to *every* entry of W and b (the plain reading of the
+paper's "4-gon plus N(0, 0.01^2) noise": the two extra columns start as small random vectors and
+their biases as small random numbers of either sign, so a run starts next to the 4-gon and each dead
+bias falls on the 4^{+} side (b > 0) or on the free side (b < 0) with probability 1/2).
+
+**Loss and gradient.** On a minibatch B of size m the step minimises
+
+    L_B(W, b) = (1/m) sum_{k in B} || x_k - ReLU(W^T W x_k + b) ||^2,
+
+the same convention as L_n (SCIENCE.md §2: no factor 1/2). With x_k = mu_k e_{i_k}, the
+pre-activations are p_k = x_k^T G + b with G = W^T W (symmetric), and with
+d_k = (2/m) (ReLU(p_k) - x_k) * 1[p_k > 0]:
+
+    dL_B/dG = sum_k x_k d_k^T,   dL_B/dW = W (dL_B/dG + dL_B/dG^T),   dL_B/db = sum_k d_k.
+
+These are computed by hand (no autograd) for R runs at once with ``torch.bmm`` on tensors of shape
+(R, m, c); one Python iteration per SGD step serves all runs.
+
+**Randomness.** Each run has its own integer seed. From it, :class:`numpy.random.SeedSequence` spawns
+three independent streams (``torch.Generator``): the training set, the initial noise and the
+minibatch order (a fresh permutation of the training set every epoch; the last batch of an epoch is
+smaller when m does not divide n). A run's trajectory depends only on its own seed and the config,
+not on which other runs are trained in the same batch. With ``data_seed`` set, all runs share one
+training set drawn from that seed.
+
+**Checkpoints.** Parameters are recorded at step 0 and at ``checkpoints - 1`` log-spaced steps up to
+the last step (duplicates after rounding merged), together with the training loss L_n (on the run's
+own training set) and the population loss L (closed form, :func:`kgon.potential_torch`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kgon import potential_torch
+from kgon.validation import check_int
+
+__all__ = ["SGDConfig", "SGDResult", "train_sgd", "checkpoint_steps", "run_generators", "initial_params",
+           "training_data"]
+
+_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+def _check_pos_float(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive finite number; got {value!r}.")
+    return float(value)
+
+
+def _check_nonneg_float(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"`{name}` must be a non-negative finite number; got {value!r}.")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class SGDConfig:
+    """Settings of a batch of SGD runs; the defaults are the paper's protocol (SCIENCE.md §5).
+
+    Attributes
+    ----------
+    c, r : int
+        Features (>= 2) and hidden dimensions (>= 1). Default 6 and 2.
+    n : int
+        Size of each run's fixed training set. Default 1000.
+    batch_size : int
+        Minibatch size m (1 <= m <= n). Default 20.
+    lr : float
+        Learning rate eta of w <- w - eta grad L_B(w). Default 0.005.
+    epochs : int
+        Passes over the training set. Default 4500 (225,000 steps at n = 1000, m = 20).
+    init_k : int
+        Initial polygon size k (0 <= k <= c; 1 is a single column, 0 all columns zero). Needs r >= 2
+        for k >= 3. Default 4.
+    init_length : float
+        Length of the initial polygon's columns. Default 1.
+    init_noise : float
+        Standard deviation of the Gaussian noise added to every parameter. Default 0.01.
+    checkpoints : int
+        Requested number of checkpoints (>= 2), step 0 and log-spaced steps up to the last step.
+        Default 200.
+    dtype : str
+        ``"float64"`` (default) or ``"float32"``.
+    data_seed : int or None
+        If set, every run uses the training set drawn from this seed instead of its own.
+    """
+
+    c: int = 6
+    r: int = 2
+    n: int = 1000
+    batch_size: int = 20
+    lr: float = 0.005
+    epochs: int = 4500
+    init_k: int = 4
+    init_length: float = 1.0
+    init_noise: float = 0.01
+    checkpoints: int = 200
+    dtype: str = "float64"
+    data_seed: int | None = None
+
+    def __post_init__(self):
+        check_int("c", self.c, minimum=2)
+        check_int("r", self.r, minimum=1)
+        check_int("n", self.n, minimum=1)
+        check_int("batch_size", self.batch_size, minimum=1, maximum=self.n)
+        _check_pos_float("lr", self.lr)
+        check_int("epochs", self.epochs, minimum=1)
+        check_int("init_k", self.init_k, minimum=0, maximum=self.c)
+        if self.init_k >= 3 and self.r < 2:
+            raise ValueError(f"`init_k` >= 3 needs r >= 2 hidden dimensions; got init_k={self.init_k}, r={self.r}.")
+        _check_nonneg_float("init_length", self.init_length)
+        _check_nonneg_float("init_noise", self.init_noise)
+        check_int("checkpoints", self.checkpoints, minimum=2)
+        if self.dtype not in _DTYPES:
+            raise ValueError(f"`dtype` must be one of {sorted(_DTYPES)}; got {self.dtype!r}.")
+        if self.data_seed is not None:
+            check_int("data_seed", self.data_seed, minimum=0)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def key(self) -> str:
+        """A short hash of the config (for result files)."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True, eq=False)
+class SGDResult:
+    """Checkpoints of a batch of SGD runs (R runs, K checkpoints).
+
+    Attributes
+    ----------
+    config : SGDConfig
+    seeds : tuple of int
+        One seed per run (module docstring).
+    steps : ndarray of int, shape (K,)
+        The checkpoint steps (0 = initialisation).
+    W : ndarray, shape (R, K, r, c)
+    b : ndarray, shape (R, K, c)
+    train_loss : ndarray, shape (R, K)
+        L_n on each run's training set.
+    loss : ndarray, shape (R, K)
+        Population loss L (closed form).
+    features : ndarray of int, shape (R, n)
+        Each run's training set: feature indices ...
+    mu : ndarray, shape (R, n)
+        ... and magnitudes.
+    diverged : ndarray of bool, shape (R,)
+        Runs whose parameters became non-finite (their later checkpoints are NaN).
+    wall_time : float
+        Seconds spent in the training loop.
+    """
+
+    config: SGDConfig
+    seeds: tuple[int, ...]
+    steps: np.ndarray
+    W: np.ndarray
+    b: np.ndarray
+    train_loss: np.ndarray
+    loss: np.ndarray
+    features: np.ndarray
+    mu: np.ndarray
+    diverged: np.ndarray
+    wall_time: float = field(default=float("nan"), compare=False)
+
+    @property
+    def runs(self) -> int:
+        return len(self.seeds)
+
+    def save(self, path) -> Path:
+        """Write to a ``.npz`` file (config as JSON inside); :meth:`load` reads it back."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(
+            tmp,
+            config=json.dumps(self.config.to_dict()),
+            seeds=np.asarray(self.seeds, dtype=np.int64),
+            steps=self.steps, W=self.W, b=self.b, train_loss=self.train_loss, loss=self.loss,
+            features=self.features, mu=self.mu, diverged=self.diverged, wall_time=self.wall_time,
+        )
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path) -> "SGDResult":
+        with np.load(Path(path), allow_pickle=False) as z:
+            return cls(
+                config=SGDConfig(**json.loads(str(z["config"]))),
+                seeds=tuple(int(s) for s in z["seeds"]),
+                steps=z["steps"], W=z["W"], b=z["b"], train_loss=z["train_loss"], loss=z["loss"],
+                features=z["features"], mu=z["mu"], diverged=z["diverged"], wall_time=float(z["wall_time"]),
+            )
+
+
+def checkpoint_steps(total_steps: int, checkpoints: int) -> np.ndarray:
+    """Step 0 and ``checkpoints - 1`` log-spaced steps in [1, total_steps], rounded, deduplicated."""
+    total_steps = check_int("total_steps", total_steps, minimum=1)
+    checkpoints = check_int("checkpoints", checkpoints, minimum=2)
+    s = np.unique(np.round(np.geomspace(1, total_steps, checkpoints - 1)).astype(np.int64))
+    return np.concatenate([[0], s])
+
+
+def run_generators(seed: int) -> tuple[torch.Generator, torch.Generator, torch.Generator]:
+    """The three independent torch generators (data, init, order) of a run with this seed."""
+    seed = check_int("seed", seed, minimum=0)
+    out = []
+    for child in np.random.SeedSequence(seed).spawn(3):
+        g = torch.Generator()
+        g.manual_seed(int(child.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)))
+        out.append(g)
+    return tuple(out)
+
+
+def training_data(seed: int, n: int, c: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training set of the run with this seed: feature indices (n,) and magnitudes mu (n,) float64."""
+    g = run_generators(seed)[0]
+    features = torch.randint(0, c, (n,), generator=g)
+    mu = torch.rand(n, generator=g, dtype=torch.float64)
+    return features, mu
+
+
+def initial_params(config: SGDConfig, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k-gon-plus-noise initialisation of one run (module docstring), float64."""
+    r, c, k = config.r, config.c, config.init_k
+    W = torch.zeros(r, c, dtype=torch.float64)
+    for m in range(k):
+        ang = 2 * math.pi * m / k
+        W[0, m] = config.init_length * math.cos(ang)
+        if r >= 2:
+            W[1, m] = config.init_length * math.sin(ang)
+    b = torch.zeros(c, dtype=torch.float64)
+    W = W + config.init_noise * torch.randn(r, c, generator=generator, dtype=torch.float64)
+    b = b + config.init_noise * torch.randn(c, generator=generator, dtype=torch.float64)
+    return W, b
+
+
+@contextmanager
+def _torch_threads(k: int | None):
+    """Temporarily set torch's intra-op thread count (restored afterwards)."""
+    if k is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(k)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _onehot_inputs(features: torch.Tensor, mu: torch.Tensor, c: int, dtype) -> torch.Tensor:
+    """x = mu e_i as dense tensors: (..., c)."""
+    eye = torch.eye(c, dtype=dtype)
+    return mu.to(dtype)[..., None] * eye[features]
+
+
+def _empirical_loss(W: torch.Tensor, b: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """L_n for R runs: W (R, r, c), b (R, c), X (R, n, c) -> (R,)."""
+    G = torch.bmm(W.transpose(1, 2), W)
+    pre = torch.baddbmm(b[:, None, :], X, G)
+    return ((torch.relu(pre) - X) ** 2).sum(-1).mean(-1)
+
+
+def train_sgd(config: SGDConfig, seeds, *, num_threads: int | None = 1, progress: bool = False) -> SGDResult:
+    """Train ``len(seeds)`` TMS models with plain minibatch SGD as one batched tensor program.
+
+    w <- w - lr * grad L_B(w) for every run at once (module docstring for the loss, the hand-written
+    gradient, the initialisation and the seeding); SCIENCE.md §5, Chen et al. (2023) §6.
+
+    Parameters
+    ----------
+    config : SGDConfig
+        The protocol (defaults: the paper's).
+    seeds : sequence of int
+        One non-negative seed per run (distinct seeds give independent runs).
+    num_threads : int or None, keyword-only
+        torch intra-op threads during training (set temporarily, restored afterwards). The default 1
+        is fastest for these tiny tensors; None leaves torch's setting alone.
+    progress : bool, keyword-only
+        Show a tqdm progress bar over epochs.
+
+    Returns
+    -------
+    SGDResult
+    """
+    if not isinstance(config, SGDConfig):
+        raise ValueError(f"`config` must be an SGDConfig; got {type(config).__name__}.")
+    seeds = tuple(check_int("seeds[i]", s, minimum=0) for s in seeds)
+    if not seeds:
+        raise ValueError("`seeds` must contain at least one seed; got an empty sequence.")
+    if num_threads is not None:
+        num_threads = check_int("num_threads", num_threads, minimum=1)
+    cfg = config
+    R, c, r, n, m = len(seeds), cfg.c, cfg.r, cfg.n, cfg.batch_size
+    dt = _DTYPES[cfg.dtype]
+    gens = [run_generators(s) for s in seeds]
+    if cfg.data_seed is not None:
+        f0, u0 = training_data(cfg.data_seed, n, c)
+        features = f0.expand(R, n).clone()
+        mu = u0.expand(R, n).clone()
+    else:
+        data = [training_data(s, n, c) for s in seeds]
+        features = torch.stack([d[0] for d in data])
+        mu = torch.stack([d[1] for d in data])
+    inits = [initial_params(cfg, g[1]) for g in gens]
+    W = torch.stack([w for w, _ in inits]).to(dt)
+    b = torch.stack([bb for _, bb in inits]).to(dt)
+    X_all = _onehot_inputs(features, mu, c, dt)  # (R, n, c)
+
+    steps = checkpoint_steps(cfg.total_steps, cfg.checkpoints)
+    K = steps.size
+    W_out = np.full((R, K, r, c), np.nan)
+    b_out = np.full((R, K, c), np.nan)
+    ck = {int(s): i for i, s in enumerate(steps)}
+    bounds = [(s, min(s + m, n)) for s in range(0, n, m)]
+    S = len(bounds)
+    scale = 2.0 / m
+
+    def record(i):
+        W_out[:, i] = W.to(torch.float64).numpy()
+        b_out[:, i] = b.to(torch.float64).numpy()
+
+    t0 = time.perf_counter()
+    with _torch_threads(num_threads), torch.no_grad():
+        record(0)
+        G = torch.bmm(W.transpose(1, 2), W)
+        step = 0
+        epochs = range(cfg.epochs)
+        if progress:
+            from tqdm.auto import tqdm
+
+            epochs = tqdm(epochs, desc="SGD epochs", unit="epoch")
+        for _ in epochs:
+            perm = torch.stack([torch.randperm(n, generator=g[2]) for g in gens])  # (R, n)
+            Xe = torch.gather(X_all, 1, perm[..., None].expand(R, n, c))
+            # layout (S, R, m, c): each step reads one contiguous block
+            full = Xe[:, : (n // m) * m].reshape(R, n // m, m, c).transpose(0, 1).contiguous()
+            for s in range(S):
+                if s < full.shape[0]:
+                    xb = full[s]
+                else:  # the smaller last batch
+                    lo, hi = bounds[s]
+                    xb = Xe[:, lo:hi].contiguous()
+                    scale = 2.0 / (hi - lo)
+                pre = torch.baddbmm(b[:, None, :], xb, G)
+                d = torch.where(pre > 0, pre - xb, 0.0)
+                dG = torch.bmm(xb.transpose(1, 2), d)
+                dW = torch.bmm(W, dG + dG.transpose(1, 2))
+                W.add_(dW, alpha=-cfg.lr * scale)
+                b.add_(d.sum(1), alpha=-cfg.lr * scale)
+                G = torch.bmm(W.transpose(1, 2), W)
+                scale = 2.0 / m
+                step += 1
+                i = ck.get(step)
+                if i is not None:
+                    record(i)
+    wall = time.perf_counter() - t0
+
+    Wt = torch.from_numpy(W_out).reshape(R * K, r, c)
+    bt = torch.from_numpy(b_out).reshape(R * K, c)
+    Xd = _onehot_inputs(features, mu, c, torch.float64)
+    with torch.no_grad():
+        train_loss = np.stack(
+            [_empirical_loss(torch.from_numpy(W_out[:, i]), torch.from_numpy(b_out[:, i]), Xd).numpy()
+             for i in range(K)], axis=1)
+        finite = torch.isfinite(Wt).all(dim=(1, 2)) & torch.isfinite(bt).all(dim=1)
+        pop = torch.full((R * K,), float("nan"), dtype=torch.float64)
+        if finite.any():
+            pop[finite] = potential_torch(Wt[finite], bt[finite])
+        pop = pop.reshape(R, K).numpy()
+    diverged = ~np.all(np.isfinite(W_out), axis=(1, 2, 3))
+    return SGDResult(
+        config=cfg, seeds=seeds, steps=steps, W=W_out, b=b_out, train_loss=train_loss, loss=pop,
+        features=features.numpy(), mu=mu.numpy(), diverged=diverged, wall_time=wall,
+    )

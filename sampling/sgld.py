@@ -1,0 +1,510 @@
+"""SGLD estimation of the local learning coefficient, with diagnostics (SCIENCE.md §6).
+
+The estimator of Lau et al. (2023) ("Quantifying degeneracy in singular models via the learning
+coefficient", eq. 10) as used by Chen et al. (2023) and Hoogland et al. (2024, Appendix A):
+
+    lambda_hat(w*) = n beta ( E_{w ~ p_loc}[ L_n(w) ] - L_n(w*) ),    beta = 1 / log n,
+
+    p_loc(w)  proportional to  exp( -n beta L_n(w) - (gamma / 2) ||w - w*||^2 ),
+
+with the expectation estimated by stochastic-gradient Langevin dynamics (Welling & Teh 2011),
+
+    w  <-  w - (eps / 2) ( n beta grad L_m(w) + gamma (w - w*) ) + N(0, eps I),
+
+L_m the loss on a minibatch of size m (m = n: full batch). Several chains start at w* (optionally
+with N(0, ``init_noise``^2) jitter); the first ``burnin`` steps are discarded and the loss is averaged
+over the next ``draws`` steps. Per chain, lambda_c = n beta (mean_t L(w_t) - L_n(w*)); the estimate is
+the mean over the *healthy* chains and its Monte Carlo error the standard deviation of the chain
+values over sqrt(number of healthy chains).
+
+Implementation: JAX. :func:`sgld_step` is the pure update; the chain is a ``jax.lax.scan`` over steps
+and chains are ``jax.vmap``-ed, compiled once per (loss function, chain length, batch size) and reused
+for any data, step size or temperature. Parameters may be any pytree (e.g. ``(W, b)``).
+
+**n beta.** Default ``n / log n`` with n the data size (beta = 1/log n, the "WBIC" temperature).
+
+**Diagnostics.** Every chain is checked and the unhealthy ones are *excluded from the mean and
+listed with the reason* (:class:`LLCDiagnostics`):
+
+- ``nan``: a non-finite loss;
+- ``diverged``: n beta (L(w_t) - L_n(w*)) exceeded ``divergence_threshold`` (default 10 d, d the number
+  of parameters; the tempered posterior of a regular model puts n beta (L - L*) ~ chi^2_d / 2);
+- ``escaped``: the chain found loss well below the centre, min_t n beta (L(w_t) - L_n(w*)) <
+  -``escape_tol`` (default 1: a likelihood ratio e), or a negative chain value lambda_c. Such a chain has
+  left w*'s basin (or w* is not a local minimum of L_n) and its value is meaningless.
+
+The **MALA acceptance** of each step (the Metropolis-adjusted Langevin acceptance probability the
+same proposal would have, min(1, exp(-U(w') + U(w) - |w - w' + eps/2 grad U(w')|^2/(2 eps) +
+|w' - w + eps/2 grad U(w)|^2/(2 eps))), U = n beta L + gamma/2 ||w - w*||^2) measures the discretisation
+error: near 1 the SGLD draws are close to the target, well below 1 (``min_acceptance``, default 0.9)
+the step size biases the estimate and a warning is recorded. In minibatch mode both ends of the step
+use the same minibatch (two evaluations per step), so the acceptance refers to the minibatch target.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
+from typing import Any, Callable
+
+import numpy as np
+
+from kgon._jaxsetup import jax, jnp
+from kgon.validation import check_int
+
+from .data import key_data
+
+__all__ = ["sgld_step", "estimate_llc", "LLCResult", "LLCDiagnostics", "default_nbeta", "chain_runner",
+           "summarize_chains"]
+
+
+def default_nbeta(n: int) -> float:
+    """n beta with beta = 1 / log n (n >= 2)."""
+    n = check_int("n", n, minimum=2)
+    return n / math.log(n)
+
+
+# ----------------------------------------------------------------------------------------------
+# the pure step
+
+
+def _tree_normal(rng_key, tree):
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    keys = jax.random.split(rng_key, len(leaves))
+    return jax.tree_util.tree_unflatten(
+        treedef, [jax.random.normal(k, jnp.shape(x), dtype=jnp.result_type(x)) for k, x in zip(keys, leaves)]
+    )
+
+
+def _tree_sum_sq(tree):
+    return sum(jnp.sum(jnp.square(x)) for x in jax.tree_util.tree_leaves(tree))
+
+
+def sgld_step(rng_key, w, grad_loss, w_star, *, eps, gamma, nbeta, noise=1.0):
+    """One SGLD update (pure; any pytree of parameters).
+
+        w' = w - (eps / 2) ( nbeta * grad_loss + gamma (w - w*) ) + noise * sqrt(eps) xi,  xi ~ N(0, I)
+
+    SCIENCE.md §6; Welling & Teh (2011) eq. 4; Lau et al. (2023) eq. 11. With ``noise = 0`` this is
+    exactly a gradient step of size eps/2 on U(w) = nbeta L(w) + gamma/2 ||w - w*||^2.
+
+    Parameters
+    ----------
+    rng_key : jax PRNG key
+    w, grad_loss, w_star : pytrees of the same structure
+        Current parameters, the (minibatch) loss gradient at w, and the localisation centre.
+    eps, gamma, nbeta : float, keyword-only
+        Step size, localisation strength and n * beta.
+    noise : float, keyword-only
+        Scale of the injected noise (1 = SGLD, 0 = gradient descent).
+    """
+    xi = _tree_normal(rng_key, w)
+    return jax.tree_util.tree_map(
+        lambda x, g, x0, z: x - 0.5 * eps * (nbeta * g + gamma * (x - x0)) + noise * jnp.sqrt(eps) * z,
+        w, grad_loss, w_star, xi,
+    )
+
+
+def _drift(w, g, w_star, gamma, nbeta):
+    return jax.tree_util.tree_map(lambda x, gg, x0: nbeta * gg + gamma * (x - x0), w, g, w_star)
+
+
+def _mala_log_accept(w, w_new, U, U_new, gU, gU_new, eps):
+    """log of the MALA acceptance ratio of the move w -> w_new (module docstring)."""
+    fwd = _tree_sum_sq(jax.tree_util.tree_map(lambda a, b, g: a - b + 0.5 * eps * g, w_new, w, gU))
+    bwd = _tree_sum_sq(jax.tree_util.tree_map(lambda a, b, g: a - b + 0.5 * eps * g, w, w_new, gU_new))
+    return -U_new + U - bwd / (2 * eps) + fwd / (2 * eps)
+
+
+# ----------------------------------------------------------------------------------------------
+# chains
+
+
+def _take(data, idx):
+    return jax.tree_util.tree_map(lambda a: a[idx], data)
+
+
+def _one_chain(rng_key, w_star, data, eps, gamma, nbeta, noise, init_noise, *, loss_fn, batch_size, n_data,
+               n_steps):
+    """One chain of ``n_steps`` SGLD steps from w* (+ jitter). Returns (losses, accept, final sq. distance)."""
+    vg = jax.value_and_grad(loss_fn)
+    k_init, k_run = jax.random.split(rng_key)
+    w0 = jax.tree_util.tree_map(lambda x, z: x + init_noise * z, w_star, _tree_normal(k_init, w_star))
+
+    def U_of(w, L):
+        return nbeta * L + 0.5 * gamma * _tree_sum_sq(jax.tree_util.tree_map(jnp.subtract, w, w_star))
+
+    if batch_size is None:
+        L0, g0 = vg(w0, data)
+
+        def body(carry, key):
+            w, L, g = carry
+            w_new = sgld_step(key, w, g, w_star, eps=eps, gamma=gamma, nbeta=nbeta, noise=noise)
+            L_new, g_new = vg(w_new, data)
+            la = _mala_log_accept(w, w_new, U_of(w, L), U_of(w_new, L_new), _drift(w, g, w_star, gamma, nbeta),
+                                  _drift(w_new, g_new, w_star, gamma, nbeta), eps)
+            acc = jnp.exp(jnp.minimum(la, 0.0))
+            return (w_new, L_new, g_new), (L_new, acc)
+
+        (w_T, _, _), (losses, accept) = jax.lax.scan(body, (w0, L0, g0), jax.random.split(k_run, n_steps))
+    else:
+
+        def body(w, key):
+            k_b, k_s = jax.random.split(key)
+            batch = _take(data, jax.random.randint(k_b, (batch_size,), 0, n_data))
+            L, g = vg(w, batch)
+            w_new = sgld_step(k_s, w, g, w_star, eps=eps, gamma=gamma, nbeta=nbeta, noise=noise)
+            L_new, g_new = vg(w_new, batch)
+            la = _mala_log_accept(w, w_new, U_of(w, L), U_of(w_new, L_new), _drift(w, g, w_star, gamma, nbeta),
+                                  _drift(w_new, g_new, w_star, gamma, nbeta), eps)
+            acc = jnp.exp(jnp.minimum(la, 0.0))
+            # record the minibatch loss at the new point (unbiased for L_n(w_new))
+            return w_new, (L_new, acc)
+
+        w_T, (losses, accept) = jax.lax.scan(body, w0, jax.random.split(k_run, n_steps))
+    dist2 = _tree_sum_sq(jax.tree_util.tree_map(jnp.subtract, w_T, w_star))
+    return losses, accept, dist2
+
+
+def _chains(keys, w_star, data, eps, gamma, nbeta, noise, init_noise, *, loss_fn, batch_size, n_data, n_steps):
+    """vmap of :func:`_one_chain` over the keys (one per chain); also returns L(w*) on the full data."""
+    f = partial(_one_chain, loss_fn=loss_fn, batch_size=batch_size, n_data=n_data, n_steps=n_steps)
+    losses, accept, dist2 = jax.vmap(f, in_axes=(0, None, None, None, None, None, None, None))(
+        keys, w_star, data, eps, gamma, nbeta, noise, init_noise
+    )
+    return losses, accept, dist2, loss_fn(w_star, data)
+
+
+@lru_cache(maxsize=64)
+def chain_runner(loss_fn: Callable, *, batch_size: int | None, n_data: int | None, n_steps: int,
+                 centers: bool = False):
+    """The compiled chain runner for a loss function (cached: compile once, reuse for any data).
+
+    Returns ``f(keys, w_star, data, eps, gamma, nbeta, noise, init_noise) -> (losses (C, T), accept
+    (C, T), dist2 (C,), loss_star)``. With ``centers=True`` the function is additionally vmapped over a
+    leading axis of ``keys`` (M, C, 2), ``w_star`` and ``data`` (M centres, each with its own data).
+    """
+    f = partial(_chains, loss_fn=loss_fn, batch_size=batch_size, n_data=n_data, n_steps=n_steps)
+    if centers:
+        f = jax.vmap(f, in_axes=(0, 0, 0, None, None, None, None, None))
+    return jax.jit(f)
+
+
+# ----------------------------------------------------------------------------------------------
+# results
+
+
+@dataclass(frozen=True)
+class LLCDiagnostics:
+    """Health of the SGLD chains of one estimate (module docstring).
+
+    Attributes
+    ----------
+    nan_chains, diverged_chains, escaped_chains : tuple of int
+        Chain indices with a non-finite loss / a loss above the divergence threshold / a loss well
+        below the centre (or a negative chain value).
+    excluded : tuple of (int, str)
+        Every excluded chain with its reason (the union of the three lists above).
+    acceptance : tuple of float
+        Mean MALA acceptance probability of each chain over its draws.
+    acceptance_mean : float
+        Mean over chains.
+    min_delta : tuple of float
+        min_t n beta (L(w_t) - L_n(w*)) of each chain over its draws.
+    llc_all_chains : float
+        The mean over *all* chains with a finite value (for the record; not the estimate).
+    warnings : tuple of str
+        Human-readable warnings (low acceptance, few healthy chains, ...).
+    """
+
+    nan_chains: tuple[int, ...]
+    diverged_chains: tuple[int, ...]
+    escaped_chains: tuple[int, ...]
+    excluded: tuple[tuple[int, str], ...]
+    acceptance: tuple[float, ...]
+    acceptance_mean: float
+    min_delta: tuple[float, ...]
+    llc_all_chains: float
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def healthy(self) -> bool:
+        """No chain excluded and no warning."""
+        return not self.excluded and not self.warnings
+
+    def to_dict(self) -> dict:
+        return {
+            "nan_chains": list(self.nan_chains),
+            "diverged_chains": list(self.diverged_chains),
+            "escaped_chains": list(self.escaped_chains),
+            "excluded": [{"chain": c, "reason": r} for c, r in self.excluded],
+            "acceptance": list(self.acceptance),
+            "acceptance_mean": _json_float(self.acceptance_mean),
+            "min_delta": [_json_float(x) for x in self.min_delta],
+            "llc_all_chains": _json_float(self.llc_all_chains),
+            "warnings": list(self.warnings),
+        }
+
+
+def _json_float(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+@dataclass(frozen=True, eq=False)
+class LLCResult:
+    """An SGLD estimate of the local learning coefficient at w*.
+
+    Attributes
+    ----------
+    llc : float
+        Mean of the healthy chains' values (NaN if no chain is healthy).
+    llc_std : float
+        Standard deviation of the healthy chains' values (ddof = 1; NaN with fewer than 2).
+    llc_se : float
+        Monte Carlo standard error ``llc_std / sqrt(healthy chains)``.
+    chain_llc : ndarray, shape (chains,)
+        lambda_c of every chain (including excluded ones).
+    healthy : ndarray of bool, shape (chains,)
+    loss_star : float
+        L_n(w*) (full data).
+    loss_trace : ndarray, shape (chains, burnin + draws)
+        Loss after every step (minibatch loss in minibatch mode).
+    acceptance_trace : ndarray, shape (chains, burnin + draws)
+        MALA acceptance probability of every step.
+    diagnostics : LLCDiagnostics
+    config : dict
+        nbeta, eps, gamma, chains, burnin, draws, batch_size, n, noise, init_noise, thresholds.
+    seed : tuple of int
+        The PRNG key data.
+    """
+
+    llc: float
+    llc_std: float
+    llc_se: float
+    chain_llc: np.ndarray
+    healthy: np.ndarray
+    loss_star: float
+    loss_trace: np.ndarray
+    acceptance_trace: np.ndarray
+    diagnostics: LLCDiagnostics
+    config: dict = field(default_factory=dict)
+    seed: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict:
+        """JSON-able summary (no traces): keys llc, llc_std, llc_se, chain_llc, healthy, loss_star,
+        diagnostics, config, seed."""
+        return {
+            "llc": _json_float(self.llc),
+            "llc_std": _json_float(self.llc_std),
+            "llc_se": _json_float(self.llc_se),
+            "chain_llc": [_json_float(x) for x in self.chain_llc],
+            "healthy": [bool(h) for h in self.healthy],
+            "loss_star": _json_float(self.loss_star),
+            "diagnostics": self.diagnostics.to_dict(),
+            "config": dict(self.config),
+            "seed": list(self.seed),
+        }
+
+
+def summarize_chains(losses, accept, loss_star, *, nbeta, burnin, d, divergence_threshold=None,
+                     escape_tol=1.0, min_acceptance=0.9):
+    """Chain values, health checks and the estimate from raw traces (module docstring).
+
+    Parameters
+    ----------
+    losses, accept : array, shape (chains, burnin + draws)
+    loss_star : float
+        L_n(w*).
+    nbeta : float
+    burnin : int
+    d : int
+        Number of parameters (for the default divergence threshold 10 d).
+
+    Returns
+    -------
+    (llc, llc_std, llc_se, chain_llc, healthy, diagnostics)
+    """
+    losses = np.asarray(losses, dtype=np.float64)
+    accept = np.asarray(accept, dtype=np.float64)
+    thr = 10.0 * d if divergence_threshold is None else float(divergence_threshold)
+    draws = losses[:, burnin:]
+    delta = nbeta * (draws - loss_star)
+    with np.errstate(invalid="ignore"):
+        chain_llc = delta.mean(axis=1)
+        nan = ~np.all(np.isfinite(losses), axis=1)
+        diverged = ~nan & (np.nanmax(nbeta * (losses - loss_star), axis=1) > thr)
+        min_delta = np.where(nan, np.nan, np.nanmin(delta, axis=1))
+        escaped = ~nan & ~diverged & ((min_delta < -escape_tol) | (chain_llc < 0))
+    healthy = ~(nan | diverged | escaped)
+    excluded = []
+    for c in range(losses.shape[0]):
+        if nan[c]:
+            excluded.append((c, "nan"))
+        elif diverged[c]:
+            excluded.append((c, f"diverged: n*beta*(L - L*) exceeded {thr:g}"))
+        elif escaped[c]:
+            excluded.append((c, f"escaped to lower loss: min n*beta*(L - L*) = {min_delta[c]:.3g}, "
+                                f"chain value {chain_llc[c]:.3g}"))
+    acc = np.nanmean(accept[:, burnin:], axis=1) if accept.shape[1] > burnin else np.full(losses.shape[0], np.nan)
+    acc_mean = float(np.nanmean(acc)) if np.any(np.isfinite(acc)) else float("nan")
+    k = int(healthy.sum())
+    vals = chain_llc[healthy]
+    llc = float(vals.mean()) if k else float("nan")
+    std = float(vals.std(ddof=1)) if k >= 2 else float("nan")
+    se = std / math.sqrt(k) if k >= 2 else float("nan")
+    warnings = []
+    if math.isfinite(acc_mean) and acc_mean < min_acceptance:
+        warnings.append(f"low MALA acceptance {acc_mean:.3f} < {min_acceptance:g}: the step size eps biases "
+                        "the estimate; decrease eps")
+    if k == 0:
+        warnings.append("no healthy chain: the estimate is undefined (NaN)")
+    elif k < losses.shape[0]:
+        warnings.append(f"{losses.shape[0] - k} of {losses.shape[0]} chains excluded")
+    if k == 1:
+        warnings.append("only one healthy chain: no Monte Carlo error available")
+    finite = np.isfinite(chain_llc)
+    diag = LLCDiagnostics(
+        nan_chains=tuple(int(i) for i in np.nonzero(nan)[0]),
+        diverged_chains=tuple(int(i) for i in np.nonzero(diverged)[0]),
+        escaped_chains=tuple(int(i) for i in np.nonzero(escaped)[0]),
+        excluded=tuple(excluded),
+        acceptance=tuple(float(a) for a in acc),
+        acceptance_mean=acc_mean,
+        min_delta=tuple(float(x) for x in min_delta),
+        llc_all_chains=float(chain_llc[finite].mean()) if finite.any() else float("nan"),
+        warnings=tuple(warnings),
+    )
+    return llc, std, se, chain_llc, healthy, diag
+
+
+# ----------------------------------------------------------------------------------------------
+# the estimator
+
+
+def _check_float(name, value, *, positive=False, nonneg=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not math.isfinite(value):
+        raise ValueError(f"`{name}` must be a finite number; got {value!r}.")
+    value = float(value)
+    if positive and value <= 0:
+        raise ValueError(f"`{name}` must be a positive number; got {value!r}.")
+    if nonneg and value < 0:
+        raise ValueError(f"`{name}` must be a non-negative number; got {value!r}.")
+    return value
+
+
+def _leading_size(data) -> int:
+    leaves = jax.tree_util.tree_leaves(data)
+    if not leaves:
+        raise ValueError("`data` must contain arrays with a leading sample axis for minibatching.")
+    sizes = {int(np.shape(x)[0]) if np.ndim(x) else -1 for x in leaves}
+    if len(sizes) != 1 or -1 in sizes:
+        raise ValueError(f"every array in `data` must have the same leading (sample) axis; got sizes {sorted(sizes)}.")
+    return sizes.pop()
+
+
+def estimate_llc(
+    rng_key,
+    loss_fn: Callable[[Any, Any], Any],
+    w_star,
+    data=None,
+    *,
+    n: int | None = None,
+    nbeta: float | None = None,
+    eps: float = 1e-3,
+    gamma: float = 1.0,
+    chains: int = 4,
+    burnin: int = 0,
+    draws: int = 500,
+    batch_size: int | None = None,
+    noise: float = 1.0,
+    init_noise: float = 0.0,
+    divergence_threshold: float | None = None,
+    escape_tol: float = 1.0,
+    min_acceptance: float = 0.9,
+) -> LLCResult:
+    """Estimate the local learning coefficient at ``w_star`` with SGLD (module docstring).
+
+    lambda_hat = n beta ( E_loc[L_n(w)] - L_n(w*) ),  SGLD  w <- w - eps/2 (n beta grad L_m + gamma (w - w*))
+    + N(0, eps); Lau et al. (2023) eq. 10-11, SCIENCE.md §6.
+
+    Parameters
+    ----------
+    rng_key : jax PRNG key
+    loss_fn : callable ``loss_fn(w, data) -> scalar``
+        The empirical loss L_n (or L_m on a minibatch ``data`` subset); jax-traceable. Reuse the same
+        function object across calls to reuse the compiled chains.
+    w_star : pytree of arrays
+        The centre w* (e.g. a critical point).
+    data : pytree, optional
+        Passed to ``loss_fn`` (full batch) or subsampled along its leading axis (``batch_size``).
+    n : int, keyword-only
+        Data size for the default n beta = n / log n; inferred from ``data``'s leading axis if omitted.
+    nbeta : float, keyword-only
+        n * beta; overrides the default.
+    eps, gamma : float, keyword-only
+        Step size (> 0) and localisation strength (>= 0). Default 1e-3 and 1 (the paper's).
+    chains, burnin, draws : int, keyword-only
+        Number of chains (>= 1), discarded steps (>= 0) and averaged steps (>= 1). Default 4, 0, 500.
+    batch_size : int, keyword-only
+        Minibatch size m (samples drawn with replacement each step); None = full batch.
+    noise : float, keyword-only
+        Noise scale (1 = SGLD; 0 = gradient descent, for tests).
+    init_noise : float, keyword-only
+        Standard deviation of the chains' jitter around w* at the start.
+    divergence_threshold, escape_tol, min_acceptance : float, keyword-only
+        Health thresholds (module docstring).
+
+    Returns
+    -------
+    LLCResult
+    """
+    if not callable(loss_fn):
+        raise ValueError(f"`loss_fn` must be callable; got {type(loss_fn).__name__}.")
+    eps = _check_float("eps", eps, positive=True)
+    gamma = _check_float("gamma", gamma, nonneg=True)
+    noise = _check_float("noise", noise, nonneg=True)
+    init_noise = _check_float("init_noise", init_noise, nonneg=True)
+    escape_tol = _check_float("escape_tol", escape_tol, nonneg=True)
+    min_acceptance = _check_float("min_acceptance", min_acceptance, nonneg=True)
+    if divergence_threshold is not None:
+        divergence_threshold = _check_float("divergence_threshold", divergence_threshold, positive=True)
+    chains = check_int("chains", chains, minimum=1)
+    burnin = check_int("burnin", burnin, minimum=0)
+    draws = check_int("draws", draws, minimum=1)
+    n_data = None
+    if batch_size is not None:
+        batch_size = check_int("batch_size", batch_size, minimum=1)
+        n_data = _leading_size(data)
+    if n is None and data is not None and batch_size is not None:
+        n = n_data
+    if nbeta is None:
+        if n is None:
+            raise ValueError("`nbeta` is needed when the data size `n` is not given (default nbeta = n / log n).")
+        nbeta = default_nbeta(n)
+    else:
+        nbeta = _check_float("nbeta", nbeta, positive=True)
+        if n is not None:
+            n = check_int("n", n, minimum=1)
+    w_star = jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=jnp.float64), w_star)
+    d = int(sum(np.size(x) for x in jax.tree_util.tree_leaves(w_star)))
+    run = chain_runner(loss_fn, batch_size=batch_size, n_data=n_data, n_steps=burnin + draws)
+    keys = jax.random.split(rng_key, chains)
+    losses, accept, dist2, loss_star = run(keys, w_star, data, eps, gamma, nbeta, noise, init_noise)
+    loss_star = float(loss_star)
+    llc, std, se, chain_llc, healthy, diag = summarize_chains(
+        losses, accept, loss_star, nbeta=nbeta, burnin=burnin, d=d, divergence_threshold=divergence_threshold,
+        escape_tol=escape_tol, min_acceptance=min_acceptance,
+    )
+    config = {
+        "nbeta": nbeta, "n": n, "eps": eps, "gamma": gamma, "chains": chains, "burnin": burnin, "draws": draws,
+        "batch_size": batch_size, "noise": noise, "init_noise": init_noise, "d": d,
+        "divergence_threshold": 10.0 * d if divergence_threshold is None else divergence_threshold,
+        "escape_tol": escape_tol, "min_acceptance": min_acceptance,
+    }
+    return LLCResult(
+        llc=llc, llc_std=std, llc_se=se, chain_llc=chain_llc, healthy=healthy, loss_star=loss_star,
+        loss_trace=np.asarray(losses), acceptance_trace=np.asarray(accept), diagnostics=diag, config=config,
+        seed=key_data(rng_key),
+    )

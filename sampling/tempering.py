@@ -1,0 +1,342 @@
+"""Parallel tempering (replica exchange) for posterior mass across phases.
+
+Independent chains started from dispersed points measure the basins of attraction of the phases
+once n is large: the barriers between phases grow like n (SCIENCE.md §4). Parallel tempering runs,
+for every chain, K replicas at inverse temperatures 1 = beta_0 > beta_1 > ... > beta_{K-1} on the
+likelihood term,
+
+    p_k(w)  proportional to  phi(w) exp( -beta_k E(w) ),         E(w) = n L_n(w) for the TMS,
+
+(phi the N(0, I) prior, untempered, so that the hottest replica is close to the prior and moves
+freely between phases). After every NUTS transition of every replica (vectorised numpyro NUTS, each
+temperature with its own adapted step size and diagonal mass matrix, :mod:`sampling.nuts`),
+neighbouring temperatures (k, k+1) exchange states with the Metropolis probability
+
+    min(1, exp( (beta_k - beta_{k+1}) (E(w_k) - E(w_{k+1})) )),
+
+proposing the even pairs and the odd pairs on alternate sweeps (the non-reversible "DEO" scheme of
+Okabe et al. 2001 / Syed et al. 2021, which lets replicas travel the ladder ballistically). The
+states at beta_0 = 1 are exact draws from the posterior after convergence, and they visit the
+phases with their posterior mass because each replica keeps cycling to the hot end and back.
+
+Ladder: geometric between 1 and ``beta_min`` by default, then (``tune_ladder``) re-spaced during
+the first half of the warmup so that all neighbouring pairs have the same rejection rate (the
+communication barrier is equalised; Syed et al. 2021, §5.1). Reported: the per-pair swap
+acceptance, the number of round trips (cold end -> hot end) and the adapted step sizes.
+
+References: Swendsen & Wang 1986; Geyer 1991; Earl & Deem 2005 (review); Syed, Bouchard-Côté,
+Deligiannidis & Doucet 2021 (non-reversible PT, JRSS-B).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from kgon._jaxsetup import jax, jnp
+from kgon.validation import check_int
+
+from .data import Dataset, key_data
+from .fast_potential import empirical_potential
+from .model import log_prior, unflatten
+from .nuts import _check_common, _device_layout, _init_repr, _sample, initial_points, tms_energy
+
+__all__ = ["ParallelTemperingResult", "TemperingResult", "parallel_tempering", "run_tempering", "geometric_ladder"]
+
+
+def geometric_ladder(n_temps: int, beta_min: float) -> np.ndarray:
+    """beta_k = beta_min^(k / (K - 1)), k = 0..K-1 (1 down to beta_min)."""
+    n_temps = check_int("n_temps", n_temps, minimum=1)
+    if isinstance(beta_min, bool) or not isinstance(beta_min, (int, float)) or not 0 < beta_min <= 1:
+        raise ValueError(f"`beta_min` must be a number in (0, 1]; got {beta_min!r}.")
+    if n_temps == 1:
+        return np.ones(1)
+    return float(beta_min) ** (np.arange(n_temps) / (n_temps - 1))
+
+
+@dataclass(frozen=True)
+class ParallelTemperingResult:
+    """Output of :func:`parallel_tempering` (generic target, flat parameters).
+
+    Attributes
+    ----------
+    z : ndarray, shape (chains, samples, d)
+        Draws at beta = 1.
+    energy : ndarray, shape (chains, samples)
+        E(z) of the draws at beta = 1.
+    energy_mean : ndarray, shape (K,)
+        Posterior mean of E at each temperature (all chains, post warmup).
+    betas : ndarray, shape (K,)
+        The final (tuned) ladder, betas[0] = 1.
+    swap_rate : ndarray, shape (K - 1,)
+        Mean Metropolis acceptance of the proposed swaps of each neighbouring pair (post warmup).
+    round_trips : ndarray of int, shape (chains,)
+        Replicas returning to the hot end after visiting the cold end (whole run).
+    step_size : ndarray, shape (chains, K)
+    accept_prob : ndarray, shape (K,)
+        Mean NUTS acceptance per temperature.
+    num_steps : ndarray, shape (K,)
+        Mean leapfrog steps per transition per temperature.
+    diverging : ndarray of bool, shape (chains, samples)
+        Divergences of the beta = 1 transitions.
+    ladder_history : tuple of ndarray
+        Ladders used during warmup (initial first).
+    config : dict
+    seed : tuple of int
+    """
+
+    z: np.ndarray
+    energy: np.ndarray
+    energy_mean: np.ndarray
+    betas: np.ndarray
+    swap_rate: np.ndarray
+    round_trips: np.ndarray
+    step_size: np.ndarray
+    accept_prob: np.ndarray
+    num_steps: np.ndarray
+    diverging: np.ndarray
+    ladder_history: tuple = ()
+    config: dict = field(default_factory=dict)
+    seed: tuple[int, ...] = ()
+
+
+def parallel_tempering(
+    rng_key,
+    energy_fn: Callable[[Any, jax.Array], jax.Array],
+    init_z,
+    *,
+    betas,
+    warmup: int,
+    samples: int,
+    data: Any = None,
+    log_prior_fn: Callable[[jax.Array], jax.Array] | None = None,
+    target_accept: float = 0.8,
+    max_tree_depth: int = 6,
+    tune_ladder: bool = True,
+    progress: bool = False,
+    desc: str = "tempering",
+) -> ParallelTemperingResult:
+    """Parallel tempering with NUTS moves on p_k(z) ~ prior(z) exp(-beta_k E(z)) (module docstring).
+
+    Parameters
+    ----------
+    rng_key : jax PRNG key
+    energy_fn : callable (data, z) -> float
+        The tempered term E(z) (pure jax), e.g. n L_n.
+    init_z : array, shape (chains, K, d)
+        Starting point of every replica.
+    betas : array, shape (K,)
+        Decreasing inverse temperatures with betas[0] = 1.
+    warmup, samples : int
+        Sweeps (one NUTS transition of every replica plus one swap round) of adaptation and of
+        recording.
+    data : pytree, optional
+        Passed to ``energy_fn`` as a traced argument.
+    log_prior_fn : callable z -> float, optional
+        The untempered log prior (default: standard normal).
+    target_accept, max_tree_depth : NUTS settings (per replica).
+    tune_ladder : bool
+        Equalise the pairwise swap rejection rates during the first half of the warmup.
+    progress : bool
+        tqdm progress bar.
+    """
+    _, warmup, samples, target_accept, max_tree_depth = _check_common(
+        chains=1, warmup=warmup, samples=samples, target_accept=target_accept, max_tree_depth=max_tree_depth
+    )
+    betas = np.asarray(betas, dtype=np.float64)
+    if betas.ndim != 1 or betas.size < 1 or not np.all(np.isfinite(betas)):
+        raise ValueError(f"`betas` must be a non-empty 1-d array; got {betas!r}.")
+    if betas[0] != 1.0 or np.any(np.diff(betas) >= 0) or betas[-1] <= 0:
+        raise ValueError(f"`betas` must decrease strictly from betas[0] = 1 to a positive value; got {betas.tolist()}.")
+    init_z = np.asarray(init_z, dtype=np.float64)
+    if init_z.ndim != 3 or init_z.shape[1] != betas.size:
+        raise ValueError(f"`init_z` must have shape (chains, {betas.size}, d); got {init_z.shape}.")
+    tr = _sample(
+        rng_key,
+        energy_fn=energy_fn,
+        data=data,
+        init_z=init_z,
+        betas=betas,
+        warmup=warmup,
+        samples=samples,
+        swaps=True,
+        log_prior_fn=log_prior if log_prior_fn is None else log_prior_fn,
+        target_accept=target_accept,
+        max_tree_depth=max_tree_depth,
+        tune_ladder=tune_ladder,
+        progress=progress,
+        desc=desc,
+    )
+    K = betas.size
+    post = slice(warmup, warmup + samples)
+    sp = tr.swap_prob[:, post].reshape(-1, max(K - 1, 0))
+    swap_rate = np.nanmean(sp, axis=0) if K > 1 else np.zeros(0)
+    config = dict(
+        chains=init_z.shape[0], n_temps=K, warmup=warmup, samples=samples, target_accept=target_accept,
+        max_tree_depth=max_tree_depth, tune_ladder=tune_ladder, initial_betas=betas.tolist(),
+        devices=_device_layout(init_z.shape[0]),
+    )
+    return ParallelTemperingResult(
+        z=tr.z[:, post],
+        energy=tr.energy[:, post, 0],
+        energy_mean=tr.energy[:, post].mean(axis=(0, 1)),
+        betas=tr.betas,
+        swap_rate=swap_rate,
+        round_trips=tr.round_trips,
+        step_size=tr.step_size,
+        accept_prob=tr.accept_prob[:, post].mean(axis=(0, 1)),
+        num_steps=tr.num_steps[:, post].mean(axis=(0, 1)),
+        diverging=tr.diverging[:, post, 0].astype(bool),
+        ladder_history=tr.ladder_history,
+        config=config,
+        seed=key_data(rng_key),
+    )
+
+
+@dataclass(frozen=True)
+class TemperingResult:
+    """Posterior draws at beta = 1 from parallel tempering on the TMS posterior, with diagnostics.
+
+    Attributes
+    ----------
+    W : ndarray, shape (chains, samples, r, c)
+    b : ndarray, shape (chains, samples, c)
+    loss : ndarray, shape (chains, samples)
+        L_n of the beta = 1 draws.
+    diverging : ndarray of bool, shape (chains, samples)
+    rhat_loss, ess_loss : float
+        Split R-hat and ESS of the loss over chains (beta = 1).
+    divergences : int
+    labels : ndarray of str or None, shape (chains, samples)
+    phase_switches : tuple of int or None
+    pt : ParallelTemperingResult
+        The ladder, swap rates, round trips, step sizes, per-temperature mean loss (``pt.z`` holds the
+        flat draws).
+    n, c, r : int
+    config : dict
+    seed : tuple of int
+    """
+
+    W: np.ndarray
+    b: np.ndarray
+    loss: np.ndarray
+    diverging: np.ndarray
+    rhat_loss: float
+    ess_loss: float
+    divergences: int
+    labels: np.ndarray | None
+    phase_switches: tuple[int, ...] | None
+    pt: ParallelTemperingResult
+    n: int
+    c: int
+    r: int
+    config: dict = field(default_factory=dict)
+    seed: tuple[int, ...] = ()
+
+
+def default_ladder_size(n: int) -> int:
+    """Default number of temperatures for beta_min = 1/n: about 2.5 per e-fold of n (>= 4).
+
+    Equal spacing in log beta with swap acceptance around 0.5 needs roughly sqrt(pi / C) per unit
+    of log beta, C ~ 8 being the heat capacity (~ the LLC) of the TMS posterior near its phases.
+    """
+    return max(4, int(math.ceil(2.5 * math.log(max(n, 2)))))
+
+
+def run_tempering(
+    rng_key,
+    dataset: Dataset,
+    *,
+    chains: int = 2,
+    warmup: int = 500,
+    samples: int = 500,
+    n_temps: int | None = None,
+    beta_min: float | None = None,
+    init="prior",
+    r: int = 2,
+    catalogue=None,
+    threshold: float | None = None,
+    target_accept: float = 0.8,
+    max_tree_depth: int = 6,
+    tune_ladder: bool = True,
+    progress: bool = False,
+) -> TemperingResult:
+    """Parallel tempering on the TMS posterior phi(w) exp(-n L_n(w)) (SCIENCE.md §4).
+
+    Parameters
+    ----------
+    rng_key : jax PRNG key
+    dataset : Dataset
+    chains : int, >= 1
+        Independent ladders (run in parallel over CPU devices); the occupancy error is a bootstrap
+        over them.
+    warmup, samples : int
+        Sweeps of adaptation / of recording.
+    n_temps : int, optional
+        Ladder size K (default :func:`default_ladder_size`).
+    beta_min : float in (0, 1], optional
+        Hottest inverse temperature (default min(1, 1/n): the hottest replica sees n beta_min = 1
+        sample's worth of likelihood, essentially the prior).
+    init : "prior" (default) or as :func:`sampling.initial_points`
+        Starting points of the beta = 1 replicas; the other replicas start from prior draws.
+    r : int
+    catalogue : kgon.Catalogue, optional
+        Classify the beta = 1 draws into phases.
+    threshold : float, optional
+        Classification threshold (``kgon.classify`` default when None).
+    target_accept, max_tree_depth : NUTS settings per replica.
+    tune_ladder : bool
+        Equalise the swap rejection rates during warmup.
+    progress : bool
+        tqdm progress bar.
+    """
+    if not isinstance(dataset, Dataset):
+        raise ValueError(f"`dataset` must be a sampling.Dataset; got {type(dataset).__name__}.")
+    chains = check_int("chains", chains, minimum=1)
+    r = check_int("r", r, minimum=1)
+    n, c = dataset.n, dataset.c
+    K = default_ladder_size(n) if n_temps is None else check_int("n_temps", n_temps, minimum=1)
+    bmin = min(1.0, 1.0 / n) if beta_min is None else beta_min
+    betas = geometric_ladder(K, bmin)
+    d = r * c + c
+    k_init, k_prior, k_run = jax.random.split(rng_key, 3)
+    z0 = np.array(jax.random.normal(k_prior, (chains, K, d), dtype=jnp.float64))
+    z0[:, 0] = initial_points(k_init, init, count=chains, r=r, c=c, catalogue=catalogue)
+    pot = empirical_potential(dataset)
+    res = parallel_tempering(
+        k_run,
+        tms_energy(r, c),
+        z0,
+        betas=betas,
+        warmup=warmup,
+        samples=samples,
+        data=pot,
+        target_accept=target_accept,
+        max_tree_depth=max_tree_depth,
+        tune_ladder=tune_ladder,
+        progress=progress,
+        desc=f"tempering n={n}",
+    )
+    from .diagnostics import chain_diagnostics
+
+    W, b = unflatten(res.z, r, c)
+    W, b = np.asarray(W), np.asarray(b)
+    loss = res.energy / n
+    diag = chain_diagnostics(loss, res.diverging)
+    labels = switches = None
+    if catalogue is not None:
+        from .diagnostics import phase_switches, warn_if_not_mixing
+        from .occupancy import classify_draws
+
+        labels = classify_draws(W, b, catalogue, threshold=threshold)
+        switches = phase_switches(labels)
+        warn_if_not_mixing(labels, method="tempered", n=n)
+    config = dict(res.config, method="tempered", init=_init_repr(init), r=r, beta_min=float(bmin), threshold=threshold)
+    return TemperingResult(
+        W=W, b=b, loss=loss, diverging=res.diverging, rhat_loss=diag["rhat_loss"], ess_loss=diag["ess_loss"],
+        divergences=diag["divergences"], labels=labels, phase_switches=switches, pt=res, n=n, c=c, r=r,
+        config=config, seed=key_data(rng_key),
+    )

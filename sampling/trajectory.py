@@ -1,0 +1,415 @@
+"""The LLC of the TMS: at a critical point (calibrated) and along SGD trajectories (SCIENCE.md §5-6).
+
+:func:`tms_llc` estimates lambda_hat(w*) = n beta (E_loc[L_n] - L_n(w*)) (:mod:`sampling.sgld`) for a TMS
+parameter w* = (W*, b*) and a data set, with the exact O(c^2 log n) empirical loss
+(:func:`sampling.empirical_potential`, full batch) or minibatches of the direct loss. Two steps make
+the estimate at a *catalogue* point calibrated:
+
+1. **Free directions moved inside.** A catalogue point stores its free biases (dead columns with
+   b <= 0, "off" columns whose output never fires) at canonical values close to the boundary b = 0
+   (dead: -1/(2c)). Past that boundary the loss *drops* (the 5-gon's dead bias crossing 0 turns it into
+   the 5^{+}-gon, 1/144 lower), so a chain started there escapes. With ``free_bias`` (default -1) these
+   biases are moved to b = free_bias (dead) and b = -max_j a_ij + free_bias (off), which leaves L and
+   the critical set unchanged (the LLC of a critical set does not depend on where on it one stands,
+   away from its boundary).
+2. **Refined centre.** L_n(w*) must be the value at the *empirical* critical point near w*, not at
+   the population one: otherwise lambda_hat picks up n beta (L_n(w*) - min L_n) = O(beta d / 2) of
+   spurious loss difference. With ``refine=True`` w* is first moved by gradient descent on L_n
+   (step ``refine_lr``) until |grad L_n| <= ``refine_tol``.
+
+Default step size: eps = 0.02 / (n beta). The TMS Hessian eigenvalues near the k-gons are <= ~2, so
+every direction moves at most eps n beta h / 4 <= 1% per step and the harmonic discretisation bias
+of SGLD, (1/2) (eps kappa / 4) / (1 - eps kappa / 4) per direction (kappa = n beta h), stays below ~1%
+of lambda; the slowest directions (h ~ 0.02) relax in ~2 / (0.02 h) ~ 5000 steps, hence the
+default burn-in 5000 and draws 20000.
+
+:func:`llc_trajectory` runs the paper's setting (full batch, eps = 1e-3, gamma = 1, 500 steps,
+beta = 1 / log n with the training-set size n; Chen et al. 2023 §6) at SGD checkpoints
+(:class:`sampling.SGDResult`), each checkpoint with its own run's training set, all centres and chains
+in one vmapped program. The checkpoints are used as they are (no refinement), as in the paper.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kgon._jaxsetup import jax, jnp
+from kgon.validation import check_int
+
+from .data import Dataset, key_data
+from .fast_potential import EmpiricalPotential, dense_loss, empirical_potential
+from .sgld import LLCResult, _check_float, chain_runner, default_nbeta, estimate_llc, summarize_chains
+
+__all__ = [
+    "tms_llc",
+    "refine_center",
+    "move_free_biases",
+    "llc_trajectory",
+    "TrajectoryLLC",
+    "tms_loss",
+    "tms_minibatch_loss",
+    "DEFAULT_EPS_SCALE",
+]
+
+DEFAULT_EPS_SCALE = 0.02
+"""Default eps * n beta for :func:`tms_llc` (module docstring)."""
+
+
+def tms_loss(w, potential: EmpiricalPotential):
+    """L_n(W, b) with the exact fast evaluator; ``w = (W, b)``. (A module-level function so that the
+    compiled SGLD chains are reused across calls.)"""
+    W, b = w
+    return potential.value(W, b)
+
+
+def tms_minibatch_loss(w, batch):
+    """Direct loss of a minibatch ``batch = (features, mu)``; ``w = (W, b)``."""
+    W, b = w
+    features, mu = batch
+    return dense_loss(features, mu, W, b)
+
+
+def move_free_biases(W, b, *, free_bias: float = -1.0, tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
+    """Move free biases away from their boundary (module docstring, step 1).
+
+    Dead columns (|W_i| <= tol) with b_i <= 0 get b_i = free_bias; live columns whose output never
+    fires (b_i <= -max(0, max_j W_i.W_j) + tol) get b_i = -max(0, max_j W_i.W_j) + free_bias. Other
+    entries are unchanged; L(W, b) is unchanged. ``free_bias`` must be negative.
+    """
+    free_bias = _check_float("free_bias", free_bias)
+    if free_bias >= 0:
+        raise ValueError(f"`free_bias` must be negative; got {free_bias!r}.")
+    W = np.array(W, dtype=np.float64)
+    b = np.array(b, dtype=np.float64)
+    G = W.T @ W
+    norms = np.linalg.norm(W, axis=0)
+    for i in range(W.shape[1]):
+        if norms[i] <= tol:
+            if b[i] <= 0:
+                b[i] = free_bias
+        else:
+            top = max(0.0, float(G[i].max()))
+            if b[i] <= -top + tol:
+                b[i] = -top + free_bias
+    return W, b
+
+
+@jax.jit
+def _gd(w, potential, lr, tol, max_steps):
+    vg = jax.value_and_grad(tms_loss)
+
+    def gnorm(g):
+        return jnp.sqrt(sum(jnp.sum(x * x) for x in jax.tree_util.tree_leaves(g)))
+
+    def cond(state):
+        _, _, g, k = state
+        return (gnorm(g) > tol) & (k < max_steps)
+
+    def body(state):
+        w, _, g, k = state
+        w = jax.tree_util.tree_map(lambda x, gg: x - lr * gg, w, g)
+        L, g = vg(w, potential)
+        return w, L, g, k + 1
+
+    L0, g0 = vg(w, potential)
+    return jax.lax.while_loop(cond, body, (w, L0, g0, 0))
+
+
+def refine_center(W, b, dataset: Dataset | EmpiricalPotential, *, lr: float = 0.5, tol: float = 1e-10,
+                  max_steps: int = 100_000) -> tuple[np.ndarray, np.ndarray, float, float, int]:
+    """Gradient descent on L_n from (W, b) to the nearby empirical critical point (module docstring).
+
+    Returns ``(W, b, L_n, |grad L_n|, steps)``. Raises ``ValueError`` if the iteration does not reach
+    ``tol`` within ``max_steps`` (the point is then not near a critical point of L_n).
+    """
+    lr = _check_float("lr", lr, positive=True)
+    tol = _check_float("tol", tol, positive=True)
+    max_steps = check_int("max_steps", max_steps, minimum=1)
+    pot = dataset if isinstance(dataset, EmpiricalPotential) else empirical_potential(dataset)
+    w0 = (jnp.asarray(W, dtype=jnp.float64), jnp.asarray(b, dtype=jnp.float64))
+    (Wr, br), L, g, k = _gd(w0, pot, lr, tol, max_steps)
+    gn = float(jnp.sqrt(sum(jnp.sum(x * x) for x in jax.tree_util.tree_leaves(g))))
+    if not (gn <= tol):
+        raise ValueError(
+            f"refining the centre by gradient descent on L_n did not converge: |grad L_n| = {gn:.3g} > "
+            f"tol = {tol:g} after {int(k)} steps (lr = {lr:g}); the point is not near a critical point of L_n."
+        )
+    return np.asarray(Wr), np.asarray(br), float(L), gn, int(k)
+
+
+def tms_llc(
+    rng_key,
+    W,
+    b,
+    dataset: Dataset,
+    *,
+    nbeta: float | None = None,
+    eps: float | None = None,
+    gamma: float = 1.0,
+    chains: int = 8,
+    burnin: int = 5000,
+    draws: int = 20000,
+    batch_size: int | None = None,
+    refine: bool = True,
+    free_bias: float | None = -1.0,
+    init_noise: float = 0.0,
+) -> LLCResult:
+    """SGLD estimate of the LLC of the TMS at (W, b) for a data set (module docstring).
+
+    Parameters
+    ----------
+    rng_key : jax PRNG key
+    W, b : array_like, shapes (r, c), (c,)
+        The centre, e.g. a catalogue point's ``W`` and ``b``.
+    dataset : Dataset
+        The data D_n (:func:`sampling.make_dataset`).
+    nbeta : float, keyword-only
+        n beta; default n / log n.
+    eps : float, keyword-only
+        SGLD step; default ``DEFAULT_EPS_SCALE / nbeta`` = 0.02 / (n beta).
+    gamma, chains, burnin, draws, batch_size, init_noise : keyword-only
+        As in :func:`sampling.estimate_llc` (defaults 1, 8, 5000, 20000, full batch, 0).
+    refine : bool, keyword-only
+        Move the centre to the empirical critical point first (default True).
+    free_bias : float or None, keyword-only
+        Move free biases to this depth first (default -1; None: leave them).
+
+    Returns
+    -------
+    LLCResult
+        ``config`` additionally records ``refined``, ``refine_grad_norm``, ``refine_steps``,
+        ``free_bias``, ``center_W`` and ``center_b`` (the centre actually used).
+    """
+    if not isinstance(dataset, Dataset):
+        raise ValueError(f"`dataset` must be a sampling.Dataset; got {type(dataset).__name__}.")
+    W = np.asarray(W, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if W.ndim != 2 or b.shape != (W.shape[1],) or W.shape[1] != dataset.c:
+        raise ValueError(f"`W` and `b` must have shapes (r, {dataset.c}) and ({dataset.c},); got {W.shape}, {b.shape}.")
+    if nbeta is None:
+        nbeta = default_nbeta(dataset.n)
+    nbeta = _check_float("nbeta", nbeta, positive=True)
+    if eps is None:
+        eps = DEFAULT_EPS_SCALE / nbeta
+    if free_bias is not None:
+        W, b = move_free_biases(W, b, free_bias=free_bias)
+    pot = empirical_potential(dataset)
+    info = {"refined": bool(refine), "refine_grad_norm": None, "refine_steps": 0}
+    if refine:
+        W, b, _, gn, k = refine_center(W, b, pot)
+        info.update(refine_grad_norm=gn, refine_steps=k)
+    w_star = (jnp.asarray(W), jnp.asarray(b))
+    if batch_size is None:
+        res = estimate_llc(rng_key, tms_loss, w_star, pot, n=dataset.n, nbeta=nbeta, eps=eps, gamma=gamma,
+                           chains=chains, burnin=burnin, draws=draws, init_noise=init_noise)
+    else:
+        data = (jnp.asarray(dataset.features), jnp.asarray(dataset.mu))
+        res = estimate_llc(rng_key, tms_minibatch_loss, w_star, data, n=dataset.n, nbeta=nbeta, eps=eps,
+                           gamma=gamma, chains=chains, burnin=burnin, draws=draws, batch_size=batch_size,
+                           init_noise=init_noise)
+        # the chains' reference L_n(w*) must be the full-data value
+        full = float(tms_loss(w_star, pot))
+        llc, std, se, chain_llc, healthy, diag = summarize_chains(
+            res.loss_trace, res.acceptance_trace, full, nbeta=nbeta, burnin=burnin, d=W.size + b.size)
+        res = LLCResult(llc=llc, llc_std=std, llc_se=se, chain_llc=chain_llc, healthy=healthy, loss_star=full,
+                        loss_trace=res.loss_trace, acceptance_trace=res.acceptance_trace, diagnostics=diag,
+                        config=res.config, seed=res.seed)
+    config = dict(res.config)
+    config.update(info, free_bias=free_bias, center_W=W.tolist(), center_b=b.tolist())
+    object.__setattr__(res, "config", config)
+    return res
+
+
+# ----------------------------------------------------------------------------------------------
+# along SGD trajectories
+
+
+@dataclass(frozen=True, eq=False)
+class TrajectoryLLC:
+    """SGLD LLC estimates at SGD checkpoints (R runs x K checkpoints x C chains; NaN where not computed).
+
+    Attributes
+    ----------
+    steps : ndarray of int, shape (K,)
+        The SGD result's checkpoint steps.
+    computed : ndarray of bool, shape (R, K)
+        Where an estimate was attempted.
+    llc : ndarray, shape (R, K)
+        Mean over the healthy chains (NaN where not computed or no chain is healthy).
+    llc_se : ndarray, shape (R, K)
+        Standard error over the healthy chains.
+    chain_llc : ndarray, shape (R, K, C)
+    healthy : ndarray of bool, shape (R, K, C)
+    acceptance : ndarray, shape (R, K)
+        Mean MALA acceptance.
+    reasons : dict
+        Number of excluded chains per reason (``"nan"``, ``"diverged"``, ``"escaped"``).
+    config : dict
+    seed : tuple of int
+    """
+
+    steps: np.ndarray
+    computed: np.ndarray
+    llc: np.ndarray
+    llc_se: np.ndarray
+    chain_llc: np.ndarray
+    healthy: np.ndarray
+    acceptance: np.ndarray
+    reasons: dict
+    config: dict = field(default_factory=dict)
+    seed: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict:
+        """JSON-able summary: per run the (step, llc, llc_se) of every computed checkpoint."""
+        runs = []
+        for i in range(self.llc.shape[0]):
+            ks = np.nonzero(self.computed[i])[0]
+            runs.append([[int(self.steps[k]), _f(self.llc[i, k]), _f(self.llc_se[i, k])] for k in ks])
+        return {"config": dict(self.config), "excluded_chains": dict(self.reasons), "runs": runs}
+
+
+def _f(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _stack_potentials(pots: list[EmpiricalPotential]) -> EmpiricalPotential:
+    """One EmpiricalPotential with a leading axis on every leaf (for vmap), padded to a common N
+    (magnitudes with +inf, prefix sums with their total, suffix sums with 0, as within one set)."""
+    N = max(p.m.shape[1] for p in pots)
+    padded = []
+    for p in pots:
+        k = N - p.m.shape[1]
+        padded.append(dataclasses.replace(
+            p,
+            m=jnp.pad(p.m, ((0, 0), (0, k)), constant_values=jnp.inf),
+            prefix=jnp.pad(p.prefix, ((0, 0), (0, 0), (0, k)), mode="edge"),
+            suffix=jnp.pad(p.suffix, ((0, 0), (0, 0), (0, k))),
+        ))
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *padded)
+
+
+def _select_indices(K: int, checkpoints) -> np.ndarray:
+    if checkpoints is None:
+        return np.arange(K)
+    if isinstance(checkpoints, (int, np.integer)) and not isinstance(checkpoints, bool):
+        m = check_int("checkpoints", checkpoints, minimum=1)
+        return np.unique(np.round(np.linspace(0, K - 1, min(m, K))).astype(int))
+    idx = np.unique(np.asarray(checkpoints, dtype=int))
+    if idx.size == 0 or idx.min() < 0 or idx.max() >= K:
+        raise ValueError(f"`checkpoints` must be indices in 0..{K - 1}; got {checkpoints!r}.")
+    return idx
+
+
+def llc_trajectory(
+    rng_key,
+    result,
+    *,
+    checkpoints=None,
+    centers=None,
+    nbeta: float | None = None,
+    eps: float = 1e-3,
+    gamma: float = 1.0,
+    chains: int = 4,
+    burnin: int = 0,
+    draws: int = 500,
+    chunk: int = 128,
+    escape_tol: float = 1.0,
+) -> TrajectoryLLC:
+    """SGLD LLC at the checkpoints of SGD runs, the paper's setting by default (module docstring).
+
+    Parameters
+    ----------
+    rng_key : jax PRNG key
+    result : SGDResult
+    checkpoints : None, int or sequence of int, keyword-only
+        For every run: all checkpoints (None), that many spread evenly over the checkpoint list (int),
+        or these checkpoint indices.
+    centers : array of int, shape (M, 2), keyword-only
+        Explicit (run, checkpoint index) pairs instead of ``checkpoints``.
+    nbeta : float, keyword-only
+        Default n / log n with n the training-set size.
+    eps, gamma, chains, burnin, draws : keyword-only
+        SGLD settings (defaults: 1e-3, 1, 4, 0, 500: the paper's).
+    chunk : int, keyword-only
+        Centres per compiled batch (memory bound).
+    escape_tol : float, keyword-only
+        Health threshold, as in :func:`sampling.estimate_llc`.
+
+    Returns
+    -------
+    TrajectoryLLC
+    """
+    cfg = result.config
+    eps = _check_float("eps", eps, positive=True)
+    gamma = _check_float("gamma", gamma, nonneg=True)
+    chains = check_int("chains", chains, minimum=1)
+    burnin = check_int("burnin", burnin, minimum=0)
+    draws = check_int("draws", draws, minimum=1)
+    chunk = check_int("chunk", chunk, minimum=1)
+    if nbeta is None:
+        nbeta = default_nbeta(cfg.n)
+    nbeta = _check_float("nbeta", nbeta, positive=True)
+    R, K = result.train_loss.shape
+    if centers is not None:
+        pairs = np.asarray(centers, dtype=int).reshape(-1, 2)
+        if pairs.size and (pairs[:, 0].min() < 0 or pairs[:, 0].max() >= R or pairs[:, 1].min() < 0
+                           or pairs[:, 1].max() >= K):
+            raise ValueError(f"`centers` must be (run, checkpoint) pairs in 0..{R - 1} x 0..{K - 1}.")
+        pairs = np.unique(pairs, axis=0)
+        run_of, ck_of = pairs[:, 0], pairs[:, 1]
+    else:
+        idx = _select_indices(K, checkpoints)
+        run_of = np.repeat(np.arange(R), idx.size)
+        ck_of = np.tile(idx, R)
+    pots = [empirical_potential(Dataset(features=result.features[i], mu=result.mu[i], c=cfg.c, n=cfg.n))
+            for i in range(R)]
+    stacked = _stack_potentials(pots)
+    Wc = result.W[run_of, ck_of]
+    bc = result.b[run_of, ck_of]
+    ok = np.all(np.isfinite(Wc), axis=(1, 2)) & np.all(np.isfinite(bc), axis=1)
+    M = run_of.size
+    T = burnin + draws
+    losses = np.full((M, chains, T), np.nan)
+    accept = np.full((M, chains, T), np.nan)
+    lstar = np.full(M, np.nan)
+    run = chain_runner(tms_loss, batch_size=None, n_data=None, n_steps=T, centers=True)
+    keys = jax.random.split(rng_key, (max(M, 1), chains))
+    todo = np.nonzero(ok)[0]
+    size = min(chunk, max(1, todo.size))
+    for s in range(0, todo.size, size):
+        sel = todo[s : s + size]
+        pad = np.concatenate([sel, np.full(size - sel.size, sel[-1])])  # fixed shape: compile once
+        data = jax.tree_util.tree_map(lambda a: a[run_of[pad]], stacked)
+        w_star = (jnp.asarray(Wc[pad]), jnp.asarray(bc[pad]))
+        L, A, _, Ls = run(keys[pad], w_star, data, eps, gamma, nbeta, 1.0, 0.0)
+        losses[sel] = np.asarray(L)[: sel.size]
+        accept[sel] = np.asarray(A)[: sel.size]
+        lstar[sel] = np.asarray(Ls)[: sel.size]
+    computed = np.zeros((R, K), dtype=bool)
+    llc = np.full((R, K), np.nan)
+    se = np.full((R, K), np.nan)
+    chain_llc = np.full((R, K, chains), np.nan)
+    healthy = np.zeros((R, K, chains), dtype=bool)
+    acc = np.full((R, K), np.nan)
+    reasons = {"nan": 0, "diverged": 0, "escaped": 0}
+    d = cfg.r * cfg.c + cfg.c
+    computed[run_of, ck_of] = True
+    for j in todo:
+        i, k = run_of[j], ck_of[j]
+        v, _, e, cl, h, diag = summarize_chains(losses[j], accept[j], lstar[j], nbeta=nbeta, burnin=burnin, d=d,
+                                                escape_tol=escape_tol)
+        llc[i, k], se[i, k], chain_llc[i, k], healthy[i, k], acc[i, k] = v, e, cl, h, diag.acceptance_mean
+        reasons["nan"] += len(diag.nan_chains)
+        reasons["diverged"] += len(diag.diverged_chains)
+        reasons["escaped"] += len(diag.escaped_chains)
+    config = {"nbeta": nbeta, "n": cfg.n, "eps": eps, "gamma": gamma, "chains": chains, "burnin": burnin,
+              "draws": draws, "escape_tol": escape_tol, "centers": int(M)}
+    return TrajectoryLLC(
+        steps=np.asarray(result.steps), computed=computed, llc=llc, llc_se=se, chain_llc=chain_llc,
+        healthy=healthy, acceptance=acc, reasons=reasons, config=config, seed=key_data(rng_key),
+    )

@@ -1,0 +1,98 @@
+"""Issue 3: the search itself - return to every point, seeds, other (c, r), bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kgon
+from kgon.catalogue import refine_critical
+from kgon.search import flatten, unflatten
+
+
+def _labels_set(cat):
+    return [(p.label, round(p.loss, 8)) for p in cat.points]
+
+
+def test_search_from_slightly_perturbed_points_returns_to_them(catalogue6):
+    # acceptance 5: perturb every catalogue point (noise 1e-3 per entry, 4 copies each), run the
+    # search's refinement (Newton solve, cleaning, regular snapping of endpoints stalled at kinks)
+    # and check the endpoint is certified, on the same critical level and classified as that point
+    rng = np.random.default_rng(5)
+    X, want = [], []
+    for p in catalogue6.points:
+        for _ in range(4):
+            X.append(flatten(p.W, p.b) + 1e-3 * rng.normal(size=p.W.size + p.b.size))
+            want.append(p)
+    r, c = catalogue6.r, catalogue6.c
+    S, L, ok = refine_critical(np.array(X), r, c)
+    assert np.all(ok)
+    for s, lo, p in zip(S, L, want):
+        assert abs(lo - p.loss) <= 1e-9, p.label
+    W, b = unflatten(S, r, c)
+    labels = kgon.classify(W, b, catalogue6, threshold=0.05)
+    assert list(labels) == [p.label for p in want]
+
+
+def test_same_catalogue_for_two_seeds_small_c():
+    # acceptance 1 (fast variant at c = 4; the c = 6 comparison is the slow test below)
+    a = kgon.find_critical_points(4, n_starts=300, seed=0, numerical_llc=False)
+    b = kgon.find_critical_points(4, n_starts=300, seed=7, numerical_llc=False)
+    assert _labels_set(a) == _labels_set(b)
+    assert "4" in a.names() and abs(a.get("4").loss) < 1e-15
+
+
+@pytest.mark.slow
+def test_same_catalogue_for_two_seeds_c6(catalogue6):
+    other = kgon.find_critical_points(6, seed=1)
+    assert _labels_set(other) == _labels_set(catalogue6)
+    for p, q in zip(catalogue6.points, other.points):
+        assert p.hessian_signature == q.hessian_signature
+        assert p.multiplicity == q.multiplicity
+
+
+def test_r3_runs_small():
+    cat = kgon.find_critical_points(3, r=3, n_starts=120, seed=0, numerical_llc=False)
+    assert len(cat) >= 1 and cat.r == 3
+    for p in cat.points:
+        assert p.W.shape == (3, 3) and p.grad_norm <= 1e-9
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("c", [3, 4, 5, 7, 8, 9, 10])
+def test_works_for_c_3_to_10(c):
+    cat = kgon.find_critical_points(c, n_starts=100 * c, seed=0, numerical_llc=False)
+    assert cat.n_converged > 0
+    assert any(p.k == c for p in cat.points) or c >= 7  # the c-gon (when it exists) is found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("c", [4, 5, 6])
+def test_r3_runs(c):
+    cat = kgon.find_critical_points(c, r=3, n_starts=150 * c, seed=0)
+    assert len(cat) >= 1
+    assert all(p.grad_norm <= 1e-9 for p in cat.points)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"c": 1}, "`c`"),
+        ({"c": 6, "r": 0}, "`r`"),
+        ({"c": 6, "n_starts": 0}, "`n_starts`"),
+        ({"c": 6, "seed": -1}, "`seed`"),
+        ({"c": 6, "max_loss": float("nan")}, "`max_loss`"),
+        ({"c": 6, "max_index": -1}, "`max_index`"),
+        ({"c": 6, "explore_rounds": -2}, "`explore_rounds`"),
+    ],
+)
+def test_bad_input(kwargs, match):
+    c = kwargs.pop("c")
+    with pytest.raises(ValueError, match=match):
+        kgon.find_critical_points(c, **kwargs)
+
+
+def test_max_loss_filters():
+    cat = kgon.find_critical_points(4, n_starts=150, seed=0, max_loss=0.2, numerical_llc=False)
+    assert all(p.loss <= 0.2 for p in cat.points)
+    assert cat.max_loss == 0.2

@@ -1,0 +1,124 @@
+"""Critical points of the TMS potential: search, certify, name, LLC and constant (kgon.find_critical_points).
+
+With the default search settings (``--seed 0``, no ``--n-starts``, no ``--all-saddles``) the cached
+default catalogue (``kgon.default_catalogue``) is used, so repeated calls are instant.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+NAME = "critical-points"
+
+_JSON_FIELDS = (
+    "name",
+    "label",
+    "k",
+    "sigma_plus",
+    "sigma_minus",
+    "loss",
+    "llc",
+    "llc_err",
+    "llc_method",
+    "llc_hessian",
+    "llc_numerical",
+    "constant",
+    "multiplicity",
+    "grad_norm",
+    "hessian_signature",
+    "smooth",
+    "W",
+    "b",
+)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--c", type=int, required=True, help="number of features (>= 2)")
+    parser.add_argument("--r", type=int, default=2, help="hidden dimension (default 2)")
+    parser.add_argument("--max-loss", type=float, default=None, help="keep only points with loss <= X")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
+    parser.add_argument("--n-starts", type=int, default=None, help="number of starts (default 200 c)")
+    parser.add_argument(
+        "--all-saddles",
+        action="store_true",
+        help="keep irregular saddles of every Hessian index (default: minima and index-1 saddles)",
+    )
+    parser.add_argument("--json", action="store_true", help='print {"critical_points": [...]} sorted by loss')
+    parser.add_argument("--csv", default=None, metavar="PATH", help="also write the catalogue as CSV")
+    parser.add_argument(
+        "--plot", default=None, metavar="PATH", help="write the energy-level diagram and loss-vs-LLC scatter"
+    )
+
+
+def _finite_or_none(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def run(args) -> int:
+    import kgon
+
+    if args.max_loss is not None and not math.isfinite(args.max_loss):
+        raise ValueError(f"`--max-loss` must be a finite number; got {args.max_loss}.")
+    if args.seed == 0 and args.n_starts is None and not args.all_saddles:
+        cat = kgon.default_catalogue(args.c, r=args.r)
+        if args.max_loss is not None:
+            cat = _filtered(cat, args.max_loss)
+    else:
+        cat = kgon.find_critical_points(
+            args.c,
+            r=args.r,
+            n_starts=args.n_starts,
+            seed=args.seed,
+            max_loss=args.max_loss,
+            max_index=None if args.all_saddles else 1,
+        )
+    if args.csv:
+        cat.to_csv(args.csv)
+    if args.plot:
+        from kgon.plot import plot_catalogue
+
+        plot_catalogue(cat, args.plot)
+    if args.json:
+        pts = []
+        for p in cat.points:
+            d = p.to_dict()
+            pts.append({k: _finite_or_none(d[k]) for k in _JSON_FIELDS})
+        print(
+            json.dumps(
+                {
+                    "c": cat.c,
+                    "r": cat.r,
+                    "seed": cat.seed,
+                    "n_starts": cat.n_starts,
+                    "n_converged": cat.n_converged,
+                    "critical_points": pts,
+                }
+            )
+        )
+        return 0
+    print(
+        f"c = {cat.c}, r = {cat.r}: {len(cat)} critical points "
+        f"({cat.n_converged} of {cat.n_starts} starts certified, seed {cat.seed})"
+    )
+    print(
+        f"{'label':<20}{'loss':>10}{'llc':>8}{'+-':>7}  {'method':<18}{'constant':>10}{'mult':>6}  "
+        f"{'signature':<12}{'C2':>3}"
+    )
+    for p in cat.points:
+        sig = "/".join(str(x) for x in p.hessian_signature)
+        llc = f"{p.llc:8.3f}" if math.isfinite(p.llc) else f"{'n/a':>8}"
+        err = f"{p.llc_err:7.3f}" if math.isfinite(p.llc_err) else f"{'':>7}"
+        print(
+            f"{p.label:<20}{p.loss:>10.6f}{llc}{err}  {p.llc_method:<18}{p.constant:>10.5f}{p.multiplicity:>6}  "
+            f"{sig:<12}{'yes' if p.smooth else 'no':>3}"
+        )
+    return 0
+
+
+def _filtered(cat, max_loss: float):
+    from dataclasses import replace
+
+    return replace(cat, points=tuple(p for p in cat.points if p.loss <= max_loss), max_loss=max_loss)

@@ -1,0 +1,111 @@
+"""SGLD estimate of the local learning coefficient at a catalogue critical point (sampling.tms_llc).
+
+``tmsphase llc --point NAME --c C --n N [--seed S] [--json]`` draws a data set of size N, moves the
+point's free biases inside its critical set, refines it to the empirical critical point of L_n and
+runs SGLD chains (defaults: eps = 0.02 / (n beta), gamma = 1, 8 chains, burn-in 5000, 20000 draws;
+``--paper`` for the paper's setting eps = 1e-3, gamma = 1, 4 chains, no burn-in, 500 draws, centre
+used as given). Prints ``{"llc", "llc_std", "llc_se", "theory_llc", "relative_error", "diagnostics",
+...}`` with ``--json``. See docs/dynamics.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+NAME = "llc"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--point", required=True, metavar="NAME", help="catalogue label, e.g. 5, 5+, 6, 4++-")
+    parser.add_argument("--c", type=int, required=True, help="number of features")
+    parser.add_argument("--r", type=int, default=2, help="hidden dimensions (default 2)")
+    parser.add_argument("--n", type=int, required=True, help="data set size n (n beta = n / log n)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the data set and the chains (default 0)")
+    parser.add_argument("--eps", type=float, default=None, help="SGLD step (default 0.02 / (n beta))")
+    parser.add_argument("--gamma", type=float, default=None, help="localisation strength (default 1)")
+    parser.add_argument("--chains", type=int, default=None, help="number of chains (default 8)")
+    parser.add_argument("--burnin", type=int, default=None, help="discarded steps per chain (default 5000)")
+    parser.add_argument("--draws", type=int, default=None, help="averaged steps per chain (default 20000)")
+    parser.add_argument("--batch-size", type=int, default=None, help="minibatch size (default: full batch)")
+    parser.add_argument("--paper", action="store_true",
+                        help="the paper's setting: eps 1e-3, gamma 1, 4 chains, 0 + 500 steps, no refinement")
+    parser.add_argument("--no-refine", action="store_true", help="use the catalogue point itself as the centre")
+    parser.add_argument("--plot", metavar="PATH", help="write a diagnostics figure (PNG/PDF)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args) -> int:
+    import kgon
+    import sampling
+    from kgon._jaxsetup import jax
+    from sampling.data import make_dataset
+
+    if args.n < 2:
+        raise ValueError(f"`n` must be an integer >= 2; got {args.n}.")
+    catalogue = kgon.default_catalogue(args.c, r=args.r)
+    try:
+        point = catalogue.get(args.point)
+    except KeyError as exc:
+        raise ValueError(str(exc.args[0])) from None
+    paper = args.paper
+    nbeta = sampling.default_nbeta(args.n)
+    settings = dict(
+        eps=args.eps if args.eps is not None else (1e-3 if paper else None),
+        gamma=args.gamma if args.gamma is not None else 1.0,
+        chains=args.chains if args.chains is not None else (4 if paper else 8),
+        burnin=args.burnin if args.burnin is not None else (0 if paper else 5000),
+        draws=args.draws if args.draws is not None else (500 if paper else 20000),
+        batch_size=args.batch_size,
+        refine=not (args.no_refine or paper),
+        free_bias=None if paper else -1.0,
+    )
+    k_data, k_chain = jax.random.split(jax.random.key(args.seed))
+    data = make_dataset(k_data, args.n, args.c)
+    res = sampling.tms_llc(k_chain, point.W, point.b, data, **settings)
+    theory = float(point.llc) if point.llc is not None and math.isfinite(point.llc) else None
+    rel = (res.llc - theory) / theory if theory and math.isfinite(res.llc) else None
+    out = {
+        "point": point.label,
+        "c": args.c,
+        "r": args.r,
+        "n": args.n,
+        "seed": args.seed,
+        "nbeta": nbeta,
+        "llc": _f(res.llc),
+        "llc_std": _f(res.llc_std),
+        "llc_se": _f(res.llc_se),
+        "theory_llc": theory,
+        "theory_method": point.llc_method,
+        "relative_error": rel,
+        "chain_llc": [_f(x) for x in res.chain_llc],
+        "loss_star": res.loss_star,
+        "diagnostics": res.diagnostics.to_dict(),
+        "config": {k: v for k, v in res.config.items() if k not in ("center_W", "center_b")},
+    }
+    if args.plot:
+        from sampling.plot import plot_llc_traces
+
+        plot_llc_traces(res, args.plot, theory=theory)
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    d = res.diagnostics
+    print(f"point {point.label} (c = {args.c}, r = {args.r}), n = {args.n}, n*beta = {nbeta:.2f}")
+    print(f"  lambda_hat = {res.llc:.4f} +- {res.llc_se:.4f} (se; chain std {res.llc_std:.4f}, "
+          f"{int(res.healthy.sum())}/{res.chain_llc.size} healthy chains)")
+    if theory is not None:
+        print(f"  catalogue lambda = {theory:g} ({point.llc_method}); relative error {rel:+.2%}" if rel is not None
+              else f"  catalogue lambda = {theory:g} ({point.llc_method})")
+    print(f"  eps = {res.config['eps']:.3g}, gamma = {res.config['gamma']:g}, burn-in {res.config['burnin']}, "
+          f"draws {res.config['draws']}, refined centre: {res.config['refined']}")
+    print(f"  MALA acceptance {d.acceptance_mean:.4f}; excluded chains: "
+          + (", ".join(f"{c} ({r})" for c, r in d.excluded) or "none"))
+    for w in d.warnings:
+        print(f"  warning: {w}")
+    return 0
+
+
+def _f(x):
+    x = float(x)
+    return x if math.isfinite(x) else None

@@ -1,0 +1,100 @@
+"""Run a sweep from a TOML experiment file, resumably, locally or on a Dask cluster.
+
+``tmsphase run FILE --out DIR [--executor local|dask] [--workers K | --scheduler ADDRESS] [--json]``
+
+Finished tasks are stored one file each under DIR and reused by a re-run (after a crash, a kill or
+with a larger grid). ``--json`` prints the output of the matching command (``{"results": [...]}``
+for the posterior and potential kinds, the SGD analysis for the sgd kind) plus the task counts
+``resumed_tasks``, ``computed_tasks``, ``corrupt_tasks``, ``failed_tasks`` and ``total_tasks``.
+See docs/sweeps.md.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+NAME = "run"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("file", metavar="FILE", help="experiment file (TOML, see docs/sweeps.md)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="result store directory (created; reused on re-runs)")
+    parser.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default=None,
+        help="where tasks run (default: local processes; dask when --scheduler is given)",
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=int,
+        metavar="K",
+        help="worker processes (local; 1 = in this process) or LocalCluster workers (dask); default: CPU count",
+    )
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler (e.g. from dask-jobqueue)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _table(output: dict, kind: str) -> str:
+    """Human-readable rows of the aggregated output."""
+    if "results" not in output:  # sgd-like outputs: print the analysis keys
+        return json.dumps(output, indent=1, sort_keys=True)
+    rows = output["results"]
+    lines = []
+    if kind == "potential":
+        lines.append(f"{'c':>3} {'r':>2} {'n':>7} {'rep':>3} {'loss_mean':>10} {'loss_min':>9} {'F_n':>10} {'+-':>8} {'ess':>9}")
+        for e in rows:
+            lines.append(
+                f"{e['c']:>3} {e['r']:>2} {e['n']:>7} {e['replicate']:>3} {e['loss_mean']:>10.5f} {e['loss_min']:>9.5f} "
+                f"{e['free_energy']:>10.4f} {e['free_energy_err']:>8.4f} {e['ess']:>9.1f}"
+            )
+        return "\n".join(lines)
+    for e in rows:
+        head = " ".join(f"{k}={e[k]}" for k in ("c", "n", "method", "replicate") if k in e)
+        occ = e.get("occupancy")
+        if isinstance(occ, dict):
+            top = sorted(occ.items(), key=lambda kv: -kv[1])[:4]
+            err = e.get("occupancy_err") or {}
+            head += "  " + ", ".join(f"{k}: {v:.3f}+-{err.get(k, float('nan')):.3f}" for k, v in top)
+        extra = " ".join(f"{k}={e[k]:.4g}" if isinstance(e[k], float) else f"{k}={e[k]}"
+                         for k in ("rhat_loss", "ess_loss", "divergences") if k in e)
+        lines.append(f"{head}  {extra}".rstrip())
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from .executor import make_executor
+    from .experiment import load_experiment
+    from .sweep import SweepError, run_sweep
+
+    experiment = load_experiment(args.file)
+    if args.scheduler is not None and args.executor == "local":
+        raise ValueError("`--scheduler` names a Dask scheduler; it needs `--executor dask`.")
+    kind = "dask" if args.scheduler is not None else (args.executor or "local")
+    with make_executor(kind, workers=args.workers, scheduler=args.scheduler) as executor:
+        try:
+            result = run_sweep(experiment, args.out, executor=executor, progress=not args.no_progress)
+        except KeyboardInterrupt:
+            print(
+                f"tmsphase run: interrupted; finished tasks are stored in {args.out}, "
+                "run the same command again to resume.",
+                file=sys.stderr,
+            )
+            return 130
+        except SweepError as exc:
+            print(exc.result.summary(), file=sys.stderr)
+            print(f"tmsphase run: error: {exc}", file=sys.stderr)
+            if args.json:
+                print(json.dumps(exc.result.to_dict(), indent=1, sort_keys=True))
+            return 1
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=1, sort_keys=True))
+    else:
+        print(_table(result.output, experiment.kind))
+        print(result.summary())
+    return 0

@@ -1,0 +1,150 @@
+"""Train TMS models with batched SGD (the paper's protocol), match plateaus to the catalogue, check antecedents.
+
+``tmsphase sgd --c C --runs R [--epochs E] [--seed S] [--out DIR] [--json] [--plot PATH]`` trains R runs
+(seeds S, S+1, ..., S+R-1) with the protocol of SCIENCE.md §5 (4-gon + noise, n = 1000, batch 20,
+lr 0.005, 4500 epochs by default), matches every checkpoint to ``kgon.default_catalogue(C)`` modulo
+symmetry, detects plateaus and transitions, estimates the LLC with SGLD at up to
+``--llc-per-plateau`` checkpoints of every plateau (the paper's setting; 0 skips it) and prints
+``{"fraction_on_plateaus", "transitions", "final_phases", "antecedent", ...}`` with ``--json``.
+With ``--out DIR`` the SGD checkpoints (``sgd-<hash>.npz``, reused by a re-run with the same
+settings), the analysis JSON and the figures are written there. See docs/dynamics.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+NAME = "sgd"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--c", type=int, required=True, help="number of features (the paper: 6)")
+    parser.add_argument("--r", type=int, default=2, help="hidden dimensions (default 2)")
+    parser.add_argument("--runs", type=int, required=True, help="number of SGD runs (trained as one batch)")
+    parser.add_argument("--epochs", type=int, default=4500, help="epochs (default 4500: 225,000 steps)")
+    parser.add_argument("--seed", type=int, default=0, help="first run seed (runs use seed, seed+1, ...)")
+    parser.add_argument("--n", type=int, default=1000, help="training-set size (default 1000)")
+    parser.add_argument("--batch-size", type=int, default=20, help="minibatch size (default 20)")
+    parser.add_argument("--lr", type=float, default=0.005, help="learning rate (default 0.005)")
+    parser.add_argument("--init-k", type=int, default=4, help="initial polygon (default 4)")
+    parser.add_argument("--checkpoints", type=int, default=200, help="log-spaced checkpoints (default 200)")
+    parser.add_argument("--llc-per-plateau", type=int, default=3,
+                        help="SGLD LLC estimates per plateau for the antecedent check (default 3; 0: skip)")
+    parser.add_argument("--out", metavar="DIR", help="write checkpoints, analysis and figures here (reused)")
+    parser.add_argument("--plot", metavar="PATH", help="write the loss/LLC-vs-step figure (PNG/PDF)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar")
+
+
+def _say(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(f"[tmsphase sgd] {msg}", file=sys.stderr, flush=True)
+
+
+def run(args) -> int:
+    import kgon
+    import sampling
+    from kgon._jaxsetup import jax
+    from kgon.validation import check_int
+
+    check_int("runs", args.runs, minimum=1)
+    check_int("seed", args.seed, minimum=0)
+    check_int("llc_per_plateau", args.llc_per_plateau, minimum=0)
+    config = sampling.SGDConfig(c=args.c, r=args.r, n=args.n, batch_size=args.batch_size, lr=args.lr,
+                                epochs=args.epochs, init_k=args.init_k, checkpoints=args.checkpoints)
+    seeds = list(range(args.seed, args.seed + args.runs))
+    quiet = args.json
+    out = Path(args.out) if args.out else None
+    key = hashlib.sha256(json.dumps({"config": config.to_dict(), "seeds": seeds}, sort_keys=True).encode()).hexdigest()[:12]
+    cached = out / f"sgd-{key}.npz" if out else None
+    timings = {}
+    t0 = time.perf_counter()
+    if cached is not None and cached.exists():
+        result = sampling.SGDResult.load(cached)
+        _say(f"reusing {cached}", quiet)
+    else:
+        _say(f"training {args.runs} runs x {config.total_steps} steps", quiet)
+        result = sampling.train_sgd(config, seeds, progress=args.progress)
+        if cached is not None:
+            result.save(cached)
+    timings["sgd_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    catalogue = kgon.default_catalogue(args.c, r=args.r)
+    analysis = sampling.analyze_sgd(result, catalogue)
+    timings["matching_s"] = time.perf_counter() - t0
+    llc = None
+    if args.llc_per_plateau > 0 and analysis.plateaus:
+        t0 = time.perf_counter()
+        centers = sampling.plateau_centers(analysis, per_plateau=args.llc_per_plateau)
+        _say(f"SGLD at {len(centers)} plateau checkpoints (paper setting)", quiet)
+        llc = sampling.llc_trajectory(jax.random.key(args.seed), result, centers=centers)
+        analysis = analysis.with_llc(result, catalogue, llc)
+        timings["llc_s"] = time.perf_counter() - t0
+    d = analysis.to_dict()
+    summary = {
+        "fraction_on_plateaus": d["fraction_on_plateaus"],
+        "transitions": d["transitions"],
+        "final_phases": d["final_phases"],
+        "antecedent": d["antecedent"],
+        "fraction_matched": d["fraction_matched"],
+        "phase_sequences": d["phase_sequences"],
+        "runs": d["runs"],
+        "seeds": seeds,
+        "five_to_six": sum(t["count"] for t in d["transitions"] if t["from"] == "5" and t["to"] == "6"),
+        "llc_excluded_chains": dict(llc.reasons) if llc is not None else None,
+        "timings": timings,
+    }
+    figures = []
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"analysis-{key}.json").write_text(json.dumps(d, indent=1))
+        if llc is not None:
+            (out / f"llc-{key}.json").write_text(json.dumps(llc.to_dict()))
+    if args.plot or out is not None:
+        from sampling.plot import plot_runs
+
+        from .plot import plot_loss_complexity, save_figure
+
+        paths = [Path(args.plot)] if args.plot else []
+        if out is not None:
+            paths.append(out / "sgd_runs.png")
+        for p in paths:
+            plot_runs(result, analysis, llc, p)
+            figures.append(str(p))
+        if out is not None:
+            import matplotlib.pyplot as plt
+
+            fig, ax = plt.subplots(figsize=(7, 5))
+            plot_loss_complexity(catalogue, sgd_transitions=d["transitions"], ax=ax)
+            figures.extend(save_figure(fig, out / "sgd_transitions_loss_llc"))
+            plt.close(fig)
+    summary["figures"] = figures
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"{args.runs} runs, {config.total_steps} steps each (SGD {timings['sgd_s']:.1f} s)")
+    print(f"fraction of checkpoints on catalogue plateaus: {d['fraction_on_plateaus']:.3f} "
+          f"(matched to a catalogue point: {d['fraction_matched']:.3f})")
+    print("transitions:")
+    for t in d["transitions"] or []:
+        print(f"  {t['from']:>20} -> {t['to']:<20} x {t['count']}")
+    if not d["transitions"]:
+        print("  none")
+    print(f"5 -> 6 transitions: {summary['five_to_six']}")
+    print("final phases: " + ", ".join(f"{k}: {v}" for k, v in d["final_phases"].items()))
+    a = d["antecedent"]
+    th = a["theory"]
+    print(f"antecedent check over {a['n_transitions']} transitions (loss down & LLC up):")
+    print(f"  catalogue LLC: {th['loss_down_llc_up']} consistent, {th['loss_down_llc_down']} loss down & LLC down, "
+          f"{th['undetermined']} undetermined")
+    if a["estimated"] is not None:
+        es = a["estimated"]
+        print(f"  SGLD LLC:      {es['loss_down_llc_up']} consistent, {es['loss_down_llc_down']} loss down & LLC down, "
+              f"{es['undetermined']} undetermined")
+    for f in figures:
+        print(f"figure: {f}")
+    return 0

@@ -1,0 +1,494 @@
+"""Experiment files: a TOML description of a sweep, validated once, expanded into tasks.
+
+An experiment file has one ``[experiment]`` table. ``kind`` names the task kind (see
+:data:`TASK_KINDS`), ``seed`` the experiment seed, ``replicates`` the number of independent
+replicates per grid point; every other key is a parameter of the kind. Parameters marked as *grid*
+axes may be given as a list, and the experiment is the Cartesian product of all grid axes times the
+replicates, e.g. ::
+
+    [experiment]
+    kind = "posterior"
+    c = 6
+    n = [200, 400, 800]          # grid axis: one task per n (and replicate)
+    chains = 2
+    warmup = 150
+    samples = 150
+    seed = 3
+
+Each task carries its own configuration (one value per axis), and a *task seed* derived from a hash
+of (kind, task configuration, experiment seed, replicate). The task seed does not depend on the
+order, number or placement of tasks, so every executor (local processes, a Dask cluster) computes
+identical results, and adding a value to a grid axis leaves the seeds of the existing tasks alone
+(their stored results are reused, see :mod:`theory.store`).
+
+The kinds are a registry of :class:`TaskKind` (name, parameter schema, and the dotted paths of the
+task function and of the aggregator). Paths are resolved lazily, so parsing an experiment never
+imports jax, torch or numpyro, and a worker process can run any task from its kind name alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import itertools
+import json
+import numbers
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "Experiment",
+    "Field",
+    "Task",
+    "TaskKind",
+    "TASK_KINDS",
+    "TASK_FORMAT",
+    "canonical_json",
+    "load_experiment",
+    "parse_experiment",
+    "register_task_kind",
+    "resolve",
+]
+
+#: Version of the task-key / stored-record format; bump it when a task kind changes meaning so that
+#: old stored results are not reused.
+TASK_FORMAT = 1
+
+_REQUIRED = object()
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON text with sorted keys and no whitespace: equal objects give equal strings (for hashing)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
+def resolve(path: str) -> Callable:
+    """Import ``"package.module:attribute"`` and return the attribute (lazy registry lookups)."""
+    module, _, attr = path.partition(":")
+    if not module or not attr:
+        raise ValueError(f"`path` must look like 'package.module:attribute'; got {path!r}.")
+    return getattr(importlib.import_module(module), attr)
+
+
+# --------------------------------------------------------------------------------------------------
+# parameter schema
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One parameter of a task kind.
+
+    Attributes
+    ----------
+    name : str
+        The key in the ``[experiment]`` table.
+    type : str
+        ``"int"``, ``"float"``, ``"str"`` or ``"bool"``.
+    doc : str
+        One line shown in error messages and the docs.
+    default : object
+        The value used when the key is absent; absent from the task config when ``None``.
+        Required when not given.
+    grid : bool
+        Whether a list of values makes this a grid axis (one task per value).
+    minimum, maximum : float or None
+        Inclusive bounds for numbers.
+    choices : tuple or None
+        Allowed values for strings.
+    """
+
+    name: str
+    type: str
+    doc: str
+    default: Any = _REQUIRED
+    grid: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+    def describe(self) -> str:
+        """What values are allowed, in words ("a positive integer", "one of 'nuts', 'tempered'")."""
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        word = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}[self.type]
+        if self.type == "int" and self.minimum == 1 and self.maximum is None:
+            word = "a positive integer"
+        elif self.type == "int" and self.minimum == 0 and self.maximum is None:
+            word = "a non-negative integer"
+        elif self.minimum is not None and self.maximum is not None:
+            word += f" in [{self.minimum}, {self.maximum}]"
+        elif self.minimum is not None:
+            word += f" >= {self.minimum}"
+        elif self.maximum is not None:
+            word += f" <= {self.maximum}"
+        return word
+
+    def check_scalar(self, value, where: str):
+        """Validate one value; return it normalised (ints as int, numbers as float)."""
+        ok = {
+            "int": _is_int(value),
+            "float": isinstance(value, numbers.Real) and not isinstance(value, bool),
+            "str": isinstance(value, str),
+            "bool": isinstance(value, bool),
+        }[self.type]
+        if ok and self.type in ("int", "float"):
+            value = int(value) if self.type == "int" else float(value)
+            if self.type == "float" and value != value:
+                ok = False
+            if self.minimum is not None and value < self.minimum:
+                ok = False
+            if self.maximum is not None and value > self.maximum:
+                ok = False
+        if ok and self.choices is not None and value not in self.choices:
+            ok = False
+        if not ok:
+            allowed = self.describe()
+            if self.grid:
+                allowed += " (or a non-empty list of them)"
+            raise ValueError(f"{where}`{self.name}` must be {allowed}; got {value!r}.")
+        return value
+
+    def check(self, value, where: str):
+        """Validate a value from the file: a scalar, or for grid axes a non-empty duplicate-free list."""
+        if isinstance(value, list):
+            if not self.grid:
+                raise ValueError(
+                    f"{where}`{self.name}` must be {self.describe()}; got the list {value!r} "
+                    f"(`{self.name}` is not a grid axis)."
+                )
+            if not value:
+                raise ValueError(f"{where}`{self.name}` must be a non-empty list; got [].")
+            values = [self.check_scalar(v, where) for v in value]
+            if len(set(map(canonical_json, values))) != len(values):
+                raise ValueError(f"{where}`{self.name}` must not repeat values; got {value!r}.")
+            return values
+        return self.check_scalar(value, where)
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """A kind of task: its parameters and where its code lives.
+
+    Attributes
+    ----------
+    name : str
+        The value of ``kind`` in experiment files.
+    doc : str
+        One line describing what a task computes.
+    fields : tuple of Field
+        The parameters (besides ``kind``, ``seed``, ``replicates`` and ``name``).
+    function : str
+        ``"module:attr"`` of the task function ``f(config: dict, seed: int) -> dict`` (a pure
+        function of its arguments returning a JSON-able dict).
+    aggregate : str
+        ``"module:attr"`` of ``g(tasks, results) -> dict``: the sweep's output (the same structure
+        as the matching ``tmsphase`` command's ``--json``).
+    check : str or None
+        ``"module:attr"`` of ``h(params: dict) -> None``, extra validation of the whole parameter
+        set (raises ``ValueError``), run when the experiment is parsed.
+    prepare : str or None
+        ``"module:attr"`` of ``p(experiment) -> None`` run once in the driver before tasks are sent
+        out (e.g. compute and cache the critical-point catalogue once instead of in every worker).
+    """
+
+    name: str
+    doc: str
+    fields: tuple[Field, ...]
+    function: str
+    aggregate: str
+    check: str | None = None
+    prepare: str | None = None
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+#: The registry of task kinds, by name. Extend it with :func:`register_task_kind`.
+TASK_KINDS: dict[str, TaskKind] = {}
+
+
+def register_task_kind(kind: TaskKind) -> TaskKind:
+    """Add (or replace) a task kind in :data:`TASK_KINDS`; returns it."""
+    if not isinstance(kind, TaskKind):
+        raise ValueError(f"`kind` must be a TaskKind; got {type(kind).__name__}.")
+    TASK_KINDS[kind.name] = kind
+    return kind
+
+
+register_task_kind(
+    TaskKind(
+        name="potential",
+        doc="prior draws of the TMS potential: loss statistics and a Monte Carlo free energy F_n",
+        fields=(
+            Field("c", "int", "number of features", grid=True, minimum=2),
+            Field("r", "int", "number of hidden dimensions", default=2, grid=True, minimum=1),
+            Field("n", "int", "sample size of the free energy F_n", grid=True, minimum=1),
+            Field("draws", "int", "prior draws per task", default=10000, minimum=2),
+        ),
+        function="theory.sweep:potential_task",
+        aggregate="theory.sweep:aggregate_results",
+    )
+)
+
+register_task_kind(
+    TaskKind(
+        name="posterior",
+        doc="posterior phase occupancy at sample size n (sampling.run_occupancy)",
+        fields=(
+            Field("c", "int", "number of features", grid=True, minimum=2),
+            Field("n", "int", "sample size", grid=True, minimum=1),
+            Field("method", "str", "sampler", default="nuts", grid=True, choices=("nuts", "tempered")),
+            Field("chains", "int", "chains per task", default=4, minimum=1),
+            Field("warmup", "int", "warm-up steps per chain", default=500, minimum=1),
+            Field("samples", "int", "draws per chain", default=500, minimum=1),
+            Field("init", "str", "chain initialisation", default="prior", choices=("prior", "catalogue")),
+            Field("data_seed", "int", "seed of the data set (default: from the task seed)", default=None,
+                  minimum=0),
+            Field("max_loss", "float", "catalogue: keep critical points with loss <= max_loss", default=None,
+                  minimum=0.0),
+        ),
+        function="theory.sweep:posterior_task",
+        aggregate="theory.sweep:aggregate_results",
+        prepare="theory.sweep:prepare_catalogue",
+    )
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# tasks and experiments
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work of a sweep.
+
+    Attributes
+    ----------
+    kind : str
+        The task kind (a key of :data:`TASK_KINDS`).
+    config_json : str
+        The task's parameters as canonical JSON (one value per grid axis); see :attr:`config`.
+    experiment_seed : int
+        The experiment's ``seed``.
+    replicate : int
+        The replicate index, 0 .. replicates-1.
+    index : int
+        Position in the experiment's grid order (grid axes in schema order, then replicates).
+    key : str
+        Store key: sha256 (hex, 32 chars) of (format, kind, config, experiment seed, replicate).
+    seed : int
+        Task seed in [0, 2**31): from a second hash of the same data, so identical whatever
+        executor, worker or order runs the task.
+    """
+
+    kind: str
+    config_json: str
+    experiment_seed: int
+    replicate: int
+    index: int
+    key: str
+    seed: int
+
+    @classmethod
+    def make(cls, kind: str, config: Mapping, *, experiment_seed: int, replicate: int, index: int = 0) -> "Task":
+        """Build a task, deriving its key and seed from the hashed identity."""
+        config_json = canonical_json(dict(config))
+        identity = canonical_json(
+            {
+                "format": TASK_FORMAT,
+                "kind": kind,
+                "config": json.loads(config_json),
+                "experiment_seed": int(experiment_seed),
+                "replicate": int(replicate),
+            }
+        ).encode()
+        key = hashlib.sha256(identity).hexdigest()[:32]
+        seed = int(hashlib.sha256(b"tmsphase-task-seed:" + identity).hexdigest()[:8], 16) >> 1
+        return cls(kind, config_json, int(experiment_seed), int(replicate), int(index), key, seed)
+
+    @property
+    def config(self) -> dict:
+        """The task's parameters as a fresh dict."""
+        return json.loads(self.config_json)
+
+    def identity(self) -> dict:
+        """What the key hashes: kind, config, experiment seed and replicate (JSON-able)."""
+        return {
+            "kind": self.kind,
+            "config": self.config,
+            "experiment_seed": self.experiment_seed,
+            "replicate": self.replicate,
+        }
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment.
+
+    Attributes
+    ----------
+    kind : str
+        Task kind.
+    seed : int
+        Experiment seed (task seeds derive from it, see :class:`Task`).
+    replicates : int
+        Independent replicates per grid point.
+    params_json : str
+        Validated parameters, defaults filled in, as canonical JSON (lists for grid axes); see
+        :attr:`params`.
+    name : str or None
+        Optional name from the file.
+    source : str or None
+        The file it was read from.
+    """
+
+    kind: str
+    seed: int
+    replicates: int
+    params_json: str
+    name: str | None = None
+    source: str | None = None
+
+    @property
+    def params(self) -> dict:
+        return json.loads(self.params_json)
+
+    @property
+    def task_kind(self) -> TaskKind:
+        return TASK_KINDS[self.kind]
+
+    def tasks(self) -> tuple[Task, ...]:
+        """Expand the grid: the product of the grid axes (in schema order) times the replicates."""
+        params = self.params
+        kind = self.task_kind
+        axes = [f.name for f in kind.fields if f.grid and isinstance(params.get(f.name), list)]
+        values = [params[a] for a in axes]
+        out = []
+        for combo in itertools.product(*values):
+            config = {k: v for k, v in params.items() if v is not None}
+            config.update(zip(axes, combo))
+            for rep in range(self.replicates):
+                out.append(Task.make(self.kind, config, experiment_seed=self.seed, replicate=rep, index=len(out)))
+        return tuple(out)
+
+    def to_dict(self) -> dict:
+        """JSON-able description (what ``experiment.json`` in a store holds)."""
+        return {
+            "kind": self.kind,
+            "seed": self.seed,
+            "replicates": self.replicates,
+            "name": self.name,
+            "params": self.params,
+            "source": self.source,
+        }
+
+
+_COMMON = {
+    "kind": "the task kind",
+    "seed": "experiment seed (non-negative integer)",
+    "replicates": "independent replicates per grid point (positive integer, default 1)",
+    "name": "a label for the experiment (string, optional)",
+}
+
+
+def parse_experiment(data: Mapping | str, *, source: str | None = None) -> Experiment:
+    """Validate an experiment given as TOML text or as the parsed mapping.
+
+    Parameters
+    ----------
+    data : str or mapping
+        TOML text, or a mapping with an ``"experiment"`` table.
+    source : str, optional
+        Shown at the start of error messages (the file name).
+
+    Returns
+    -------
+    Experiment
+
+    Raises
+    ------
+    ValueError
+        On a TOML syntax error, a missing or unknown table or key, or a value of the wrong type or
+        range; the message names the file, the key, the bad value and what is allowed.
+    """
+    where = f"{source}: " if source else ""
+    if isinstance(data, str):
+        try:
+            data = tomllib.loads(data)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{where}invalid TOML: {exc}.") from None
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where}an experiment must be a TOML table; got {type(data).__name__}.")
+    extra = sorted(set(data) - {"experiment"})
+    if extra:
+        raise ValueError(f"{where}unknown table or key {extra[0]!r}; an experiment file has one [experiment] table.")
+    if "experiment" not in data or not isinstance(data["experiment"], Mapping):
+        raise ValueError(f"{where}missing the [experiment] table.")
+    table = dict(data["experiment"])
+    where = f"{where}[experiment] "
+    if "kind" not in table:
+        raise ValueError(f"{where}missing required key `kind`; one of {', '.join(repr(k) for k in TASK_KINDS)}.")
+    kind_name = table.pop("kind")
+    if kind_name not in TASK_KINDS:
+        raise ValueError(
+            f"{where}`kind` must be one of {', '.join(repr(k) for k in TASK_KINDS)}; got {kind_name!r}."
+        )
+    kind = TASK_KINDS[kind_name]
+    if "seed" not in table:
+        raise ValueError(f"{where}missing required key `seed` (the experiment seed, a non-negative integer).")
+    seed = Field("seed", "int", _COMMON["seed"], minimum=0).check(table.pop("seed"), where)
+    replicates = Field("replicates", "int", _COMMON["replicates"], minimum=1).check(table.pop("replicates", 1), where)
+    name = table.pop("name", None)
+    if name is not None:
+        name = Field("name", "str", _COMMON["name"]).check(name, where)
+    known = {f.name for f in kind.fields}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        allowed = ", ".join(sorted(known | set(_COMMON)))
+        raise ValueError(f"{where}unknown key `{unknown[0]}` for kind {kind_name!r}; allowed keys: {allowed}.")
+    params = {}
+    for f in kind.fields:
+        if f.name in table:
+            params[f.name] = f.check(table[f.name], where)
+        elif f.required:
+            raise ValueError(f"{where}missing required key `{f.name}` ({f.doc}; {f.describe()}).")
+        else:
+            params[f.name] = f.default
+    if kind.check is not None:
+        try:
+            resolve(kind.check)(dict(params))
+        except ValueError as exc:
+            raise ValueError(f"{where}{exc}") from None
+    return Experiment(kind_name, seed, replicates, canonical_json(params), name=name, source=source)
+
+
+def load_experiment(path: str | os.PathLike) -> Experiment:
+    """Read and validate an experiment file (TOML); see :func:`parse_experiment`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"experiment file {str(path)!r} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read experiment file {str(path)!r}: {exc}.") from None
+    return parse_experiment(text, source=str(path))

@@ -1,0 +1,404 @@
+"""The main job: catalogue -> theory -> posterior occupancy -> SGD -> comparison -> report.
+
+``tmsphase reproduce --out DIR [--quick]`` runs :func:`reproduce`. Every stage writes its result into
+DIR as soon as it is done (atomically), keyed by a hash of the stage's configuration; re-running
+with the same configuration reuses finished stages (and finished sample sizes of the posterior
+stage), so an interrupted run resumes where it stopped. The report ``DIR/report.md`` is readable on
+its own: tables plus the figures (PNG and PDF) in ``DIR/figures``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["ReproduceConfig", "ReproduceResult", "reproduce"]
+
+
+@dataclass(frozen=True)
+class ReproduceConfig:
+    """Settings of the reproduction. ``quick()`` fits in < 10 minutes on 2 cores; ``full()`` covers
+    the paper's n range and beyond."""
+
+    c: int = 6
+    ns: tuple[int, ...] = (100, 200, 300, 450, 600, 800, 1200, 2000, 3500, 6000, 10000)
+    method: str = "tempered"
+    chains: int = 4
+    warmup: int = 500
+    samples: int = 1000
+    sgd_runs: int = 20
+    sgd_epochs: int = 4500
+    seed: int = 0
+    quick: bool = False
+
+    @classmethod
+    def quick_config(cls, *, seed: int = 0) -> "ReproduceConfig":
+        return cls(
+            ns=(100, 200, 400, 600, 900, 1500, 3000),
+            chains=2, warmup=200, samples=300, sgd_runs=4, sgd_epochs=300, seed=seed, quick=True,
+        )
+
+    def stage_key(self, stage: str, *fields_: str) -> str:
+        d = asdict(self)
+        payload = json.dumps({"stage": stage, **{f: d[f] for f in fields_}}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class ReproduceResult:
+    """Where the outputs went and what they say."""
+
+    out_dir: Path
+    report: Path
+    figures: tuple[str, ...]
+    n_critical_5_6: float | None
+    comparison: Any
+    stages_reused: tuple[str, ...]
+    stages_run: tuple[str, ...]
+    timings: dict = field(default_factory=dict)
+
+
+def _write_json(path: Path, obj) -> None:
+    from .store import write_json_atomic
+
+    write_json_atomic(path, obj)
+
+
+def _load_stage(path: Path, key: str):
+    if not path.exists():
+        return None
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return obj if obj.get("key") == key else None
+
+
+def _say(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(f"[tmsphase reproduce] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# stages
+
+
+def _stage_catalogue(cfg: ReproduceConfig, out: Path, quiet: bool):
+    import kgon
+
+    path = out / "catalogue.json"
+    key = cfg.stage_key("catalogue", "c")
+    cached = _load_stage(path, key)
+    if cached is not None:
+        return kgon.Catalogue.from_json(json.dumps(cached["catalogue"])), True
+    _say(f"computing the c = {cfg.c} critical-point catalogue", quiet)
+    cat = kgon.default_catalogue(cfg.c)
+    _write_json(path, {"key": key, "catalogue": json.loads(cat.to_json())})
+    cat.to_csv(out / "catalogue.csv")
+    return cat, False
+
+
+def _posterior_path(out: Path, cfg: ReproduceConfig, n: int) -> Path:
+    return out / "posterior" / f"n{n:06d}-{cfg.method}-{cfg.stage_key('posterior', 'c', 'method', 'chains', 'warmup', 'samples', 'seed')}.json"
+
+
+def _stage_posterior(cfg: ReproduceConfig, cat, out: Path, quiet: bool):
+    """One occupancy result per n, each saved as soon as it is done (JSON + netCDF draws)."""
+    import sampling
+    from kgon._jaxsetup import jax
+
+    (out / "posterior").mkdir(parents=True, exist_ok=True)
+    results, reused = [], 0
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover
+        tqdm = None
+    it = cfg.ns if (quiet or tqdm is None) else tqdm(cfg.ns, desc="posterior occupancy", unit="n")
+    for n in it:
+        path = _posterior_path(out, cfg, n)
+        if path.exists():
+            try:
+                results.append(json.loads(path.read_text()))
+                reused += 1
+                continue
+            except json.JSONDecodeError:
+                pass
+        key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), n)
+        res = sampling.run_occupancy(
+            key, c=cfg.c, n=n, method=cfg.method, chains=cfg.chains, warmup=cfg.warmup,
+            samples=cfg.samples, catalogue=cat,
+        )
+        d = res.to_dict()
+        if getattr(res, "idata", None) is not None:
+            nc = path.with_suffix(".nc")
+            tmp = nc.with_name(nc.name + ".tmp")
+            res.idata.to_netcdf(str(tmp))
+            os.replace(tmp, nc)
+        _write_json(path, d)
+        results.append(d)
+    return results, reused == len(cfg.ns)
+
+
+def _stage_sgd(cfg: ReproduceConfig, cat, out: Path, quiet: bool):
+    import sampling
+
+    if not hasattr(sampling, "train_sgd"):
+        return None, False
+    path = out / "sgd.json"
+    key = cfg.stage_key("sgd", "c", "sgd_runs", "sgd_epochs", "seed")
+    cached = _load_stage(path, key)
+    if cached is not None:
+        return cached["analysis"], True
+    _say(f"training {cfg.sgd_runs} SGD runs for {cfg.sgd_epochs} epochs", quiet)
+    config = sampling.SGDConfig(c=cfg.c, epochs=cfg.sgd_epochs)
+    seeds = [cfg.seed * 1000 + i for i in range(cfg.sgd_runs)]
+    result = sampling.train_sgd(config, seeds)
+    analysis = sampling.analyze_sgd(result, cat).to_dict()
+    _write_json(path, {"key": key, "analysis": analysis})
+    return analysis, False
+
+
+# --------------------------------------------------------------------------------------------
+# report
+
+
+def _fmt(x, digits=5) -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "–"
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    return f"{x:.{digits}f}" if abs(x) < 1e4 else f"{x:.4g}"
+
+
+def _figures(cat, comparison, sgd, out: Path) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    from .free_energy import phases_of
+    from .plot import plot_energy_levels, plot_loss_complexity, plot_occupancy, plot_theory_occupancy, save_figure
+
+    figdir = out / "figures"
+    paths: list[str] = []
+    phases = phases_of(cat, minima_only=True)
+    low = [p for p in phases if p.loss <= 0.16]
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    plot_loss_complexity(low, sgd_transitions=(sgd or {}).get("transitions") if sgd else None, ax=ax)
+    paths += save_figure(fig, figdir / "loss_vs_complexity")
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    plot_energy_levels(low, ax=ax)
+    paths += save_figure(fig, figdir / "energy_levels")
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    top = sorted(low, key=lambda p: p.loss)[:6]
+    plot_theory_occupancy(top, np.geomspace(30, 2e4, 300), labels=[p.label for p in top], ax=ax)
+    ax.legend(fontsize=8)
+    ax.set_title("Theoretical occupancy softmax(-F_n)")
+    paths += save_figure(fig, figdir / "theory_occupancy")
+    plt.close(fig)
+    if comparison is not None:
+        fig, ax = plt.subplots(figsize=(8, 5))
+        plot_occupancy(comparison, ax=ax)
+        paths += save_figure(fig, figdir / "occupancy")
+        plt.close(fig)
+    try:
+        from kgon import plot as kplot
+
+        draw = getattr(kplot, "draw_point", None)
+        if draw is not None:
+            names = [lab for lab in ("4", "5", "5+", "6") if lab in cat.labels()]
+            fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.4))
+            for ax, lab in zip(np.atleast_1d(axes), names):
+                draw(cat.get(lab), ax=ax)
+            paths += save_figure(fig, figdir / "polygons")
+            plt.close(fig)
+    except Exception as exc:  # a drawing problem must not lose the report
+        print(f"[tmsphase reproduce] polygon figure skipped: {exc}", file=sys.stderr)
+    return paths
+
+
+def _report(cfg, cat, trans, posterior, comparison, sgd, figures, timings, out: Path) -> Path:
+    from .free_energy import phases_of
+
+    L = []
+    L.append("# tmsphase reproduction report\n")
+    L.append(
+        f"Generated {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC} on {platform.machine()} "
+        f"({os.cpu_count()} cores), Python {platform.python_version()}. Mode: "
+        f"{'quick' if cfg.quick else 'full'}; c = {cfg.c}, r = 2, seed {cfg.seed}.\n"
+    )
+    L.append("Conventions: SCIENCE.md (posterior ∝ N(0, I) · exp(-n L_n), F_n = nL + λ log n + c).\n")
+    L.append("## 1. Published critical points, recomputed\n")
+    L.append("| phase | loss L | λ (method) | c_α | published L, λ, c_α |")
+    L.append("|---|---|---|---|---|")
+    published = {"5": (0.06874, 7, 3.62417), "5+": (0.06180, 8.5, 3.62764), "6": (0.04819, 8.5, 6.37767)}
+    for lab, ref in published.items():
+        if lab in cat.labels():
+            p = cat.get(lab)
+            L.append(
+                f"| {lab} | {p.loss:.5f} | {_fmt(p.llc, 2)} ({p.llc_method}) | {p.constant:.5f} | "
+                f"{ref[0]}, {ref[1]}, {ref[2]} |"
+            )
+    L.append("")
+    L.append(f"## 2. Critical-point catalogue (c = {cfg.c})\n")
+    L.append(
+        f"{len(cat.points)} certified critical points (|∇L| ≤ 1e-9) from {cat.n_starts} starts "
+        f"({cat.n_converged} converged), distinct modulo O(2) and feature permutations.\n"
+    )
+    L.append("| label | loss | λ | ± | method | c_α | multiplicity | Hessian (−, 0, +) | C² |")
+    L.append("|---|---|---|---|---|---|---|---|---|")
+    for p in cat.points:
+        if p.loss > 0.35:
+            continue
+        L.append(
+            f"| {p.label} | {p.loss:.5f} | {_fmt(p.llc, 2)} | {_fmt(p.llc_err, 2)} | {p.llc_method} | "
+            f"{p.constant:.4f} | {p.multiplicity} | {tuple(p.hessian_signature)} | {'yes' if p.smooth else 'no'} |"
+        )
+    L.append("\n![loss vs complexity](figures/loss_vs_complexity.png)\n")
+    L.append("![energy levels](figures/energy_levels.png)\n")
+    if any("polygons" in f for f in figures):
+        L.append("![polygons](figures/polygons.png)\n")
+    L.append("## 3. Bayesian phase transitions (theory)\n")
+    L.append("Transitions between globally dominant phases (roots of n ΔL + Δλ log n + Δc = 0, Lambert W):\n")
+    L.append("| from | to | n_critical | type | ΔL | Δλ | Δc |")
+    L.append("|---|---|---|---|---|---|---|")
+    for t in trans:
+        if t.globally_dominant:
+            L.append(
+                f"| {t.from_label} | {t.to_label} | {t.n_critical:.1f} | {t.kind} | {t.d_loss:.5f} | "
+                f"{t.d_llc:.2f} | {t.d_constant:.4f} |"
+            )
+    L.append("\n![theoretical occupancy](figures/theory_occupancy.png)\n")
+    L.append("## 4. Posterior occupancy: theory vs experiment\n")
+    if comparison is None:
+        L.append("No posterior results.\n")
+    else:
+        labs = list(comparison.labels)
+        L.append(
+            f"Method: {', '.join(sorted(set(comparison.methods)))}; {cfg.chains} chains × {cfg.samples} draws "
+            f"after {cfg.warmup} warm-up per n. Observed occupancy is conditional on a catalogue phase "
+            "(draws classified 'other' are listed separately); errors are bootstrap standard errors.\n"
+        )
+        L.append("| n | " + " | ".join(f"{lab} theory | {lab} observed" for lab in labs) + " | other | R-hat(L) | ESS(L) | div. |")
+        L.append("|---|" + "---|---|" * len(labs) + "---|---|---|---|")
+        by_n = {float(d["n"]): d for d in posterior}
+        for i, n in enumerate(comparison.ns):
+            d = by_n.get(float(n), {})
+            cells = []
+            for lab in labs:
+                cells.append(f"{comparison.predicted[lab][i]:.3f}")
+                cells.append(f"{comparison.observed[lab][i]:.3f} ± {comparison.observed_err[lab][i]:.3f}")
+            L.append(
+                f"| {int(n)} | " + " | ".join(cells) + f" | {comparison.other[i]:.3f} | "
+                f"{_fmt(d.get('rhat_loss'), 3)} | {_fmt(d.get('ess_loss'), 0)} | {d.get('divergences', '–')} |"
+            )
+        L.append("\n![occupancy](figures/occupancy.png)\n")
+        L.append("Crossings (predicted from the catalogue vs observed by interpolation, 68 % bootstrap interval):\n")
+        L.append("| from | to | type | n predicted | n observed | interval |")
+        L.append("|---|---|---|---|---|---|")
+        for cr in comparison.crossings:
+            ci = f"[{_fmt(cr.ci_low, 0)}, {_fmt(cr.ci_high, 0)}]" if cr.ci_low is not None else "–"
+            L.append(f"| {cr.from_label} | {cr.to_label} | {cr.kind} | {cr.predicted:.1f} | {_fmt(cr.observed, 1)} | {ci} |")
+        L.append(
+            f"\nDisagreement summary: mean |observed − predicted| = {comparison.mean_abs_diff:.3f}; "
+            f"largest deviation in standard errors = {comparison.max_z:.1f}.\n"
+        )
+    L.append("## 5. SGD dynamics\n")
+    if not sgd:
+        L.append("SGD stage not available in this build.\n")
+    else:
+        L.append(f"{cfg.sgd_runs} runs × {cfg.sgd_epochs} epochs (paper protocol otherwise).\n")
+        L.append(f"- fraction of checkpoints on catalogue plateaus: {_fmt(sgd.get('fraction_on_plateaus'), 3)}")
+        L.append(f"- final phases: {json.dumps(sgd.get('final_phases', {}))}")
+        L.append(f"- Bayesian antecedent check: {json.dumps(sgd.get('antecedent', {}))}\n")
+        L.append("| from | to | count |")
+        L.append("|---|---|---|")
+        for t in sgd.get("transitions", []):
+            L.append(f"| {t['from']} | {t['to']} | {t['count']} |")
+        L.append("")
+    L.append("## Run\n")
+    L.append("| stage | seconds | reused |")
+    L.append("|---|---|---|")
+    for stage, (sec, reused) in timings.items():
+        L.append(f"| {stage} | {sec:.1f} | {'yes' if reused else 'no'} |")
+    L.append("")
+    path = out / "report.md"
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text("\n".join(L) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def reproduce(
+    out_dir,
+    *,
+    quick: bool = False,
+    seed: int = 0,
+    config: ReproduceConfig | None = None,
+    quiet: bool = False,
+) -> ReproduceResult:
+    """Run the whole reproduction into ``out_dir`` (created if needed), resuming finished stages.
+
+    Parameters
+    ----------
+    out_dir : path
+        Output directory; must not be an existing file.
+    quick : bool
+        Use :meth:`ReproduceConfig.quick_config` (< 10 minutes on 2 cores).
+    seed : int
+        Master seed of the posterior and SGD stages.
+    config : ReproduceConfig, optional
+        Full control over the settings (overrides ``quick`` and ``seed``).
+    """
+    from kgon.validation import check_int
+
+    from .compare import compare_occupancy
+    from .free_energy import transitions
+
+    seed = check_int("seed", seed, minimum=0)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"`out` must be a directory; got the existing file {str(out)!r}.")
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = config or (ReproduceConfig.quick_config(seed=seed) if quick else ReproduceConfig(seed=seed))
+    _write_json(out / "config.json", asdict(cfg))
+    timings: dict[str, tuple[float, bool]] = {}
+
+    def timed(name: str, fn: Callable):
+        t0 = time.perf_counter()
+        value, reused = fn()
+        timings[name] = (time.perf_counter() - t0, reused)
+        return value
+
+    cat = timed("catalogue", lambda: _stage_catalogue(cfg, out, quiet))
+    trans = transitions(cat, minima_only=True)
+    _write_json(out / "transitions.json", {"transitions": [t.to_dict() for t in trans]})
+    posterior = timed("posterior", lambda: _stage_posterior(cfg, cat, out, quiet))
+    sgd = timed("sgd", lambda: _stage_sgd(cfg, cat, out, quiet))
+    comparison = None
+    if posterior:
+        comparison = compare_occupancy(cat, posterior)
+        _write_json(out / "comparison.json", comparison.to_dict())
+    figures = timed("figures", lambda: (_figures(cat, comparison, sgd, out), False))
+    report = _report(cfg, cat, trans, posterior, comparison, sgd, figures, timings, out)
+    n56 = next((t.n_critical for t in trans if (t.from_label, t.to_label) == ("5", "6")), None)
+    _say(f"report written to {report}", quiet)
+    return ReproduceResult(
+        out_dir=out,
+        report=report,
+        figures=tuple(figures),
+        n_critical_5_6=n56,
+        comparison=comparison,
+        stages_reused=tuple(k for k, (_, r) in timings.items() if r),
+        stages_run=tuple(k for k, (_, r) in timings.items() if not r),
+        timings={k: v[0] for k, v in timings.items()},
+    )
