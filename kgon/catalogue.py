@@ -4,8 +4,9 @@
 into a :class:`Catalogue` (issue 3; SCIENCE.md §3-4):
 
 0. **Exploration.** The certified endpoints are closed under local exploration: every level found
-   is perturbed (six points per level, noise scales 0.03 / 0.1 / 0.3, plus steps along its two lowest
-   non-zero Hessian eigenvectors) and re-solved, for up to
+   is perturbed (four points per level, noise scales 0.03 / 0.1 / 0.3; single dead-bias sign flips
+   and output switches, i.e. the neighbours in the sigma+/sigma- lattice; steps along its two
+   lowest non-zero Hessian eigenvectors) and re-solved, for up to
    ``explore_rounds`` rounds or until a round finds no new critical value. Saddles near the
    low-loss families have small basins of attraction for the Newton iteration; the exploration
    finds them from their neighbours, which makes the catalogue (nearly) independent of the seed.
@@ -18,14 +19,20 @@ into a :class:`Catalogue` (issue 3; SCIENCE.md §3-4):
    *different* critical sets with exactly the same loss would be merged; none occur among the
    regular families, whose distinct-looking variants such as the adjacent and opposite 4-- are
    connected through such flat moves.)
-2. **Representative.** Each member is *snapped* to a regular polygon (live columns put at the
-   vertices of a regular k-gon with their mean on-length and on-bias in the plane they span;
-   output-off columns get the same length; parallel copies merged first) and polished by the
-   Newton iteration; snapped points that are certified, lie on the same level and are regular
-   polygons are candidate representatives. The representative is the candidate with the largest
-   k (the paper's naming: "4++-" rather than "3++" for the same level), then the smallest
-   ||w||^2; a level without a regular candidate is represented by its member of smallest ||w||^2
-   and named ``"irregular-<hash>"`` (:mod:`kgon.naming`).
+2. **Representative.** Members with distinct column patterns are turned into structured
+   variants (:func:`_variants`: nearly dead columns zeroed, output-off columns killed, parallel
+   copies merged, then *snapped* to a regular polygon: live columns at the vertices of a regular
+   k-gon in their angular order with their mean on-length and on-bias, also with on-bias exactly
+   0 when it is within 1e-3 of it) and polished by the Newton iteration if needed; regular
+   polygons are *grown* (:func:`_grow_polygon`: free dead columns turned into output-off vertices
+   of a larger polygon, every choice of off vertices up to the dihedral symmetry). Variants that
+   are certified and lie on the same level are candidates. The representative is the regular
+   candidate with the largest k (the paper's naming: "4++-" rather than "3++" for the same
+   level), then an exactly constructed one, then the smallest ||w||^2 and a canonical Gram key;
+   a level without a regular candidate is represented by its member of smallest ||w||^2 and
+   named ``"irregular-<hash>"`` (:mod:`kgon.naming`). Representatives are put in a canonical
+   pose (:func:`kgon.symmetry.canonical_pose`), so that equal levels give bit-for-bit (regular
+   polygons) or nearly (irregular points) equal representatives under any seed.
 3. **Geometry and LLC.** Hessian spectrum and zero modes (:mod:`kgon.geometry`), the Hessian LLC
    where it is exact and the numerical LLC for every point (:mod:`kgon.llc`); ``llc`` is the
    Hessian value where it exists (``llc_method = "hessian"``), otherwise the numerical one.
@@ -34,10 +41,13 @@ into a :class:`Catalogue` (issue 3; SCIENCE.md §3-4):
    §4.
 5. **Multiplicity** c! / |stabiliser| (:func:`kgon.symmetry.multiplicity`).
 6. **Which points are kept.** Regular polygons always; irregular points only up to Hessian index
-   ``max_index`` (default 1: minima and index-1 saddles, the transition states). Saddles of higher
-   index are numerous near the low-loss families (points where the dead columns of a polygon turn
-   slightly live), have tiny basins, differ from each other by less than the classifier can resolve
-   and no finite search finds all of them; ``max_index=None`` keeps every certified point found.
+   ``max_index`` (default 0: minima). Irregular saddles are numerous near the low-loss families
+   (at c = 6 a search finds ~90 critical values below L = 1/3 and every further round of
+   exploration finds a few more: points where dead columns of a polygon turn slightly live,
+   transition states between polygons), many have tiny basins of attraction, some differ from
+   each other by less than the classifier can resolve, and no finite search is guaranteed to find
+   all of them, so a catalogue that includes them depends on the seed. ``max_index=1`` adds the
+   index-1 saddles (transition states) found, ``max_index=None`` every certified point found.
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 import math
 import os
@@ -70,7 +81,7 @@ from .search import (
     solve_critical,
     unflatten,
 )
-from .symmetry import DEAD, OFF, ON, canonical_pose, canonicalize, column_types, multiplicity
+from .symmetry import DEAD, DEAD_POS, OFF, ON, canonical_pose, canonicalize, column_types, multiplicity
 from .validation import check_int
 
 __all__ = [
@@ -142,7 +153,9 @@ class CriticalPoint:
         The LLC and its uncertainty (0 for the exact Hessian value).
     llc_method : str
         ``"hessian"`` or ``"numerical"``; with suffix ``"-stable"`` for saddles (stable-subspace LLC,
-        :mod:`kgon.llc`).
+        :mod:`kgon.llc`); ``"n/a"`` / ``"n/a-stable"`` (and ``llc`` NaN, ``null`` in JSON) where the
+        Hessian does not decide lambda and the numerical chains escaped to lower loss (saddles at
+        kinks of the potential, e.g. the 4-gon family members with output-off vertices).
     llc_hessian, llc_numerical : float or None
         The two methods' values (None where a method does not apply).
     constant : float
@@ -351,12 +364,20 @@ def _default_n_starts(c: int, r: int) -> int:
 
 
 def _clean(X: np.ndarray, r: int, c: int, dead_tol: float = 1e-7) -> np.ndarray:
-    """Canonicalize every row (short columns to 0, free biases to canonical values)."""
-    out = np.empty_like(X)
-    for s in range(X.shape[0]):
-        W, b = unflatten(X[s], r, c)
-        out[s] = flatten(*canonicalize(W, b, dead_tol=dead_tol))
-    return out
+    """Canonicalize every row (short columns to 0, free biases to canonical values); a batched
+    version of :func:`kgon.symmetry.canonicalize`."""
+    W, b = unflatten(X, r, c)
+    W = W.copy()
+    b = b.copy()
+    norms = np.linalg.norm(W, axis=-2)  # (n, c)
+    W = np.where((norms <= dead_tol)[:, None, :], 0.0, W)
+    dead = norms <= dead_tol
+    G = np.swapaxes(W, -1, -2) @ W
+    top = np.maximum(G.max(axis=-1), 0.0)  # max_j a_ij, clipped at 0
+    off = ~dead & (b <= -top + 1e-9)
+    b = np.where(dead & (b <= 0), -1.0 / (2 * c), b)
+    b = np.where(off, -1.5 * top, b)
+    return flatten(W, b)
 
 
 def _certified_clean(X: np.ndarray, r: int, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -531,6 +552,53 @@ def _snap_regular(W: np.ndarray, b: np.ndarray) -> list[tuple[np.ndarray, np.nda
     return out
 
 
+def _grow_polygon(W: np.ndarray, b: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Regular (k + j)-gons built from a regular k-gon by turning j of its free dead columns into
+    output-off vertices: on columns keep their length and bias, the off vertices (every choice of j
+    vertices up to the dihedral symmetry) get the same length and bias -3/2 l^2."""
+    r, c = W.shape
+    info = polygon_info(W, b)
+    if not info.regular or r < 2:
+        return []
+    types = info.types
+    live = [i for i in range(c) if types[i] in (ON, OFF)]
+    on = [i for i in range(c) if types[i] == ON]
+    dead = [i for i in range(c) if types[i] == DEAD]
+    if not dead:
+        return []
+    length = float(np.linalg.norm(W[:, on[0]]))
+    bias = float(np.mean(b[on]))
+    if abs(bias) < 1e-9:
+        bias = 0.0
+    n_off0 = len(live) - len(on)
+    out = []
+    for j in range(1, len(dead) + 1):
+        k2 = len(live) + j
+        n_off = n_off0 + j
+        seen = set()
+        for off in itertools.combinations(range(k2), n_off):
+            key = min(
+                tuple(sorted((s * v + t) % k2 for v in off)) for t in range(k2) for s in (1, -1)
+            )
+            if key in seen:
+                continue
+            seen.add(key)
+            W2 = np.zeros((r, c))
+            b2 = b.copy()
+            cols = list(on)
+            off_cols = [i for i in live if types[i] == OFF] + dead[:j]
+            on_iter = iter(cols)
+            off_iter = iter(off_cols)
+            for m in range(k2):
+                col = next(off_iter) if m in off else next(on_iter)
+                W2[0, col] = length * np.cos(2 * np.pi * m / k2)
+                W2[1, col] = length * np.sin(2 * np.pi * m / k2)
+                b2[col] = -1.5 * length**2 if m in off else bias
+            W2[np.abs(W2) < 1e-15 * max(1.0, length)] = 0.0
+            out.append((W2, b2))
+    return out
+
+
 def _sqnorm(x: np.ndarray) -> float:
     return float(np.sum(x * x))
 
@@ -549,14 +617,23 @@ def _constant(W: np.ndarray, b: np.ndarray) -> float:
 
 
 def _choose_representatives(
-    X: np.ndarray, L: np.ndarray, r: int, c: int, max_members: int = 24
+    X: np.ndarray, L: np.ndarray, r: int, c: int, max_members: int = 40
 ) -> list[tuple[np.ndarray, float]]:
     """One (x, loss) per level (module docstring, steps 1-2)."""
     groups = _levels(L)
     # candidate variants of the members of every level, polished in one batch
     cands, cand_level = [], []
     for g_idx, grp in enumerate(groups):
-        members = grp[np.argsort([_sqnorm(X[i]) for i in grp], kind="stable")][:max_members]
+        # members with distinct column-norm / bias patterns first (up to max_members)
+        ordered = grp[np.argsort([_sqnorm(X[i]) for i in grp], kind="stable")]
+        members, patterns = [], set()
+        for i in ordered:
+            W, b = unflatten(X[i], r, c)
+            pat = (tuple(np.round(np.sort(np.linalg.norm(W, axis=0)), 2)), tuple(np.round(np.sort(b), 2)))
+            if pat not in patterns:
+                patterns.add(pat)
+                members.append(i)
+        members = members[:max_members]
         seen = set()
         for i in members:
             W, b = unflatten(X[i], r, c)
@@ -583,6 +660,28 @@ def _choose_representatives(
             g_idx = cand_level[s_idx]
             if abs(SL[s_idx] - L[groups[g_idx][0]]) <= LEVEL_TOL:
                 pool[g_idx].append((S[s_idx], bool(ok0[s_idx])))
+    # grow: the regular candidates of each level with free dead columns turned into output-off
+    # vertices of a larger polygon (4++- and 3++ lie on one level; the paper names it 4++-)
+    grow, grow_level = [], []
+    for g_idx in range(len(groups)):
+        regs, keys = [], set()
+        for x, exact in pool[g_idx]:
+            if exact and polygon_info(*unflatten(x, r, c)).regular:
+                key = _gram_key(x, r, c)
+                if key not in keys:
+                    keys.add(key)
+                    regs.append(x)
+        for x in regs[:12]:
+            for Wv, bv in _grow_polygon(*unflatten(x, r, c)):
+                grow.append(flatten(Wv, bv))
+                grow_level.append(g_idx)
+    if grow:
+        G0 = np.array(grow)
+        LG, _, okG = certify(G0, r, c)
+        for j in np.nonzero(okG)[0]:
+            g_idx = grow_level[j]
+            if abs(LG[j] - L[groups[g_idx][0]]) <= LEVEL_TOL:
+                pool[g_idx].append((G0[j], True))
     reps = []
     for g_idx, grp in enumerate(groups):
         best, best_key = None, None
@@ -625,12 +724,35 @@ def _finalize(reps: list[tuple[np.ndarray, float]], r: int, c: int) -> list[tupl
     return out
 
 
+def _bias_flips(x: np.ndarray, r: int, c: int) -> list[np.ndarray]:
+    """Neighbours of x in the sigma+/sigma- lattice: one dead bias sign flipped (+-1/(2c)), one firing
+    column switched off (b = -3/2 |W_i|^2) or one output-off column switched on (b = mean on-bias)."""
+    W, b = unflatten(x, r, c)
+    types = column_types(W, b)
+    on = [i for i in range(c) if types[i] == ON]
+    on_bias = float(np.mean(b[on])) if on else 0.0
+    out = []
+    for i, t in enumerate(types):
+        b2 = b.copy()
+        if t == DEAD:
+            b2[i] = 1.0 / (2 * c)
+        elif t == DEAD_POS:
+            b2[i] = -1.0 / (2 * c)
+        elif t == ON:
+            b2[i] = -1.5 * float(W[:, i] @ W[:, i])
+        else:
+            b2[i] = on_bias
+        out.append(flatten(W, b2))
+    return out
+
+
 def _explore(X: np.ndarray, L: np.ndarray, r: int, c: int, rng: np.random.Generator, *, rounds: int,
              per_level: int, n_modes: int = 2) -> tuple[np.ndarray, np.ndarray, int]:
     """Closure of the found set under local exploration (module docstring, step 0).
 
     Each round perturbs ``per_level`` points of every level not explored before (scales 0.03, 0.1,
-    0.3 in turn) and steps of +-0.1, +-0.3 along the ``n_modes`` lowest non-zero Hessian eigenvectors
+    0.3 in turn), flips single biases (:func:`_bias_flips`: the neighbouring sigma+/sigma- family
+    members) and steps of +-0.1, +-0.3 along the ``n_modes`` lowest non-zero Hessian eigenvectors
     (the unstable and softest directions: mode following), solves grad L = 0 from them and adds the
     certified endpoints; it stops early when a round finds no new level. Returns the enlarged (X, L) and the number of exploration starts used.
     """
@@ -649,6 +771,9 @@ def _explore(X: np.ndarray, L: np.ndarray, r: int, c: int, rng: np.random.Genera
                 x = X[grp[q % len(grp)]]
                 scale = (0.03, 0.1, 0.3)[q % 3]
                 starts.append(x + scale * rng.normal(size=x.shape))
+        # bias flips: each dead column's bias sign, each live column's output switched off / on
+        for g in fresh:
+            starts.extend(_bias_flips(X[g[0]], r, c))
         # mode following: +- the softest / most negative Hessian eigenvectors (zero modes skipped)
         if fresh and n_modes:
             Hs = hessians(np.array([X[g[0]] for g in fresh]), r, c)
@@ -684,7 +809,7 @@ def find_critical_points(
     n_starts: int | None = None,
     seed: int = 0,
     max_loss: float | None = None,
-    max_index: int | None = 1,
+    max_index: int | None = 0,
     explore_rounds: int = 3,
     numerical_llc: bool = True,
 ) -> Catalogue:
@@ -706,7 +831,7 @@ def find_critical_points(
         Keep only points with loss <= max_loss (None: all).
     max_index : int or None, keyword-only
         Keep irregular points only if their Hessian index (number of negative eigenvalues) is at most
-        this (default 1: minima and index-1 saddles); regular polygons are always kept. None keeps
+        this (default 0: minima); regular polygons (minima or saddles) are always kept. None keeps
         every certified point (module docstring, step 6).
     explore_rounds : int, keyword-only
         Rounds of local exploration around the found points (module docstring, step 0; default 3).
@@ -758,7 +883,7 @@ def find_critical_points(
         X, L = X[keep], L[keep]
     n_explore = 0
     if X.shape[0] and explore_rounds:
-        X, L, n_explore = _explore(X, L, r, c, rng, rounds=explore_rounds, per_level=6)
+        X, L, n_explore = _explore(X, L, r, c, rng, rounds=explore_rounds, per_level=4)
         if max_loss is not None:
             keep = L <= max_loss + LEVEL_TOL
             X, L = X[keep], L[keep]
@@ -808,7 +933,8 @@ def _measure(reps, r: int, c: int, *, numerical_llc: bool, max_index: int | None
         elif num is not None and not num.escaped:
             llc, llc_err, method = num.value, num.err, "numerical" + suffix
         else:
-            llc, llc_err, method = float("nan"), float("nan"), "none"
+            # no Hessian value (not C^2 or degenerate) and the sampler left the point
+            llc, llc_err, method = float("nan"), float("nan"), "n/a" + suffix
         W.setflags(write=False)
         b.setflags(write=False)
         raw.append(

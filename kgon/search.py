@@ -24,6 +24,8 @@ d = r c + c. The search
    norm |grad L| <= 1e-9 (``GRAD_TOL``). Endpoints that fail are dropped and counted as
    non-converged.
 
+Endpoints at which the Newton iteration stalls at a kink with a small gradient (<= 1e-4) are
+snapped to regular polygons and certified there (``kgon.catalogue.refine_critical``).
 Deduplication, naming and geometry are done by :mod:`kgon.catalogue` on the certified points.
 """
 

@@ -159,10 +159,11 @@ def orbit_tangents(W: np.ndarray) -> np.ndarray:
 def canonical_pose(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A canonical element of the O(r) x S_c orbit of (W, b) (for reproducible representatives).
 
-    r = 2: the longest firing ("on") column (else the longest live column) is rotated onto the
-    positive first axis; the reflection y -> -y is applied if it makes the sorted list of live-column
-    angles lexicographically smaller; live columns are ordered by angle, then come the dead columns
-    with positive bias, then the other dead columns. r >= 3: the principal axes of the live columns
+    r = 2: one of the longest firing ("on") columns (else of the longest live columns) is rotated
+    onto the positive first axis, with or without the reflection y -> -y; of these choices the one
+    whose list of (angle, length, bias) of the live columns, ordered by angle, is lexicographically
+    smallest is taken; live columns are ordered by angle, then come the dead columns with positive
+    bias, then the other dead columns. r >= 3: the principal axes of the live columns
     (signs fixed so the largest component of each axis is positive), columns ordered by decreasing
     length. Entries below 1e-13 in absolute value are set to zero. Free biases are not changed.
     """
@@ -177,20 +178,27 @@ def canonical_pose(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray
     dead = [i for i in range(c) if types[i] == DEAD]
     if live and r == 2:
         pool = on or live
-        anchor = max(pool, key=lambda i: (round(norms[i], 9), -i))
-        th = np.arctan2(W[1, anchor], W[0, anchor])
-        R = np.array([[np.cos(th), np.sin(th)], [-np.sin(th), np.cos(th)]])
-        if th != 0.0:
-            W = R @ W
-        W[1, anchor] = 0.0
-        ang = np.mod(np.arctan2(W[1, live], W[0, live]), 2 * np.pi)
-        ang_ref = np.mod(-ang, 2 * np.pi)
-        key = sorted(np.round(ang, 9).tolist())
-        key_ref = sorted(np.round(ang_ref, 9).tolist())
-        if key_ref < key:
-            W[1] = -W[1]
-            ang = ang_ref
-        order_live = [live[j] for j in np.lexsort((np.round(b[live], 9), np.round(norms[live], 9), np.round(ang, 9)))]
+        top = max(round(float(norms[i]), 9) for i in pool)
+        anchors = [i for i in pool if round(float(norms[i]), 9) == top]
+        best_key, best = None, None
+        for anchor in anchors:
+            th = np.arctan2(W[1, anchor], W[0, anchor])
+            R = np.array([[np.cos(th), np.sin(th)], [-np.sin(th), np.cos(th)]])
+            for refl in (False, True):
+                W1 = R @ W if th != 0.0 else W.copy()
+                W1[1, anchor] = 0.0
+                if refl:
+                    W1[1] = -W1[1]
+                ang = np.mod(np.arctan2(W1[1, live], W1[0, live]), 2 * np.pi)
+                ang = np.where(np.abs(ang - 2 * np.pi) < 1e-12, 0.0, ang)
+                order = np.lexsort((np.round(b[live], 9), np.round(norms[live], 9), np.round(ang, 9)))
+                key = tuple(
+                    (round(float(ang[j]), 9), round(float(norms[live[j]]), 9), round(float(b[live[j]]), 9))
+                    for j in order
+                )
+                if best_key is None or key < best_key:
+                    best_key, best = key, (W1, [live[j] for j in order])
+        W, order_live = best
     elif live and r > 2:
         U, _, _ = np.linalg.svd(W[:, live], full_matrices=True)
         for a in range(r):

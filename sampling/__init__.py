@@ -29,3 +29,40 @@ __all__ += [
     "llc_trajectory",
     "TrajectoryLLC",
 ]
+
+# data, exact fast empirical potential, posterior sampling and phase occupancy (issue 4)
+from .data import Dataset, make_dataset  # noqa: E402
+from .diagnostics import chain_diagnostics, phase_switches  # noqa: E402
+from .fast_potential import EmpiricalPotential, dense_loss, empirical_potential  # noqa: E402
+from .io import to_inference_data  # noqa: E402
+from .model import dense_model, log_density, tms_model  # noqa: E402
+from .nuts import NutsResult, PhaseMixingWarning, initial_points, run_nuts  # noqa: E402
+from .occupancy import OccupancyResult, occupancy_estimate, occupancy_threshold, pool_occupancy, run_occupancy  # noqa: E402
+from .tempering import ParallelTemperingResult, TemperingResult, parallel_tempering, run_tempering  # noqa: E402
+
+__all__ += [
+    "Dataset",
+    "make_dataset",
+    "EmpiricalPotential",
+    "empirical_potential",
+    "dense_loss",
+    "tms_model",
+    "dense_model",
+    "log_density",
+    "run_nuts",
+    "NutsResult",
+    "initial_points",
+    "PhaseMixingWarning",
+    "run_tempering",
+    "TemperingResult",
+    "parallel_tempering",
+    "ParallelTemperingResult",
+    "run_occupancy",
+    "OccupancyResult",
+    "occupancy_estimate",
+    "occupancy_threshold",
+    "pool_occupancy",
+    "chain_diagnostics",
+    "phase_switches",
+    "to_inference_data",
+]

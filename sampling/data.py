@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kgon._jaxsetup import jax, jnp
+from kgon._jaxsetup import jax, jnp  # noqa: F401  (jax initialised with x64 first)
 from kgon.validation import check_int
 
 __all__ = ["Dataset", "make_dataset", "key_data"]
@@ -98,10 +98,26 @@ def make_dataset(rng_key, n: int, c: int) -> Dataset:
     Returns
     -------
     Dataset
+
+    Notes
+    -----
+    The samples form one stream per key: block k of ``BLOCK`` samples is drawn by numpy's Philox
+    generator seeded with (key data, k), so the data set of size n is the first n samples of the
+    data set of any larger size (nested data sets: occupancy curves over n follow one growing data
+    set). Same key, same data, on every platform.
     """
     n = check_int("n", n, minimum=1)
     c = check_int("c", c, minimum=2)
-    k_feat, k_mu = jax.random.split(rng_key)
-    features = np.asarray(jax.random.randint(k_feat, (n,), 0, c), dtype=np.int64)
-    mu = np.asarray(jax.random.uniform(k_mu, (n,), dtype=jnp.float64), dtype=np.float64)
-    return Dataset(features=features, mu=mu, c=c, n=n, key=key_data(rng_key))
+    seed = key_data(rng_key)
+    blocks = -(-n // BLOCK)
+    features = np.empty(blocks * BLOCK, dtype=np.int64)
+    mu = np.empty(blocks * BLOCK)
+    for k in range(blocks):
+        g = np.random.Generator(np.random.Philox(np.random.SeedSequence([*seed, k])))
+        features[k * BLOCK : (k + 1) * BLOCK] = g.integers(0, c, size=BLOCK)
+        mu[k * BLOCK : (k + 1) * BLOCK] = g.random(BLOCK)
+    return Dataset(features=features[:n], mu=mu[:n], c=c, n=n, key=seed)
+
+
+BLOCK = 1024
+"""Samples are drawn in blocks of this size; block k from a Philox generator seeded by the key data and k."""

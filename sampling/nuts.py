@@ -21,8 +21,8 @@ Reference: Hoffman & Gelman 2014 (NUTS); Phan, Pradhan & Jankowiak 2019 (numpyro
 
 from __future__ import annotations
 
+import functools
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -36,7 +36,7 @@ from .data import Dataset, key_data
 from .fast_potential import EmpiricalPotential, empirical_potential
 from .model import flatten, log_prior, unflatten
 
-__all__ = ["NutsResult", "run_nuts", "initial_points", "PhaseMixingWarning"]
+__all__ = ["NutsResult", "run_nuts", "initial_points", "PhaseMixingWarning", "ChainsResult", "nuts_chains", "tms_energy"]
 
 
 class PhaseMixingWarning(UserWarning):
@@ -91,40 +91,11 @@ def _tune_ladder(betas: np.ndarray, reject: np.ndarray) -> np.ndarray:
     return new
 
 
-def _sample(
-    rng_key,
-    *,
-    energy_fn: Callable[[Any, jax.Array], jax.Array],
-    data: Any,
-    init_z: np.ndarray,
-    betas: np.ndarray,
-    warmup: int,
-    samples: int,
-    swaps: bool,
-    log_prior_fn: Callable[[jax.Array], jax.Array] = log_prior,
-    target_accept: float = 0.8,
-    max_tree_depth: int = 10,
-    tune_ladder: bool = False,
-    progress: bool = False,
-    n_chunks: int = 20,
-    desc: str = "sampling",
-) -> _Trace:
-    """Run NUTS on C chains x K temperatures (module docstring); returns all sweeps, warmup included.
-
-    ``init_z`` has shape (C, K, d); ``betas`` shape (K,), decreasing with betas[0] = 1 (the slot
-    whose draws are recorded). ``energy_fn(data, z)`` is E(z) for one flat z.
-    """
-    init_z = np.asarray(init_z, dtype=np.float64)
-    C, K, d = init_z.shape
-    betas = np.asarray(betas, dtype=np.float64)
-    ndev = _device_layout(C)
-    per = C // ndev
-    B = per * K
-    total = warmup + samples
-    n_chunks = max(1, min(n_chunks, total))
-    L = math.ceil(total / n_chunks)
-    n_chunks = math.ceil(total / L)
-
+@functools.lru_cache(maxsize=32)
+def _kernels(energy_fn, log_prior_fn, warmup: int, target_accept: float, max_tree_depth: int, K: int, per: int,
+             d: int, swaps: bool):
+    """The pmapped init / chunk / re-potential functions for one configuration (cached, so that
+    repeated runs with the same settings reuse the compiled code)."""
     def pe_gen(beta, dat):
         return lambda z: -log_prior_fn(z) + beta * energy_fn(dat, z)
 
@@ -198,8 +169,57 @@ def _sample(
 
         return jax.lax.scan(body, carry, keys)
 
-    init_p = jax.pmap(init_dev, in_axes=(0, 0, 0, None))
-    chunk_p = jax.pmap(chunk_dev, in_axes=(0, 0, 1, None))
+    def repot(z, bt, dat):
+        """Potential energies and gradients of the states z under the (new) ladder bt."""
+        E, gE = jax.vmap(value_and_grad_E, in_axes=(None, 0))(dat, z)
+        lp, glp = jax.vmap(jax.value_and_grad(log_prior_fn))(z)
+        return -lp + bt * E, -glp + bt[:, None] * gE
+
+    return (
+        jax.pmap(init_dev, in_axes=(0, 0, 0, None)),
+        jax.pmap(chunk_dev, in_axes=(0, 0, 1, None)),
+        jax.pmap(repot, in_axes=(0, 0, None)),
+    )
+
+
+
+def _sample(
+    rng_key,
+    *,
+    energy_fn: Callable[[Any, jax.Array], jax.Array],
+    data: Any,
+    init_z: np.ndarray,
+    betas: np.ndarray,
+    warmup: int,
+    samples: int,
+    swaps: bool,
+    log_prior_fn: Callable[[jax.Array], jax.Array] = log_prior,
+    target_accept: float = 0.8,
+    max_tree_depth: int = 10,
+    tune_ladder: bool = False,
+    progress: bool = False,
+    n_chunks: int = 20,
+    desc: str = "sampling",
+) -> _Trace:
+    """Run NUTS on C chains x K temperatures (module docstring); returns all sweeps, warmup included.
+
+    ``init_z`` has shape (C, K, d); ``betas`` shape (K,), decreasing with betas[0] = 1 (the slot
+    whose draws are recorded). ``energy_fn(data, z)`` is E(z) for one flat z.
+    """
+    init_z = np.asarray(init_z, dtype=np.float64)
+    C, K, d = init_z.shape
+    betas = np.asarray(betas, dtype=np.float64)
+    ndev = _device_layout(C)
+    per = C // ndev
+    B = per * K
+    total = warmup + samples
+    n_chunks = max(1, min(n_chunks, total))
+    L = math.ceil(total / n_chunks)
+    n_chunks = math.ceil(total / L)
+
+    init_p, chunk_p, repot_p = _kernels(
+        energy_fn, log_prior_fn, warmup, target_accept, max_tree_depth, K, per, d, bool(swaps)
+    )
 
     k_init, k_run = jax.random.split(rng_key)
     keys0 = jax.random.split(k_init, C * K).reshape((ndev, B) + jax.random.split(k_init, 1).shape[1:])
@@ -237,14 +257,7 @@ def _sample(
                 bt_dev = np.tile(betas, (ndev, per))
                 # potential energies and gradients of the current states under the new ladder
                 st = carry[0]
-                zs = np.asarray(st.z)
-
-                def repot(z, bt, dat):
-                    E, gE = jax.vmap(value_and_grad_E, in_axes=(None, 0))(dat, z)
-                    lp, glp = jax.vmap(jax.value_and_grad(log_prior_fn))(z)
-                    return -lp + bt * E, -glp + bt[:, None] * gE
-
-                pe, g = jax.pmap(repot, in_axes=(0, 0, None))(zs, jnp.asarray(bt_dev), data)
+                pe, g = repot_p(st.z, jnp.asarray(bt_dev), data)
                 carry = (st._replace(potential_energy=pe, z_grad=g),) + tuple(carry[1:])
     finally:
         if bar is not None:
@@ -406,6 +419,7 @@ def _check_common(*, chains, warmup, samples, target_accept, max_tree_depth):
     return chains, warmup, samples, float(target_accept), max_tree_depth
 
 
+@functools.lru_cache(maxsize=None)
 def tms_energy(r: int, c: int) -> Callable[[EmpiricalPotential, jax.Array], jax.Array]:
     """E(z) = n L_n(W, b) for flat z (the likelihood term of the TMS posterior)."""
 
@@ -528,3 +542,62 @@ def _init_repr(init) -> str:
     if isinstance(init, np.ndarray) or hasattr(init, "shape"):
         return "array"
     return ",".join(str(x) for x in init)
+
+
+@dataclass(frozen=True)
+class ChainsResult:
+    """Output of :func:`nuts_chains` (generic target, flat parameters).
+
+    z : (chains, samples, d) draws; energy : (chains, samples) E(z); diverging : (chains, samples);
+    accept_prob, num_steps : (chains, samples); step_size : (chains,); config; seed.
+    """
+
+    z: np.ndarray
+    energy: np.ndarray
+    diverging: np.ndarray
+    accept_prob: np.ndarray
+    num_steps: np.ndarray
+    step_size: np.ndarray
+    config: dict = field(default_factory=dict)
+    seed: tuple[int, ...] = ()
+
+
+def nuts_chains(
+    rng_key,
+    energy_fn: Callable[[Any, jax.Array], jax.Array],
+    init_z,
+    *,
+    warmup: int,
+    samples: int,
+    data: Any = None,
+    log_prior_fn: Callable[[jax.Array], jax.Array] | None = None,
+    target_accept: float = 0.8,
+    max_tree_depth: int = 10,
+    progress: bool = False,
+) -> ChainsResult:
+    """Independent NUTS chains on p(z) ~ prior(z) exp(-E(z)) for any target (the engine of
+    :func:`run_nuts`; chains in parallel over CPU devices).
+
+    ``energy_fn(data, z)`` is E for one flat z; ``init_z`` has shape (chains, d); ``log_prior_fn``
+    defaults to the standard normal.
+    """
+    init_z = np.asarray(init_z, dtype=np.float64)
+    if init_z.ndim != 2:
+        raise ValueError(f"`init_z` must have shape (chains, d); got {init_z.shape}.")
+    chains, warmup, samples, target_accept, max_tree_depth = _check_common(
+        chains=init_z.shape[0], warmup=warmup, samples=samples, target_accept=target_accept,
+        max_tree_depth=max_tree_depth,
+    )
+    tr = _sample(
+        rng_key, energy_fn=energy_fn, data=data, init_z=init_z[:, None, :], betas=np.ones(1), warmup=warmup,
+        samples=samples, swaps=False, log_prior_fn=log_prior if log_prior_fn is None else log_prior_fn,
+        target_accept=target_accept, max_tree_depth=max_tree_depth, progress=progress, desc="NUTS",
+    )
+    post = slice(warmup, warmup + samples)
+    return ChainsResult(
+        z=tr.z[:, post], energy=tr.energy[:, post, 0], diverging=tr.diverging[:, post, 0].astype(bool),
+        accept_prob=tr.accept_prob[:, post, 0], num_steps=tr.num_steps[:, post, 0], step_size=tr.step_size[:, 0],
+        config=dict(chains=chains, warmup=warmup, samples=samples, target_accept=target_accept,
+                    max_tree_depth=max_tree_depth, devices=_device_layout(chains)),
+        seed=key_data(rng_key),
+    )

@@ -48,18 +48,31 @@ def draw_snapshot(ax, W, b, *, title: str | None = None) -> None:
         ax.set_title(title, fontsize=6, pad=1)
 
 
-def plot_run(result, analysis=None, llc=None, *, run: int = 0, snapshots: bool = True, ax=None):
-    """Loss (and LLC) vs step for one run, with plateaus and snapshots. Returns the loss Axes."""
+def plot_run(result, analysis=None, llc=None, *, run: int = 0, snapshots: bool = True, fig=None, ax=None):
+    """Loss (and LLC) vs step for one run, with plateaus and snapshots. Returns the loss Axes.
+
+    With ``snapshots`` (and no ``ax`` given) the figure (or subfigure) ``fig`` gets a strip of polygon
+    drawings, one per plateau, above the loss panel.
+    """
     plt = _plt()
+    plats = [p for p in analysis.plateaus if p.run == run] if analysis is not None else []
+    snap_axes = []
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 4.5))
+        if fig is None:
+            fig = plt.figure(figsize=(9, 5.2))
+        if snapshots and plats:
+            k = max(len(plats), 6)
+            gs = fig.add_gridspec(2, k, height_ratios=[1, 3.2], hspace=0.35)
+            snap_axes = [fig.add_subplot(gs[0, j]) for j in range(len(plats))]
+            ax = fig.add_subplot(gs[1, :])
+        else:
+            ax = fig.add_subplot(1, 1, 1)
     t = np.asarray(result.steps) + 1
     ax.plot(t, result.train_loss[run], color="k", lw=1.2, label="training loss $L_n$")
     ax.plot(t, result.loss[run], color="0.5", lw=0.8, ls=":", label="population loss $L$")
     ax.set_xscale("log")
     ax.set_xlabel("SGD step + 1")
     ax.set_ylabel("loss")
-    plats = [p for p in analysis.plateaus if p.run == run] if analysis is not None else []
     for j, p in enumerate(plats):
         ax.axvspan(p.first_step + 1, p.last_step + 1, color=f"C{j % 10}", alpha=0.12, lw=0)
         xm = np.sqrt((p.first_step + 1) * (p.last_step + 1))
@@ -78,15 +91,11 @@ def plot_run(result, analysis=None, llc=None, *, run: int = 0, snapshots: bool =
         ax2.legend(loc="upper right", fontsize=7)
     ax.legend(loc="lower left", fontsize=7)
     ax.set_title(f"SGD run {run} (seed {result.seeds[run]})", fontsize=9)
-    if snapshots and plats:
-        fig = ax.figure
-        box = ax.get_position()
-        k = len(plats)
-        w = min(0.12, box.width / max(k, 1))
-        for j, p in enumerate(plats):
-            mid = (p.start + p.end - 1) // 2
-            inset = fig.add_axes([box.x0 + j * w * 1.05, box.y1 + 0.01, w, w * 1.4])
-            draw_snapshot(inset, result.W[run, mid], result.b[run, mid], title=f"{p.label}\nstep {result.steps[mid]}")
+    for j, (p, sa) in enumerate(zip(plats, snap_axes)):
+        mid = (p.start + p.end - 1) // 2
+        draw_snapshot(sa, result.W[run, mid], result.b[run, mid], title=f"{p.label}\nstep {result.steps[mid]}")
+        for side in sa.spines.values():
+            side.set_color(f"C{j % 10}")
     return ax
 
 
@@ -99,10 +108,10 @@ def plot_runs(result, analysis=None, llc=None, path=None, *, runs=None, snapshot
         moving = sorted({t.run for t in analysis.transitions}) if analysis is not None else []
         runs = (moving + [i for i in range(R) if i not in moving])[:6]
     runs = list(runs)
-    fig = plt.figure(figsize=(9, 4.6 * len(runs)))
-    for j, i in enumerate(runs):
-        ax = fig.add_axes([0.09, 1 - (j + 1) / len(runs) + 0.06 / len(runs), 0.8, 0.62 / len(runs)])
-        plot_run(result, analysis, llc, run=i, snapshots=snapshots, ax=ax)
+    fig = plt.figure(figsize=(9, 5.2 * len(runs)))
+    subs = fig.subfigures(len(runs), 1) if len(runs) > 1 else [fig]
+    for sub, i in zip(subs, runs):
+        plot_run(result, analysis, llc, run=i, snapshots=snapshots, fig=sub)
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

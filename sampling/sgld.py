@@ -17,9 +17,10 @@ over the next ``draws`` steps. Per chain, lambda_c = n beta (mean_t L(w_t) - L_n
 the mean over the *healthy* chains and its Monte Carlo error the standard deviation of the chain
 values over sqrt(number of healthy chains).
 
-Implementation: JAX. :func:`sgld_step` is the pure update; the chain is a ``jax.lax.scan`` over steps
-and chains are ``jax.vmap``-ed, compiled once per (loss function, chain length, batch size) and reused
-for any data, step size or temperature. Parameters may be any pytree (e.g. ``(W, b)``).
+Implementation: JAX. :func:`sgld_step` is the pure update; a chain is a ``jax.lax.scan`` over chunks
+of :data:`CHUNK` steps, chains are ``jax.vmap``-ed, and the chunk is compiled once per (loss
+function, batch size, shapes) and reused for any data, step size, temperature and chain length.
+Parameters may be any pytree (e.g. ``(W, b)``).
 
 **n beta.** Default ``n / log n`` with n the data size (beta = 1/log n, the "WBIC" temperature).
 
@@ -31,7 +32,9 @@ listed with the reason* (:class:`LLCDiagnostics`):
   of parameters; the tempered posterior of a regular model puts n beta (L - L*) ~ chi^2_d / 2);
 - ``escaped``: the chain found loss well below the centre, min_t n beta (L(w_t) - L_n(w*)) <
   -``escape_tol`` (default 1: a likelihood ratio e), or a negative chain value lambda_c. Such a chain has
-  left w*'s basin (or w* is not a local minimum of L_n) and its value is meaningless.
+  left w*'s basin (or w* is not a local minimum of L_n) and its value is meaningless. In minibatch
+  mode the recorded losses scatter around L_n(w), so the minimum is taken over means of 20 blocks of
+  consecutive draws.
 
 The **MALA acceptance** of each step (the Metropolis-adjusted Langevin acceptance probability the
 same proposal would have, min(1, exp(-U(w') + U(w) - |w - w' + eps/2 grad U(w')|^2/(2 eps) +
@@ -56,7 +59,14 @@ from kgon.validation import check_int
 from .data import key_data
 
 __all__ = ["sgld_step", "estimate_llc", "LLCResult", "LLCDiagnostics", "default_nbeta", "chain_runner",
-           "summarize_chains"]
+           "summarize_chains", "as_typed_key", "quadratic_loss", "CHUNK"]
+
+
+def quadratic_loss(w, curvature):
+    """The regular model L(w) = 1/2 sum_i h_i w_i^2 with h = ``curvature`` (for validation: its LLC is
+    #{i: h_i > 0} / 2, and directions with h_i = 0 are unused variables). Pass the curvature as data:
+    ``estimate_llc(key, quadratic_loss, w_star, h, nbeta=...)``."""
+    return 0.5 * jnp.sum(curvature * w * w)
 
 
 def default_nbeta(n: int) -> float:
@@ -125,70 +135,113 @@ def _take(data, idx):
     return jax.tree_util.tree_map(lambda a: a[idx], data)
 
 
-def _one_chain(rng_key, w_star, data, eps, gamma, nbeta, noise, init_noise, *, loss_fn, batch_size, n_data,
-               n_steps):
-    """One chain of ``n_steps`` SGLD steps from w* (+ jitter). Returns (losses, accept, final sq. distance)."""
+def as_typed_key(key):
+    """A typed JAX key array (``jax.random.key``) from a typed or raw uint32 (``PRNGKey``) key array."""
+    if jnp.issubdtype(getattr(key, "dtype", np.uint32), jax.dtypes.prng_key):
+        return key
+    return jax.random.wrap_key_data(jnp.asarray(key, dtype=jnp.uint32))
+
+
+def _split_keys(keys, num: int):
+    """Split every key of a typed key array: shape keys.shape + (num,)."""
+    flat = keys.reshape(-1)
+    out = jax.vmap(lambda k: jax.random.split(k, num))(flat)
+    return out.reshape(keys.shape + (num,))
+
+
+CHUNK = 250
+"""Steps per compiled scan: chains of any length reuse one compiled chunk (the last chunk's surplus
+steps are run and discarded)."""
+
+
+def _init_chain(rng_key, w_star, data, init_noise, *, loss_fn, batch_size):
+    """Chain state at the start: w0 = w* + init_noise * N(0, I) (and L, grad L at w0 in full batch)."""
+    w0 = jax.tree_util.tree_map(lambda x, z: x + init_noise * z, w_star, _tree_normal(rng_key, w_star))
+    if batch_size is None:
+        L0, g0 = jax.value_and_grad(loss_fn)(w0, data)
+        return (w0, L0, g0)
+    return (w0,)
+
+
+def _advance(state, keys, w_star, data, eps, gamma, nbeta, noise, *, loss_fn, batch_size, n_data):
+    """Run len(keys) SGLD steps of one chain from ``state``: (new state, (losses, accept))."""
     vg = jax.value_and_grad(loss_fn)
-    k_init, k_run = jax.random.split(rng_key)
-    w0 = jax.tree_util.tree_map(lambda x, z: x + init_noise * z, w_star, _tree_normal(k_init, w_star))
 
     def U_of(w, L):
         return nbeta * L + 0.5 * gamma * _tree_sum_sq(jax.tree_util.tree_map(jnp.subtract, w, w_star))
 
+    def accept_prob(w, w_new, L, g, L_new, g_new):
+        la = _mala_log_accept(w, w_new, U_of(w, L), U_of(w_new, L_new), _drift(w, g, w_star, gamma, nbeta),
+                              _drift(w_new, g_new, w_star, gamma, nbeta), eps)
+        return jnp.exp(jnp.minimum(la, 0.0))
+
     if batch_size is None:
-        L0, g0 = vg(w0, data)
 
         def body(carry, key):
             w, L, g = carry
             w_new = sgld_step(key, w, g, w_star, eps=eps, gamma=gamma, nbeta=nbeta, noise=noise)
             L_new, g_new = vg(w_new, data)
-            la = _mala_log_accept(w, w_new, U_of(w, L), U_of(w_new, L_new), _drift(w, g, w_star, gamma, nbeta),
-                                  _drift(w_new, g_new, w_star, gamma, nbeta), eps)
-            acc = jnp.exp(jnp.minimum(la, 0.0))
-            return (w_new, L_new, g_new), (L_new, acc)
+            return (w_new, L_new, g_new), (L_new, accept_prob(w, w_new, L, g, L_new, g_new))
 
-        (w_T, _, _), (losses, accept) = jax.lax.scan(body, (w0, L0, g0), jax.random.split(k_run, n_steps))
     else:
 
-        def body(w, key):
+        def body(carry, key):
+            (w,) = carry
             k_b, k_s = jax.random.split(key)
             batch = _take(data, jax.random.randint(k_b, (batch_size,), 0, n_data))
             L, g = vg(w, batch)
             w_new = sgld_step(k_s, w, g, w_star, eps=eps, gamma=gamma, nbeta=nbeta, noise=noise)
-            L_new, g_new = vg(w_new, batch)
-            la = _mala_log_accept(w, w_new, U_of(w, L), U_of(w_new, L_new), _drift(w, g, w_star, gamma, nbeta),
-                                  _drift(w_new, g_new, w_star, gamma, nbeta), eps)
-            acc = jnp.exp(jnp.minimum(la, 0.0))
+            L_new, g_new = vg(w_new, batch)  # same minibatch at both ends (MALA acceptance)
             # record the minibatch loss at the new point (unbiased for L_n(w_new))
-            return w_new, (L_new, acc)
+            return (w_new,), (L_new, accept_prob(w, w_new, L, g, L_new, g_new))
 
-        w_T, (losses, accept) = jax.lax.scan(body, w0, jax.random.split(k_run, n_steps))
-    dist2 = _tree_sum_sq(jax.tree_util.tree_map(jnp.subtract, w_T, w_star))
-    return losses, accept, dist2
-
-
-def _chains(keys, w_star, data, eps, gamma, nbeta, noise, init_noise, *, loss_fn, batch_size, n_data, n_steps):
-    """vmap of :func:`_one_chain` over the keys (one per chain); also returns L(w*) on the full data."""
-    f = partial(_one_chain, loss_fn=loss_fn, batch_size=batch_size, n_data=n_data, n_steps=n_steps)
-    losses, accept, dist2 = jax.vmap(f, in_axes=(0, None, None, None, None, None, None, None))(
-        keys, w_star, data, eps, gamma, nbeta, noise, init_noise
-    )
-    return losses, accept, dist2, loss_fn(w_star, data)
+    return jax.lax.scan(body, state, keys)
 
 
 @lru_cache(maxsize=64)
+def _compiled(loss_fn: Callable, batch_size: int | None, n_data: int | None, centers: bool):
+    """jit-compiled (init, advance, loss) for chains vmapped over keys (and over centres if ``centers``)."""
+    init = partial(_init_chain, loss_fn=loss_fn, batch_size=batch_size)
+    adv = partial(_advance, loss_fn=loss_fn, batch_size=batch_size, n_data=n_data)
+    init_v = jax.vmap(init, in_axes=(0, None, None, None))
+    adv_v = jax.vmap(adv, in_axes=(0, 0, None, None, None, None, None, None))
+    loss = loss_fn
+    if centers:
+        init_v = jax.vmap(init_v, in_axes=(0, 0, 0, None))
+        adv_v = jax.vmap(adv_v, in_axes=(0, 0, 0, 0, None, None, None, None))
+        loss = jax.vmap(loss_fn)
+    return jax.jit(init_v), jax.jit(adv_v), jax.jit(loss)
+
+
 def chain_runner(loss_fn: Callable, *, batch_size: int | None, n_data: int | None, n_steps: int,
                  centers: bool = False):
-    """The compiled chain runner for a loss function (cached: compile once, reuse for any data).
+    """A runner for ``n_steps``-step chains of ``loss_fn`` (compiled once per loss function, batch size
+    and shapes, in chunks of :data:`CHUNK` steps, and reused for any data, step size, temperature and
+    chain length).
 
     Returns ``f(keys, w_star, data, eps, gamma, nbeta, noise, init_noise) -> (losses (C, T), accept
-    (C, T), dist2 (C,), loss_star)``. With ``centers=True`` the function is additionally vmapped over a
-    leading axis of ``keys`` (M, C, 2), ``w_star`` and ``data`` (M centres, each with its own data).
+    (C, T), loss_star)`` for keys of shape (C, ...). With ``centers=True`` everything has a leading
+    axis of M centres: keys (M, C, ...), ``w_star`` and ``data`` stacked, outputs (M, C, T) and (M,).
     """
-    f = partial(_chains, loss_fn=loss_fn, batch_size=batch_size, n_data=n_data, n_steps=n_steps)
-    if centers:
-        f = jax.vmap(f, in_axes=(0, 0, 0, None, None, None, None, None))
-    return jax.jit(f)
+    init, adv, loss = _compiled(loss_fn, batch_size, n_data, centers)
+    n_chunks = -(-n_steps // CHUNK)
+
+    def run(keys, w_star, data, eps, gamma, nbeta, noise, init_noise):
+        keys = as_typed_key(keys)
+        two = _split_keys(keys, 2)
+        state = init(two[..., 0], w_star, data, init_noise)
+        k_run = two[..., 1]
+        step_keys = _split_keys(k_run, n_chunks * CHUNK).reshape(k_run.shape + (n_chunks, CHUNK))
+        Ls, As = [], []
+        for c in range(n_chunks):
+            state, (L, A) = adv(state, step_keys[..., c, :], w_star, data, eps, gamma, nbeta, noise)
+            Ls.append(L)
+            As.append(A)
+        losses = np.concatenate([np.asarray(x) for x in Ls], axis=-1)[..., :n_steps]
+        accept = np.concatenate([np.asarray(x) for x in As], axis=-1)[..., :n_steps]
+        return losses, accept, np.asarray(loss(w_star, data))
+
+    return run
 
 
 # ----------------------------------------------------------------------------------------------
@@ -309,7 +362,7 @@ class LLCResult:
 
 
 def summarize_chains(losses, accept, loss_star, *, nbeta, burnin, d, divergence_threshold=None,
-                     escape_tol=1.0, min_acceptance=0.9):
+                     escape_tol=1.0, min_acceptance=0.9, block=1):
     """Chain values, health checks and the estimate from raw traces (module docstring).
 
     Parameters
@@ -321,6 +374,9 @@ def summarize_chains(losses, accept, loss_star, *, nbeta, burnin, d, divergence_
     burnin : int
     d : int
         Number of parameters (for the default divergence threshold 10 d).
+    block : int
+        The escape check uses means over blocks of this many consecutive draws (1: every draw; larger
+        for minibatch traces, whose single values scatter around L_n(w)).
 
     Returns
     -------
@@ -335,7 +391,9 @@ def summarize_chains(losses, accept, loss_star, *, nbeta, burnin, d, divergence_
         chain_llc = delta.mean(axis=1)
         nan = ~np.all(np.isfinite(losses), axis=1)
         diverged = ~nan & (np.nanmax(nbeta * (losses - loss_star), axis=1) > thr)
-        min_delta = np.where(nan, np.nan, np.nanmin(delta, axis=1))
+        nb = max(1, delta.shape[1] // max(1, int(block)))
+        blocks = delta[:, : nb * max(1, int(block))].reshape(delta.shape[0], nb, -1).mean(axis=2)
+        min_delta = np.where(nan, np.nan, np.nanmin(blocks, axis=1))
         escaped = ~nan & ~diverged & ((min_delta < -escape_tol) | (chain_llc < 0))
     healthy = ~(nan | diverged | escaped)
     excluded = []
@@ -490,18 +548,19 @@ def estimate_llc(
     w_star = jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=jnp.float64), w_star)
     d = int(sum(np.size(x) for x in jax.tree_util.tree_leaves(w_star)))
     run = chain_runner(loss_fn, batch_size=batch_size, n_data=n_data, n_steps=burnin + draws)
-    keys = jax.random.split(rng_key, chains)
-    losses, accept, dist2, loss_star = run(keys, w_star, data, eps, gamma, nbeta, noise, init_noise)
+    keys = jax.random.split(as_typed_key(rng_key), chains)
+    losses, accept, loss_star = run(keys, w_star, data, eps, gamma, nbeta, noise, init_noise)
     loss_star = float(loss_star)
+    block = 1 if batch_size is None else max(1, draws // 20)
     llc, std, se, chain_llc, healthy, diag = summarize_chains(
         losses, accept, loss_star, nbeta=nbeta, burnin=burnin, d=d, divergence_threshold=divergence_threshold,
-        escape_tol=escape_tol, min_acceptance=min_acceptance,
+        escape_tol=escape_tol, min_acceptance=min_acceptance, block=block,
     )
     config = {
         "nbeta": nbeta, "n": n, "eps": eps, "gamma": gamma, "chains": chains, "burnin": burnin, "draws": draws,
         "batch_size": batch_size, "noise": noise, "init_noise": init_noise, "d": d,
         "divergence_threshold": 10.0 * d if divergence_threshold is None else divergence_threshold,
-        "escape_tol": escape_tol, "min_acceptance": min_acceptance,
+        "escape_tol": escape_tol, "min_acceptance": min_acceptance, "escape_block": block,
     }
     return LLCResult(
         llc=llc, llc_std=std, llc_se=se, chain_llc=chain_llc, healthy=healthy, loss_star=loss_star,

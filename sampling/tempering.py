@@ -238,12 +238,15 @@ class TemperingResult:
 
 
 def default_ladder_size(n: int) -> int:
-    """Default number of temperatures for beta_min = 1/n: about 2.5 per e-fold of n (>= 4).
+    """Default number of temperatures for beta_min = 1/n: about 2.5 per e-fold of n, rounded up to a
+    multiple of 4 (>= 4; so that nearby n share one compiled sampler).
 
-    Equal spacing in log beta with swap acceptance around 0.5 needs roughly sqrt(pi / C) per unit
-    of log beta, C ~ 8 being the heat capacity (~ the LLC) of the TMS posterior near its phases.
+    Swap rejection between neighbours at spacing delta in log beta is about delta sqrt(C / pi), C
+    the heat capacity (~ the LLC, 7-8.5 near the c = 6 phases); 2.5 temperatures per e-fold gives
+    swap acceptance around 0.5-0.6 (measured: docs/sampling.md).
     """
-    return max(4, int(math.ceil(2.5 * math.log(max(n, 2)))))
+    k = int(math.ceil(2.5 * math.log(max(n, 2))))
+    return max(4, 4 * math.ceil(k / 4))
 
 
 def run_tempering(

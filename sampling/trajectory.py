@@ -17,11 +17,19 @@ the estimate at a *catalogue* point calibrated:
    spurious loss difference. With ``refine=True`` w* is first moved by gradient descent on L_n
    (step ``refine_lr``) until |grad L_n| <= ``refine_tol``.
 
-Default step size: eps = 0.02 / (n beta). The TMS Hessian eigenvalues near the k-gons are <= ~2, so
-every direction moves at most eps n beta h / 4 <= 1% per step and the harmonic discretisation bias
-of SGLD, (1/2) (eps kappa / 4) / (1 - eps kappa / 4) per direction (kappa = n beta h), stays below ~1%
-of lambda; the slowest directions (h ~ 0.02) relax in ~2 / (0.02 h) ~ 5000 steps, hence the
-default burn-in 5000 and draws 20000.
+**Step size.** eps = 0.02 / (n beta) by default. The TMS Hessian eigenvalues near the k-gons are
+<= ~2, so along every direction eps kappa / 4 <= 1% (kappa = n beta h) and the harmonic
+discretisation bias of SGLD, (1/2) (eps kappa / 4) / (1 - eps kappa / 4) per direction, stays below
+~0.5% of lambda.
+
+**Chain length.** The variance along a direction of curvature h relaxes in tau = 1 / (eps n beta h)
+steps. By default the chains run ``burnin_tau`` = 3 relaxation times of the slowest *curved*
+direction of L_n at the centre (smallest Hessian eigenvalue above 1e-3 of the largest; flat, orbit
+and degenerate directions excluded) as burn-in and ``draws_tau`` = 10 as draws (6-gon: tau ~ 2400
+steps; 5-gon ~ 870). Flat directions are not equilibrated: there the chain only diffuses,
+sqrt(eps t) per coordinate, and longer chains let a dead column's weights reach the walls where its
+output starts to fire (for the 5-gon at |W_6| ~ 0.24), which adds a positive contribution that grows
+with the chain length (docs/dynamics.md); tying the length to the curved directions keeps it small.
 
 :func:`llc_trajectory` runs the paper's setting (full batch, eps = 1e-3, gamma = 1, 500 steps,
 beta = 1 / log n with the training-set size n; Chen et al. 2023 §6) at SGD checkpoints
@@ -42,10 +50,11 @@ from kgon.validation import check_int
 
 from .data import Dataset, key_data
 from .fast_potential import EmpiricalPotential, dense_loss, empirical_potential
-from .sgld import LLCResult, _check_float, chain_runner, default_nbeta, estimate_llc, summarize_chains
+from .sgld import LLCResult, _check_float, as_typed_key, chain_runner, default_nbeta, estimate_llc, summarize_chains
 
 __all__ = [
     "tms_llc",
+    "relaxation_time",
     "refine_center",
     "move_free_biases",
     "llc_trajectory",
@@ -141,6 +150,28 @@ def refine_center(W, b, dataset: Dataset | EmpiricalPotential, *, lr: float = 0.
     return np.asarray(Wr), np.asarray(br), float(L), gn, int(k)
 
 
+def relaxation_time(W, b, potential: EmpiricalPotential, *, nbeta: float, eps: float,
+                    flat_rtol: float = 1e-3) -> tuple[float, float]:
+    """(h_slow, tau): the smallest curvature of L_n at (W, b) that is not flat and the SGLD relaxation
+    time tau = 1 / (eps n beta h_slow) of the variance along it (module docstring, "chain length").
+
+    Hessian eigenvalues with |h| <= ``flat_rtol`` max |h| count as flat (orbit, free and degenerate
+    directions); |h| is used for negative ones (saddles).
+    """
+    x0 = jnp.concatenate([jnp.ravel(jnp.asarray(W)), jnp.asarray(b)])
+    r, c = np.shape(W)
+
+    def f(x):
+        return tms_loss((x[: r * c].reshape(r, c), x[r * c :]), potential)
+
+    h = np.abs(np.linalg.eigvalsh(np.asarray(jax.hessian(f)(x0))))
+    curved = h[h > flat_rtol * h.max()] if h.max() > 0 else h
+    h_slow = float(curved.min()) if curved.size else float(h.max())
+    if not h_slow > 0:
+        raise ValueError("the Hessian of L_n at the centre vanishes; pass `burnin` and `draws` explicitly.")
+    return h_slow, 1.0 / (eps * nbeta * h_slow)
+
+
 def tms_llc(
     rng_key,
     W,
@@ -150,13 +181,15 @@ def tms_llc(
     nbeta: float | None = None,
     eps: float | None = None,
     gamma: float = 1.0,
-    chains: int = 8,
-    burnin: int = 5000,
-    draws: int = 20000,
+    chains: int = 16,
+    burnin: int | None = None,
+    draws: int | None = None,
     batch_size: int | None = None,
     refine: bool = True,
     free_bias: float | None = -1.0,
     init_noise: float = 0.0,
+    burnin_tau: float = 3.0,
+    draws_tau: float = 10.0,
 ) -> LLCResult:
     """SGLD estimate of the LLC of the TMS at (W, b) for a data set (module docstring).
 
@@ -171,8 +204,13 @@ def tms_llc(
         n beta; default n / log n.
     eps : float, keyword-only
         SGLD step; default ``DEFAULT_EPS_SCALE / nbeta`` = 0.02 / (n beta).
-    gamma, chains, burnin, draws, batch_size, init_noise : keyword-only
-        As in :func:`sampling.estimate_llc` (defaults 1, 8, 5000, 20000, full batch, 0).
+    gamma, chains, batch_size, init_noise : keyword-only
+        As in :func:`sampling.estimate_llc` (defaults 1, 16, full batch, 0).
+    burnin, draws : int, keyword-only
+        Default: ``burnin_tau`` and ``draws_tau`` relaxation times tau of the slowest curved direction
+        (module docstring, "chain length").
+    burnin_tau, draws_tau : float, keyword-only
+        Defaults 3 and 10.
     refine : bool, keyword-only
         Move the centre to the empirical critical point first (default True).
     free_bias : float or None, keyword-only
@@ -182,7 +220,8 @@ def tms_llc(
     -------
     LLCResult
         ``config`` additionally records ``refined``, ``refine_grad_norm``, ``refine_steps``,
-        ``free_bias``, ``center_W`` and ``center_b`` (the centre actually used).
+        ``free_bias``, ``center_W`` and ``center_b`` (the centre actually used), ``slowest_curvature``
+        and ``relaxation_steps``.
     """
     if not isinstance(dataset, Dataset):
         raise ValueError(f"`dataset` must be a sampling.Dataset; got {type(dataset).__name__}.")
@@ -203,6 +242,15 @@ def tms_llc(
         W, b, _, gn, k = refine_center(W, b, pot)
         info.update(refine_grad_norm=gn, refine_steps=k)
     w_star = (jnp.asarray(W), jnp.asarray(b))
+    if burnin is None or draws is None:
+        h_slow, tau = relaxation_time(W, b, pot, nbeta=nbeta, eps=eps)
+    else:
+        h_slow, tau = None, None
+    if burnin is None:
+        burnin = int(math.ceil(_check_float("burnin_tau", burnin_tau, nonneg=True) * tau))
+    if draws is None:
+        draws = max(1, int(math.ceil(_check_float("draws_tau", draws_tau, positive=True) * tau)))
+    info.update(slowest_curvature=h_slow, relaxation_steps=tau)
     if batch_size is None:
         res = estimate_llc(rng_key, tms_loss, w_star, pot, n=dataset.n, nbeta=nbeta, eps=eps, gamma=gamma,
                            chains=chains, burnin=burnin, draws=draws, init_noise=init_noise)
@@ -211,13 +259,6 @@ def tms_llc(
         res = estimate_llc(rng_key, tms_minibatch_loss, w_star, data, n=dataset.n, nbeta=nbeta, eps=eps,
                            gamma=gamma, chains=chains, burnin=burnin, draws=draws, batch_size=batch_size,
                            init_noise=init_noise)
-        # the chains' reference L_n(w*) must be the full-data value
-        full = float(tms_loss(w_star, pot))
-        llc, std, se, chain_llc, healthy, diag = summarize_chains(
-            res.loss_trace, res.acceptance_trace, full, nbeta=nbeta, burnin=burnin, d=W.size + b.size)
-        res = LLCResult(llc=llc, llc_std=std, llc_se=se, chain_llc=chain_llc, healthy=healthy, loss_star=full,
-                        loss_trace=res.loss_trace, acceptance_trace=res.acceptance_trace, diagnostics=diag,
-                        config=res.config, seed=res.seed)
     config = dict(res.config)
     config.update(info, free_bias=free_bias, center_W=W.tolist(), center_b=b.tolist())
     object.__setattr__(res, "config", config)
@@ -378,7 +419,7 @@ def llc_trajectory(
     accept = np.full((M, chains, T), np.nan)
     lstar = np.full(M, np.nan)
     run = chain_runner(tms_loss, batch_size=None, n_data=None, n_steps=T, centers=True)
-    keys = jax.random.split(rng_key, (max(M, 1), chains))
+    keys = jax.random.split(as_typed_key(rng_key), (max(M, 1), chains))
     todo = np.nonzero(ok)[0]
     size = min(chunk, max(1, todo.size))
     for s in range(0, todo.size, size):
@@ -386,7 +427,7 @@ def llc_trajectory(
         pad = np.concatenate([sel, np.full(size - sel.size, sel[-1])])  # fixed shape: compile once
         data = jax.tree_util.tree_map(lambda a: a[run_of[pad]], stacked)
         w_star = (jnp.asarray(Wc[pad]), jnp.asarray(bc[pad]))
-        L, A, _, Ls = run(keys[pad], w_star, data, eps, gamma, nbeta, 1.0, 0.0)
+        L, A, Ls = run(keys[pad], w_star, data, eps, gamma, nbeta, 1.0, 0.0)
         losses[sel] = np.asarray(L)[: sel.size]
         accept[sel] = np.asarray(A)[: sel.size]
         lstar[sel] = np.asarray(Ls)[: sel.size]

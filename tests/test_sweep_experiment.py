@@ -25,12 +25,15 @@ def test_issue_example_parses_and_expands_over_n():
     exp = parse_experiment(POSTERIOR)
     assert isinstance(exp, Experiment)
     assert (exp.kind, exp.seed, exp.replicates) == ("posterior", 3, 1)
-    tasks = exp.tasks()
+    tasks = exp.tasks(prepare=False)  # prepare=True would load the catalogue into each config
     assert [t.config["n"] for t in tasks] == [200, 400, 800]
     for t in tasks:
         cfg = t.config
         assert (cfg["c"], cfg["chains"], cfg["warmup"], cfg["samples"], cfg["method"]) == (6, 2, 150, 150, "nuts")
+        assert cfg["run_seed"] == 3  # replicate k runs with seed + k, as `tmsphase posterior --seed`
         assert "data_seed" not in cfg  # optional keys left out when absent
+    reps = parse_experiment(POSTERIOR + "replicates = 2\n").tasks(prepare=False)
+    assert [(t.config["n"], t.replicate, t.config["run_seed"]) for t in reps[:3]] == [(200, 0, 3), (200, 1, 4), (400, 0, 3)]
     assert [t.index for t in tasks] == [0, 1, 2]
 
 
@@ -127,7 +130,7 @@ def test_file_level_errors(tmp_path):
 def test_builtin_kinds_are_registered_lazily(tmp_path):
     assert {"potential", "posterior"} <= set(TASK_KINDS)
     code = (
-        "import sys, theory; theory.parse_experiment(open(sys.argv[1]).read()).tasks();"
+        "import sys, theory; theory.parse_experiment(open(sys.argv[1]).read()).tasks(prepare=False);"
         "heavy = [m for m in ('jax', 'torch', 'numpyro', 'sympy', 'kgon', 'sampling', 'distributed') if m in sys.modules];"
         "print(heavy)"
     )

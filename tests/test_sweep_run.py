@@ -85,36 +85,46 @@ def square_task(config: dict, seed: int) -> dict:
     return {"a": config["a"], "square": config["a"] ** 2, "seed": seed, "pid": os.getpid()}
 
 
-def test_dask_scheduler_address_and_failures(dask_client, tmp_path, capsys):
-    """`--scheduler ADDRESS` reuses a running cluster; a failing task is reported with its traceback and
-    the rest are stored; kinds registered at run time run on the workers."""
-    from theory import TASK_KINDS, Field, TaskKind, parse_experiment, register_task_kind
+@pytest.fixture
+def square_kind():
+    from theory import TASK_KINDS, Field, TaskKind, register_task_kind
 
-    register_task_kind(
+    yield register_task_kind(
         TaskKind("square", "test", (Field("a", "int", "x", grid=True),), f"{__name__}:square_task",
                  "theory.sweep:aggregate_results")
     )
-    try:
-        exp = parse_experiment('[experiment]\nkind = "square"\na = [1, 2, 3, 4]\nseed = 0\n')
-        from theory import SweepError
+    TASK_KINDS.pop("square", None)
 
-        with pytest.raises(SweepError, match=r"(?s)1 of 4 tasks failed.*ArithmeticError: three is not allowed"):
-            run_sweep(exp, tmp_path, executor=DaskExecutor(client=dask_client), progress=False)
-        stored = ResultStore(tmp_path)
-        status = [stored.load(t).status for t in exp.tasks()]
-        assert status == ["ok", "ok", "missing", "ok"]
-        pids = {stored.load(t).result["pid"] for t in exp.tasks() if stored.load(t).status == "ok"}
-        assert os.getpid() not in pids  # ran on the workers
-    finally:
-        TASK_KINDS.pop("square", None)
+
+def test_dask_scheduler_address_and_failures(dask_client, square_kind, tmp_path, capsys):
+    """`--scheduler ADDRESS` runs on an existing cluster (left running); a failing task is reported
+    with its traceback and the others are stored; kinds registered at run time run on the workers
+    (the driver ships the task function's import path). Cheap tasks: the workers import no kgon."""
+    from theory import SweepError, parse_experiment
+
+    exp = parse_experiment('[experiment]\nkind = "square"\na = [1, 2, 3, 4]\nseed = 0\n')
+    with pytest.raises(SweepError, match=r"(?s)1 of 4 tasks failed.*ArithmeticError: three is not allowed"):
+        run_sweep(exp, tmp_path / "a", executor=DaskExecutor(client=dask_client), progress=False)
+    stored = ResultStore(tmp_path / "a")
+    assert [stored.load(t).status for t in exp.tasks()] == ["ok", "ok", "missing", "ok"]
+    pids = {stored.load(t).result["pid"] for t in exp.tasks() if stored.load(t).status == "ok"}
+    assert os.getpid() not in pids  # ran on the workers
 
     path = tmp_path / "e.toml"
-    path.write_text('[experiment]\nkind = "potential"\nc = 4\nn = [2, 4]\ndraws = 500\nseed = 1\n')
-    address = dask_client.scheduler.address
-    code, via_scheduler, _ = _run_cli(capsys, path, "--out", tmp_path / "s", "--scheduler", address)
-    assert code == 0 and via_scheduler["computed_tasks"] == 2
+    path.write_text('[experiment]\nkind = "square"\na = [1, 2, 4, 5]\nseed = 1\n')
+    code, via_scheduler, err = _run_cli(capsys, path, "--out", tmp_path / "s", "--scheduler", dask_client.scheduler.address)
+    assert code == 0, err
+    assert via_scheduler["computed_tasks"] == 4
+    assert [e["square"] for e in via_scheduler["results"]] == [1, 4, 16, 25]
+    assert dask_client.status == "running"  # an external cluster is not shut down
     code, in_process, _ = _run_cli(capsys, path, "--out", tmp_path / "p", "--workers", 1)
-    assert code == 0 and in_process["results"] == via_scheduler["results"]
+    strip = [{k: v for k, v in e.items() if k != "pid"} for e in in_process["results"]]
+    assert code == 0 and strip == [{k: v for k, v in e.items() if k != "pid"} for e in via_scheduler["results"]]
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[experiment]\nkind = "square"\na = [3]\nseed = 1\n')
+    code, partial, err = _run_cli(capsys, bad, "--out", tmp_path / "b", "--scheduler", dask_client.scheduler.address)
+    assert code == 1 and "three is not allowed" in err and partial["failed_tasks"] == 1
 
 
 def test_cli_usage_errors(experiment_file, tmp_path, capsys):

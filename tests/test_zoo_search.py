@@ -29,17 +29,24 @@ def test_search_from_slightly_perturbed_points_returns_to_them(catalogue6):
     assert np.all(ok)
     for s, lo, p in zip(S, L, want):
         assert abs(lo - p.loss) <= 1e-9, p.label
+    # one catalogue point per critical level, so the same level is the same point; the endpoint
+    # may have moved along a flat direction of the level (e.g. an output-off column sliding), so the
+    # classifier is checked at its default threshold
     W, b = unflatten(S, r, c)
-    labels = kgon.classify(W, b, catalogue6, threshold=0.05)
+    labels = kgon.classify(W, b, catalogue6)
     assert list(labels) == [p.label for p in want]
 
 
-def test_same_catalogue_for_two_seeds_small_c():
+@pytest.fixture(scope="module")
+def cat4():
+    return kgon.find_critical_points(4, n_starts=200, seed=0, numerical_llc=False)
+
+
+def test_same_catalogue_for_two_seeds_small_c(cat4):
     # acceptance 1 (fast variant at c = 4; the c = 6 comparison is the slow test below)
-    a = kgon.find_critical_points(4, n_starts=300, seed=0, numerical_llc=False)
-    b = kgon.find_critical_points(4, n_starts=300, seed=7, numerical_llc=False)
-    assert _labels_set(a) == _labels_set(b)
-    assert "4" in a.names() and abs(a.get("4").loss) < 1e-15
+    b = kgon.find_critical_points(4, n_starts=200, seed=7, numerical_llc=False)
+    assert _labels_set(cat4) == _labels_set(b)
+    assert "4" in cat4.names() and abs(cat4.get("4").loss) < 1e-15
 
 
 @pytest.mark.slow
@@ -52,7 +59,7 @@ def test_same_catalogue_for_two_seeds_c6(catalogue6):
 
 
 def test_r3_runs_small():
-    cat = kgon.find_critical_points(3, r=3, n_starts=120, seed=0, numerical_llc=False)
+    cat = kgon.find_critical_points(3, r=3, n_starts=60, seed=0, explore_rounds=1, numerical_llc=False)
     assert len(cat) >= 1 and cat.r == 3
     for p in cat.points:
         assert p.W.shape == (3, 3) and p.grad_norm <= 1e-9
@@ -92,7 +99,8 @@ def test_bad_input(kwargs, match):
         kgon.find_critical_points(c, **kwargs)
 
 
-def test_max_loss_filters():
-    cat = kgon.find_critical_points(4, n_starts=150, seed=0, max_loss=0.2, numerical_llc=False)
+def test_max_loss_filters(cat4):
+    cat = kgon.find_critical_points(4, n_starts=200, seed=0, max_loss=0.2, numerical_llc=False)
     assert all(p.loss <= 0.2 for p in cat.points)
     assert cat.max_loss == 0.2
+    assert set(cat.labels()) <= {p.label for p in cat4.points if p.loss <= 0.2}

@@ -26,6 +26,7 @@ _SUBCOMMAND_MODULES = [
     "theory.cli_run",
     "theory.cli_sgd",
     "theory.cli_llc",
+    "theory.cli_posterior",
 ]
 
 

@@ -42,7 +42,7 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--all-saddles",
         action="store_true",
-        help="keep irregular saddles of every Hessian index (default: minima and index-1 saddles)",
+        help="keep irregular saddles of every Hessian index (default: regular polygons and minima only)",
     )
     parser.add_argument("--json", action="store_true", help='print {"critical_points": [...]} sorted by loss')
     parser.add_argument("--csv", default=None, metavar="PATH", help="also write the catalogue as CSV")
@@ -73,7 +73,7 @@ def run(args) -> int:
             n_starts=args.n_starts,
             seed=args.seed,
             max_loss=args.max_loss,
-            max_index=None if args.all_saddles else 1,
+            max_index=None if args.all_saddles else 0,
         )
     if args.csv:
         cat.to_csv(args.csv)

@@ -40,10 +40,40 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _sgd_lines(a: dict) -> list[str]:
+    """A merged SGD analysis in a few lines."""
+    frac = a.get("fraction_on_plateaus")
+    lines = [
+        f"{a['runs']} runs (seeds {a['seeds'][0]}..{a['seeds'][-1]}), diverged {a.get('diverged_runs', 0)}; "
+        f"fraction of checkpoints on catalogue plateaus: {'n/a' if frac is None else f'{frac:.3f}'}",
+        "  transitions: " + (", ".join(f"{t['from']} -> {t['to']} x{t['count']}" for t in a["transitions"]) or "none"),
+        "  final phases: " + ", ".join(f"{k}: {v}" for k, v in a["final_phases"].items()),
+    ]
+    ante = a["antecedent"]
+    th = ante["theory"]
+    lines.append(
+        f"  antecedent ({ante['n_transitions']} transitions): catalogue LLC {th['loss_down_llc_up']} consistent, "
+        f"{th['loss_down_llc_down']} loss & LLC down, {th['undetermined']} undetermined"
+    )
+    if ante.get("estimated") is not None:
+        es = ante["estimated"]
+        lines.append(
+            f"  SGLD LLC {es['loss_down_llc_up']} consistent, {es['loss_down_llc_down']} loss & LLC down, "
+            f"{es['undetermined']} undetermined"
+        )
+    return lines
+
+
 def _table(output: dict, kind: str) -> str:
     """Human-readable rows of the aggregated output."""
-    if "results" not in output:  # sgd-like outputs: print the analysis keys
-        return json.dumps(output, indent=1, sort_keys=True)
+    if kind == "sgd":
+        parts = output["results"] if "results" in output else [output]
+        lines = []
+        for a in parts:
+            if len(parts) > 1:
+                lines.append(" ".join(f"{k}={v}" for k, v in a["sgd"].items() if k in ("c", "n", "lr", "batch_size", "epochs")))
+            lines.extend(_sgd_lines(a))
+        return "\n".join(lines)
     rows = output["results"]
     lines = []
     if kind == "potential":

@@ -202,10 +202,19 @@ class TaskKind:
         as the matching ``tmsphase`` command's ``--json``).
     check : str or None
         ``"module:attr"`` of ``h(params: dict) -> None``, extra validation of the whole parameter
-        set (raises ``ValueError``), run when the experiment is parsed.
+        set (raises ``ValueError``), run when the experiment is parsed (keep it light: no jax/torch).
+    expand : str or None
+        ``"module:attr"`` of ``e(experiment) -> list[tuple[dict, int]]``: the (config, replicate)
+        pairs of the tasks, replacing the default expansion (the grid times the replicates,
+        :meth:`Experiment.grid`).
     prepare : str or None
-        ``"module:attr"`` of ``p(experiment) -> None`` run once in the driver before tasks are sent
-        out (e.g. compute and cache the critical-point catalogue once instead of in every worker).
+        ``"module:attr"`` of ``p(config: dict, base_dir: str | None) -> dict``, run in the driver on
+        each task config before the task is keyed and sent out: it may replace references by content
+        (the posterior and SGD kinds put the critical-point catalogue itself into the config, so the
+        key depends on the catalogue used and workers need no catalogue cache). ``base_dir`` is the
+        directory of the experiment file (for relative paths).
+    replicates : bool
+        Whether ``replicates`` may be larger than 1 for this kind.
     """
 
     name: str
@@ -214,7 +223,9 @@ class TaskKind:
     function: str
     aggregate: str
     check: str | None = None
+    expand: str | None = None
     prepare: str | None = None
+    replicates: bool = True
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -255,21 +266,75 @@ register_task_kind(
         name="posterior",
         doc="posterior phase occupancy at sample size n (sampling.run_occupancy)",
         fields=(
+            # sampling.run_occupancy; defaults are its defaults (a test keeps them in sync)
             Field("c", "int", "number of features", grid=True, minimum=2),
             Field("n", "int", "sample size", grid=True, minimum=1),
             Field("method", "str", "sampler", default="nuts", grid=True, choices=("nuts", "tempered")),
-            Field("chains", "int", "chains per task", default=4, minimum=1),
-            Field("warmup", "int", "warm-up steps per chain", default=500, minimum=1),
-            Field("samples", "int", "draws per chain", default=500, minimum=1),
-            Field("init", "str", "chain initialisation", default="prior", choices=("prior", "catalogue")),
-            Field("data_seed", "int", "seed of the data set (default: from the task seed)", default=None,
-                  minimum=0),
+            Field("chains", "int", "chains (nuts) or tempering ladders per task", default=4, minimum=1),
+            Field("warmup", "int", "warm-up steps (sweeps) per chain", default=500, minimum=0),
+            Field("samples", "int", "draws (sweeps) per chain", default=500, minimum=1),
+            Field("r", "int", "number of hidden dimensions", default=2, grid=True, minimum=1),
+            Field("init", "str", "chain initialisation: 'prior', 'catalogue' or a catalogue label",
+                  default="prior"),
+            Field("data_seed", "int", "seed of the data stream (default: the run seed; nested D_n over n)",
+                  default=None, minimum=0),
+            Field("threshold", "float", "classification threshold (default max(0.5, 25/sqrt(n)))", default=None,
+                  minimum=0.0),
+            Field("n_temps", "int", "tempering ladder size (default: sampling's)", default=None, minimum=2),
+            Field("max_tree_depth", "int", "NUTS tree depth (default 10 nuts, 6 tempered)", default=None,
+                  minimum=1),
             Field("max_loss", "float", "catalogue: keep critical points with loss <= max_loss", default=None,
                   minimum=0.0),
+            Field("catalogue", "str", "catalogue JSON file (Catalogue.to_json; default kgon.default_catalogue(c))",
+                  default=None),
         ),
         function="theory.sweep:posterior_task",
         aggregate="theory.sweep:aggregate_results",
+        expand="theory.sweep:expand_posterior",
         prepare="theory.sweep:prepare_catalogue",
+    )
+)
+
+
+register_task_kind(
+    TaskKind(
+        name="sgd",
+        doc="batched SGD runs (sampling.train_sgd) matched to catalogue plateaus (sampling.analyze_sgd)",
+        fields=(
+            # sampling.SGDConfig, defaults = the paper's protocol (SCIENCE.md §5); a test keeps them in sync
+            Field("c", "int", "number of features", default=6, grid=True, minimum=2),
+            Field("r", "int", "number of hidden dimensions", default=2, grid=True, minimum=1),
+            Field("n", "int", "training-set size of each run", default=1000, grid=True, minimum=1),
+            Field("batch_size", "int", "minibatch size", default=20, grid=True, minimum=1),
+            Field("lr", "float", "learning rate", default=0.005, grid=True, minimum=0.0),
+            Field("epochs", "int", "passes over the training set", default=4500, grid=True, minimum=1),
+            Field("init_k", "int", "initial polygon size", default=4, grid=True, minimum=0),
+            Field("init_length", "float", "initial polygon column length", default=1.0, minimum=0.0),
+            Field("init_noise", "float", "initial noise standard deviation", default=0.01, grid=True, minimum=0.0),
+            Field("checkpoints", "int", "log-spaced checkpoints", default=200, minimum=2),
+            Field("dtype", "str", "training precision", default="float64", choices=("float64", "float32")),
+            Field("data_seed", "int", "one training set for all runs (default: one per run)", default=None,
+                  minimum=0),
+            # runs and their split into tasks
+            Field("runs", "int", "SGD runs per grid point (seeds seed, seed+1, ...)", minimum=1),
+            Field("runs_per_task", "int", "runs trained together in one task", default=5, minimum=1),
+            # sampling.analyze_sgd
+            Field("threshold", "float", "largest phase distance to a catalogue point", default=None, minimum=0.0),
+            Field("slope_tol", "float", "flatness threshold on |d log L / d log t|", default=0.05, minimum=0.0),
+            Field("min_length", "int", "shortest plateau in checkpoints", default=3, minimum=1),
+            Field("llc_per_plateau", "int", "SGLD LLC estimates per plateau for the antecedent check (0: skip)",
+                  default=3, minimum=0),
+            Field("max_loss", "float", "catalogue: keep critical points with loss <= max_loss", default=None,
+                  minimum=0.0),
+            Field("catalogue", "str", "catalogue JSON file (Catalogue.to_json; default kgon.default_catalogue(c))",
+                  default=None),
+        ),
+        function="theory.sweep:sgd_task",
+        aggregate="theory.sweep:aggregate_sgd",
+        check="theory.sweep:check_sgd",
+        expand="theory.sweep:expand_sgd",
+        prepare="theory.sweep:prepare_catalogue",
+        replicates=False,
     )
 )
 
@@ -377,18 +442,45 @@ class Experiment:
     def task_kind(self) -> TaskKind:
         return TASK_KINDS[self.kind]
 
-    def tasks(self) -> tuple[Task, ...]:
-        """Expand the grid: the product of the grid axes (in schema order) times the replicates."""
+    def grid(self) -> list[dict]:
+        """The grid points: one config per combination of the list-valued grid axes (schema order;
+        parameters that are ``None`` are left out)."""
         params = self.params
-        kind = self.task_kind
-        axes = [f.name for f in kind.fields if f.grid and isinstance(params.get(f.name), list)]
-        values = [params[a] for a in axes]
+        axes = [f.name for f in self.task_kind.fields if f.grid and isinstance(params.get(f.name), list)]
         out = []
-        for combo in itertools.product(*values):
+        for combo in itertools.product(*(params[a] for a in axes)):
             config = {k: v for k, v in params.items() if v is not None}
             config.update(zip(axes, combo))
-            for rep in range(self.replicates):
-                out.append(Task.make(self.kind, config, experiment_seed=self.seed, replicate=rep, index=len(out)))
+            out.append(config)
+        return out
+
+    def task_configs(self) -> list[tuple[dict, int]]:
+        """(config, replicate) of every task before preparation: the kind's ``expand`` hook, or the
+        grid points times the replicates (replicates innermost)."""
+        kind = self.task_kind
+        if kind.expand is not None:
+            return [(dict(cfg), int(rep)) for cfg, rep in resolve(kind.expand)(self)]
+        return [(cfg, rep) for cfg in self.grid() for rep in range(self.replicates)]
+
+    def tasks(self, *, prepare: bool = True) -> tuple[Task, ...]:
+        """The tasks, in grid order, with their keys and seeds.
+
+        Parameters
+        ----------
+        prepare : bool
+            Run the kind's ``prepare`` hook on each config (for the posterior and SGD kinds this
+            loads or computes the critical-point catalogue and puts it into the config). Tasks
+            built with ``prepare=False`` are for inspection: their keys differ from the prepared
+            ones that :func:`theory.run_sweep` stores.
+        """
+        kind = self.task_kind
+        hook = resolve(kind.prepare) if (prepare and kind.prepare is not None) else None
+        base = str(Path(self.source).resolve().parent) if self.source else None
+        out = []
+        for config, rep in self.task_configs():
+            if hook is not None:
+                config = hook(dict(config), base)
+            out.append(Task.make(self.kind, config, experiment_seed=self.seed, replicate=rep, index=len(out)))
         return tuple(out)
 
     def to_dict(self) -> dict:
@@ -458,6 +550,8 @@ def parse_experiment(data: Mapping | str, *, source: str | None = None) -> Exper
         raise ValueError(f"{where}missing required key `seed` (the experiment seed, a non-negative integer).")
     seed = Field("seed", "int", _COMMON["seed"], minimum=0).check(table.pop("seed"), where)
     replicates = Field("replicates", "int", _COMMON["replicates"], minimum=1).check(table.pop("replicates", 1), where)
+    if replicates != 1 and not kind.replicates:
+        raise ValueError(f"{where}`replicates` is not used by kind {kind_name!r}; got {replicates}.")
     name = table.pop("name", None)
     if name is not None:
         name = Field("name", "str", _COMMON["name"]).check(name, where)

@@ -44,8 +44,8 @@ class ReproduceConfig:
     @classmethod
     def quick_config(cls, *, seed: int = 0) -> "ReproduceConfig":
         return cls(
-            ns=(100, 200, 400, 600, 900, 1500, 3000),
-            chains=2, warmup=200, samples=300, sgd_runs=4, sgd_epochs=300, seed=seed, quick=True,
+            ns=(100, 250, 600, 1500, 4000),
+            chains=2, warmup=150, samples=200, sgd_runs=4, sgd_epochs=300, seed=seed, quick=True,
         )
 
     def stage_key(self, stage: str, *fields_: str) -> str:

@@ -36,8 +36,14 @@ __all__ = [
     "TaskRecord",
     "aggregate_results",
     "execute_task",
+    "aggregate_sgd",
+    "merge_sgd",
     "posterior_task",
     "potential_task",
+    "expand_posterior",
+    "expand_sgd",
+    "prepare_catalogue",
+    "sgd_task",
     "run_sweep",
 ]
 
@@ -236,7 +242,7 @@ def run_sweep(
         raise ValueError(f"`experiment` must be an Experiment; got {type(experiment).__name__}.")
     start = time.perf_counter()
     store = ResultStore(out)
-    tasks = experiment.tasks()
+    tasks = experiment.tasks()  # runs the kind's prepare hook (e.g. loads the catalogue)
     records: list[TaskRecord | None] = [None] * len(tasks)
     corrupt: dict[int, str] = {}
     pending: list[Task] = []
@@ -251,8 +257,6 @@ def run_sweep(
     write_json_atomic(store.root / "experiment.json", experiment.to_dict())
 
     executor = executor if executor is not None else LocalExecutor(workers=1)
-    if pending and experiment.task_kind.prepare is not None:
-        resolve(experiment.task_kind.prepare)(experiment)
 
     from tqdm.auto import tqdm
 
@@ -313,7 +317,8 @@ def run_sweep(
 
 
 def aggregate_results(tasks: Sequence[Task], results: Sequence[dict]) -> dict:
-    """``{"results": [...]}``: each task's result in grid order, with its ``replicate`` and ``seed``.
+    """``{"results": [...]}``: each task's result in grid order, with its ``replicate`` and ``seed``
+    (the task seed, unless the result carries its own ``seed``).
 
     This is the structure of ``tmsphase posterior --json`` (one entry per (n, ...) point), extended
     by the two keys that tell replicates apart.
@@ -322,7 +327,7 @@ def aggregate_results(tasks: Sequence[Task], results: Sequence[dict]) -> dict:
     for task, res in zip(tasks, results):
         entry = dict(res)
         entry["replicate"] = task.replicate
-        entry["seed"] = task.seed
+        entry.setdefault("seed", task.seed)  # kinds with their own seed convention report it themselves
         entries.append(entry)
     return {"results": entries}
 
@@ -390,46 +395,293 @@ def potential_task(config: dict, seed: int) -> dict:
     }
 
 
-@functools.lru_cache(maxsize=8)
-def _catalogue(c: int, max_loss: float | None):
-    """The critical-point catalogue for c features (cached on disk by kgon, and per process here)."""
+@functools.lru_cache(maxsize=16)
+def _catalogue_dict(c: int, r: int, max_loss: float | None, path: str | None) -> str:
+    """The catalogue as canonical JSON: from a file (Catalogue.to_json), or kgon.default_catalogue."""
+    import dataclasses as _dc
+
     import kgon
 
-    return kgon.default_catalogue(c, max_loss=max_loss)
+    if path is None:
+        cat = kgon.default_catalogue(c, r=r, max_loss=max_loss)
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"cannot read the catalogue file {path!r} (`catalogue`): {exc.strerror or exc}.") from None
+        try:
+            cat = kgon.Catalogue.from_json(text)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path!r} (`catalogue`) is not a catalogue written by Catalogue.to_json: {exc!r}.") from None
+        if (cat.c, cat.r) != (c, r):
+            raise ValueError(f"the catalogue {path!r} is for (c, r) = ({cat.c}, {cat.r}); the tasks need ({c}, {r}).")
+        if max_loss is not None:
+            cat = _dc.replace(cat, points=tuple(p for p in cat.points if p.loss <= max_loss), max_loss=max_loss)
+    if not cat.points:
+        raise ValueError(f"the catalogue for c = {c}, r = {r} has no points (max_loss = {max_loss}).")
+    return canonical_json(cat.to_dict())
 
 
-def prepare_catalogue(experiment: Experiment) -> None:
-    """Driver-side hook: build (and cache on disk) every catalogue the tasks need, once."""
-    params = experiment.params
-    cs = params["c"] if isinstance(params["c"], list) else [params["c"]]
-    for c in cs:
-        _catalogue(int(c), params.get("max_loss"))
+def prepare_catalogue(config: dict, base_dir: str | None) -> dict:
+    """Prepare hook of the posterior and SGD kinds: put the critical-point catalogue into the config.
+
+    ``catalogue`` (a path, relative to the experiment file) and ``max_loss`` are replaced by
+    ``catalogue`` = ``Catalogue.to_dict()`` of the catalogue they select (default
+    ``kgon.default_catalogue(c, r=r, max_loss=max_loss)``). The task key thus depends on the catalogue
+    actually used, and workers need neither the file nor kgon's catalogue cache.
+    """
+    path = config.pop("catalogue", None)
+    max_loss = config.pop("max_loss", None)
+    if path is not None and base_dir is not None and not Path(path).is_absolute():
+        path = str(Path(base_dir) / path)
+    config["catalogue"] = json.loads(
+        _catalogue_dict(int(config["c"]), int(config.get("r", 2)), max_loss, path)
+    )
+    return config
+
+
+def _load_catalogue(config: dict):
+    """The kgon.Catalogue that prepare_catalogue put into a task config."""
+    import kgon
+
+    return kgon.Catalogue.from_json(json.dumps(config["catalogue"]))
+
+
+_POSTERIOR_OPTIONAL = ("threshold", "n_temps", "max_tree_depth")
+
+
+def expand_posterior(experiment: Experiment) -> list[tuple[dict, int]]:
+    """Posterior tasks: the grid points times the replicates; replicate k runs with the seed
+    ``seed + k`` (``run_seed`` in the config), the convention of ``tmsphase posterior --seed``."""
+    return [
+        (dict(cfg, run_seed=experiment.seed + rep), rep) for cfg in experiment.grid() for rep in range(experiment.replicates)
+    ]
 
 
 def posterior_task(config: dict, seed: int) -> dict:
-    """Posterior phase occupancy at one sample size: ``sampling.run_occupancy`` with the task seed.
+    """Posterior phase occupancy at one sample size: ``sampling.run_occupancy``.
 
-    The JAX key is ``jax.random.PRNGKey(seed)``; the catalogue is ``kgon.default_catalogue(c,
-    max_loss=max_loss)``. Returns ``OccupancyResult.to_dict()`` (n, method, occupancy,
-    occupancy_err, rhat_loss, ess_loss, divergences) plus ``c``.
+    Seeds follow ``tmsphase posterior --seed S`` with S = ``run_seed`` (= experiment seed + replicate):
+    the key is ``jax.random.fold_in(jax.random.PRNGKey(S), n)`` and the data stream is ``data_seed``
+    (default S, so the data sets of one replicate are nested over n). A sweep entry is thus the
+    same as the one ``tmsphase posterior`` computes with that seed and catalogue. The catalogue is the
+    one in the config (:func:`prepare_catalogue`); optional settings left out take run_occupancy's
+    defaults. The draws are not kept (``keep_idata=False``): a sweep stores summaries. The task seed
+    is not used.
+
+    Returns ``OccupancyResult.to_dict()`` (n, method, occupancy, occupancy_err, rhat_loss, ess_loss,
+    divergences) plus ``c``, ``r``, ``seed`` (S), ``data_seed``, ``phase_switches`` (per chain)
+    and ``threshold``.
     """
     import sampling
     from kgon._jaxsetup import jax
 
-    c = int(config["c"])
-    catalogue = _catalogue(c, config.get("max_loss"))
+    c, n, r = int(config["c"]), int(config["n"]), int(config.get("r", 2))
+    run_seed = int(config["run_seed"])
+    data_seed = int(config["data_seed"]) if config.get("data_seed") is not None else run_seed
     res = sampling.run_occupancy(
-        jax.random.PRNGKey(seed),
+        jax.random.fold_in(jax.random.PRNGKey(run_seed), n),
         c=c,
-        n=int(config["n"]),
+        n=n,
         method=config["method"],
         chains=int(config["chains"]),
         warmup=int(config["warmup"]),
         samples=int(config["samples"]),
-        catalogue=catalogue,
-        data_seed=config.get("data_seed"),
+        catalogue=_load_catalogue(config),
+        data_seed=data_seed,
         init=config["init"],
+        r=r,
+        keep_idata=False,
+        **{k: config[k] for k in _POSTERIOR_OPTIONAL if config.get(k) is not None},
     )
     out = res.to_dict()
-    out["c"] = c
+    out.update(c=c, r=r, seed=run_seed, data_seed=data_seed, phase_switches=[int(s) for s in res.phase_switches],
+               threshold=float(res.config["threshold"]))
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# the SGD kind
+
+_SGD_CONFIG_KEYS = ("c", "r", "n", "batch_size", "lr", "epochs", "init_k", "init_length", "init_noise",
+                    "checkpoints", "dtype", "data_seed")
+_SGD_ANALYSIS_KEYS = ("threshold", "slope_tol", "min_length")
+_SGD_POINT_KEYS = _SGD_CONFIG_KEYS + _SGD_ANALYSIS_KEYS + ("llc_per_plateau",)
+
+
+def check_sgd(params: dict) -> None:
+    """Parse-time checks across SGD parameters (the rest is checked by ``sampling.SGDConfig``)."""
+    def values(key):
+        v = params.get(key)
+        return v if isinstance(v, list) else [v]
+
+    for n in values("n"):
+        for m in values("batch_size"):
+            if m > n:
+                raise ValueError(f"`batch_size` must be <= `n`; got batch_size = {m}, n = {n}.")
+    for c in values("c"):
+        for k in values("init_k"):
+            if k > c:
+                raise ValueError(f"`init_k` must be <= `c`; got init_k = {k}, c = {c}.")
+            for r in values("r"):
+                if k >= 3 and r < 2:
+                    raise ValueError(f"`init_k` >= 3 needs r >= 2; got init_k = {k}, r = {r}.")
+    for lr in values("lr"):
+        if lr <= 0:
+            raise ValueError(f"`lr` must be a positive number; got {lr!r}.")
+
+
+def expand_sgd(experiment: Experiment) -> list[tuple[dict, int]]:
+    """SGD tasks: per grid point, the runs with seeds ``seed, seed + 1, ..., seed + runs - 1`` split
+    into chunks of ``runs_per_task`` (a run's trajectory depends only on its seed and the config, so
+    the chunking does not change any run)."""
+    out = []
+    for point in experiment.grid():
+        runs, per = int(point.pop("runs")), int(point.pop("runs_per_task"))
+        for start in range(0, runs, per):
+            cfg = dict(point)
+            cfg["run_offset"] = start
+            cfg["seeds"] = [experiment.seed + i for i in range(start, min(start + per, runs))]
+            out.append((cfg, 0))
+    return out
+
+
+def sgd_task(config: dict, seed: int) -> dict:
+    """Train one chunk of SGD runs, match their checkpoints to the catalogue, estimate plateau LLCs.
+
+    The same pipeline as ``tmsphase sgd``: ``sampling.train_sgd(SGDConfig(...), seeds)``, then
+    ``sampling.analyze_sgd(result, catalogue, threshold=..., slope_tol=..., min_length=...)``, then,
+    unless ``llc_per_plateau`` is 0, SGLD LLC estimates (the paper's setting) at up to
+    ``llc_per_plateau`` checkpoints of every plateau (``sampling.plateau_centers``,
+    ``sampling.llc_trajectory`` with ``jax.random.key(seed)``) attached for the estimated antecedent
+    check. Each run's own seed is in ``config["seeds"]``; the task seed only keys the SGLD chains.
+
+    Returns ``SGDAnalysis.to_dict()`` plus ``run_offset`` (index of the chunk's first run),
+    ``diverged_runs`` and ``llc_excluded_chains`` (for merging chunks, :func:`merge_sgd`).
+    """
+    import sampling
+
+    sgd_config = sampling.SGDConfig(**{k: config[k] for k in _SGD_CONFIG_KEYS if k in config})
+    result = sampling.train_sgd(sgd_config, list(config["seeds"]))
+    catalogue = _load_catalogue(config)
+    analysis = sampling.analyze_sgd(result, catalogue, **{k: config[k] for k in _SGD_ANALYSIS_KEYS if k in config})
+    llc = None
+    per_plateau = int(config.get("llc_per_plateau", 0))
+    if per_plateau > 0 and analysis.plateaus:
+        from kgon._jaxsetup import jax
+
+        centers = sampling.plateau_centers(analysis, per_plateau=per_plateau)
+        llc = sampling.llc_trajectory(jax.random.key(seed), result, centers=centers)
+        analysis = analysis.with_llc(result, catalogue, llc)
+    out = analysis.to_dict()
+    out["run_offset"] = int(config["run_offset"])
+    out["diverged_runs"] = int(sum(bool(d) for d in result.diverged))
+    out["llc_excluded_chains"] = {str(k): int(v) for k, v in llc.reasons.items()} if llc is not None else None
+    return out
+
+
+def _weighted_fraction(parts: Sequence[dict], key: str) -> float | None:
+    """Mean over the non-diverged runs of all chunks of a per-chunk fraction (equal checkpoints per run)."""
+    num = den = 0.0
+    for p in parts:
+        w = p["runs"] - p["diverged_runs"]
+        if w > 0 and p[key] is not None:
+            num += p[key] * w
+            den += w
+    return num / den if den else None
+
+
+def _merge_signs(parts: Sequence[dict | None]) -> dict | None:
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return None
+    keys = ("loss_down_llc_up", "loss_down_llc_down", "loss_up_llc_up", "loss_up_llc_down", "undetermined")
+    out = {k: sum(int(p[k]) for p in parts) for k in keys}
+    det = sum(out[k] for k in keys if k != "undetermined")
+    out["consistent_fraction"] = out["loss_down_llc_up"] / det if det else None
+    return out
+
+
+def merge_sgd(parts: Sequence[dict]) -> dict:
+    """Combine the ``SGDAnalysis.to_dict()`` of chunks of runs into the analysis of all runs.
+
+    Counts add up (transitions, final phases, antecedent sign counts, runs); fractions are averaged
+    over the non-diverged runs; per-run lists (phase sequences, plateaus) are concatenated in run order
+    with run indices shifted by each chunk's offset; excluded SGLD chains are added per reason. Without
+    SGLD estimates the result equals ``analyze_sgd`` on all runs at once (up to float rounding of the
+    fractions), which a test checks; the estimated antecedent counts differ from an all-at-once run
+    only by the SGLD randomness (each chunk has its own key).
+    """
+    parts = sorted(parts, key=lambda p: p["run_offset"])
+    transitions: dict[tuple[str, str], int] = {}
+    for p in parts:
+        for t in p["transitions"]:
+            transitions[(t["from"], t["to"])] = transitions.get((t["from"], t["to"]), 0) + int(t["count"])
+    final: dict[str, int] = {}
+    for p in parts:
+        for label, count in p["final_phases"].items():
+            final[label] = final.get(label, 0) + int(count)
+    plateaus = []
+    for p in parts:
+        for pl in p["plateaus"]:
+            pl = dict(pl)
+            pl["run"] = pl["run"] + p["run_offset"]
+            plateaus.append(pl)
+    config = dict(parts[0]["config"])
+    if "seeds" in config:
+        config["seeds"] = [s for p in parts for s in p["config"]["seeds"]]
+    excluded = [p.get("llc_excluded_chains") for p in parts if p.get("llc_excluded_chains") is not None]
+    llc_excluded = None
+    if excluded:
+        llc_excluded = {}
+        for e in excluded:
+            for reason, count in e.items():
+                llc_excluded[reason] = llc_excluded.get(reason, 0) + int(count)
+    antecedent = {
+        "n_transitions": sum(p["antecedent"]["n_transitions"] for p in parts),
+        "theory": _merge_signs([p["antecedent"]["theory"] for p in parts]),
+        "estimated": _merge_signs([p["antecedent"]["estimated"] for p in parts]),
+        "loss_decreasing": sum(p["antecedent"]["loss_decreasing"] for p in parts),
+    }
+    return {
+        "fraction_on_plateaus": _weighted_fraction(parts, "fraction_on_plateaus"),
+        "fraction_matched": _weighted_fraction(parts, "fraction_matched"),
+        "transitions": [
+            {"from": a, "to": b, "count": k}
+            for (a, b), k in sorted(transitions.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
+        "final_phases": dict(sorted(final.items())),
+        "antecedent": antecedent,
+        "phase_sequences": [seq for p in parts for seq in p["phase_sequences"]],
+        "runs": sum(p["runs"] for p in parts),
+        "seeds": config.get("seeds"),
+        "five_to_six": transitions.get(("5", "6"), 0),
+        "llc_excluded_chains": llc_excluded,
+        "diverged_runs": sum(p["diverged_runs"] for p in parts),
+        "plateaus": plateaus,
+        "config": config,
+    }
+
+
+def aggregate_sgd(tasks: Sequence[Task], results: Sequence[dict]) -> dict:
+    """The output of an SGD sweep: the structure of ``tmsphase sgd --json``.
+
+    With one grid point, the merged analysis of all its runs (:func:`merge_sgd`): fraction_on_plateaus,
+    transitions, final_phases, antecedent, fraction_matched, phase_sequences, runs, seeds,
+    five_to_six, llc_excluded_chains (the keys of ``tmsphase sgd --json`` but its timings and
+    figures) plus plateaus, config and diverged_runs. With
+    several, ``{"results": [...]}``, one merged analysis per grid point (in grid order) with the grid
+    point's SGD settings under ``"sgd"``.
+    """
+    groups: dict[str, list[dict]] = {}
+    settings: dict[str, dict] = {}
+    for task, res in zip(tasks, results):
+        cfg = task.config
+        point = {k: cfg[k] for k in _SGD_POINT_KEYS if k in cfg}
+        key = canonical_json(point)
+        groups.setdefault(key, []).append(res)
+        settings[key] = point
+    merged = [dict(merge_sgd(parts), sgd=settings[key]) for key, parts in groups.items()]
+    if len(merged) == 1:
+        return merged[0]
+    return {"results": merged}

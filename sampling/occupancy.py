@@ -1,0 +1,342 @@
+"""Posterior phase occupancy: the posterior mass of each phase at sample size n (SCIENCE.md §4).
+
+Every posterior draw at beta = 1 is classified into a catalogue phase (``kgon.classify``: the
+nearest critical point modulo O(r) rotations/reflections and feature permutations, "other" beyond a
+distance threshold). The occupancy of phase alpha is the fraction of draws labelled alpha,
+
+    P_hat_n(alpha) = (1 / (C T)) sum_{chains c} sum_{draws t} 1[label(w_{c,t}) = alpha],
+
+with a bootstrap standard error over independent chains (C >= 4), or, with fewer chains, over
+contiguous blocks of the chains (``min_units`` blocks in all; the blocks must be longer than the
+label autocorrelation time, which parallel tempering keeps short). Estimates from independent
+data sets can be pooled with :func:`pool_occupancy`.
+
+Classification threshold: the posterior in a phase spreads to distances ~ sqrt(d / n) from its
+critical point (about 13 / sqrt(n) median at c = 6), so a fixed threshold would label most draws
+"other" at small n. The default :func:`occupancy_threshold` is max(0.5, 25 / sqrt(n)) (at least
+``kgon``'s default 0.5, and about the 99th percentile of the within-phase distance at n ~ 1000).
+
+Method per n: ``run_occupancy(method="nuts")`` uses independent NUTS chains from prior draws (which
+measure basins of attraction once barriers are high), ``method="tempered"`` parallel tempering
+(posterior mass); the method is recorded in every result.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from kgon._jaxsetup import jax
+from kgon.validation import check_int
+
+from .data import key_data, make_dataset
+from .diagnostics import OTHER
+
+__all__ = [
+    "OccupancyResult",
+    "run_occupancy",
+    "classify_draws",
+    "occupancy_estimate",
+    "occupancy_threshold",
+    "pool_occupancy",
+    "METHODS",
+]
+
+METHODS = ("nuts", "tempered")
+
+
+def occupancy_threshold(n: int) -> float:
+    """Default classification threshold at sample size n: max(0.5, 25 / sqrt(n)) (module docstring)."""
+    return max(0.5, 25.0 / math.sqrt(n))
+
+
+def classify_draws(W: np.ndarray, b: np.ndarray, catalogue, *, threshold: float | None = None) -> np.ndarray:
+    """Phase labels of draws W (..., r, c), b (..., c) via ``kgon.classify`` (str array (...)).
+
+    ``threshold=None`` uses ``kgon.classify``'s default.
+    """
+    import kgon
+
+    if threshold is None:
+        return np.asarray(kgon.classify(W, b, catalogue))
+    return np.asarray(kgon.classify(W, b, catalogue, threshold=threshold))
+
+
+def occupancy_estimate(
+    labels: np.ndarray, *, rng_key=None, n_boot: int = 2000, min_units: int = 8
+) -> tuple[dict[str, float], dict[str, float], str]:
+    """Occupancy and bootstrap standard error from labels of shape (chains, draws).
+
+    Returns ``(occupancy, occupancy_err, error_method)``; keys are the observed labels plus
+    ``"other"`` (always present), sorted by decreasing occupancy. ``error_method`` is
+    ``"bootstrap over C chains"`` or ``"bootstrap over B blocks of C chains"``.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or labels.size == 0:
+        raise ValueError(f"`labels` must have shape (chains, draws) with draws >= 1; got {labels.shape}.")
+    C, T = labels.shape
+    names = sorted(set(labels.ravel().tolist()) | {OTHER})
+    onehot = np.stack([(labels == nm) for nm in names], axis=-1).astype(np.float64)  # (C, T, P)
+    if C >= min_units:
+        units = onehot.mean(axis=1)  # (C, P)
+        how = f"bootstrap over {C} chains"
+    else:
+        per = max(1, min(T, math.ceil(min_units / C)))
+        edges = np.linspace(0, T, per + 1).astype(int)
+        units = np.concatenate(
+            [onehot[:, a:b_].mean(axis=1) for a, b_ in zip(edges[:-1], edges[1:]) if b_ > a], axis=0
+        )
+        how = f"bootstrap over {units.shape[0]} blocks of {C} chains"
+    est = onehot.mean(axis=(0, 1))
+    if units.shape[0] >= 2:
+        seed = 0 if rng_key is None else int(np.asarray(jax.random.randint(rng_key, (), 0, 2**31 - 1)))
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, units.shape[0], size=(n_boot, units.shape[0]))
+        boot = units[idx].mean(axis=1)  # (n_boot, P)
+        err = boot.std(axis=0, ddof=1)
+    else:
+        err = np.full(len(names), np.nan)
+    order = sorted(range(len(names)), key=lambda k: (-est[k], names[k]))
+    occ = {names[k]: float(est[k]) for k in order}
+    occ_err = {names[k]: float(err[k]) for k in order}
+    return occ, occ_err, how
+
+
+def _nan_to_none(x):
+    return None if (isinstance(x, float) and not math.isfinite(x)) else x
+
+
+@dataclass(frozen=True)
+class OccupancyResult:
+    """Posterior phase occupancy at one sample size n.
+
+    Attributes
+    ----------
+    n, c : int
+    method : str
+        "nuts" or "tempered": the method that produced the estimate.
+    occupancy : dict[str, float]
+        Posterior mass of each observed phase label (plus "other"), decreasing.
+    occupancy_err : dict[str, float]
+        Bootstrap standard errors (see ``config["error_method"]``).
+    rhat_loss, ess_loss : float
+        Split R-hat and ESS of the loss L_n over chains (beta = 1).
+    divergences : int
+        Post-warmup divergent transitions at beta = 1.
+    phase_switches : tuple of int
+        Label changes along each chain (beta = 1, "other" ignored).
+    config : dict
+        Hyperparameters, threshold, data seed, error method, mixing summary (e.g. swap rates).
+    seed : tuple of int
+        PRNG key data of the run.
+    idata : arviz.InferenceData or None
+        Draws, loss, labels and sampler statistics (not part of ``to_dict``; see
+        :func:`sampling.to_inference_data`).
+    """
+
+    n: int
+    c: int
+    method: str
+    occupancy: dict
+    occupancy_err: dict
+    rhat_loss: float
+    ess_loss: float
+    divergences: int
+    phase_switches: tuple
+    config: dict = field(default_factory=dict)
+    seed: tuple = ()
+    idata: object = field(default=None, compare=False, repr=False)
+
+    def to_dict(self) -> dict:
+        """JSON-able summary: n, method, occupancy, occupancy_err, rhat_loss, ess_loss, divergences."""
+        return {
+            "n": int(self.n),
+            "method": self.method,
+            "occupancy": dict(self.occupancy),
+            "occupancy_err": {k: _nan_to_none(v) for k, v in self.occupancy_err.items()},
+            "rhat_loss": _nan_to_none(float(self.rhat_loss)),
+            "ess_loss": _nan_to_none(float(self.ess_loss)),
+            "divergences": int(self.divergences),
+        }
+
+
+def _check_method(method) -> str:
+    if method not in METHODS:
+        raise ValueError(f"`method` must be one of {list(METHODS)}; got {method!r}.")
+    return method
+
+
+def run_occupancy(
+    rng_key,
+    *,
+    c: int,
+    n: int,
+    method: str = "nuts",
+    chains: int = 4,
+    warmup: int = 500,
+    samples: int = 500,
+    catalogue,
+    data_seed: int | None = None,
+    init="prior",
+    r: int = 2,
+    threshold: float | None = None,
+    n_temps: int | None = None,
+    max_tree_depth: int | None = None,
+    progress: bool = False,
+    keep_idata: bool = True,
+) -> OccupancyResult:
+    """Posterior phase occupancy at sample size n (module docstring).
+
+    Draws a data set D_n (from ``data_seed`` if given, else from ``rng_key``), samples the posterior
+    phi(w) exp(-n L_n(w)) with ``method``, classifies the beta = 1 draws into the ``catalogue``'s
+    phases and estimates the occupancy with a bootstrap error.
+
+    Parameters
+    ----------
+    rng_key : jax PRNG key
+    c : int, >= 2
+        Number of features (must match the catalogue).
+    n : int, >= 1
+        Sample size.
+    method : "nuts" or "tempered"
+        Independent NUTS chains, or parallel tempering (:func:`sampling.run_tempering`).
+    chains : int, >= 1
+        NUTS chains, or independent tempering ladders.
+    warmup, samples : int
+        Per chain (tempering: sweeps).
+    catalogue : kgon.Catalogue
+        Phases to classify into (``kgon.default_catalogue(c)``).
+    data_seed : int, optional
+        Fix the data set (``jax.random.PRNGKey(data_seed)``) independently of ``rng_key``.
+    init : "prior" (default), "catalogue", label(s), ...
+        Chain initialisation (:func:`sampling.initial_points`).
+    r : int
+        Hidden dimensions.
+    threshold : float, optional
+        Classification threshold (default :func:`occupancy_threshold` (n)).
+    n_temps : int, optional
+        Tempering ladder size (default :func:`sampling.tempering.default_ladder_size`).
+    max_tree_depth : int, optional
+        NUTS tree depth (default 10 for "nuts", 6 per replica for "tempered").
+    progress : bool
+        tqdm progress bar.
+    keep_idata : bool
+        Attach an arviz InferenceData with the draws (``result.idata``).
+
+    Returns
+    -------
+    OccupancyResult
+    """
+    c = check_int("c", c, minimum=2)
+    n = check_int("n", n, minimum=1)
+    method = _check_method(method)
+    chains = check_int("chains", chains, minimum=1)
+    if catalogue is None or not hasattr(catalogue, "points"):
+        raise ValueError(f"`catalogue` must be a kgon.Catalogue; got {type(catalogue).__name__}.")
+    if getattr(catalogue, "c", c) != c:
+        raise ValueError(f"`catalogue` is for c = {catalogue.c}; got c = {c}.")
+    if data_seed is not None:
+        data_seed = check_int("data_seed", data_seed, minimum=0)
+    if threshold is None:
+        threshold = occupancy_threshold(n)
+    elif isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
+        raise ValueError(f"`threshold` must be a positive number; got {threshold!r}.")
+    k_data, k_run, k_boot = jax.random.split(rng_key, 3)
+    if data_seed is not None:
+        k_data = jax.random.PRNGKey(data_seed)
+    dataset = make_dataset(k_data, n, c)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if method == "nuts":
+            from .nuts import run_nuts
+
+            res = run_nuts(
+                k_run, dataset, chains=chains, warmup=warmup, samples=samples, init=init, r=r,
+                catalogue=catalogue, threshold=threshold, max_tree_depth=10 if max_tree_depth is None else max_tree_depth,
+                progress=progress,
+            )
+            extra = {"step_size": res.step_size.tolist(), "mean_num_steps": float(res.num_steps.mean())}
+        else:
+            from .tempering import run_tempering
+
+            res = run_tempering(
+                k_run, dataset, chains=chains, warmup=warmup, samples=samples, n_temps=n_temps, init=init, r=r,
+                catalogue=catalogue, threshold=threshold, max_tree_depth=6 if max_tree_depth is None else max_tree_depth,
+                progress=progress,
+            )
+            extra = {
+                "betas": res.pt.betas.tolist(),
+                "swap_rate": res.pt.swap_rate.tolist(),
+                "round_trips": res.pt.round_trips.tolist(),
+                "loss_mean_per_temperature": (res.pt.energy_mean / n).tolist(),
+            }
+    not_mixing = False
+    for w in caught:
+        from .nuts import PhaseMixingWarning
+
+        if issubclass(w.category, PhaseMixingWarning):
+            not_mixing = True
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    occ, err, how = occupancy_estimate(res.labels, rng_key=k_boot)
+    config = dict(
+        res.config, c=c, n=n, method=method, chains=chains, warmup=warmup, samples=samples, data_seed=data_seed,
+        data_key=list(dataset.key), threshold=float(threshold), error_method=how, chains_disagree=not_mixing,
+        catalogue_size=len(catalogue.points), **extra,
+    )
+    result = OccupancyResult(
+        n=n, c=c, method=method, occupancy=occ, occupancy_err=err, rhat_loss=res.rhat_loss, ess_loss=res.ess_loss,
+        divergences=res.divergences, phase_switches=tuple(res.phase_switches), config=config,
+        seed=key_data(rng_key),
+    )
+    if keep_idata:
+        from .io import to_inference_data
+
+        result = _with_idata(result, to_inference_data(res, result))
+    return result
+
+
+def _with_idata(result: OccupancyResult, idata) -> OccupancyResult:
+    from dataclasses import replace
+
+    return replace(result, idata=idata)
+
+
+def pool_occupancy(results: Sequence[OccupancyResult]) -> dict:
+    """Pool occupancy estimates at one n from independent data sets (replicates).
+
+    The pooled occupancy is the mean over replicates; its standard error combines the spread
+    between replicates (which includes the data-set fluctuation of the posterior) as
+    std / sqrt(R), falling back to the root-mean-square of the within-run errors / sqrt(R) for R = 1.
+    Returns a dict with the keys of :meth:`OccupancyResult.to_dict` plus ``replicates``.
+    """
+    results = list(results)
+    if not results:
+        raise ValueError("`results` must contain at least one OccupancyResult; got none.")
+    ns = {r.n for r in results}
+    methods = {r.method for r in results}
+    if len(ns) != 1 or len(methods) != 1:
+        raise ValueError(f"`results` must share n and method; got n in {sorted(ns)} and methods {sorted(methods)}.")
+    R = len(results)
+    labels = sorted(set().union(*[set(r.occupancy) for r in results]))
+    M = np.array([[r.occupancy.get(lab, 0.0) for lab in labels] for r in results])
+    E = np.array([[r.occupancy_err.get(lab, 0.0) or 0.0 for lab in labels] for r in results])
+    est = M.mean(axis=0)
+    if R >= 2:
+        err = M.std(axis=0, ddof=1) / math.sqrt(R)
+    else:
+        err = np.sqrt(np.nanmean(E**2, axis=0)) / math.sqrt(R)
+    order = sorted(range(len(labels)), key=lambda k: (-est[k], labels[k]))
+    return {
+        "n": results[0].n,
+        "method": results[0].method,
+        "occupancy": {labels[k]: float(est[k]) for k in order},
+        "occupancy_err": {labels[k]: float(err[k]) for k in order},
+        "rhat_loss": float(max(r.rhat_loss for r in results)),
+        "ess_loss": float(sum(r.ess_loss for r in results)),
+        "divergences": int(sum(r.divergences for r in results)),
+        "replicates": R,
+    }

@@ -1,0 +1,63 @@
+"""The ``tmsphase sgd`` and ``tmsphase llc`` commands (issue 6, item 7)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import pytest
+
+from theory.cli import main
+
+
+def _run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_llc_cli_paper_setting(catalogue6, tmp_path):
+    code, out, _ = _run(["llc", "--point", "6", "--c", "6", "--n", "1000", "--paper", "--json",
+                         "--plot", str(tmp_path / "llc.png")])
+    assert code == 0
+    d = json.loads(out)
+    assert set(d) >= {"llc", "llc_std", "diagnostics", "theory_llc", "relative_error", "config"}
+    assert d["theory_llc"] == 8.5 and d["point"] == "6"
+    assert d["config"]["eps"] == 1e-3 and d["config"]["draws"] == 500 and d["config"]["chains"] == 4
+    assert d["config"]["refined"] is False
+    assert {"acceptance_mean", "excluded", "warnings"} <= set(d["diagnostics"])
+    assert (tmp_path / "llc.png").stat().st_size > 0
+
+
+def test_llc_cli_errors(catalogue6):
+    code, _, err = _run(["llc", "--point", "7-gon", "--c", "6", "--n", "1000"])
+    assert code == 2 and "no critical point labelled '7-gon'" in err
+    code, _, err = _run(["llc", "--point", "6", "--c", "6", "--n", "1"])
+    assert code == 2 and "`n` must be an integer >= 2; got 1." in err
+
+
+def test_sgd_cli_json_and_resume(catalogue6, tmp_path):
+    argv = ["sgd", "--c", "6", "--runs", "2", "--epochs", "4", "--checkpoints", "30", "--llc-per-plateau", "1",
+            "--out", str(tmp_path), "--json"]
+    code, out, _ = _run(argv)
+    assert code == 0
+    d = json.loads(out)
+    assert set(d) >= {"fraction_on_plateaus", "transitions", "final_phases", "antecedent", "five_to_six"}
+    assert d["runs"] == 2 and sum(d["final_phases"].values()) == 2
+    assert d["antecedent"]["n_transitions"] == sum(t["count"] for t in d["transitions"])
+    assert any(p.endswith("sgd_runs.png") for p in d["figures"])
+    npz = list(tmp_path.glob("sgd-*.npz"))
+    assert len(npz) == 1
+    mtime = npz[0].stat().st_mtime_ns
+    code, out2, _ = _run(argv[:-1] + ["--llc-per-plateau", "0", "--json"])
+    assert code == 0 and npz[0].stat().st_mtime_ns == mtime  # reused, not retrained
+    assert json.loads(out2)["final_phases"] == d["final_phases"]
+
+
+def test_sgd_cli_rejects_bad_arguments():
+    code, _, err = _run(["sgd", "--c", "6", "--runs", "0"])
+    assert code == 2 and "`runs` must be an integer >= 1; got 0." in err
+    code, _, err = _run(["sgd", "--c", "6", "--runs", "1", "--lr", "-1"])
+    assert code == 2 and "`lr` must be a positive finite number" in err
