@@ -429,8 +429,8 @@ def refine_critical(X: np.ndarray, r: int, c: int, *, iters: int = 200) -> tuple
 
     Endpoints that are nearly but not certifiably critical (|grad L| <= ``RESCUE_TOL``; the Newton
     iteration stalls at kinks of the potential, e.g. at 4-gons with zero bias) are replaced by the
-    first of their structured variants (:func:`_variants`: regular-polygon snapping) that is
-    certified. Returns (X, L, ok): endpoints, losses and the certified mask.
+    nearest (Euclidean) of their structured variants (:func:`_variants`: regular-polygon snapping)
+    that is certified. Returns (X, L, ok): endpoints, losses and the certified mask.
     """
     S = solve_critical(np.asarray(X, dtype=np.float64), r, c, iters=iters)
     S, L, gn, ok = _certified_clean(S, r, c)
@@ -448,10 +448,14 @@ def refine_critical(X: np.ndarray, r: int, c: int, *, iters: int = 200) -> tuple
                 P = solve_critical(C[~okC], r, c, iters=30)
                 P, LP, gP, okP = _certified_clean(P, r, c)
                 C[~okC], LC[~okC], gC[~okC], okC[~okC] = P, LP, gP, okP
+            best: dict[int, tuple[float, int]] = {}
             for j in np.nonzero(okC)[0]:
                 i = owner[j]
-                if not ok[i]:
-                    S[i], L[i], gn[i], ok[i] = C[j], LC[j], gC[j], True
+                dist = float(np.sum((C[j] - S[i]) ** 2))
+                if i not in best or dist < best[i][0]:
+                    best[i] = (dist, j)
+            for i, (_, j) in best.items():
+                S[i], L[i], gn[i], ok[i] = C[j], LC[j], gC[j], True
     return S, L, ok
 
 

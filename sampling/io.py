@@ -11,7 +11,9 @@ InferenceData layout (one file per n):
   (chain, draw), ``phase`` (chain, draw; integer code into the attribute ``phase_labels``);
 - ``sample_stats``: ``diverging``, ``lp`` (log posterior up to a constant), and for NUTS
   ``acceptance_rate``, ``n_steps``;
-- attributes: the result's configuration (JSON) and the occupancy (JSON).
+- attributes (of the InferenceData; ``phase_labels`` also on ``posterior``): the result's
+  configuration (JSON), the occupancy (JSON), the method and, for tempering, the ladder, swap rates
+  and round trips.
 """
 
 from __future__ import annotations
@@ -88,7 +90,10 @@ def to_inference_data(res, occupancy=None):
     dims = {"W": ["hidden", "feature"], "b": ["feature"]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return az.from_dict(posterior=post, sample_stats=stats, dims=dims, attrs=attrs)
+        idata = az.from_dict(posterior=post, sample_stats=stats, dims=dims, attrs=attrs)
+    if "phase_labels" in attrs:
+        idata.posterior.attrs["phase_labels"] = attrs["phase_labels"]
+    return idata
 
 
 def _atomic(path: Path, write) -> Path:

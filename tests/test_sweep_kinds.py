@@ -218,7 +218,7 @@ def test_posterior_kind_defaults_are_run_occupancy_defaults():
 
 def test_posterior_sweep_one_task(catalogue_file, tmp_path, capsys):
     """`tmsphase run` on a posterior experiment: the `tmsphase posterior --json` structure, resumable.
-    (One run_occupancy call, ~10-30 s on 2 busy cores; the exact comparison is the slow test below.)"""
+    (One run_occupancy call, ~10-30 s on 2 busy cores, mostly compilation, which the next test reuses.)"""
     exp_path = tmp_path / "post.toml"
     exp_path.write_text(
         f'[experiment]\nkind = "posterior"\nc = {C}\nn = 50\nchains = 2\nwarmup = 30\nsamples = 30\n'
@@ -242,7 +242,6 @@ def test_posterior_sweep_one_task(catalogue_file, tmp_path, capsys):
     assert code == 0 and again["resumed_tasks"] == 1 and again["results"] == out["results"]
 
 
-@pytest.mark.slow  # four run_occupancy calls
 def test_posterior_sweep_equals_direct_run_occupancy(catalogue_file, tmp_path):
     import kgon
     import sampling

@@ -2,7 +2,8 @@
 
 The empirical occupancy at sample size n is the fraction of posterior draws classified into each
 catalogue phase. Draws labelled ``"other"`` (not near any catalogue point, e.g. the broad posterior
-at small n) are reported separately; the comparison uses the occupancy *conditional on being in a
+at small n) and draws in catalogue phases without a finite LLC (no free energy) are reported
+separately as ``other``; the comparison uses the occupancy *conditional on being in a
 catalogue phase*, p_obs(alpha) = occ(alpha) / (1 - occ(other)), against the theoretical softmax of
 -F_n restricted to the compared phases.
 
@@ -137,7 +138,7 @@ def _interp_crossing(logn: np.ndarray, d: np.ndarray, weight: np.ndarray) -> flo
     for i in range(len(d) - 1):
         if d[i] < 0 <= d[i + 1]:
             w = min(weight[i], weight[i + 1])
-            if w > best_w:
+            if w > 0.02 and w > best_w:  # both phases must hold mass at the bracketing points
                 t = -d[i] / (d[i + 1] - d[i])
                 best, best_w = float(math.exp(logn[i] + t * (logn[i + 1] - logn[i]))), w
     return best
@@ -178,18 +179,31 @@ def compare_occupancy(
     ns = np.array([e.n for e in emp])
     if np.any(ns <= 0) or not np.all(np.isfinite(ns)):
         raise ValueError(f"`n` of every empirical entry must be positive; got {ns.tolist()}.")
-    known = {p.label for p in phases_of(catalogue)}
+    pts = list(getattr(catalogue, "points", catalogue))
+    all_labels = {str(getattr(p, "label", None) or getattr(p, "name")) for p in pts}
+    modelled = {p.label for p in phases_of(catalogue)}
     seen = sorted({lab for e in emp for lab in e.occupancy if lab != OTHER})
-    unknown = [lab for lab in seen if lab not in known]
+    unknown = [lab for lab in seen if lab not in all_labels]
     if unknown:
         raise ValueError(
-            f"`empirical` has phases {unknown} that the catalogue lacks (catalogue phases: {sorted(known)})."
+            f"`empirical` has phases {unknown} that the catalogue lacks (catalogue phases: {sorted(all_labels)})."
         )
-    labs = tuple(labels) if labels is not None else tuple(seen)
+    if labels is not None:
+        bad = [lab for lab in labels if lab not in modelled]
+        if bad:
+            raise ValueError(f"`labels` must be catalogue phases with a finite llc {sorted(modelled)}; got {bad}.")
+        labs = tuple(labels)
+    else:
+        labs = tuple(lab for lab in seen if lab in modelled)
     if not labs:
-        raise ValueError("`empirical` has no draws in any catalogue phase (only 'other'); nothing to compare.")
+        raise ValueError(
+            "`empirical` has no draws in any catalogue phase with a known llc (only 'other' or unmodelled "
+            "phases); nothing to compare."
+        )
     theory = occupancy(catalogue, ns, labels=labs)
-    other = np.array([float(e.occupancy.get(OTHER, 0.0)) for e in emp])
+    # draws outside the compared phases ("other" and catalogue phases without a free energy)
+    other = np.array([1.0 - sum(float(e.occupancy.get(lab, 0.0)) for lab in labs) for e in emp])
+    other = np.clip(other, 0.0, 1.0)
     denom = np.clip(1.0 - other, 1e-12, None)
     obs = {lab: np.array([float(e.occupancy.get(lab, 0.0)) for e in emp]) / denom for lab in labs}
     err = {lab: np.array([float(e.occupancy_err.get(lab, 0.0)) for e in emp]) / denom for lab in labs}
@@ -202,6 +216,8 @@ def compare_occupancy(
     for t in transitions(catalogue, labels=labs):
         if not t.globally_dominant:
             continue  # not visible as a crossing of the dominant occupancies
+        if not (ns.min() / 2 <= t.n_critical <= ns.max() * 2):
+            continue  # outside the sampled range of n
         d = obs[t.to_label] - obs[t.from_label]
         mass = obs[t.to_label] + obs[t.from_label]
         observed = _interp_crossing(logn, d, mass)

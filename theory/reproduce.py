@@ -282,11 +282,16 @@ def _report(cfg, cat, trans, posterior, comparison, sgd, figures, timings, out: 
     if comparison is None:
         L.append("No posterior results.\n")
     else:
-        labs = list(comparison.labels)
+        # columns only for phases that matter somewhere (> 5 % predicted or observed)
+        labs = [
+            lab for lab in comparison.labels
+            if max(comparison.predicted[lab].max(), comparison.observed[lab].max()) > 0.05
+        ]
         L.append(
             f"Method: {', '.join(sorted(set(comparison.methods)))}; {cfg.chains} chains × {cfg.samples} draws "
             f"after {cfg.warmup} warm-up per n. Observed occupancy is conditional on a catalogue phase "
-            "(draws classified 'other' are listed separately); errors are bootstrap standard errors.\n"
+            "(draws classified 'other' are listed separately); errors are bootstrap standard errors. "
+            "Columns are shown for phases above 5 % somewhere; comparison.json has all.\n"
         )
         L.append("| n | " + " | ".join(f"{lab} theory | {lab} observed" for lab in labs) + " | other | R-hat(L) | ESS(L) | div. |")
         L.append("|---|" + "---|---|" * len(labs) + "---|---|---|---|")

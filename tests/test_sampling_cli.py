@@ -1,0 +1,84 @@
+"""`tmsphase posterior` (issue 4, items 7-8)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+
+from theory.cli import main
+
+# the settings of tests/test_sampling_occupancy.py (TINY): the compiled sampler is reused
+BASE = ["posterior", "--c", "6", "--chains", "2", "--warmup", "40", "--samples", "40", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, catalogue6):
+    out = tmp_path_factory.mktemp("posterior")
+    import io
+    from contextlib import redirect_stdout
+
+    buf = io.StringIO()
+    with warnings.catch_warnings(), redirect_stdout(buf):
+        warnings.simplefilter("ignore")
+        rc = main(BASE + ["--n", "200", "--seed", "0", "--out", str(out), "--json"])
+    return rc, json.loads(buf.getvalue()), out
+
+
+def test_posterior_json_and_files(first_run, catalogue6):
+    rc, data, out = first_run
+    assert rc == 0
+    assert list(data) == ["results"] and len(data["results"]) == 1
+    r = data["results"][0]
+    assert list(r) == ["n", "method", "occupancy", "occupancy_err", "rhat_loss", "ess_loss", "divergences"]
+    assert r["n"] == 200 and r["method"] == "nuts"
+    assert set(r["occupancy"]) <= set(catalogue6.labels()) | {"other"}
+    assert sum(r["occupancy"].values()) == pytest.approx(1.0)
+    files = sorted(p.name for p in out.iterdir())
+    assert len(files) == 2 and files[0].endswith(".csv") and files[1].endswith(".nc")
+    assert files[0].startswith("posterior-n200-nuts-")
+
+
+def test_rerun_skips_complete_n(first_run, capsys, monkeypatch):
+    rc, data, out = first_run
+    import sampling
+
+    def fail(*a, **k):
+        raise AssertionError("a complete n was sampled again")
+
+    monkeypatch.setattr(sampling, "run_occupancy", fail)
+    assert main(BASE + ["--n", "200", "--seed", "0", "--out", str(out), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again == data
+    # the table output reads the stored result as well
+    assert main(BASE + ["--n", "200", "--seed", "0", "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "200" in table and "nuts" in table
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--c", "6", "--n", "0"], "`--n` values must be positive integers; got 0."),
+        (["--c", "6", "--n", "100,-5"], "`--n` values must be positive integers; got -5."),
+        (["--c", "6", "--n", "abc"], "`--n` must be a comma-separated list of positive integers"),
+        (["--c", "1", "--n", "100"], "`c` must be an integer >= 2; got 1."),
+        (["--c", "6", "--n", "100", "--chains", "0"], "`chains` must be an integer >= 1; got 0."),
+        (["--c", "6", "--n", "100", "--method", "gibbs"], "`--method` must be one of ['nuts', 'tempered']; got 'gibbs'."),
+    ],
+)
+def test_bad_input(args, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["posterior", *args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("tmsphase posterior: error:")
+    assert not out.exists()  # nothing written
+
+
+def test_out_is_a_file(tmp_path, capsys):
+    f = tmp_path / "file.txt"
+    f.write_text("keep me")
+    assert main(["posterior", "--c", "6", "--n", "100", "--out", str(f)]) == 2
+    assert "`--out` must be a directory" in capsys.readouterr().err
+    assert f.read_text() == "keep me"
