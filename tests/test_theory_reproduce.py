@@ -1,0 +1,51 @@
+"""Issue 5: the main job on a tiny configuration: report content, figures, resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from theory.reproduce import ReproduceConfig, reproduce
+
+TINY = ReproduceConfig(
+    ns=(150, 1500), method="tempered", chains=1, warmup=40, samples=40, sgd_runs=2, sgd_epochs=3, seed=1
+)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, catalogue6):
+    out = tmp_path_factory.mktemp("repro")
+    first = reproduce(out, config=TINY, quiet=True)
+    return out, first
+
+
+def test_report_has_tables_and_figures(run_dir):
+    out, res = run_dir
+    text = res.report.read_text()
+    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5."):
+        assert heading in text
+    assert "| 5 | 6 |" in text  # the 5 -> 6 transition row in the theory table
+    assert abs(res.n_critical_5_6 - 601) <= 2
+    assert "n predicted" in text and "figures/occupancy.png" in text
+    for stem in ("occupancy", "loss_vs_complexity", "energy_levels", "theory_occupancy"):
+        assert (out / "figures" / f"{stem}.png").stat().st_size > 1000
+        assert (out / "figures" / f"{stem}.pdf").stat().st_size > 1000
+    cmp = json.loads((out / "comparison.json").read_text())
+    assert cmp["ns"] == [150.0, 1500.0]
+    assert len(list((out / "posterior").glob("*.nc"))) == 2
+
+
+def test_rerun_resumes(run_dir):
+    out, first = run_dir
+    second = reproduce(out, config=TINY, quiet=True)
+    assert {"catalogue", "posterior"} <= set(second.stages_reused)
+    assert "posterior" not in second.stages_run
+    assert second.comparison.to_dict() == first.comparison.to_dict()
+
+
+def test_out_is_a_file(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(ValueError, match="`out` must be a directory"):
+        reproduce(f, config=TINY, quiet=True)
