@@ -81,7 +81,7 @@ from .search import (
     solve_critical,
     unflatten,
 )
-from .symmetry import DEAD, DEAD_POS, OFF, ON, canonical_pose, canonicalize, column_types, multiplicity
+from .symmetry import DEAD, DEAD_POS, OFF, ON, canonical_pose, column_types, multiplicity
 from .validation import check_int
 
 __all__ = [
@@ -557,9 +557,11 @@ def _snap_regular(W: np.ndarray, b: np.ndarray) -> list[tuple[np.ndarray, np.nda
 
 
 def _grow_polygon(W: np.ndarray, b: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Regular (k + j)-gons built from a regular k-gon by turning j of its free dead columns into
-    output-off vertices: on columns keep their length and bias, the off vertices (every choice of j
-    vertices up to the dihedral symmetry) get the same length and bias -3/2 l^2."""
+    """Regular (k + j)-gons, j >= 0, built from a regular k-gon by turning j of its free dead columns
+    into output-off vertices: on columns keep their length l and bias, the off vertices (every
+    choice of vertices up to the dihedral symmetry; j = 0 gives the siblings with the same counts)
+    get length l and bias -3/2 l^2. Built with (l, bias) as given and rounded to 1e-7 (exact
+    values such as l = 1, b = 0 of the zero-bias families when the search's are off by ~1e-9)."""
     r, c = W.shape
     info = polygon_info(W, b)
     if not info.regular or r < 2:
@@ -568,15 +570,12 @@ def _grow_polygon(W: np.ndarray, b: np.ndarray) -> list[tuple[np.ndarray, np.nda
     live = [i for i in range(c) if types[i] in (ON, OFF)]
     on = [i for i in range(c) if types[i] == ON]
     dead = [i for i in range(c) if types[i] == DEAD]
-    if not dead:
-        return []
-    length = float(np.linalg.norm(W[:, on[0]]))
-    bias = float(np.mean(b[on]))
-    if abs(bias) < 1e-9:
-        bias = 0.0
+    length0 = float(np.linalg.norm(W[:, on[0]]))
+    bias0 = float(np.mean(b[on]))
+    values = {(length0, bias0), (round(length0, 7), round(bias0, 7) + 0.0)}
     n_off0 = len(live) - len(on)
     out = []
-    for j in range(1, len(dead) + 1):
+    for (length, bias), j in itertools.product(sorted(values), range(0, len(dead) + 1)):
         k2 = len(live) + j
         n_off = n_off0 + j
         seen = set()
@@ -758,7 +757,8 @@ def _explore(X: np.ndarray, L: np.ndarray, r: int, c: int, rng: np.random.Genera
     0.3 in turn), flips single biases (:func:`_bias_flips`: the neighbouring sigma+/sigma- family
     members) and steps of +-0.1, +-0.3 along the ``n_modes`` lowest non-zero Hessian eigenvectors
     (the unstable and softest directions: mode following), solves grad L = 0 from them and adds the
-    certified endpoints; it stops early when a round finds no new level. Returns the enlarged (X, L) and the number of exploration starts used.
+    certified endpoints; it stops early when a round finds no new level. Returns the enlarged
+    (X, L) and the number of exploration starts used.
     """
     used = 0
     explored: list[float] = []
@@ -904,6 +904,16 @@ def find_critical_points(
 def _measure(reps, r: int, c: int, *, numerical_llc: bool, max_index: int | None = None) -> list[CriticalPoint]:
     from .search import loss_and_grad_norm
 
+    if max_index is not None and reps:
+        # cheap prefilter on the Hessian index before the full geometry
+        Hs = hessians(np.array([x for x, _ in reps]), r, c)
+        kept = []
+        for (x, lo), H in zip(reps, Hs):
+            lam = np.linalg.eigvalsh(0.5 * (H + H.T))
+            tol = 1e-8 * max(1.0, float(np.max(np.abs(lam))))
+            if int(np.sum(lam < -tol)) <= max_index or polygon_info(*unflatten(x, r, c)).regular:
+                kept.append((x, lo))
+        reps = kept
     geoms, kept = [], []
     for x, lo in reps:
         W, b = unflatten(x, r, c)

@@ -7,7 +7,8 @@ d = r c + c. The search
    perturbed regular polygons (k live columns of a common length at angles 2 pi m / k in a random
    plane, a common bias, n_off output-off vertices, n_plus dead columns with positive bias, the
    others negative, plus noise; the starts cycle through every (k, n_off, n_plus) so that each
-   polygon family is seeded, :func:`polygon_shapes`); and endpoints of plain gradient descent from Gaussian starts (which end near minima and
+   polygon family is seeded, :func:`polygon_shapes`); and endpoints of plain gradient descent
+   from Gaussian starts (which end near minima and
    plateau saddles);
 2. solves grad L = 0 from every start with a damped Gauss-Newton (Levenberg-Marquardt) iteration in
    float64, batched with ``jax.vmap``:
@@ -166,10 +167,10 @@ def solve_critical(X: np.ndarray, r: int, c: int, *, iters: int = 200) -> np.nda
     """Run the LM iteration on grad L = 0 from each row of ``X`` (shape (n, r c + c))."""
     X = np.asarray(X, dtype=np.float64)
     solver = _lm_solver(r, c)
-    first = min(int(iters), 60)
+    first = min(int(iters), 40)
     out = _chunked(solver, X, jnp.asarray(first))
     if iters > first and out.shape[0]:
-        # continue only the rows that are not yet converged (most are after 60 iterations)
+        # continue only the rows that are not yet converged (most are after 40 iterations)
         _, gn = loss_and_grad_norm(out, r, c)
         todo = ~(gn <= 1e-3 * GRAD_TOL)
         if np.any(todo):

@@ -37,7 +37,16 @@ from .fast_potential import EmpiricalPotential, dense_loss, empirical_potential 
 from .io import to_inference_data  # noqa: E402
 from .model import dense_model, log_density, tms_model  # noqa: E402
 from .nuts import NutsResult, PhaseMixingWarning, initial_points, run_nuts  # noqa: E402
-from .occupancy import OccupancyResult, occupancy_estimate, occupancy_threshold, pool_occupancy, run_occupancy  # noqa: E402
+from .occupancy import (  # noqa: E402
+    CrossingEstimate,
+    OccupancyResult,
+    crossing_estimate,
+    occupancy_curve,
+    occupancy_estimate,
+    occupancy_threshold,
+    pool_occupancy,
+    run_occupancy,
+)
 from .tempering import ParallelTemperingResult, TemperingResult, parallel_tempering, run_tempering  # noqa: E402
 
 __all__ += [
@@ -62,6 +71,9 @@ __all__ += [
     "occupancy_estimate",
     "occupancy_threshold",
     "pool_occupancy",
+    "occupancy_curve",
+    "crossing_estimate",
+    "CrossingEstimate",
     "chain_diagnostics",
     "phase_switches",
     "to_inference_data",

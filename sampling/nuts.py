@@ -91,6 +91,19 @@ def _tune_ladder(betas: np.ndarray, reject: np.ndarray) -> np.ndarray:
     return new
 
 
+def _map_batch(fn, B: int):
+    """``jax.vmap(fn)`` over a leading batch axis of size B; for B = 1 the unbatched function with the
+    axis squeezed and restored (a much smaller program: no lock-step selects in the NUTS loops)."""
+    if B > 1:
+        return jax.vmap(fn)
+
+    def single(*args):
+        out = fn(*jax.tree.map(lambda x: x[0], args))
+        return jax.tree.map(lambda x: x[None], out)
+
+    return single
+
+
 @functools.lru_cache(maxsize=32)
 def _kernels(energy_fn, log_prior_fn, warmup: int, target_accept: float, max_tree_depth: int, K: int, per: int,
              d: int, swaps: bool):
@@ -113,7 +126,7 @@ def _kernels(energy_fn, log_prior_fn, warmup: int, target_accept: float, max_tre
                 rng_key=k1,
             )
 
-        state = jax.vmap(one)(z, bt, keys)
+        state = _map_batch(one, per * K)(z, bt, keys)
         ident = jnp.tile(jnp.arange(K), (per, 1))
         last = jnp.zeros((per, K), dtype=int)
         trips = jnp.zeros(per, dtype=int)
@@ -136,7 +149,7 @@ def _kernels(energy_fn, log_prior_fn, warmup: int, target_accept: float, max_tre
 
         def body(carry, key):
             state, sweep, ident, last, trips = carry
-            state = jax.vmap(lambda s, b1: sample_kernel(s, model_args=(b1, dat)))(state, bt)
+            state = _map_batch(lambda s, b1: sample_kernel(s, model_args=(b1, dat)), per * K)(state, bt)
             if swaps and K > 1:
                 E, gE = jax.vmap(value_and_grad_E, in_axes=(None, 0))(dat, state.z)
                 u = jax.random.uniform(key, (per, K - 1))

@@ -43,6 +43,9 @@ __all__ = [
     "occupancy_estimate",
     "occupancy_threshold",
     "pool_occupancy",
+    "occupancy_curve",
+    "crossing_estimate",
+    "CrossingEstimate",
     "METHODS",
 ]
 
@@ -340,3 +343,98 @@ def pool_occupancy(results: Sequence[OccupancyResult]) -> dict:
         "divergences": int(sum(r.divergences for r in results)),
         "replicates": R,
     }
+
+
+def occupancy_curve(
+    rng_key,
+    *,
+    c: int,
+    ns: Sequence[int],
+    method: str = "tempered",
+    chains: int = 2,
+    warmup: int = 300,
+    samples: int = 600,
+    catalogue,
+    data_seed: int = 0,
+    n_temps: int | None = None,
+    progress: bool = False,
+) -> tuple[OccupancyResult, ...]:
+    """Occupancy at every n of ``ns`` on one nested data stream (``data_seed``): the D_n are the first
+    n samples of one stream, as in an experiment that collects more data. Run n uses the key
+    ``fold_in(rng_key, n)`` (as ``tmsphase posterior``). See :func:`run_occupancy`."""
+    ns = [check_int("n", n, minimum=1) for n in ns]
+    if not ns:
+        raise ValueError("`ns` must contain at least one sample size; got none.")
+    out = []
+    it = ns
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(ns, desc=f"occupancy ({method})", unit="n")
+    for n in it:
+        out.append(
+            run_occupancy(
+                jax.random.fold_in(rng_key, n), c=c, n=n, method=method, chains=chains, warmup=warmup,
+                samples=samples, catalogue=catalogue, data_seed=data_seed, n_temps=n_temps, keep_idata=False,
+            )
+        )
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class CrossingEstimate:
+    """Where the occupancy of ``to_label`` overtakes that of ``from_label``.
+
+    ``n`` is the crossing of P(to) - P(from) by linear interpolation in log n between the bracketing
+    sample sizes (None if the difference does not change sign from < 0 to >= 0); ``ci_low``,
+    ``ci_high`` the 2.5% / 97.5% quantiles of the crossing over a parametric bootstrap that redraws
+    each difference from a normal with its standard error (sqrt(err_to^2 + err_from^2),
+    conservative since the two occupancies are anti-correlated); ``bracketed`` the fraction of
+    bootstrap draws with a crossing.
+    """
+
+    from_label: str
+    to_label: str
+    n: float | None
+    ci_low: float | None
+    ci_high: float | None
+    bracketed: float
+
+    def to_dict(self) -> dict:
+        return {"from": self.from_label, "to": self.to_label, "n": self.n, "ci": [self.ci_low, self.ci_high],
+                "bracketed": self.bracketed}
+
+
+def _first_up_crossing(logn: np.ndarray, d: np.ndarray) -> float | None:
+    for k in range(len(d) - 1):
+        if d[k] < 0 <= d[k + 1]:
+            t = d[k] / (d[k] - d[k + 1])
+            return float(np.exp(logn[k] + t * (logn[k + 1] - logn[k])))
+    return None
+
+
+def crossing_estimate(
+    results, *, from_label: str = "5", to_label: str = "6", n_boot: int = 4000, rng_key=None
+) -> CrossingEstimate:
+    """Crossing n of two phases' occupancy curves with a bootstrap interval (see
+    :class:`CrossingEstimate`). ``results``: OccupancyResults or their ``to_dict()`` dicts."""
+    rows = []
+    for r in results:
+        get = r.get if isinstance(r, dict) else (lambda k, r=r: getattr(r, k))
+        occ, err = get("occupancy"), get("occupancy_err")
+        d = occ.get(to_label, 0.0) - occ.get(from_label, 0.0)
+        e = math.hypot(err.get(to_label) or 0.0, err.get(from_label) or 0.0)
+        rows.append((int(get("n")), d, e))
+    if len(rows) < 2:
+        raise ValueError("`results` must contain at least two sample sizes.")
+    rows.sort()
+    logn = np.log([r[0] for r in rows])
+    d = np.array([r[1] for r in rows])
+    e = np.array([r[2] for r in rows])
+    n_hat = _first_up_crossing(logn, d)
+    seed = 0 if rng_key is None else int(np.asarray(jax.random.randint(rng_key, (), 0, 2**31 - 1)))
+    rng = np.random.default_rng(seed)
+    boots = [_first_up_crossing(logn, d + e * rng.normal(size=d.size)) for _ in range(n_boot)]
+    ok = np.array([b for b in boots if b is not None])
+    lo, hi = (float(np.quantile(ok, 0.025)), float(np.quantile(ok, 0.975))) if ok.size else (None, None)
+    return CrossingEstimate(from_label, to_label, n_hat, lo, hi, float(ok.size / n_boot))

@@ -181,7 +181,7 @@ def tms_llc(
     nbeta: float | None = None,
     eps: float | None = None,
     gamma: float = 1.0,
-    chains: int = 16,
+    chains: int = 64,
     burnin: int | None = None,
     draws: int | None = None,
     batch_size: int | None = None,
@@ -205,7 +205,8 @@ def tms_llc(
     eps : float, keyword-only
         SGLD step; default ``DEFAULT_EPS_SCALE / nbeta`` = 0.02 / (n beta).
     gamma, chains, batch_size, init_noise : keyword-only
-        As in :func:`sampling.estimate_llc` (defaults 1, 16, full batch, 0).
+        As in :func:`sampling.estimate_llc` (defaults 1, 64, full batch, 0). Many short chains rather
+        than few long ones: see "chain length" in the module docstring.
     burnin, draws : int, keyword-only
         Default: ``burnin_tau`` and ``draws_tau`` relaxation times tau of the slowest curved direction
         (module docstring, "chain length").

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 
 import pytest
 
@@ -18,17 +19,31 @@ def _run(argv):
     return code, out.getvalue(), err.getvalue()
 
 
-def test_llc_cli_paper_setting(catalogue6, tmp_path):
-    code, out, _ = _run(["llc", "--point", "6", "--c", "6", "--n", "1000", "--paper", "--json",
-                         "--plot", str(tmp_path / "llc.png")])
+def test_llc_cli(catalogue6, tmp_path):
+    # n = 1e5 and 8 chains: the compiled chains are shared with test_llc_tms (same shapes)
+    code, out, _ = _run(["llc", "--point", "6", "--c", "6", "--n", "100000", "--chains", "8", "--burnin", "0",
+                         "--draws", "500", "--json", "--plot", str(tmp_path / "llc.png")])
     assert code == 0
     d = json.loads(out)
     assert set(d) >= {"llc", "llc_std", "diagnostics", "theory_llc", "relative_error", "config"}
-    assert d["theory_llc"] == 8.5 and d["point"] == "6"
-    assert d["config"]["eps"] == 1e-3 and d["config"]["draws"] == 500 and d["config"]["chains"] == 4
-    assert d["config"]["refined"] is False
+    assert d["theory_llc"] == 8.5 and d["point"] == "6" and d["llc"] > 0
+    assert d["config"]["eps"] == pytest.approx(0.02 * math.log(1e5) / 1e5)
+    assert d["config"]["refined"] is True and d["config"]["chains"] == 8
     assert {"acceptance_mean", "excluded", "warnings"} <= set(d["diagnostics"])
+    assert d["diagnostics"]["excluded"] == []
     assert (tmp_path / "llc.png").stat().st_size > 0
+
+
+def test_llc_cli_paper_step_diverges_at_large_n(catalogue6):
+    """The paper's eps = 1e-3 is tuned for n = 1000: at n = 1e5 (n beta ~ 8700) the SGLD step is unstable
+    (eps n beta h_max ~ 11 > 4). The diagnostics say so instead of returning a number."""
+    code, out, _ = _run(["llc", "--point", "6", "--c", "6", "--n", "100000", "--paper", "--chains", "8", "--json"])
+    assert code == 0
+    d = json.loads(out)
+    assert d["config"]["eps"] == 1e-3 and d["config"]["draws"] == 500 and d["config"]["refined"] is False
+    bad = set(d["diagnostics"]["nan_chains"]) | set(d["diagnostics"]["diverged_chains"])
+    assert bad == set(range(8))
+    assert d["llc"] is None and any("no healthy chain" in w for w in d["diagnostics"]["warnings"])
 
 
 def test_llc_cli_errors(catalogue6):

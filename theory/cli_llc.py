@@ -2,7 +2,7 @@
 
 ``tmsphase llc --point NAME --c C --n N [--seed S] [--json]`` draws a data set of size N, moves the
 point's free biases inside its critical set, refines it to the empirical critical point of L_n and
-runs SGLD chains (defaults: eps = 0.02 / (n beta), gamma = 1, 16 chains, burn-in 3 and draws 10
+runs SGLD chains (defaults: eps = 0.02 / (n beta), gamma = 1, 64 chains, burn-in 3 and draws 10
 relaxation times of the slowest curved direction;
 ``--paper`` for the paper's setting eps = 1e-3, gamma = 1, 4 chains, no burn-in, 500 draws, centre
 used as given). Prints ``{"llc", "llc_std", "llc_se", "theory_llc", "relative_error", "diagnostics",
@@ -25,7 +25,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the data set and the chains (default 0)")
     parser.add_argument("--eps", type=float, default=None, help="SGLD step (default 0.02 / (n beta))")
     parser.add_argument("--gamma", type=float, default=None, help="localisation strength (default 1)")
-    parser.add_argument("--chains", type=int, default=None, help="number of chains (default 16)")
+    parser.add_argument("--chains", type=int, default=None, help="number of chains (default 64)")
     parser.add_argument("--burnin", type=int, default=None, help="discarded steps per chain (default: 3 relaxation times of the slowest curved direction)")
     parser.add_argument("--draws", type=int, default=None, help="averaged steps per chain (default: 10 relaxation times)")
     parser.add_argument("--batch-size", type=int, default=None, help="minibatch size (default: full batch)")
@@ -54,7 +54,7 @@ def run(args) -> int:
     settings = dict(
         eps=args.eps if args.eps is not None else (1e-3 if paper else None),
         gamma=args.gamma if args.gamma is not None else 1.0,
-        chains=args.chains if args.chains is not None else (4 if paper else 16),
+        chains=args.chains if args.chains is not None else (4 if paper else 64),
         burnin=args.burnin if args.burnin is not None else (0 if paper else None),
         draws=args.draws if args.draws is not None else (500 if paper else None),
         batch_size=args.batch_size,

@@ -134,5 +134,12 @@ def run(args) -> int:
         rhat = "nan" if r["rhat_loss"] is None else f"{r['rhat_loss']:.3f}"
         ess = "nan" if r["ess_loss"] is None else f"{r['ess_loss']:.0f}"
         print(f"{r['n']:>7} {r['method']:>9}  {occ:<58}{rhat:>7}{ess:>8}{r['divergences']:>5}")
+    labels = set().union(*[set(r["occupancy"]) for r in results])
+    if len(results) >= 2 and {"5", "6"} <= labels:
+        cr = sampling.crossing_estimate(results, from_label="5", to_label="6")
+        if cr.n is None:
+            print("5 -> 6 crossing: not bracketed by these n")
+        else:
+            print(f"5 -> 6 crossing: n ~ {cr.n:.0f} (95% interval {cr.ci_low:.0f} .. {cr.ci_high:.0f})")
     print(f"files in {out}", file=sys.stderr)
     return 0
