@@ -28,7 +28,8 @@ into a :class:`Catalogue` (issue 3; SCIENCE.md §3-4):
    of a larger polygon, every choice of off vertices up to the dihedral symmetry). Variants that
    are certified and lie on the same level are candidates. The representative is the regular
    candidate with the largest k (the paper's naming: "4++-" rather than "3++" for the same
-   level), then an exactly constructed one, then the smallest ||w||^2 and a canonical Gram key;
+   level), then an exactly constructed one, then the smallest ||w||^2, then the one with the
+   cleanest entries (sum |x - round(x, 7)|), then the smallest canonical pose;
    a level without a regular candidate is represented by its member of smallest ||w||^2 and
    named ``"irregular-<hash>"`` (:mod:`kgon.naming`). Representatives are put in a canonical
    pose (:func:`kgon.symmetry.canonical_pose`), so that equal levels give bit-for-bit (regular
@@ -612,6 +613,13 @@ def _gram_key(x: np.ndarray, r: int, c: int) -> tuple:
     return tuple(sorted(np.round(np.concatenate([G.ravel(), b]), 6).tolist()))
 
 
+def _pose_key(x: np.ndarray, r: int, c: int) -> tuple:
+    """The canonical pose (:func:`kgon.symmetry.canonical_pose`) rounded to 1e-6, as a tuple: equal
+    for points in one O(r) x S_c orbit, and it tells apart e.g. the adjacent and opposite 4-- ."""
+    W, b = canonical_pose(*unflatten(x, r, c))
+    return tuple((np.round(flatten(W, b), 6) + 0.0).tolist())
+
+
 def _constant(W: np.ndarray, b: np.ndarray) -> float:
     """c_alpha = 1/2 ||w*||^2 over W and the non-free biases (module docstring, step 4)."""
     types = column_types(W, b)
@@ -694,7 +702,8 @@ def _choose_representatives(
                 -(info.k or 0) if info.regular else 1,
                 not exact,
                 round(_sqnorm(x), 6),
-                _gram_key(x, r, c),
+                round(float(np.sum(np.abs(x - np.round(x, 7)))), 10),  # prefer clean values (l = 1, b = 0)
+                _pose_key(x, r, c),
             )
             if best_key is None or key < best_key:
                 best, best_key = x, key

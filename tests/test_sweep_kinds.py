@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pytest
 
-from theory import TASK_KINDS, LocalExecutor, load_experiment, parse_experiment, run_sweep
+from theory import TASK_KINDS, LocalExecutor, parse_experiment, run_sweep
 from theory.cli import main
 from theory.sweep import merge_sgd
 

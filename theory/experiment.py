@@ -28,7 +28,6 @@ imports jax, torch or numpyro, and a worker process can run any task from its ki
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import importlib
 import itertools

@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from .executor import Executor, LocalExecutor
 from .experiment import TASK_KINDS, Experiment, Task, canonical_json, resolve
