@@ -96,37 +96,60 @@ def automorphism_count(W: np.ndarray, b: np.ndarray, *, tol: float = 1e-6) -> in
     """Number of feature permutations pi with (G, b) o pi = (G, b), G = W^T W (after canonicalize).
 
     A permutation that preserves the Gram matrix and the biases is realised by some Q in O(r), so
-    this is the order of the point's stabiliser in S_c modulo O(r). Counted by backtracking with
-    pruning on the Gram entries (fast for the symmetric points of interest, c <= ~12).
+    this is the order of the point's stabiliser in S_c modulo O(r). Identical columns ("twins":
+    same bias, same Gram row, e.g. the dead columns) are permuted freely, so
+    |Aut| = prod_classes (size!) * |Aut(quotient)|, and the automorphisms of the quotient (one column
+    per twin class, classes mapped to classes of equal size) are counted by backtracking with
+    pruning on the Gram entries.
     """
     G, bb = _invariants(W, b)
     c = G.shape[0]
-    diag = np.diag(G)
+    # twin classes
+    cls = [-1] * c
+    reps: list[int] = []
+    for i in range(c):
+        for k, j in enumerate(reps):
+            if (
+                abs(bb[i] - bb[j]) <= tol
+                and abs(G[i, i] - G[j, j]) <= tol
+                and abs(G[i, j] - G[i, i]) <= tol
+                and all(abs(G[i, m] - G[j, m]) <= tol for m in range(c) if m not in (i, j))
+            ):
+                cls[i] = k
+                break
+        else:
+            cls[i] = len(reps)
+            reps.append(i)
+    sizes = [cls.count(k) for k in range(len(reps))]
+    n = len(reps)
+    Gq = G[np.ix_(reps, reps)]
+    bq = bb[reps]
     cand = [
-        [j for j in range(c) if abs(diag[j] - diag[i]) <= tol and abs(bb[j] - bb[i]) <= tol] for i in range(c)
+        [q for q in range(n) if sizes[q] == sizes[p] and abs(Gq[q, q] - Gq[p, p]) <= tol and abs(bq[q] - bq[p]) <= tol]
+        for p in range(n)
     ]
     count = 0
-    assign = [-1] * c
-    used = [False] * c
+    assign = [-1] * n
+    used = [False] * n
 
-    def rec(i: int) -> None:
+    def rec(p: int) -> None:
         nonlocal count
-        if i == c:
+        if p == n:
             count += 1
             return
-        for j in cand[i]:
-            if used[j]:
+        for q in cand[p]:
+            if used[q]:
                 continue
-            if any(abs(G[i, p] - G[j, assign[p]]) > tol for p in range(i)):
+            if any(abs(Gq[p, s] - Gq[q, assign[s]]) > tol for s in range(p)):
                 continue
-            used[j] = True
-            assign[i] = j
-            rec(i + 1)
-            used[j] = False
-            assign[i] = -1
+            used[q] = True
+            assign[p] = q
+            rec(p + 1)
+            used[q] = False
+            assign[p] = -1
 
     rec(0)
-    return count
+    return count * math.prod(math.factorial(s) for s in sizes)
 
 
 def multiplicity(W: np.ndarray, b: np.ndarray, *, tol: float = 1e-6) -> int:
