@@ -68,9 +68,12 @@ def test_r3_runs_small():
 @pytest.mark.slow
 @pytest.mark.parametrize("c", [3, 4, 5, 7, 8, 9, 10])
 def test_works_for_c_3_to_10(c):
-    cat = kgon.find_critical_points(c, n_starts=100 * c, seed=0, numerical_llc=False)
-    assert cat.n_converged > 0
-    assert any(p.k == c for p in cat.points) or c >= 7  # the c-gon (when it exists) is found
+    # acceptance 4 (runs at every c; small searches, the per-start cost grows ~c^3)
+    cat = kgon.find_critical_points(c, n_starts=30 * c, seed=0, explore_rounds=1, numerical_llc=False)
+    assert cat.n_converged > 0 and len(cat) > 0
+    assert all(p.grad_norm <= 1e-9 for p in cat.points)
+    if c <= 5:
+        assert any(p.k == c for p in cat.points)  # the c-gon is found
 
 
 @pytest.mark.slow

@@ -40,6 +40,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--progress", action="store_true", help="show a progress bar")
 
 
+def _five_to_six(catalogue, transitions) -> int | None:
+    """Number of transitions from the 5-gon family (5, 5+) into the 6-gon (None if not catalogued)."""
+    try:
+        five = {catalogue.get("5").label, catalogue.get("5+").label}
+        six = catalogue.get("6").label
+    except KeyError:
+        return None
+    return sum(t["count"] for t in transitions if t["from"] in five and t["to"] == six)
+
+
 def _say(msg: str, quiet: bool) -> None:
     if not quiet:
         print(f"[tmsphase sgd] {msg}", file=sys.stderr, flush=True)
@@ -94,7 +104,7 @@ def run(args) -> int:
         "phase_sequences": d["phase_sequences"],
         "runs": d["runs"],
         "seeds": seeds,
-        "five_to_six": sum(t["count"] for t in d["transitions"] if t["from"] == "5" and t["to"] == "6"),
+        "five_to_six": _five_to_six(catalogue, d["transitions"]),
         "llc_excluded_chains": dict(llc.reasons) if llc is not None else None,
         "timings": timings,
     }
@@ -134,7 +144,7 @@ def run(args) -> int:
         print(f"  {t['from']:>20} -> {t['to']:<20} x {t['count']}")
     if not d["transitions"]:
         print("  none")
-    print(f"5 -> 6 transitions: {summary['five_to_six']}")
+    print(f"5/5+ -> 6 transitions: {summary['five_to_six']}")
     print("final phases: " + ", ".join(f"{k}: {v}" for k, v in d["final_phases"].items()))
     a = d["antecedent"]
     th = a["theory"]
