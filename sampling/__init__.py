@@ -32,11 +32,11 @@ __all__ += [
 
 # data, exact fast empirical potential, posterior sampling and phase occupancy (issue 4)
 from .data import Dataset, make_dataset  # noqa: E402
-from .diagnostics import chain_diagnostics, phase_switches  # noqa: E402
+from .diagnostics import PhaseMixingWarning, chain_diagnostics, classify_draws, phase_switches  # noqa: E402
 from .fast_potential import EmpiricalPotential, dense_loss, empirical_potential  # noqa: E402
 from .io import to_inference_data  # noqa: E402
 from .model import dense_model, log_density, tms_model  # noqa: E402
-from .nuts import NutsResult, PhaseMixingWarning, initial_points, run_nuts  # noqa: E402
+from .nuts import ChainsResult, NutsResult, initial_points, nuts_chains, run_nuts  # noqa: E402
 from .occupancy import (  # noqa: E402
     CrossingEstimate,
     OccupancyResult,
@@ -47,7 +47,13 @@ from .occupancy import (  # noqa: E402
     pool_occupancy,
     run_occupancy,
 )
-from .tempering import ParallelTemperingResult, TemperingResult, parallel_tempering, run_tempering  # noqa: E402
+from .tempering import (  # noqa: E402
+    ParallelTemperingResult,
+    TemperingResult,
+    geometric_ladder,
+    parallel_tempering,
+    run_tempering,
+)
 
 __all__ += [
     "Dataset",
@@ -60,12 +66,15 @@ __all__ += [
     "log_density",
     "run_nuts",
     "NutsResult",
+    "nuts_chains",
+    "ChainsResult",
     "initial_points",
     "PhaseMixingWarning",
     "run_tempering",
     "TemperingResult",
     "parallel_tempering",
     "ParallelTemperingResult",
+    "geometric_ladder",
     "run_occupancy",
     "OccupancyResult",
     "occupancy_estimate",
@@ -75,6 +84,7 @@ __all__ += [
     "crossing_estimate",
     "CrossingEstimate",
     "chain_diagnostics",
+    "classify_draws",
     "phase_switches",
     "to_inference_data",
 ]

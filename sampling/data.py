@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kgon._jaxsetup import jax, jnp  # noqa: F401  (jax initialised with x64 first)
+from kgon._jaxsetup import jax, jnp
 from kgon.validation import check_int
 
 __all__ = ["Dataset", "make_dataset", "key_data"]

@@ -19,9 +19,33 @@ from collections import Counter
 import numpy as np
 from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
 
-__all__ = ["chain_diagnostics", "phase_switches", "dominant_phases", "warn_if_not_mixing", "OTHER"]
+__all__ = [
+    "PhaseMixingWarning",
+    "chain_diagnostics",
+    "classify_draws",
+    "phase_switches",
+    "dominant_phases",
+    "warn_if_not_mixing",
+    "OTHER",
+]
 
 OTHER = "other"
+
+
+class PhaseMixingWarning(UserWarning):
+    """Chains disagree about the phase: they measure their starting basins, not posterior mass."""
+
+
+def classify_draws(W: np.ndarray, b: np.ndarray, catalogue, *, threshold: float | None = None) -> np.ndarray:
+    """Phase labels of draws W (..., r, c), b (..., c) via ``kgon.classify`` (str array (...)).
+
+    ``threshold=None`` uses ``kgon.classify``'s default.
+    """
+    import kgon
+
+    if threshold is None:
+        return np.asarray(kgon.classify(W, b, catalogue))
+    return np.asarray(kgon.classify(W, b, catalogue, threshold=threshold))
 
 
 def chain_diagnostics(loss: np.ndarray, diverging: np.ndarray | None = None) -> dict:
@@ -73,8 +97,6 @@ def dominant_phases(labels: np.ndarray) -> tuple[str, ...]:
 def warn_if_not_mixing(labels: np.ndarray, *, method: str, n: int) -> bool:
     """Warn (``PhaseMixingWarning``) when chains disagree about the dominant phase; return whether
     they disagree."""
-    from .nuts import PhaseMixingWarning
-
     dom = dominant_phases(labels)
     if len(set(dom)) > 1:
         warnings.warn(

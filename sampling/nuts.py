@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 from numpyro.infer.hmc import hmc
@@ -33,14 +33,11 @@ from kgon._jaxsetup import jax, jnp
 from kgon.validation import check_int
 
 from .data import Dataset, key_data
+from .diagnostics import PhaseMixingWarning, chain_diagnostics, classify_draws, phase_switches, warn_if_not_mixing
 from .fast_potential import EmpiricalPotential, empirical_potential
-from .model import flatten, log_prior, unflatten
+from .model import log_prior, unflatten
 
 __all__ = ["NutsResult", "run_nuts", "initial_points", "PhaseMixingWarning", "ChainsResult", "nuts_chains", "tms_energy"]
-
-
-class PhaseMixingWarning(UserWarning):
-    """Chains disagree about the phase: they measure their starting basins, not posterior mass."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -518,8 +515,6 @@ def run_nuts(
         progress=progress,
         desc=f"NUTS n={dataset.n}",
     )
-    from .diagnostics import chain_diagnostics
-
     z = tr.z[:, warmup:]
     W, b = unflatten(z, r, c)
     loss = tr.energy[:, warmup:, 0] / dataset.n
@@ -527,9 +522,6 @@ def run_nuts(
     diag = chain_diagnostics(loss, diverging)
     labels = switches = None
     if catalogue is not None:
-        from .occupancy import classify_draws
-        from .diagnostics import phase_switches, warn_if_not_mixing
-
         labels = classify_draws(np.asarray(W), np.asarray(b), catalogue, threshold=threshold)
         switches = phase_switches(labels)
         warn_if_not_mixing(labels, method="nuts", n=dataset.n)

@@ -34,7 +34,10 @@ from kgon._jaxsetup import jax
 from kgon.validation import check_int
 
 from .data import key_data, make_dataset
-from .diagnostics import OTHER
+from .diagnostics import OTHER, PhaseMixingWarning, classify_draws
+from .io import to_inference_data
+from .nuts import run_nuts
+from .tempering import run_tempering
 
 __all__ = [
     "OccupancyResult",
@@ -55,18 +58,6 @@ METHODS = ("nuts", "tempered")
 def occupancy_threshold(n: int) -> float:
     """Default classification threshold at sample size n: max(0.5, 25 / sqrt(n)) (module docstring)."""
     return max(0.5, 25.0 / math.sqrt(n))
-
-
-def classify_draws(W: np.ndarray, b: np.ndarray, catalogue, *, threshold: float | None = None) -> np.ndarray:
-    """Phase labels of draws W (..., r, c), b (..., c) via ``kgon.classify`` (str array (...)).
-
-    ``threshold=None`` uses ``kgon.classify``'s default.
-    """
-    import kgon
-
-    if threshold is None:
-        return np.asarray(kgon.classify(W, b, catalogue))
-    return np.asarray(kgon.classify(W, b, catalogue, threshold=threshold))
 
 
 def occupancy_estimate(
@@ -255,8 +246,6 @@ def run_occupancy(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if method == "nuts":
-            from .nuts import run_nuts
-
             res = run_nuts(
                 k_run, dataset, chains=chains, warmup=warmup, samples=samples, init=init, r=r,
                 catalogue=catalogue, threshold=threshold, max_tree_depth=10 if max_tree_depth is None else max_tree_depth,
@@ -264,8 +253,6 @@ def run_occupancy(
             )
             extra = {"step_size": res.step_size.tolist(), "mean_num_steps": float(res.num_steps.mean())}
         else:
-            from .tempering import run_tempering
-
             res = run_tempering(
                 k_run, dataset, chains=chains, warmup=warmup, samples=samples, n_temps=n_temps, init=init, r=r,
                 catalogue=catalogue, threshold=threshold, max_tree_depth=6 if max_tree_depth is None else max_tree_depth,
@@ -279,8 +266,6 @@ def run_occupancy(
             }
     not_mixing = False
     for w in caught:
-        from .nuts import PhaseMixingWarning
-
         if issubclass(w.category, PhaseMixingWarning):
             not_mixing = True
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -296,8 +281,6 @@ def run_occupancy(
         seed=key_data(rng_key),
     )
     if keep_idata:
-        from .io import to_inference_data
-
         result = _with_idata(result, to_inference_data(res, result))
     return result
 

@@ -40,6 +40,7 @@ from kgon._jaxsetup import jax, jnp
 from kgon.validation import check_int
 
 from .data import Dataset, key_data
+from .diagnostics import chain_diagnostics, classify_draws, phase_switches, warn_if_not_mixing
 from .fast_potential import empirical_potential
 from .model import log_prior, unflatten
 from .nuts import _check_common, _device_layout, _init_repr, _sample, initial_points, tms_energy
@@ -323,17 +324,12 @@ def run_tempering(
         progress=progress,
         desc=f"tempering n={n}",
     )
-    from .diagnostics import chain_diagnostics
-
     W, b = unflatten(res.z, r, c)
     W, b = np.asarray(W), np.asarray(b)
     loss = res.energy / n
     diag = chain_diagnostics(loss, res.diverging)
     labels = switches = None
     if catalogue is not None:
-        from .diagnostics import phase_switches, warn_if_not_mixing
-        from .occupancy import classify_draws
-
         labels = classify_draws(W, b, catalogue, threshold=threshold)
         switches = phase_switches(labels)
         warn_if_not_mixing(labels, method="tempered", n=n)

@@ -48,7 +48,10 @@ def test_fast_potential_equals_direct_sum(n, catalogue6):
     ds = sampling.make_dataset(jax.random.PRNGKey(n), n, 6)
     pot = sampling.empirical_potential(ds)
     rng = np.random.default_rng(n)
-    for W, b in _points(catalogue6, 4 if n < 10**6 else 1, rng):
+    pts = _points(catalogue6, 4, rng)
+    if n == 10**6:  # the extended-precision reference costs ~1 s per point here
+        pts = pts[:2] + pts[6:8]
+    for W, b in pts:
         L, (gW, gb) = _value_and_grad(pot, W, b)
         L_ref, gW_ref, gb_ref = _direct(ds, W, b)
         assert abs(float(L) - L_ref) <= 1e-12 * L_ref

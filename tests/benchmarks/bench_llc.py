@@ -86,8 +86,8 @@ def main() -> None:
     p = cat.get("6")
     rows = []
     settings = [
-        ("paper setting", 1000, dict(eps=1e-3, gamma=1.0, chains=4, burnin=0, draws=500)),
-        ("calibrated, n = 1e5", 100_000, dict(eps=None, gamma=1.0, chains=8, burnin=1000, draws=4000)),
+        ("paper setting (16 chains)", 1000, dict(eps=1e-3, gamma=1.0, chains=16, burnin=0, draws=500)),
+        ("eps = 0.02 / (n beta), n = 1e4", 10_000, dict(eps=None, gamma=1.0, chains=8, burnin=500, draws=2000)),
     ]
     for name, n, s in settings:
         data = make_dataset(jax.random.key(1), n, 6)
