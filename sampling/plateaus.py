@@ -110,6 +110,7 @@ class Plateau:
     point_loss: float
     llc: float = float("nan")
     llc_theory: float = float("nan")
+    llc_theory_err: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -126,20 +127,38 @@ class Transition:
     llc_after: float = float("nan")
     llc_theory_before: float = float("nan")
     llc_theory_after: float = float("nan")
+    llc_theory_err_before: float = 0.0
+    llc_theory_err_after: float = 0.0
+
+
+SIGN_KEYS = ("loss_down_llc_up", "loss_down_llc_down", "loss_up_llc_up", "loss_up_llc_down", "undetermined",
+             "llc_equal_within_error")
 
 
 def _sign_counts(pairs) -> dict:
-    """Counts of sign patterns of (delta loss, delta llc)."""
-    out = {"loss_down_llc_up": 0, "loss_down_llc_down": 0, "loss_up_llc_up": 0, "loss_up_llc_down": 0,
-           "undetermined": 0}
-    for dl, dk in pairs:
+    """Counts of sign patterns of (delta loss, delta llc[, tolerance]).
+
+    A change of the LLC no larger than its tolerance (twice the combined uncertainty of the two
+    values) is counted as ``llc_equal_within_error``, not as a sign; NaNs and exact zeros as
+    ``undetermined``. Neither enters ``consistent_fraction``.
+    """
+    out = dict.fromkeys(SIGN_KEYS, 0)
+    for item in pairs:
+        dl, dk = item[0], item[1]
+        tol = item[2] if len(item) > 2 else 0.0
         if not (math.isfinite(dl) and math.isfinite(dk)) or dl == 0 or dk == 0:
             out["undetermined"] += 1
+        elif tol > 0 and abs(dk) <= tol:
+            out["llc_equal_within_error"] += 1
         else:
             out[f"loss_{'down' if dl < 0 else 'up'}_llc_{'up' if dk > 0 else 'down'}"] += 1
-    det = sum(v for k, v in out.items() if k != "undetermined")
+    det = sum(v for k, v in out.items() if k not in ("undetermined", "llc_equal_within_error"))
     out["consistent_fraction"] = (out["loss_down_llc_up"] / det) if det else None
     return out
+
+
+def _finite_or_zero(x) -> float:
+    return float(x) if x is not None and math.isfinite(float(x)) else 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -189,7 +208,8 @@ class SGDAnalysis:
 
     def antecedent(self) -> dict:
         """The Bayesian antecedent check: sign counts of (delta loss, delta LLC) over all transitions."""
-        theory = _sign_counts((t.loss_after - t.loss_before, t.llc_theory_after - t.llc_theory_before)
+        theory = _sign_counts((t.loss_after - t.loss_before, t.llc_theory_after - t.llc_theory_before,
+                               2.0 * math.hypot(t.llc_theory_err_before, t.llc_theory_err_after))
                               for t in self.transitions)
         est_pairs = [(t.loss_after - t.loss_before, t.llc_after - t.llc_before) for t in self.transitions]
         has_est = any(math.isfinite(t.llc_before) or math.isfinite(t.llc_after) for t in self.transitions)
@@ -319,6 +339,7 @@ def _build(result, catalogue, labels, dist, flat, min_length, llc, config) -> SG
                 loss=float(np.median(result.train_loss[i, s:e])), point_loss=float(pt.loss),
                 llc=float(np.median(vals)) if vals.size else float("nan"),
                 llc_theory=float(pt.llc) if pt.llc is not None else float("nan"),
+                llc_theory_err=_finite_or_zero(pt.llc_err),
             ))
         plateaus.extend(row)
         for a, bpl in zip(row[:-1], row[1:]):
@@ -327,6 +348,7 @@ def _build(result, catalogue, labels, dist, flat, min_length, llc, config) -> SG
                     run=i, from_label=a.label, to_label=bpl.label, step=bpl.first_step,
                     loss_before=a.loss, loss_after=bpl.loss, llc_before=a.llc, llc_after=bpl.llc,
                     llc_theory_before=a.llc_theory, llc_theory_after=bpl.llc_theory,
+                    llc_theory_err_before=a.llc_theory_err, llc_theory_err_after=bpl.llc_theory_err,
                 ))
         seq = []
         for p in row:

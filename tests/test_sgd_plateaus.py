@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -100,8 +101,11 @@ def test_analysis_of_a_known_schedule(catalogue6):
     ant = a.antecedent()
     assert ant["n_transitions"] == 3 and ant["loss_decreasing"] == 3 and ant["estimated"] is None
     th = catalogue6.get
-    exp_up = sum(1 for f, t in [("4+", "5"), ("4+", "5"), ("4", "4+")] if th(t).llc > th(f).llc)
-    assert ant["theory"]["loss_down_llc_up"] == exp_up
+    pairs = [("4+", "5"), ("4+", "5"), ("4", "4+")]
+    d_llc = [(th(t).llc - th(f).llc, 2 * math.hypot(th(f).llc_err, th(t).llc_err)) for f, t in pairs]
+    assert ant["theory"]["loss_down_llc_up"] == sum(1 for d, tol in d_llc if d > tol)
+    assert ant["theory"]["loss_down_llc_down"] == sum(1 for d, tol in d_llc if d < -tol)
+    assert ant["theory"]["llc_equal_within_error"] == sum(1 for d, tol in d_llc if abs(d) <= tol)
     d = json.loads(json.dumps(a.to_dict()))
     assert set(d) >= {"fraction_on_plateaus", "transitions", "final_phases", "antecedent"}
     # plateau centres for the SGLD: up to 3 per plateau, inside the plateau
@@ -110,6 +114,16 @@ def test_analysis_of_a_known_schedule(catalogue6):
     for p in a.plateaus:
         ks = cen[cen[:, 0] == p.run][:, 1]
         assert np.sum((ks >= p.start) & (ks < p.end)) == 3
+
+
+def test_sign_counts_with_tolerance():
+    from sampling.plateaus import _sign_counts
+
+    out = _sign_counts([(-1.0, 0.5, 0.2), (-1.0, 0.1, 0.2), (-1.0, -0.5, 0.2), (-1.0, float("nan"), 0.2),
+                        (1.0, 0.3)])
+    assert (out["loss_down_llc_up"], out["llc_equal_within_error"], out["loss_down_llc_down"],
+            out["undetermined"], out["loss_up_llc_up"]) == (1, 1, 1, 1, 1)
+    assert out["consistent_fraction"] == pytest.approx(1 / 3)
 
 
 def test_short_paper_runs_sit_on_the_4_family(catalogue6):

@@ -65,6 +65,28 @@ def test_numerical_llc_matches_published_values(catalogue6):
         assert abs(p.llc_numerical - lam) <= 0.25
 
 
+def _kinked_4gon_llc(c: int, sigma_plus: int) -> float:
+    """lambda of the 4^{sigma+}-gon at (c, r = 2), counted by hand from the local form of L.
+
+    The live square (l = 1, b = 0) is the c = 4 zero-loss point: 12 parameters minus the rotation
+    orbit; lengths and biases are two-sided quadratic (8 x 1/2); the 4 gaps between neighbours are
+    penalised only when they shrink below pi/2, but they sum to 2 pi, so all 3 free gaps are pinned
+    at order sqrt(eps) (3 x 1/2). A dead column's W_d feeds the live outputs with bias 0, and any
+    W_d != 0 overlaps a column of the square positively: W_d is quadratic (2 x 1/2) whatever its
+    bias. A dead bias is flat when negative (0) and quadratic at +1/(2c) (1/2).
+    """
+    return 4.0 + 1.5 + (c - 4) * 1.0 + sigma_plus * 0.5
+
+
+def test_numerical_llc_of_kinked_4gons_matches_the_local_count(catalogue6):
+    # The 4-gons are only C^1 (the Hessian does not decide lambda): the numerical estimate is
+    # compared with the hand count above within 3 of its standard errors (0.16-0.28).
+    for name, sp in [("4", 0), ("4+", 1), ("4++", 2)]:
+        p = catalogue6.get(name)
+        assert not p.smooth and p.llc_method == "numerical"
+        assert abs(p.llc_numerical - _kinked_4gon_llc(6, sp)) <= 3 * p.llc_numerical_err, (name, p.llc_numerical)
+
+
 def test_hessian_and_numerical_llc_agree_at_every_regular_point(catalogue6):
     # "regular" = the Hessian decides lambda (llc_hessian is not None). Agreement within 3 standard
     # errors of the numerical estimate, plus 0.05 for the finite-m localization bias (SCIENCE.md §6;

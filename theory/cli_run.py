@@ -53,7 +53,8 @@ def _sgd_lines(a: dict) -> list[str]:
     th = ante["theory"]
     lines.append(
         f"  antecedent ({ante['n_transitions']} transitions): catalogue LLC {th['loss_down_llc_up']} consistent, "
-        f"{th['loss_down_llc_down']} loss & LLC down, {th['undetermined']} undetermined"
+        f"{th['loss_down_llc_down']} loss & LLC down, {th.get('llc_equal_within_error', 0)} LLC equal within "
+        f"error, {th['undetermined']} undetermined"
     )
     if ante.get("estimated") is not None:
         es = ante["estimated"]

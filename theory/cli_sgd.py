@@ -150,7 +150,7 @@ def run(args) -> int:
     th = a["theory"]
     print(f"antecedent check over {a['n_transitions']} transitions (loss down & LLC up):")
     print(f"  catalogue LLC: {th['loss_down_llc_up']} consistent, {th['loss_down_llc_down']} loss down & LLC down, "
-          f"{th['undetermined']} undetermined")
+          f"{th.get('llc_equal_within_error', 0)} LLC equal within error, {th['undetermined']} undetermined")
     if a["estimated"] is not None:
         es = a["estimated"]
         print(f"  SGLD LLC:      {es['loss_down_llc_up']} consistent, {es['loss_down_llc_down']} loss down & LLC down, "

@@ -98,6 +98,15 @@ def plot_loss_complexity(
     xs = [p.llc for p in phases]
     ys = [p.loss for p in phases]
     ax.scatter(xs, ys, s=30, color="k", zorder=3, label="critical points")
+    # uncertainty of numerically estimated LLCs (kinked points), where the catalogue carries one
+    errs = {}
+    for q in getattr(catalogue, "points", None) or []:
+        e = getattr(q, "llc_err", None)
+        if e is not None and np.isfinite(e) and e > 0:
+            errs[str(getattr(q, "label", getattr(q, "name", "")))] = float(e)
+    if errs:
+        xe = [errs.get(p.label, 0.0) for p in phases]
+        ax.errorbar(xs, ys, xerr=xe, fmt="none", ecolor="0.4", elinewidth=1, capsize=2, zorder=2)
     for p in phases:
         ax.annotate(p.label, (p.llc, p.loss), textcoords="offset points", xytext=(5, 4), fontsize=8)
     if bayes_transitions is None:
