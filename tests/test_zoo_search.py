@@ -77,6 +77,22 @@ def test_works_for_c_3_to_10(c):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("c", [7, 8])
+def test_default_search_contains_every_resultant_polygon(c):
+    # acceptance 4 at default settings (2-5 min each): every regular k-gon (k = c-2..c, any sigma+)
+    # that the independent exact solver kgon.kgon certifies is a level of the searched catalogue
+    cat = kgon.find_critical_points(c, seed=0, numerical_llc=False)
+    levels = np.array([p.loss for p in cat.points])
+    n = 0
+    for k in range(c - 2, c + 1):
+        for sp in range(c - k + 1):
+            for s in kgon.kgon(k, c, sigma_plus=sp).solutions:
+                n += 1
+                assert np.min(np.abs(levels - s.loss)) < 1e-9, (k, sp, s.loss)
+    assert n >= 4
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("c", [4, 5, 6])
 def test_r3_runs(c):
     cat = kgon.find_critical_points(c, r=3, n_starts=150 * c, seed=0)
