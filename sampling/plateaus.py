@@ -23,6 +23,9 @@ staircases"): for every transition the sign of the loss change and of the LLC ch
 catalogue values (``theory``) and, when an SGLD trajectory estimate is given, from the plateau
 medians of lambda_hat (``estimated``). A transition is *consistent* with a Bayesian antecedent
 (a Type A transition: lower loss, higher complexity) when the loss decreases and the LLC increases.
+An LLC change no larger than twice the combined uncertainty of the two values (the catalogue's
+``llc_err``; for SGLD the standard error of the mean of the plateau's checkpoint estimates) is
+counted as ``llc_equal_within_error`` instead of a sign.
 """
 
 from __future__ import annotations
@@ -111,6 +114,7 @@ class Plateau:
     llc: float = float("nan")
     llc_theory: float = float("nan")
     llc_theory_err: float = 0.0
+    llc_err: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,8 @@ class Transition:
     llc_theory_after: float = float("nan")
     llc_theory_err_before: float = 0.0
     llc_theory_err_after: float = 0.0
+    llc_err_before: float = 0.0
+    llc_err_after: float = 0.0
 
 
 SIGN_KEYS = ("loss_down_llc_up", "loss_down_llc_down", "loss_up_llc_up", "loss_up_llc_down", "undetermined",
@@ -211,7 +217,8 @@ class SGDAnalysis:
         theory = _sign_counts((t.loss_after - t.loss_before, t.llc_theory_after - t.llc_theory_before,
                                2.0 * math.hypot(t.llc_theory_err_before, t.llc_theory_err_after))
                               for t in self.transitions)
-        est_pairs = [(t.loss_after - t.loss_before, t.llc_after - t.llc_before) for t in self.transitions]
+        est_pairs = [(t.loss_after - t.loss_before, t.llc_after - t.llc_before,
+                      2.0 * math.hypot(t.llc_err_before, t.llc_err_after)) for t in self.transitions]
         has_est = any(math.isfinite(t.llc_before) or math.isfinite(t.llc_after) for t in self.transitions)
         return {
             "n_transitions": len(self.transitions),
@@ -320,6 +327,8 @@ def _build(result, catalogue, labels, dist, flat, min_length, llc, config) -> SG
     candidate = flat & matched
     R, K = labels.shape
     llc_full = llc.llc if llc is not None else np.full((R, K), np.nan)
+    se_full = getattr(llc, "llc_se", None) if llc is not None else None
+    se_full = np.asarray(se_full) if se_full is not None else np.zeros((R, K))
     if llc_full.shape != (R, K):
         raise ValueError(f"`llc` must cover the same runs and checkpoints {(R, K)}; got {llc_full.shape}.")
     points = {p.label: p for p in catalogue.points}
@@ -331,7 +340,10 @@ def _build(result, catalogue, labels, dist, flat, min_length, llc, config) -> SG
         for s, e, lab in segs:
             on[i, s:e] = True
             vals = llc_full[i, s:e]
+            ses = se_full[i, s:e][np.isfinite(vals)]
             vals = vals[np.isfinite(vals)]
+            # standard error of the plateau's estimate: that of the mean of its checkpoint estimates
+            llc_err = float(np.sqrt(np.nansum(ses ** 2)) / vals.size) if vals.size else 0.0
             pt = points[lab]
             row.append(Plateau(
                 run=i, label=str(lab), start=int(s), end=int(e), first_step=int(result.steps[s]),
@@ -340,6 +352,7 @@ def _build(result, catalogue, labels, dist, flat, min_length, llc, config) -> SG
                 llc=float(np.median(vals)) if vals.size else float("nan"),
                 llc_theory=float(pt.llc) if pt.llc is not None else float("nan"),
                 llc_theory_err=_finite_or_zero(pt.llc_err),
+                llc_err=_finite_or_zero(llc_err),
             ))
         plateaus.extend(row)
         for a, bpl in zip(row[:-1], row[1:]):
@@ -349,6 +362,7 @@ def _build(result, catalogue, labels, dist, flat, min_length, llc, config) -> SG
                     loss_before=a.loss, loss_after=bpl.loss, llc_before=a.llc, llc_after=bpl.llc,
                     llc_theory_before=a.llc_theory, llc_theory_after=bpl.llc_theory,
                     llc_theory_err_before=a.llc_theory_err, llc_theory_err_after=bpl.llc_theory_err,
+                    llc_err_before=a.llc_err, llc_err_after=bpl.llc_err,
                 ))
         seq = []
         for p in row:

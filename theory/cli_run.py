@@ -60,7 +60,7 @@ def _sgd_lines(a: dict) -> list[str]:
         es = ante["estimated"]
         lines.append(
             f"  SGLD LLC {es['loss_down_llc_up']} consistent, {es['loss_down_llc_down']} loss & LLC down, "
-            f"{es['undetermined']} undetermined"
+            f"{es.get('llc_equal_within_error', 0)} LLC equal within error, {es['undetermined']} undetermined"
         )
     return lines
 

@@ -154,7 +154,7 @@ def run(args) -> int:
     if a["estimated"] is not None:
         es = a["estimated"]
         print(f"  SGLD LLC:      {es['loss_down_llc_up']} consistent, {es['loss_down_llc_down']} loss down & LLC down, "
-              f"{es['undetermined']} undetermined")
+              f"{es.get('llc_equal_within_error', 0)} LLC equal within error, {es['undetermined']} undetermined")
     for f in figures:
         print(f"figure: {f}")
     return 0
