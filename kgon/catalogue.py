@@ -1,7 +1,9 @@
 """The critical-point catalogue: certified, deduplicated, named critical points with LLC and constant.
 
 :func:`find_critical_points` runs the search of :mod:`kgon.search` and turns the certified endpoints
-into a :class:`Catalogue` (issue 3; SCIENCE.md §3-4):
+into a :class:`Catalogue` (issue 3; SCIENCE.md §3-4). Besides the random, polygon and
+gradient-descent starts, the exact regular k^{sigma+}-gons of :func:`kgon.kgon` for k = c-2..c are
+added as starts (a few seconds), so that the largest polygon families are always present.
 
 0. **Exploration.** The certified endpoints are closed under local exploration: every level found
    is perturbed (four points per level, noise scales 0.03 / 0.1 / 0.3; single dead-bias sign flips
@@ -815,6 +817,18 @@ def _check_seed(seed) -> int:
     return check_int("seed", seed, minimum=0)
 
 
+def _exact_polygon_starts(r: int, c: int) -> np.ndarray:
+    """Flattened exact k^{sigma+}-gons (``kgon.kgon``) for k = c-2..c, every sigma+, sigma- = 0."""
+    from .kgon import kgon as exact_kgon
+
+    rows = []
+    for k in range(max(2, c - 2), c + 1):
+        for sp in range(c - k + 1):
+            for sol in exact_kgon(k, c, sigma_plus=sp, r=r).solutions:
+                rows.append(np.asarray(flatten(np.asarray(sol.W, float), np.asarray(sol.b, float))))
+    return np.array(rows).reshape(len(rows), r * c + c)
+
+
 def find_critical_points(
     c: int,
     *,
@@ -883,6 +897,10 @@ def find_critical_points(
     gd = kind == 2
     if np.any(gd):
         X0[gd] = gradient_descent(X0[gd], r, c)
+    # the exact regular k-gons of the largest families (resultant solver), so that polygons whose
+    # (length, bias) lie outside the random polygon starts' ranges are never missed (the 10-gon at
+    # c = 10 has l = -b = golden ratio)
+    X0 = np.concatenate([X0, _exact_polygon_starts(r, c)])
     X, L, ok = refine_critical(X0, r, c)
     n_conv = int(ok.sum())
     if n_conv == 0:
