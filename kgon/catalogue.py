@@ -71,6 +71,7 @@ import numpy as np
 
 from ._jaxsetup import jax
 from .geometry import hessian_geometry
+from .kgon import kgon as _exact_kgon
 from .llc import llc_hessian, llc_numerical
 from .naming import irregular_name, polygon_info
 from .search import (
@@ -819,12 +820,10 @@ def _check_seed(seed) -> int:
 
 def _exact_polygon_starts(r: int, c: int) -> np.ndarray:
     """Flattened exact k^{sigma+}-gons (``kgon.kgon``) for k = c-2..c, every sigma+, sigma- = 0."""
-    from .kgon import kgon as exact_kgon
-
     rows = []
     for k in range(max(2, c - 2), c + 1):
         for sp in range(c - k + 1):
-            for sol in exact_kgon(k, c, sigma_plus=sp, r=r).solutions:
+            for sol in _exact_kgon(k, c, sigma_plus=sp, r=r).solutions:
                 rows.append(np.asarray(flatten(np.asarray(sol.W, float), np.asarray(sol.b, float))))
     return np.array(rows).reshape(len(rows), r * c + c)
 

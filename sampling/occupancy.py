@@ -42,7 +42,6 @@ from .tempering import run_tempering
 __all__ = [
     "OccupancyResult",
     "run_occupancy",
-    "classify_draws",
     "occupancy_estimate",
     "occupancy_threshold",
     "pool_occupancy",

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["Plateau", "Transition", "SGDAnalysis", "analyze_sgd", "flat_mask", "match_checkpoints",
-           "plateau_centers", "DEFAULT_SLOPE_TOL"]
+           "plateau_centers", "DEFAULT_SLOPE_TOL", "SIGN_KEYS", "merge_sign_counts", "format_sign_counts"]
 
 DEFAULT_SLOPE_TOL = 0.05
 
@@ -158,9 +158,29 @@ def _sign_counts(pairs) -> dict:
             out["llc_equal_within_error"] += 1
         else:
             out[f"loss_{'down' if dl < 0 else 'up'}_llc_{'up' if dk > 0 else 'down'}"] += 1
-    det = sum(v for k, v in out.items() if k not in ("undetermined", "llc_equal_within_error"))
-    out["consistent_fraction"] = (out["loss_down_llc_up"] / det) if det else None
-    return out
+    return _with_consistent_fraction(out)
+
+
+def _with_consistent_fraction(counts: dict) -> dict:
+    """``counts`` plus ``consistent_fraction``: loss down & LLC up among the transitions with a sign."""
+    det = sum(counts[k] for k in SIGN_KEYS[:4])
+    counts["consistent_fraction"] = counts["loss_down_llc_up"] / det if det else None
+    return counts
+
+
+def merge_sign_counts(parts) -> dict | None:
+    """Sum sign counts of :meth:`SGDAnalysis.antecedent` (``None`` entries skipped; keys missing in
+    older results count 0) and recompute ``consistent_fraction``; ``None`` if nothing to merge."""
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return None
+    return _with_consistent_fraction({k: sum(int(p.get(k, 0)) for p in parts) for k in SIGN_KEYS})
+
+
+def format_sign_counts(counts: dict) -> str:
+    """One line: ``"N consistent, N loss down & LLC down, N LLC equal within error, N undetermined"``."""
+    return (f"{counts['loss_down_llc_up']} consistent, {counts['loss_down_llc_down']} loss down & LLC down, "
+            f"{counts.get('llc_equal_within_error', 0)} LLC equal within error, {counts['undetermined']} undetermined")
 
 
 def _finite_or_zero(x) -> float:
@@ -327,8 +347,7 @@ def _build(result, catalogue, labels, dist, flat, min_length, llc, config) -> SG
     candidate = flat & matched
     R, K = labels.shape
     llc_full = llc.llc if llc is not None else np.full((R, K), np.nan)
-    se_full = getattr(llc, "llc_se", None) if llc is not None else None
-    se_full = np.asarray(se_full) if se_full is not None else np.zeros((R, K))
+    se_full = np.asarray(llc.llc_se) if llc is not None else np.zeros((R, K))
     if llc_full.shape != (R, K):
         raise ValueError(f"`llc` must cover the same runs and checkpoints {(R, K)}; got {llc_full.shape}.")
     points = {p.label: p for p in catalogue.points}
@@ -352,7 +371,7 @@ def _build(result, catalogue, labels, dist, flat, min_length, llc, config) -> SG
                 llc=float(np.median(vals)) if vals.size else float("nan"),
                 llc_theory=float(pt.llc) if pt.llc is not None else float("nan"),
                 llc_theory_err=_finite_or_zero(pt.llc_err),
-                llc_err=_finite_or_zero(llc_err),
+                llc_err=llc_err,
             ))
         plateaus.extend(row)
         for a, bpl in zip(row[:-1], row[1:]):

@@ -42,6 +42,8 @@ def add_arguments(parser) -> None:
 
 def _sgd_lines(a: dict) -> list[str]:
     """A merged SGD analysis in a few lines."""
+    from sampling.plateaus import format_sign_counts
+
     frac = a.get("fraction_on_plateaus")
     lines = [
         f"{a['runs']} runs (seeds {a['seeds'][0]}..{a['seeds'][-1]}), diverged {a.get('diverged_runs', 0)}; "
@@ -51,17 +53,9 @@ def _sgd_lines(a: dict) -> list[str]:
     ]
     ante = a["antecedent"]
     th = ante["theory"]
-    lines.append(
-        f"  antecedent ({ante['n_transitions']} transitions): catalogue LLC {th['loss_down_llc_up']} consistent, "
-        f"{th['loss_down_llc_down']} loss & LLC down, {th.get('llc_equal_within_error', 0)} LLC equal within "
-        f"error, {th['undetermined']} undetermined"
-    )
+    lines.append(f"  antecedent ({ante['n_transitions']} transitions): catalogue LLC {format_sign_counts(th)}")
     if ante.get("estimated") is not None:
-        es = ante["estimated"]
-        lines.append(
-            f"  SGLD LLC {es['loss_down_llc_up']} consistent, {es['loss_down_llc_down']} loss & LLC down, "
-            f"{es.get('llc_equal_within_error', 0)} LLC equal within error, {es['undetermined']} undetermined"
-        )
+        lines.append(f"  SGLD LLC {format_sign_counts(ante['estimated'])}")
     return lines
 
 

@@ -58,6 +58,7 @@ def _say(msg: str, quiet: bool) -> None:
 def run(args) -> int:
     import kgon
     import sampling
+    from sampling.plateaus import format_sign_counts
     from kgon._jaxsetup import jax
     from kgon.validation import check_int
 
@@ -149,12 +150,9 @@ def run(args) -> int:
     a = d["antecedent"]
     th = a["theory"]
     print(f"antecedent check over {a['n_transitions']} transitions (loss down & LLC up):")
-    print(f"  catalogue LLC: {th['loss_down_llc_up']} consistent, {th['loss_down_llc_down']} loss down & LLC down, "
-          f"{th.get('llc_equal_within_error', 0)} LLC equal within error, {th['undetermined']} undetermined")
+    print(f"  catalogue LLC: {format_sign_counts(th)}")
     if a["estimated"] is not None:
-        es = a["estimated"]
-        print(f"  SGLD LLC:      {es['loss_down_llc_up']} consistent, {es['loss_down_llc_down']} loss down & LLC down, "
-              f"{es.get('llc_equal_within_error', 0)} LLC equal within error, {es['undetermined']} undetermined")
+        print(f"  SGLD LLC:      {format_sign_counts(a['estimated'])}")
     for f in figures:
         print(f"figure: {f}")
     return 0

@@ -592,15 +592,9 @@ def _weighted_fraction(parts: Sequence[dict], key: str) -> float | None:
 
 
 def _merge_signs(parts: Sequence[dict | None]) -> dict | None:
-    parts = [p for p in parts if p is not None]
-    if not parts:
-        return None
-    keys = ("loss_down_llc_up", "loss_down_llc_down", "loss_up_llc_up", "loss_up_llc_down", "undetermined",
-            "llc_equal_within_error")
-    out = {k: sum(int(p.get(k, 0)) for p in parts) for k in keys}
-    det = sum(out[k] for k in keys[:4])
-    out["consistent_fraction"] = out["loss_down_llc_up"] / det if det else None
-    return out
+    from sampling.plateaus import merge_sign_counts
+
+    return merge_sign_counts(parts)
 
 
 def merge_sgd(parts: Sequence[dict]) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
+import time
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
@@ -17,6 +18,16 @@ _HEADER = (
     "Speed is measured as ratios against a baseline run in the same process on the same machine; "
     "each section is written by the script named in it (`python tests/benchmarks/<script>`).\n"
 )
+
+
+def best_of(fn, repeats: int) -> float:
+    """Shortest wall time of ``repeats`` calls of ``fn()`` (seconds)."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
 
 
 def machine() -> str:

@@ -11,25 +11,15 @@ Run: python tests/benchmarks/bench_fast_potential.py
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import write_section  # noqa: E402
+from _report import best_of, write_section  # noqa: E402
 
 import sampling  # noqa: E402
 from kgon._jaxsetup import jax, jnp  # noqa: E402
-
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def looped(vg, R: int):
