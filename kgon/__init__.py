@@ -4,11 +4,11 @@ Symbolic closed form (sympy), fast evaluators (numpy / jax / torch), regular k-g
 and (see the submodules) critical-point search, geometry and phase classification.
 """
 
-from .catalogue import Catalogue, CriticalPoint, default_catalogue, find_critical_points
-from .classify import classify, phase_distance, phase_distances
-from .geometry import HessianGeometry, hessian_geometry
-from .kgon import KgonPoint, KgonResult, kgon, kgon_params
-from .potential import (
+from kgon.critical.catalogue import Catalogue, CriticalPoint, default_catalogue, find_critical_points
+from kgon.classify import classify, phase_distance, phase_distances
+from kgon.geometry import HessianGeometry, hessian_geometry
+from kgon.polygons import KgonPoint, KgonResult, kgon, kgon_params
+from kgon.potential import (
     pair_term_numeric,
     potential,
     potential_and_grad_jax,
@@ -16,7 +16,7 @@ from .potential import (
     potential_numpy,
     potential_torch,
 )
-from .symbolic import pair_term, pair_term_branches, pair_term_conditions, potential_expr
+from kgon.symbolic import pair_term, pair_term_branches, pair_term_conditions, potential_expr
 
 __all__ = [
     "Catalogue",

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .symmetry import DEAD, DEAD_POS, OFF, ON, column_types, procrustes
+from kgon.symmetry import DEAD, DEAD_POS, OFF, ON, column_types, procrustes
 
 __all__ = ["classify", "phase_distance", "phase_distances", "DEFAULT_THRESHOLD", "OTHER"]
 

@@ -27,9 +27,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._jaxsetup import jax, jnp
-from .search import _loss_fn, flatten
-from .symmetry import orbit_tangents
+from kgon._jaxsetup import jax, jnp
+from kgon.critical.search import _loss_fn, flatten
+from kgon.symmetry import orbit_tangents
 
 __all__ = ["HessianGeometry", "hessian_geometry", "ZERO_TOL"]
 

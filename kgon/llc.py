@@ -41,9 +41,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._jaxsetup import jax, jnp
-from .geometry import HessianGeometry
-from .search import _loss_fn
+from kgon._jaxsetup import jax, jnp
+from kgon.geometry import HessianGeometry
+from kgon.critical.search import _loss_fn
 
 __all__ = ["LLCEstimate", "llc_hessian", "llc_numerical", "DEFAULT_TEMPERATURES", "ESCAPE_TOL"]
 

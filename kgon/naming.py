@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .symmetry import DEAD_POS, OFF, ON, column_types
+from kgon.symmetry import DEAD_POS, OFF, ON, column_types
 
 __all__ = ["PolygonInfo", "polygon_info", "point_name", "irregular_name"]
 

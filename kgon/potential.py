@@ -23,9 +23,9 @@ import numpy as np
 import sympy as sp
 import torch
 
-from ._jaxsetup import jax, jnp
-from .symbolic import A, B, DELTA, pair_term_branches
-from .validation import check_params
+from kgon._jaxsetup import jax, jnp
+from kgon.symbolic import A, B, DELTA, pair_term_branches
+from kgon.validation import check_params
 
 __all__ = [
     "pair_term_numeric",

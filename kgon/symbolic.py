@@ -115,7 +115,7 @@ def potential_expr(r: int, c: int) -> tuple[sp.Expr, sp.Matrix, sp.Matrix]:
         ``expr`` is L = (1/c) sum_{i,j} T(W_j . W_i, b_j, delta_ij); ``W`` is the r x c matrix of
         symbols ``W_k_i`` and ``b`` the c x 1 matrix of symbols ``b_i`` it is written in.
     """
-    from .validation import check_rc
+    from kgon.validation import check_rc
 
     check_rc(r=r, c=c)
     W = sp.Matrix(r, c, lambda k, i: sp.Symbol(f"W_{k}_{i}", real=True))

@@ -168,7 +168,7 @@ def procrustes(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def orbit_tangents(W: np.ndarray) -> np.ndarray:
     """Tangent vectors of the O(r) orbit at (W, b): (A W, 0) for a basis of so(r).
 
-    Returns an array of shape (r (r - 1) / 2, r c + c) (flattened like ``kgon.search.flatten``).
+    Returns an array of shape (r (r - 1) / 2, r c + c) (flattened like ``kgon.critical.search.flatten``).
     """
     r, c = W.shape
     out = []

@@ -41,7 +41,7 @@ import numpy as np
 
 from kgon._jaxsetup import jax, jnp
 
-from .data import Dataset
+from sampling.data import Dataset
 
 __all__ = ["EmpiricalPotential", "empirical_potential", "dense_loss"]
 

@@ -6,7 +6,7 @@ With prior phi = N(0, I) on every entry of W (r x c) and b (c), the (tempered) p
 
 beta = 1 being the Bayesian posterior (equivalently a Gaussian likelihood with noise variance 1/2;
 *not* variance 1, which would move the 5-gon -> 6-gon transition from n ~ 600 to n ~ 1316).
-beta < 1 gives the tempered targets used by parallel tempering (:mod:`sampling.tempering`).
+beta < 1 gives the tempered targets used by parallel tempering (:mod:`sampling.mcmc.tempering`).
 
 Flat parametrisation: z = (W.ravel(), b) of length d = r c + c (row-major W). Samplers work on z;
 :func:`unflatten` recovers (W, b).
@@ -30,7 +30,7 @@ import numpyro.distributions as dist
 
 from kgon._jaxsetup import jax, jnp
 
-from .fast_potential import EmpiricalPotential
+from sampling.fast_potential import EmpiricalPotential
 
 __all__ = ["flatten", "unflatten", "log_prior", "log_density", "tms_model", "dense_model"]
 

@@ -9,9 +9,9 @@ import pytest
 
 from kgon._jaxsetup import jax, jnp
 from sampling import estimate_llc
-from sampling.sgld import quadratic_loss, summarize_chains
+from sampling.dynamics.sgld import quadratic_loss, summarize_chains
 
-# the quadratic tests share one compiled chain (sampling.sgld.quadratic_loss, 4 parameters, 8 chains)
+# the quadratic tests share one compiled chain (sampling.dynamics.sgld.quadratic_loss, 4 parameters, 8 chains)
 ONES = jnp.ones(4)
 
 

@@ -17,11 +17,11 @@ from scipy import integrate
 
 from kgon._jaxsetup import jax, jnp
 from sampling import estimate_llc, sgld_step
-from sampling.sgld import quadratic_loss
+from sampling.dynamics.sgld import quadratic_loss
 
 # ----------------------------------------------------------------------------------------------
 # models (module-level functions: the compiled chains are cached per loss function; the regular
-# models all use sampling.sgld.quadratic_loss with the curvature passed as data, 4 parameters, 8 chains)
+# models all use sampling.dynamics.sgld.quadratic_loss with the curvature passed as data, 4 parameters, 8 chains)
 
 CURV = np.array([1.0, 2.0, 0.5, 3.0])
 

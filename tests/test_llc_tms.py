@@ -94,7 +94,7 @@ def test_five_gon_escapes_are_detected(catalogue6, data_1e5):
 def test_minibatch_loss_matches_the_exact_loss(catalogue6):
     """The minibatch path of tms_llc evaluates the direct loss on (features, mu) subsets; on the full
     data it equals the exact fast L_n (the generic minibatch SGLD is tested in test_llc_diagnostics)."""
-    from sampling.trajectory import tms_loss, tms_minibatch_loss
+    from sampling.dynamics.trajectory import tms_loss, tms_minibatch_loss
 
     p = catalogue6.get("5+")
     data = make_dataset(jax.random.key(4), 3000, 6)

@@ -10,8 +10,8 @@ import pytest
 
 import sampling
 from kgon._jaxsetup import jax
-from sampling import io as sio
-from sampling.diagnostics import dominant_phases, warn_if_not_mixing
+from sampling.mcmc import io as sio
+from sampling.mcmc.diagnostics import dominant_phases, warn_if_not_mixing
 
 # Tiny settings shared with tests/test_sampling_cli.py, so that the compiled sampler is reused.
 TINY = dict(c=6, n=200, chains=2, warmup=40, samples=40)

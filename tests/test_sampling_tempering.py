@@ -10,8 +10,8 @@ from scipy.stats import norm
 
 import sampling
 from kgon._jaxsetup import jax, jnp
-from sampling.nuts import _tune_ladder, nuts_chains
-from sampling.tempering import geometric_ladder
+from sampling.mcmc.nuts import _tune_ladder, nuts_chains
+from sampling.mcmc.tempering import geometric_ladder
 
 # Target: p(x) ~ N(x; 0, S0^2 I) * sum_k w_k N(x; m_k, s_k^2 I) in d = 2, i.e. prior N(0, S0^2 I) and
 # tempered term E(x) = -log sum_k w_k N(x; m_k, s_k^2 I). Two modes of unequal widths (0.25, 0.6)

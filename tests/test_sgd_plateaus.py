@@ -8,9 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from sampling import SGDConfig, SGDResult, analyze_sgd, match_checkpoints, plateau_centers, train_sgd
-from sampling.plateaus import flat_mask
-from sampling.sgd import checkpoint_steps
+from sampling import SGDConfig, SGDResult, train_sgd
+from theory import analyze_sgd, match_checkpoints, plateau_centers
+from theory.sgd_analysis import flat_mask
+from sampling.dynamics.sgd import checkpoint_steps
 
 
 def _disguise(point, rng, noise=0.0):
@@ -117,7 +118,7 @@ def test_analysis_of_a_known_schedule(catalogue6):
 
 
 def test_sign_counts_with_tolerance():
-    from sampling.plateaus import _sign_counts
+    from theory.sgd_analysis import _sign_counts
 
     out = _sign_counts([(-1.0, 0.5, 0.2), (-1.0, 0.1, 0.2), (-1.0, -0.5, 0.2), (-1.0, float("nan"), 0.2),
                         (1.0, 0.3)])

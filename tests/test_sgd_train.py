@@ -10,7 +10,7 @@ import torch
 
 import kgon
 from sampling import SGDConfig, SGDResult, train_sgd
-from sampling.sgd import checkpoint_steps, initial_params, run_generators, training_data
+from sampling.dynamics.sgd import checkpoint_steps, initial_params, run_generators, training_data
 
 
 def test_config_defaults_are_the_paper_protocol():

@@ -17,7 +17,7 @@ import pytest
 
 from theory import TASK_KINDS, LocalExecutor, parse_experiment, run_sweep
 from theory.cli import main
-from theory.sweep import merge_sgd
+from theory.sweeps.sweep import merge_sgd
 
 C = 4
 
@@ -63,16 +63,17 @@ def catalogue_file(tmp_path_factory):
 
 
 def test_sgd_kind_defaults_are_sgdconfig_defaults():
-    from sampling.sgd import SGDConfig
+    from sampling.dynamics.sgd import SGDConfig
 
     import inspect
 
     import sampling
+    import theory
 
     kind = TASK_KINDS["sgd"]
     for f in dataclasses.fields(SGDConfig):
         assert kind.field(f.name).default == f.default, f.name
-    params = inspect.signature(sampling.analyze_sgd).parameters
+    params = inspect.signature(theory.analyze_sgd).parameters
     for name in ("threshold", "slope_tol", "min_length"):
         assert kind.field(name).default == params[name].default, name
 
@@ -123,6 +124,7 @@ def test_merge_sgd_adds_counts_and_weights_fractions():
 def test_sgd_sweep_equals_direct_train_and_analyze(catalogue_file, tmp_path, capsys):
     import kgon
     import sampling
+    import theory
 
     exp_path = tmp_path / "sgd.toml"
     exp_path.write_text(
@@ -135,7 +137,7 @@ def test_sgd_sweep_equals_direct_train_and_analyze(catalogue_file, tmp_path, cap
 
     config = sampling.SGDConfig(c=C, n=40, batch_size=10, epochs=3, checkpoints=6)
     catalogue = kgon.Catalogue.from_json(catalogue_file.read_text())
-    direct = sampling.analyze_sgd(sampling.train_sgd(config, [7, 8, 9, 10, 11]), catalogue).to_dict()
+    direct = theory.analyze_sgd(sampling.train_sgd(config, [7, 8, 9, 10, 11]), catalogue).to_dict()
     for key in ("fraction_on_plateaus", "fraction_matched"):
         assert out[key] == pytest.approx(direct[key], rel=1e-12, abs=1e-15)
     for key in ("transitions", "final_phases", "antecedent", "phase_sequences", "runs", "plateaus", "config"):
@@ -157,6 +159,7 @@ def test_sgd_task_with_plateau_llc_equals_direct_pipeline(catalogue_file, tmp_pa
     """One chunk, SGLD at one checkpoint per plateau: the task is exactly `tmsphase sgd`'s pipeline."""
     import kgon
     import sampling
+    import theory
     from kgon._jaxsetup import jax
 
     exp = parse_experiment(
@@ -170,10 +173,10 @@ def test_sgd_task_with_plateau_llc_equals_direct_pipeline(catalogue_file, tmp_pa
     config = sampling.SGDConfig(c=C, n=40, batch_size=10, epochs=3, checkpoints=6)
     catalogue = kgon.Catalogue.from_json(catalogue_file.read_text())
     result = sampling.train_sgd(config, [3, 4])
-    analysis = sampling.analyze_sgd(result, catalogue)
+    analysis = theory.analyze_sgd(result, catalogue)
     assert analysis.plateaus  # the runs sit at the 4-gon: there is something to estimate
     llc = sampling.llc_trajectory(jax.random.key(task.seed), result,
-                                  centers=sampling.plateau_centers(analysis, per_plateau=1))
+                                  centers=theory.plateau_centers(analysis, per_plateau=1))
     direct = json.loads(json.dumps(analysis.with_llc(result, catalogue, llc).to_dict()))
     for key in ("antecedent", "plateaus", "transitions", "phase_sequences"):
         assert out[key] == direct[key], key
@@ -208,6 +211,7 @@ def test_posterior_kind_defaults_are_run_occupancy_defaults():
     import inspect
 
     import sampling
+    import theory
 
     params = inspect.signature(sampling.run_occupancy).parameters
     kind = TASK_KINDS["posterior"]
@@ -245,6 +249,7 @@ def test_posterior_sweep_one_task(catalogue_file, tmp_path, capsys):
 def test_posterior_sweep_equals_direct_run_occupancy(catalogue_file, tmp_path):
     import kgon
     import sampling
+    import theory
     from kgon._jaxsetup import jax
 
     exp = parse_experiment(

@@ -91,7 +91,7 @@ def square_kind():
 
     yield register_task_kind(
         TaskKind("square", "test", (Field("a", "int", "x", grid=True),), f"{__name__}:square_task",
-                 "theory.sweep:aggregate_results")
+                 "theory.sweeps.sweep:aggregate_results")
     )
     TASK_KINDS.pop("square", None)
 

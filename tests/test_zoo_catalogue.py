@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import kgon
-from kgon.search import gradient_norm
+from kgon.critical.search import gradient_norm
 
 
 def test_at_least_18_certified_low_loss_points_with_the_families(catalogue6):

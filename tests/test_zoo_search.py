@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import kgon
-from kgon.catalogue import refine_critical
-from kgon.search import flatten, unflatten
+from kgon.critical.catalogue import refine_critical
+from kgon.critical.search import flatten, unflatten
 
 
 def _labels_set(cat):

@@ -1,25 +1,18 @@
-"""theory: free energies, theory-vs-experiment occupancy, loss-vs-complexity diagrams, the CLI."""
+"""theory: free energies, theory-vs-experiment occupancy, SGD analysis, figures, sweeps and the CLI.
 
-__all__: list[str] = []
+Layout: ``free_energy`` (free energies, Bayesian transitions, theoretical occupancy), ``compare``
+(theory vs sampled occupancy), ``sgd_analysis`` (plateau matching of SGD runs, antecedent check),
+``plot``, ``reproduce`` (the main job and its report), ``sweeps/`` (experiment files, executors, the
+resumable result store) and ``cli/`` (one module per ``tmsphase`` command). Conventions:
+``docs/index.md``.
+"""
 
-# free energies, transitions, theoretical occupancy and the comparison with experiment (issue 5)
-from .compare import EmpiricalOccupancy, OccupancyComparison, compare_occupancy  # noqa: E402
-from .free_energy import Transition, TheoreticalOccupancy, free_energy, occupancy, transitions  # noqa: E402
-
-__all__ += [
-    "EmpiricalOccupancy",
-    "OccupancyComparison",
-    "compare_occupancy",
-    "Transition",
-    "TheoreticalOccupancy",
-    "free_energy",
-    "occupancy",
-    "transitions",
-]
-
-# sweeps (issue 7): experiment files, executors, the resumable result store
-from .executor import Completed, DaskExecutor, Executor, LocalExecutor, make_executor  # noqa: E402
-from .experiment import (  # noqa: E402
+from theory.compare import EmpiricalOccupancy, OccupancyComparison, compare_occupancy
+from theory.free_energy import Transition, TheoreticalOccupancy, free_energy, occupancy, transitions
+from theory.sgd_analysis import Plateau, SGDAnalysis, analyze_sgd, match_checkpoints, plateau_centers
+from theory.sgd_analysis import Transition as PlateauTransition
+from theory.sweeps.executor import Completed, DaskExecutor, Executor, LocalExecutor, make_executor
+from theory.sweeps.experiment import (
     TASK_KINDS,
     Experiment,
     Field,
@@ -29,28 +22,44 @@ from .experiment import (  # noqa: E402
     parse_experiment,
     register_task_kind,
 )
-from .store import ResultStore, StoredResult  # noqa: E402
-from .sweep import SweepError, SweepResult, TaskRecord, execute_task, run_sweep  # noqa: E402
+from theory.sweeps.store import ResultStore, StoredResult
+from theory.sweeps.sweep import SweepError, SweepResult, TaskRecord, execute_task, run_sweep
 
-__all__ += [
-    "Completed",
-    "DaskExecutor",
-    "Executor",
-    "LocalExecutor",
-    "make_executor",
-    "TASK_KINDS",
-    "Experiment",
-    "Field",
-    "Task",
-    "TaskKind",
-    "load_experiment",
-    "parse_experiment",
-    "register_task_kind",
-    "ResultStore",
-    "StoredResult",
-    "SweepError",
-    "SweepResult",
-    "TaskRecord",
-    "execute_task",
-    "run_sweep",
-]
+__all__ = sorted(
+    [
+        "Completed",
+        "DaskExecutor",
+        "EmpiricalOccupancy",
+        "Executor",
+        "Experiment",
+        "Field",
+        "LocalExecutor",
+        "OccupancyComparison",
+        "Plateau",
+        "PlateauTransition",
+        "ResultStore",
+        "SGDAnalysis",
+        "StoredResult",
+        "SweepError",
+        "SweepResult",
+        "TASK_KINDS",
+        "Task",
+        "TaskKind",
+        "TaskRecord",
+        "TheoreticalOccupancy",
+        "Transition",
+        "analyze_sgd",
+        "compare_occupancy",
+        "execute_task",
+        "free_energy",
+        "load_experiment",
+        "make_executor",
+        "match_checkpoints",
+        "occupancy",
+        "parse_experiment",
+        "plateau_centers",
+        "register_task_kind",
+        "run_sweep",
+        "transitions",
+    ]
+)

@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .free_energy import occupancy, phases_of, transitions
+from theory.free_energy import occupancy, phases_of, transitions
 
 __all__ = ["EmpiricalOccupancy", "OccupancyComparison", "CrossingComparison", "compare_occupancy", "as_empirical"]
 

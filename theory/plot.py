@@ -17,8 +17,8 @@ matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .compare import OccupancyComparison  # noqa: E402
-from .free_energy import occupancy, phases_of, transitions  # noqa: E402
+from theory.compare import OccupancyComparison  # noqa: E402
+from theory.free_energy import occupancy, phases_of, transitions  # noqa: E402
 
 __all__ = ["plot_occupancy", "plot_theory_occupancy", "plot_loss_complexity", "plot_energy_levels", "save_figure"]
 
@@ -90,7 +90,7 @@ def plot_loss_complexity(
     bayes_transitions : sequence of theory.Transition, optional
         Default: the globally dominant transitions of ``theory.transitions(catalogue)``.
     sgd_transitions : sequence of dict, optional
-        ``{"from": label, "to": label, "count": int}`` as produced by ``sampling.analyze_sgd``.
+        ``{"from": label, "to": label, "count": int}`` as produced by ``theory.analyze_sgd``.
     """
     ax = _ax(ax)
     phases = phases_of(catalogue, labels=labels)

@@ -69,7 +69,7 @@ class ReproduceResult:
 
 
 def _write_json(path: Path, obj) -> None:
-    from .store import write_json_atomic
+    from theory.sweeps.store import write_json_atomic
 
     write_json_atomic(path, obj)
 
@@ -115,6 +115,7 @@ def _posterior_path(out: Path, cfg: ReproduceConfig, n: int) -> Path:
 def _stage_posterior(cfg: ReproduceConfig, cat, out: Path, quiet: bool):
     """One occupancy result per n, each saved as soon as it is done (JSON + netCDF draws)."""
     import sampling
+    import theory
     from kgon._jaxsetup import jax
 
     (out / "posterior").mkdir(parents=True, exist_ok=True)
@@ -151,6 +152,7 @@ def _stage_posterior(cfg: ReproduceConfig, cat, out: Path, quiet: bool):
 
 def _stage_sgd(cfg: ReproduceConfig, cat, out: Path, quiet: bool):
     import sampling
+    import theory
 
     if not hasattr(sampling, "train_sgd"):
         return None, False
@@ -163,7 +165,7 @@ def _stage_sgd(cfg: ReproduceConfig, cat, out: Path, quiet: bool):
     config = sampling.SGDConfig(c=cfg.c, epochs=cfg.sgd_epochs)
     seeds = [cfg.seed * 1000 + i for i in range(cfg.sgd_runs)]
     result = sampling.train_sgd(config, seeds)
-    analysis = sampling.analyze_sgd(result, cat).to_dict()
+    analysis = theory.analyze_sgd(result, cat).to_dict()
     _write_json(path, {"key": key, "analysis": analysis})
     return analysis, False
 
@@ -183,8 +185,8 @@ def _fmt(x, digits=5) -> str:
 def _figures(cat, comparison, sgd, out: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
-    from .free_energy import phases_of
-    from .plot import plot_energy_levels, plot_loss_complexity, plot_occupancy, plot_theory_occupancy, save_figure
+    from theory.free_energy import phases_of
+    from theory.plot import plot_energy_levels, plot_loss_complexity, plot_occupancy, plot_theory_occupancy, save_figure
 
     figdir = out / "figures"
     paths: list[str] = []
@@ -227,7 +229,7 @@ def _figures(cat, comparison, sgd, out: Path) -> list[str]:
 
 
 def _report(cfg, cat, trans, posterior, comparison, sgd, figures, timings, out: Path) -> Path:
-    from .free_energy import phases_of
+    from theory.free_energy import phases_of
 
     L = []
     L.append("# tmsphase reproduction report\n")
@@ -374,8 +376,8 @@ def reproduce(
     """
     from kgon.validation import check_int
 
-    from .compare import compare_occupancy
-    from .free_energy import transitions
+    from theory.compare import compare_occupancy
+    from theory.free_energy import transitions
 
     seed = check_int("seed", seed, minimum=0)
     out = Path(out_dir)

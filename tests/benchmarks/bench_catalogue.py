@@ -24,7 +24,7 @@ from _report import write_section  # noqa: E402
 
 import kgon  # noqa: E402
 from kgon._jaxsetup import jax, jnp  # noqa: E402
-from kgon.search import _loss_fn, certify, make_starts, solve_critical  # noqa: E402
+from kgon.critical.search import _loss_fn, certify, make_starts, solve_critical  # noqa: E402
 
 
 def main() -> None:

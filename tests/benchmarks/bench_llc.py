@@ -27,7 +27,7 @@ from kgon._jaxsetup import jax, jnp  # noqa: E402
 from sampling import estimate_llc, refine_center  # noqa: E402
 from sampling.data import make_dataset  # noqa: E402
 from sampling.fast_potential import empirical_potential  # noqa: E402
-from sampling.trajectory import tms_loss  # noqa: E402
+from sampling.dynamics.trajectory import tms_loss  # noqa: E402
 
 
 class TMS(torch.nn.Module):

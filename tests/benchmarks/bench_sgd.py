@@ -23,7 +23,7 @@ sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from _report import write_section  # noqa: E402
 
 from sampling import SGDConfig, train_sgd  # noqa: E402
-from sampling.sgd import initial_params, run_generators, training_data  # noqa: E402
+from sampling.dynamics.sgd import initial_params, run_generators, training_data  # noqa: E402
 
 
 def per_run_loop(config: SGDConfig, seeds, steps: int) -> float:

@@ -56,7 +56,7 @@ import numpy as np
 from kgon._jaxsetup import jax, jnp
 from kgon.validation import check_int
 
-from .data import key_data
+from sampling.data import key_data
 
 __all__ = ["sgld_step", "estimate_llc", "LLCResult", "LLCDiagnostics", "default_nbeta", "chain_runner",
            "summarize_chains", "as_typed_key", "quadratic_loss", "CHUNK"]

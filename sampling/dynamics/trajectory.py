@@ -1,6 +1,6 @@
 """The LLC of the TMS: at a critical point (calibrated) and along SGD trajectories (SCIENCE.md §5-6).
 
-:func:`tms_llc` estimates lambda_hat(w*) = n beta (E_loc[L_n] - L_n(w*)) (:mod:`sampling.sgld`) for a TMS
+:func:`tms_llc` estimates lambda_hat(w*) = n beta (E_loc[L_n] - L_n(w*)) (:mod:`sampling.dynamics.sgld`) for a TMS
 parameter w* = (W*, b*) and a data set, with the exact O(c^2 log n) empirical loss
 (:func:`sampling.empirical_potential`, full batch) or minibatches of the direct loss. Two steps make
 the estimate at a *catalogue* point calibrated:
@@ -48,9 +48,9 @@ import numpy as np
 from kgon._jaxsetup import jax, jnp
 from kgon.validation import check_int
 
-from .data import Dataset, key_data
-from .fast_potential import EmpiricalPotential, dense_loss, empirical_potential
-from .sgld import LLCResult, _check_float, as_typed_key, chain_runner, default_nbeta, estimate_llc, summarize_chains
+from sampling.data import Dataset, key_data
+from sampling.fast_potential import EmpiricalPotential, dense_loss, empirical_potential
+from sampling.dynamics.sgld import LLCResult, _check_float, as_typed_key, chain_runner, default_nbeta, estimate_llc, summarize_chains
 
 __all__ = [
     "tms_llc",

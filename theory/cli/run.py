@@ -42,7 +42,7 @@ def add_arguments(parser) -> None:
 
 def _sgd_lines(a: dict) -> list[str]:
     """A merged SGD analysis in a few lines."""
-    from sampling.plateaus import format_sign_counts
+    from theory.sgd_analysis import format_sign_counts
 
     frac = a.get("fraction_on_plateaus")
     lines = [
@@ -93,9 +93,9 @@ def _table(output: dict, kind: str) -> str:
 
 
 def run(args) -> int:
-    from .executor import make_executor
-    from .experiment import load_experiment
-    from .sweep import SweepError, run_sweep
+    from theory.sweeps.executor import make_executor
+    from theory.sweeps.experiment import load_experiment
+    from theory.sweeps.sweep import SweepError, run_sweep
 
     experiment = load_experiment(args.file)
     if args.scheduler is not None and args.executor == "local":

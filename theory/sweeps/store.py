@@ -2,7 +2,7 @@
 
 Layout of a store directory ``DIR``::
 
-    DIR/tasks/<key>.json     one record per finished task (key: see theory.experiment.Task)
+    DIR/tasks/<key>.json     one record per finished task (key: see theory.sweeps.experiment.Task)
     DIR/experiment.json      the last experiment run into DIR (normalised)
     DIR/summary.json         the last sweep's output (what ``tmsphase run --json`` prints)
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .experiment import TASK_FORMAT, Task, canonical_json
+from theory.sweeps.experiment import TASK_FORMAT, Task, canonical_json
 
 __all__ = ["ResultStore", "StoredResult", "write_json_atomic"]
 

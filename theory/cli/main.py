@@ -1,6 +1,6 @@
 """The ``tmsphase`` command: one entry point, one subcommand per module.
 
-Each subcommand lives in its own module ``theory/cli_<name>.py`` exposing
+Each subcommand lives in its own module ``theory/cli/<name>.py`` exposing
 
     NAME: str                                   # the subcommand
     def add_arguments(parser) -> None           # argparse arguments
@@ -19,14 +19,14 @@ import sys
 __all__ = ["main", "build_parser"]
 
 _SUBCOMMAND_MODULES = [
-    "theory.cli_kgon",
-    "theory.cli_critical_points",
-    "theory.cli_transitions",
-    "theory.cli_reproduce",
-    "theory.cli_run",
-    "theory.cli_sgd",
-    "theory.cli_llc",
-    "theory.cli_posterior",
+    "theory.cli.kgon",
+    "theory.cli.critical_points",
+    "theory.cli.transitions",
+    "theory.cli.reproduce",
+    "theory.cli.run",
+    "theory.cli.sgd",
+    "theory.cli.llc",
+    "theory.cli.posterior",
 ]
 
 

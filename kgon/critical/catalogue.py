@@ -1,6 +1,6 @@
 """The critical-point catalogue: certified, deduplicated, named critical points with LLC and constant.
 
-:func:`find_critical_points` runs the search of :mod:`kgon.search` and turns the certified endpoints
+:func:`find_critical_points` runs the search of :mod:`kgon.critical.search` and turns the certified endpoints
 into a :class:`Catalogue` (issue 3; SCIENCE.md §3-4). Besides the random, polygon and
 gradient-descent starts, the exact regular k^{sigma+}-gons of :func:`kgon.kgon` for k = c-2..c are
 added as starts (a few seconds), so that the largest polygon families are always present.
@@ -69,12 +69,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ._jaxsetup import jax
-from .geometry import hessian_geometry
-from .kgon import kgon as _exact_kgon
-from .llc import llc_hessian, llc_numerical
-from .naming import irregular_name, polygon_info
-from .search import (
+from kgon._jaxsetup import jax
+from kgon.geometry import hessian_geometry
+from kgon.polygons import kgon as _exact_kgon
+from kgon.llc import llc_hessian, llc_numerical
+from kgon.naming import irregular_name, polygon_info
+from kgon.critical.search import (
     DEAD_TOL,
     GRAD_TOL,
     certify,
@@ -85,8 +85,8 @@ from .search import (
     solve_critical,
     unflatten,
 )
-from .symmetry import DEAD, DEAD_POS, OFF, ON, canonical_pose, column_types, multiplicity
-from .validation import check_int
+from kgon.symmetry import DEAD, DEAD_POS, OFF, ON, canonical_pose, column_types, multiplicity
+from kgon.validation import check_int
 
 __all__ = [
     "CriticalPoint",
@@ -849,7 +849,7 @@ def find_critical_points(
         Hidden dimension (>= 1).
     n_starts : int, keyword-only
         Number of starting points (default 200 c); a third random, a third perturbed regular
-        polygons, a third gradient-descent endpoints (:mod:`kgon.search`).
+        polygons, a third gradient-descent endpoints (:mod:`kgon.critical.search`).
     seed : int, keyword-only
         Seed of the starting points (numpy ``default_rng``). The numerical LLC uses a key derived
         from (c, r) only, so equal representatives get equal estimates under any seed.
@@ -876,7 +876,7 @@ def find_critical_points(
 
     Notes
     -----
-    Method in the docstrings of :mod:`kgon.search` and :mod:`kgon.catalogue`. References: Chen et
+    Method in the docstrings of :mod:`kgon.critical.search` and :mod:`kgon.critical.catalogue`. References: Chen et
     al. (2023), "Dynamical versus Bayesian phase transitions in a toy model of superposition",
     §4; SCIENCE.md §3-4.
     """
@@ -928,7 +928,7 @@ def find_critical_points(
 
 
 def _measure(reps, r: int, c: int, *, numerical_llc: bool, max_index: int | None = None) -> list[CriticalPoint]:
-    from .search import loss_and_grad_norm
+    from kgon.critical.search import loss_and_grad_norm
 
     if max_index is not None and reps:
         # cheap prefilter on the Hessian index before the full geometry

@@ -19,7 +19,7 @@ Each task carries its own configuration (one value per axis), and a *task seed* 
 of (kind, task configuration, experiment seed, replicate). The task seed does not depend on the
 order, number or placement of tasks, so every executor (local processes, a Dask cluster) computes
 identical results, and adding a value to a grid axis leaves the seeds of the existing tasks alone
-(their stored results are reused, see :mod:`theory.store`).
+(their stored results are reused, see :mod:`theory.sweeps.store`).
 
 The kinds are a registry of :class:`TaskKind` (name, parameter schema, and the dotted paths of the
 task function and of the aggregator). Paths are resolved lazily, so parsing an experiment never
@@ -255,8 +255,8 @@ register_task_kind(
             Field("n", "int", "sample size of the free energy F_n", grid=True, minimum=1),
             Field("draws", "int", "prior draws per task", default=10000, minimum=2),
         ),
-        function="theory.sweep:potential_task",
-        aggregate="theory.sweep:aggregate_results",
+        function="theory.sweeps.sweep:potential_task",
+        aggregate="theory.sweeps.sweep:aggregate_results",
     )
 )
 
@@ -287,10 +287,10 @@ register_task_kind(
             Field("catalogue", "str", "catalogue JSON file (Catalogue.to_json; default kgon.default_catalogue(c))",
                   default=None),
         ),
-        function="theory.sweep:posterior_task",
-        aggregate="theory.sweep:aggregate_results",
-        expand="theory.sweep:expand_posterior",
-        prepare="theory.sweep:prepare_catalogue",
+        function="theory.sweeps.sweep:posterior_task",
+        aggregate="theory.sweeps.sweep:aggregate_results",
+        expand="theory.sweeps.sweep:expand_posterior",
+        prepare="theory.sweeps.sweep:prepare_catalogue",
     )
 )
 
@@ -298,7 +298,7 @@ register_task_kind(
 register_task_kind(
     TaskKind(
         name="sgd",
-        doc="batched SGD runs (sampling.train_sgd) matched to catalogue plateaus (sampling.analyze_sgd)",
+        doc="batched SGD runs (sampling.train_sgd) matched to catalogue plateaus (theory.analyze_sgd)",
         fields=(
             # sampling.SGDConfig, defaults = the paper's protocol (SCIENCE.md §5); a test keeps them in sync
             Field("c", "int", "number of features", default=6, grid=True, minimum=2),
@@ -317,7 +317,7 @@ register_task_kind(
             # runs and their split into tasks
             Field("runs", "int", "SGD runs per grid point (seeds seed, seed+1, ...)", minimum=1),
             Field("runs_per_task", "int", "runs trained together in one task", default=5, minimum=1),
-            # sampling.analyze_sgd
+            # theory.analyze_sgd
             Field("threshold", "float", "largest phase distance to a catalogue point", default=None, minimum=0.0),
             Field("slope_tol", "float", "flatness threshold on |d log L / d log t|", default=0.05, minimum=0.0),
             Field("min_length", "int", "shortest plateau in checkpoints", default=3, minimum=1),
@@ -328,11 +328,11 @@ register_task_kind(
             Field("catalogue", "str", "catalogue JSON file (Catalogue.to_json; default kgon.default_catalogue(c))",
                   default=None),
         ),
-        function="theory.sweep:sgd_task",
-        aggregate="theory.sweep:aggregate_sgd",
-        check="theory.sweep:check_sgd",
-        expand="theory.sweep:expand_sgd",
-        prepare="theory.sweep:prepare_catalogue",
+        function="theory.sweeps.sweep:sgd_task",
+        aggregate="theory.sweeps.sweep:aggregate_sgd",
+        check="theory.sweeps.sweep:check_sgd",
+        expand="theory.sweeps.sweep:expand_sgd",
+        prepare="theory.sweeps.sweep:prepare_catalogue",
         replicates=False,
     )
 )

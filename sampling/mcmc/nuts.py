@@ -10,7 +10,7 @@ with its own inverse temperature beta and its own adapted step size and mass mat
 laid out as (chains, temperatures): the chains are split over the host CPU devices with
 ``jax.pmap`` (the device count is set before JAX starts, ``kgon._jaxsetup``) and vectorised with
 ``jax.vmap`` within a device. Independent NUTS chains (:func:`run_nuts`) are the case of one
-temperature beta = 1; parallel tempering (:mod:`sampling.tempering`) adds replica-exchange moves
+temperature beta = 1; parallel tempering (:mod:`sampling.mcmc.tempering`) adds replica-exchange moves
 between the temperatures of a chain after every NUTS transition.
 
 The data enter the jitted functions as arguments (a pytree), not as compile-time constants, and
@@ -32,16 +32,16 @@ from numpyro.infer.hmc import hmc
 from kgon._jaxsetup import jax, jnp
 from kgon.validation import check_int
 
-from .data import Dataset, key_data
-from .diagnostics import PhaseMixingWarning, chain_diagnostics, classify_draws, phase_switches, warn_if_not_mixing
-from .fast_potential import EmpiricalPotential, empirical_potential
-from .model import log_prior, unflatten
+from sampling.data import Dataset, key_data
+from sampling.mcmc.diagnostics import PhaseMixingWarning, chain_diagnostics, classify_draws, phase_switches, warn_if_not_mixing
+from sampling.fast_potential import EmpiricalPotential, empirical_potential
+from sampling.model import log_prior, unflatten
 
 __all__ = ["NutsResult", "run_nuts", "initial_points", "PhaseMixingWarning", "ChainsResult", "nuts_chains", "tms_energy"]
 
 
 # --------------------------------------------------------------------------------------------
-# the engine (shared with sampling.tempering)
+# the engine (shared with sampling.mcmc.tempering)
 # --------------------------------------------------------------------------------------------
 
 

@@ -26,8 +26,8 @@ d = r c + c. The search
    non-converged.
 
 Endpoints at which the Newton iteration stalls at a kink with a small gradient (<= 1e-4) are
-snapped to regular polygons and certified there (``kgon.catalogue.refine_critical``).
-Deduplication, naming and geometry are done by :mod:`kgon.catalogue` on the certified points.
+snapped to regular polygons and certified there (``kgon.critical.catalogue.refine_critical``).
+Deduplication, naming and geometry are done by :mod:`kgon.critical.catalogue` on the certified points.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._jaxsetup import jax, jnp
-from .potential import potential_jax
+from kgon._jaxsetup import jax, jnp
+from kgon.potential import potential_jax
 
 __all__ = [
     "GRAD_TOL",

@@ -33,11 +33,11 @@ import numpy as np
 from kgon._jaxsetup import jax
 from kgon.validation import check_int
 
-from .data import key_data, make_dataset
-from .diagnostics import OTHER, PhaseMixingWarning, classify_draws
-from .io import to_inference_data
-from .nuts import run_nuts
-from .tempering import run_tempering
+from sampling.data import key_data, make_dataset
+from sampling.mcmc.diagnostics import OTHER, PhaseMixingWarning, classify_draws
+from sampling.mcmc.io import to_inference_data
+from sampling.mcmc.nuts import run_nuts
+from sampling.mcmc.tempering import run_tempering
 
 __all__ = [
     "OccupancyResult",
@@ -212,7 +212,7 @@ def run_occupancy(
     threshold : float, optional
         Classification threshold (default :func:`occupancy_threshold` (n)).
     n_temps : int, optional
-        Tempering ladder size (default :func:`sampling.tempering.default_ladder_size`).
+        Tempering ladder size (default :func:`sampling.mcmc.tempering.default_ladder_size`).
     max_tree_depth : int, optional
         NUTS tree depth (default 10 for "nuts", 6 per replica for "tempered").
     progress : bool

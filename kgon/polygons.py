@@ -32,10 +32,10 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from ._jaxsetup import jnp
-from .potential import potential_and_grad_jax, potential_numpy
-from .symbolic import A, B, DELTA, pair_term_branches
-from .validation import check_int
+from kgon._jaxsetup import jnp
+from kgon.potential import potential_and_grad_jax, potential_numpy
+from kgon.symbolic import A, B, DELTA, pair_term_branches
+from kgon.validation import check_int
 
 __all__ = ["KgonPoint", "KgonResult", "kgon", "kgon_params", "GRAD_TOL"]
 

@@ -15,7 +15,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from .reproduce import reproduce
+    from theory.reproduce import reproduce
 
     res = reproduce(args.out, quick=args.quick, seed=args.seed, quiet=args.json)
     if args.json:

@@ -21,7 +21,7 @@ def run(args) -> int:
     from kgon import default_catalogue
     from kgon.validation import check_rc
 
-    from .free_energy import transitions
+    from theory.free_energy import transitions
 
     check_rc(r=args.r, c=args.c)
     cat = default_catalogue(args.c, r=args.r)

@@ -9,7 +9,7 @@ likelihood term,
 
 (phi the N(0, I) prior, untempered, so that the hottest replica is close to the prior and moves
 freely between phases). After every NUTS transition of every replica (vectorised numpyro NUTS, each
-temperature with its own adapted step size and diagonal mass matrix, :mod:`sampling.nuts`),
+temperature with its own adapted step size and diagonal mass matrix, :mod:`sampling.mcmc.nuts`),
 neighbouring temperatures (k, k+1) exchange states with the Metropolis probability
 
     min(1, exp( (beta_k - beta_{k+1}) (E(w_k) - E(w_{k+1})) )),
@@ -39,11 +39,11 @@ import numpy as np
 from kgon._jaxsetup import jax, jnp
 from kgon.validation import check_int
 
-from .data import Dataset, key_data
-from .diagnostics import chain_diagnostics, classify_draws, phase_switches, warn_if_not_mixing
-from .fast_potential import empirical_potential
-from .model import log_prior, unflatten
-from .nuts import _check_common, _device_layout, _init_repr, _sample, initial_points, tms_energy
+from sampling.data import Dataset, key_data
+from sampling.mcmc.diagnostics import chain_diagnostics, classify_draws, phase_switches, warn_if_not_mixing
+from sampling.fast_potential import empirical_potential
+from sampling.model import log_prior, unflatten
+from sampling.mcmc.nuts import _check_common, _device_layout, _init_repr, _sample, initial_points, tms_energy
 
 __all__ = ["ParallelTemperingResult", "TemperingResult", "parallel_tempering", "run_tempering", "geometric_ladder"]
 

@@ -3,10 +3,10 @@
 :func:`run_sweep` is the driver behind ``tmsphase run``. It
 
 1. expands the experiment into tasks (``Experiment.tasks``; each has a key and a seed derived from
-   a hash of its configuration, see :mod:`theory.experiment`);
-2. loads every finished task from the store (:class:`theory.store.ResultStore`); corrupt records are
+   a hash of its configuration, see :mod:`theory.sweeps.experiment`);
+2. loads every finished task from the store (:class:`theory.sweeps.store.ResultStore`); corrupt records are
    reported and recomputed;
-3. sends the remaining tasks to an executor (:mod:`theory.executor`) as ``execute_task(kind,
+3. sends the remaining tasks to an executor (:mod:`theory.sweeps.executor`) as ``execute_task(kind,
    config, seed)`` and writes each result to the store the moment it arrives, so a killed sweep loses
    at most the tasks that were running;
 4. aggregates the results, in grid order, into the output of the matching command.
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .executor import Executor, LocalExecutor
-from .experiment import TASK_KINDS, Experiment, Task, canonical_json, resolve
-from .store import ResultStore, write_json_atomic
+from theory.sweeps.executor import Executor, LocalExecutor
+from theory.sweeps.experiment import TASK_KINDS, Experiment, Task, canonical_json, resolve
+from theory.sweeps.store import ResultStore, write_json_atomic
 
 __all__ = [
     "SweepError",
@@ -58,7 +58,7 @@ def execute_task(kind: str, config: dict, seed: int, function: str | None = None
     Parameters
     ----------
     kind : str
-        The task kind; its function is looked up in :data:`theory.experiment.TASK_KINDS` unless
+        The task kind; its function is looked up in :data:`theory.sweeps.experiment.TASK_KINDS` unless
         ``function`` is given.
     config : dict
         The task's parameters.
@@ -550,9 +550,9 @@ def sgd_task(config: dict, seed: int) -> dict:
     """Train one chunk of SGD runs, match their checkpoints to the catalogue, estimate plateau LLCs.
 
     The same pipeline as ``tmsphase sgd``: ``sampling.train_sgd(SGDConfig(...), seeds)``, then
-    ``sampling.analyze_sgd(result, catalogue, threshold=..., slope_tol=..., min_length=...)``, then,
+    ``theory.analyze_sgd(result, catalogue, threshold=..., slope_tol=..., min_length=...)``, then,
     unless ``llc_per_plateau`` is 0, SGLD LLC estimates (the paper's setting) at up to
-    ``llc_per_plateau`` checkpoints of every plateau (``sampling.plateau_centers``,
+    ``llc_per_plateau`` checkpoints of every plateau (``theory.plateau_centers``,
     ``sampling.llc_trajectory`` with ``jax.random.key(seed)``) attached for the estimated antecedent
     check. Each run's own seed is in ``config["seeds"]``; the task seed only keys the SGLD chains.
 
@@ -560,17 +560,18 @@ def sgd_task(config: dict, seed: int) -> dict:
     ``diverged_runs`` and ``llc_excluded_chains`` (for merging chunks, :func:`merge_sgd`).
     """
     import sampling
+    import theory
 
     sgd_config = sampling.SGDConfig(**{k: config[k] for k in _SGD_CONFIG_KEYS if k in config})
     result = sampling.train_sgd(sgd_config, list(config["seeds"]))
     catalogue = _load_catalogue(config)
-    analysis = sampling.analyze_sgd(result, catalogue, **{k: config[k] for k in _SGD_ANALYSIS_KEYS if k in config})
+    analysis = theory.analyze_sgd(result, catalogue, **{k: config[k] for k in _SGD_ANALYSIS_KEYS if k in config})
     llc = None
     per_plateau = int(config.get("llc_per_plateau", 0))
     if per_plateau > 0 and analysis.plateaus:
         from kgon._jaxsetup import jax
 
-        centers = sampling.plateau_centers(analysis, per_plateau=per_plateau)
+        centers = theory.plateau_centers(analysis, per_plateau=per_plateau)
         llc = sampling.llc_trajectory(jax.random.key(seed), result, centers=centers)
         analysis = analysis.with_llc(result, catalogue, llc)
     out = analysis.to_dict()
@@ -592,7 +593,7 @@ def _weighted_fraction(parts: Sequence[dict], key: str) -> float | None:
 
 
 def _merge_signs(parts: Sequence[dict | None]) -> dict | None:
-    from sampling.plateaus import merge_sign_counts
+    from theory.sgd_analysis import merge_sign_counts
 
     return merge_sign_counts(parts)
 

@@ -58,7 +58,8 @@ def _say(msg: str, quiet: bool) -> None:
 def run(args) -> int:
     import kgon
     import sampling
-    from sampling.plateaus import format_sign_counts
+    import theory
+    from theory.sgd_analysis import format_sign_counts
     from kgon._jaxsetup import jax
     from kgon.validation import check_int
 
@@ -85,12 +86,12 @@ def run(args) -> int:
     timings["sgd_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     catalogue = kgon.default_catalogue(args.c, r=args.r)
-    analysis = sampling.analyze_sgd(result, catalogue)
+    analysis = theory.analyze_sgd(result, catalogue)
     timings["matching_s"] = time.perf_counter() - t0
     llc = None
     if args.llc_per_plateau > 0 and analysis.plateaus:
         t0 = time.perf_counter()
-        centers = sampling.plateau_centers(analysis, per_plateau=args.llc_per_plateau)
+        centers = theory.plateau_centers(analysis, per_plateau=args.llc_per_plateau)
         _say(f"SGLD at {len(centers)} plateau checkpoints (paper setting)", quiet)
         llc = sampling.llc_trajectory(jax.random.key(args.seed), result, centers=centers)
         analysis = analysis.with_llc(result, catalogue, llc)
@@ -118,7 +119,7 @@ def run(args) -> int:
     if args.plot or out is not None:
         from sampling.plot import plot_runs
 
-        from .plot import plot_loss_complexity, save_figure
+        from theory.plot import plot_loss_complexity, save_figure
 
         paths = [Path(args.plot)] if args.plot else []
         if out is not None:

@@ -59,7 +59,7 @@ def add_arguments(parser) -> None:
 
 def _validate(args) -> tuple[list[int], Path]:
     from kgon.validation import check_int
-    from sampling.occupancy import METHODS
+    from sampling.mcmc.occupancy import METHODS
 
     check_int("c", args.c, minimum=2)
     ns = _n_list(args.n)

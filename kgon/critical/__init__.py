@@ -1,0 +1,1 @@
+"""Critical-point search, refinement, certification and the catalogue of the TMS potential."""

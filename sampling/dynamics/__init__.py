@@ -1,0 +1,1 @@
+"""Training dynamics: SGD (torch) and SGLD local-learning-coefficient estimation (jax)."""

@@ -1,0 +1,1 @@
+"""Posterior MCMC: NUTS, parallel tempering, diagnostics, phase occupancy and InferenceData I/O."""

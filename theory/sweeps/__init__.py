@@ -1,0 +1,1 @@
+"""Sweeps: experiment files, task kinds, executors (local processes, Dask) and the resumable result store."""
