@@ -8,9 +8,8 @@ resumable result store) and ``cli/`` (one module per ``tmsphase`` command). Conv
 """
 
 from theory.compare import EmpiricalOccupancy, OccupancyComparison, compare_occupancy
-from theory.free_energy import Transition, TheoreticalOccupancy, free_energy, occupancy, transitions
-from theory.sgd_analysis import Plateau, SGDAnalysis, analyze_sgd, match_checkpoints, plateau_centers
-from theory.sgd_analysis import Transition as PlateauTransition
+from theory.free_energy import BayesianTransition, TheoreticalOccupancy, free_energy, occupancy, transitions
+from theory.sgd_analysis import Plateau, PlateauTransition, SGDAnalysis, analyze_sgd, match_checkpoints, plateau_centers
 from theory.sweeps.executor import Completed, DaskExecutor, Executor, LocalExecutor, make_executor
 from theory.sweeps.experiment import (
     TASK_KINDS,
@@ -27,6 +26,7 @@ from theory.sweeps.sweep import SweepError, SweepResult, TaskRecord, execute_tas
 
 __all__ = sorted(
     [
+        "BayesianTransition",
         "Completed",
         "DaskExecutor",
         "EmpiricalOccupancy",
@@ -47,7 +47,6 @@ __all__ = sorted(
         "TaskKind",
         "TaskRecord",
         "TheoreticalOccupancy",
-        "Transition",
         "analyze_sgd",
         "compare_occupancy",
         "execute_task",

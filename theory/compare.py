@@ -7,7 +7,7 @@ separately as ``other``; the comparison uses the occupancy *conditional on being
 catalogue phase*, p_obs(alpha) = occ(alpha) / (1 - occ(other)), against the theoretical softmax of
 -F_n restricted to the compared phases.
 
-Only transitions between globally dominant phases (``Transition.globally_dominant``) are compared:
+Only transitions between globally dominant phases (``BayesianTransition.globally_dominant``) are compared:
 elsewhere both occupancies are exponentially small and their crossing is not observable.
 Observed crossing of a transition alpha -> beta: the n where d(n) = p_obs(beta) - p_obs(alpha)
 changes sign, by linear interpolation in log n between the bracketing sample sizes; its confidence

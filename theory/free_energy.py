@@ -31,7 +31,7 @@ from scipy.special import lambertw
 
 __all__ = [
     "Phase",
-    "Transition",
+    "BayesianTransition",
     "TheoreticalOccupancy",
     "free_energy",
     "occupancy",
@@ -181,7 +181,7 @@ def crossing_roots(dL: float, dlam: float, dc: float) -> list[float]:
 
 
 @dataclass(frozen=True)
-class Transition:
+class BayesianTransition:
     """A Bayesian phase transition: the dominant one of a pair changes at ``n_critical``.
 
     ``kind`` is "A", "B" or "constant" (module docstring); ``d_loss``, ``d_llc``, ``d_constant``
@@ -221,14 +221,14 @@ def _kind(d_loss: float, d_llc: float) -> str:
 
 def transitions(
     catalogue, *, labels: Sequence[str] | None = None, n_min: float = 1.0, minima_only: bool = False
-) -> list[Transition]:
+) -> list[BayesianTransition]:
     """Every pairwise Bayesian phase transition with n_critical >= ``n_min``, sorted by n.
 
     For each pair (alpha, beta) all roots of dL n + dlambda log n + dc = 0 are found exactly; at
     each root the phase with the lower free energy just after the root is ``to``.
     """
     phases = phases_of(catalogue, labels=labels, minima_only=minima_only)
-    out: list[Transition] = []
+    out: list[BayesianTransition] = []
     for i, a in enumerate(phases):
         for b in phases[i + 1 :]:
             dL, dlam, dc = b.loss - a.loss, b.llc - a.llc, b.constant - a.constant
@@ -242,7 +242,7 @@ def transitions(
                 top = {src.label, dst.label}
                 dominant = best in top or math.isclose(F[best], F[src.label], rel_tol=0, abs_tol=1e-9)
                 out.append(
-                    Transition(
+                    BayesianTransition(
                         src.label, dst.label, float(n), _kind(sign * dL, sign * dlam),
                         sign * dL, sign * dlam, sign * dc, bool(dominant),
                     )

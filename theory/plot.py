@@ -87,7 +87,7 @@ def plot_loss_complexity(
     Parameters
     ----------
     catalogue : Catalogue or iterable of phases
-    bayes_transitions : sequence of theory.Transition, optional
+    bayes_transitions : sequence of theory.BayesianTransition, optional
         Default: the globally dominant transitions of ``theory.transitions(catalogue)``.
     sgd_transitions : sequence of dict, optional
         ``{"from": label, "to": label, "count": int}`` as produced by ``theory.analyze_sgd``.

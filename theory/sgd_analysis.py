@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Plateau", "Transition", "SGDAnalysis", "analyze_sgd", "flat_mask", "match_checkpoints",
+__all__ = ["Plateau", "PlateauTransition", "SGDAnalysis", "analyze_sgd", "flat_mask", "match_checkpoints",
            "plateau_centers", "DEFAULT_SLOPE_TOL", "SIGN_KEYS", "merge_sign_counts", "format_sign_counts"]
 
 DEFAULT_SLOPE_TOL = 0.05
@@ -118,7 +118,7 @@ class Plateau:
 
 
 @dataclass(frozen=True)
-class Transition:
+class PlateauTransition:
     """One run's move from one plateau to the next (``step``: first step of the new plateau)."""
 
     run: int
@@ -202,7 +202,7 @@ class SGDAnalysis:
     on_plateau : ndarray of bool, shape (R, K)
         Checkpoint belongs to a catalogue plateau.
     plateaus : tuple of Plateau
-    transitions : tuple of Transition
+    transitions : tuple of PlateauTransition
     fraction_on_plateaus : float
         Mean of ``on_plateau`` over runs that did not diverge.
     fraction_matched : float
@@ -220,7 +220,7 @@ class SGDAnalysis:
     flat: np.ndarray
     on_plateau: np.ndarray
     plateaus: tuple[Plateau, ...]
-    transitions: tuple[Transition, ...]
+    transitions: tuple[PlateauTransition, ...]
     fraction_on_plateaus: float
     fraction_matched: float
     phase_sequences: tuple[tuple[str, ...], ...]
@@ -376,7 +376,7 @@ def _build(result, catalogue, labels, dist, flat, min_length, llc, config) -> SG
         plateaus.extend(row)
         for a, bpl in zip(row[:-1], row[1:]):
             if a.label != bpl.label:
-                transitions.append(Transition(
+                transitions.append(PlateauTransition(
                     run=i, from_label=a.label, to_label=bpl.label, step=bpl.first_step,
                     loss_before=a.loss, loss_after=bpl.loss, llc_before=a.llc, llc_after=bpl.llc,
                     llc_theory_before=a.llc_theory, llc_theory_after=bpl.llc_theory,
