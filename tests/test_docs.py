@@ -19,4 +19,5 @@ def test_readme_commands_match_ci():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "bash .ci/run" in readme and "tmsphase reproduce --quick" in readme
-    assert "python -m pytest -q" in readme and ci.strip().endswith("python -m pytest -q")
+    command = "python -m pytest -q && python -m pytest -q -m slow"
+    assert command in readme and ci.strip().endswith(command)
