@@ -1,0 +1,247 @@
+"""Argument validation shared by every ``tmsphase`` command (DESIGN.md convention 4).
+
+Each function here is an argparse ``type=`` callable (or a factory of one): it returns the parsed value
+or raises :class:`argparse.ArgumentTypeError` with a message that says what is wrong, the bad value and
+what is allowed. argparse prefixes the argument's name, and the command parser of
+:mod:`theory.cli.main` prints it as ONE line and exits with code 2::
+
+    tmsphase sgd: error: argument --lr: must be a finite number > 0; got 'nan'.
+
+Checks that involve several arguments (a memory estimate from ``--n`` and ``--c``, ``--k <= --c``) run
+after parsing and report through :func:`fail`, in the same format.
+
+Memory guards. Two commands would otherwise allocate without bound:
+
+- the critical-point search (``critical-points``, ``transitions``, and everything that needs the
+  catalogue of ``kgon.default_catalogue``) evaluates Hessians of size d x d, d = (r + 1) c, for a
+  batch of 256 starts at a time (the chunk size of ``kgon.critical.search``), with a few work arrays
+  of that size in the Levenberg-Marquardt solve: :func:`search_bytes`;
+- the posterior data set (``posterior``, ``llc``) stores n samples and the exact evaluator of
+  ``sampling.empirical_potential`` (sorted magnitudes, prefix and suffix sums, built in extended
+  precision): a measured peak of about 240 bytes per sample at c = 6 (``sampling.make_dataset`` +
+  ``sampling.empirical_potential``, n = 4e6, peak resident memory), :func:`dataset_bytes`.
+
+A run is refused when the estimate exceeds :data:`MEMORY_FRACTION` of the machine's physical memory
+(:func:`memory_budget`); the message gives both numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+__all__ = [
+    "MEMORY_FRACTION",
+    "comma_ints",
+    "dataset_bytes",
+    "existing_file",
+    "fail",
+    "finite_float",
+    "format_bytes",
+    "int_range",
+    "memory_budget",
+    "nonnegative_int",
+    "output_dir",
+    "output_file",
+    "positive_int",
+    "require_memory",
+    "search_bytes",
+]
+
+MEMORY_FRACTION = 0.5
+"""Fraction of physical memory a single command may plan to use before it is refused."""
+
+_SEARCH_CHUNK = 256  # starts per compiled batch in kgon.critical.search
+_SEARCH_WORK_ARRAYS = 4  # d x d arrays per start alive at once: H, H^2 + mu I, its factorisation, a copy
+_DATASET_BYTES_PER_SAMPLE = 240  # measured peak, see the module docstring
+
+
+def _err(msg: str) -> argparse.ArgumentTypeError:
+    return argparse.ArgumentTypeError(msg)
+
+
+def _parse_int(text) -> int:
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise _err(f"must be an integer; got {text!r}.") from None
+
+
+def int_range(minimum: int | None = None, maximum: int | None = None):
+    """``type=`` for an integer in ``minimum..maximum`` (either bound may be None)."""
+
+    def parse(text) -> int:
+        v = _parse_int(text)
+        if (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
+            if maximum is None:
+                allowed = f">= {minimum}"
+            elif minimum is None:
+                allowed = f"<= {maximum}"
+            else:
+                allowed = f"in {minimum}..{maximum}"
+            raise _err(f"must be an integer {allowed}; got {v}.")
+        return v
+
+    parse.__name__ = "int"
+    return parse
+
+
+positive_int = int_range(1)
+positive_int.__doc__ = "``type=`` for an integer >= 1."
+nonnegative_int = int_range(0)
+nonnegative_int.__doc__ = "``type=`` for an integer >= 0 (seeds, counts that may be zero)."
+
+
+def finite_float(
+    minimum: float | None = None,
+    maximum: float | None = None,
+    *,
+    min_inclusive: bool = True,
+    max_inclusive: bool = True,
+):
+    """``type=`` for a finite float (no nan, no inf) in an interval; e.g. ``finite_float(0, min_inclusive=False)``."""
+
+    lo = "" if minimum is None else (f">= {minimum:g}" if min_inclusive else f"> {minimum:g}")
+    hi = "" if maximum is None else (f"<= {maximum:g}" if max_inclusive else f"< {maximum:g}")
+    allowed = " and ".join(s for s in (lo, hi) if s)
+    what = "a finite number" + (f" {allowed}" if allowed else "")
+
+    def parse(text) -> float:
+        try:
+            v = float(str(text).strip())
+        except ValueError:
+            raise _err(f"must be {what}; got {text!r}.") from None
+        ok = math.isfinite(v)
+        if ok and minimum is not None:
+            ok = v >= minimum if min_inclusive else v > minimum
+        if ok and maximum is not None:
+            ok = v <= maximum if max_inclusive else v < maximum
+        if not ok:
+            raise _err(f"must be {what}; got {text!r}.")
+        return v
+
+    parse.__name__ = "float"
+    return parse
+
+
+def comma_ints(minimum: int | None = 1, maximum: int | None = None):
+    """``type=`` for a comma-separated list of integers, each in ``minimum..maximum``: ``"100,300,1000"``."""
+    one = int_range(minimum, maximum)
+
+    def parse(text) -> list[int]:
+        parts = [p.strip() for p in str(text).split(",")]
+        if not any(parts):
+            raise _err(f"must be a comma-separated list of integers, e.g. 100,300,1000; got {text!r}.")
+        out = []
+        for p in parts:
+            try:
+                out.append(one(p))
+            except argparse.ArgumentTypeError as exc:
+                raise _err(f"{exc} (in the list {text!r})") from None
+        return out
+
+    parse.__name__ = "list"
+    return parse
+
+
+def _check_parents(path: Path, what: str) -> None:
+    """Every existing ancestor of ``path`` must be a directory (so that ``mkdir(parents=True)`` can work)."""
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise _err(f"cannot create {what} {str(path)!r}: {str(parent)!r} is a file, not a directory.")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise _err(f"cannot create {what} {str(path)!r}: {str(parent)!r} is not writable.")
+            return
+
+
+def output_dir(text) -> Path:
+    """``type=`` for an output directory: an existing directory, or a path that can be created."""
+    path = Path(str(text)).expanduser()
+    if not str(text).strip():
+        raise _err("must be a directory path; got ''.")
+    if path.exists():
+        if not path.is_dir():
+            raise _err(f"must be a directory; got the existing file {str(text)!r}.")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise _err(f"directory {str(text)!r} is not writable.")
+        return path
+    _check_parents(path, "the directory")
+    return path
+
+
+def output_file(text) -> Path:
+    """``type=`` for a file to write (a figure, a CSV): not a directory; its folder exists or can be created."""
+    path = Path(str(text)).expanduser()
+    if not str(text).strip() or str(text).endswith(("/", os.sep)):
+        raise _err(f"must be a file path; got {str(text)!r}.")
+    if path.is_dir():
+        raise _err(f"must be a file path; got the directory {str(text)!r}.")
+    _check_parents(path, "the file")
+    return path
+
+
+def existing_file(text) -> Path:
+    """``type=`` for an input file that must exist and be readable."""
+    path = Path(str(text)).expanduser()
+    if not path.exists():
+        raise _err(f"file not found: {str(text)!r}.")
+    if not path.is_file():
+        raise _err(f"must be a file; got the directory {str(text)!r}.")
+    if not os.access(path, os.R_OK):
+        raise _err(f"file {str(text)!r} is not readable.")
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# checks after parsing
+
+
+def fail(args, flag: str, message: str):
+    """Report a bad value of ``flag`` found after parsing: one line, exit code 2 (never returns)."""
+    parser = getattr(args, "_parser", None)
+    if parser is None:  # called outside the command line: the API's convention
+        raise ValueError(f"`{flag}` {message}")
+    parser.error(f"argument {flag}: {message}")
+
+
+def format_bytes(n: float) -> str:
+    """``1.5e12`` -> ``'1.4 TiB'``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} EiB"  # pragma: no cover
+
+
+def memory_budget() -> int:
+    """:data:`MEMORY_FRACTION` of the physical memory of this machine, in bytes."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        total = 16 * 1024**3
+    return int(MEMORY_FRACTION * total)
+
+
+def search_bytes(c: int, r: int = 2) -> int:
+    """Memory of the critical-point search at (c, r): 256 starts x 4 arrays of d x d float64, d = (r + 1) c."""
+    d = (r + 1) * c
+    return 8 * _SEARCH_CHUNK * _SEARCH_WORK_ARRAYS * d * d
+
+
+def dataset_bytes(n: int, c: int = 6) -> int:
+    """Memory of a posterior data set of n samples and its exact evaluator (about 240 bytes per sample)."""
+    return _DATASET_BYTES_PER_SAMPLE * n + 8 * 7 * c * 64
+
+
+def require_memory(args, flag: str, needed: int, what: str) -> None:
+    """:func:`fail` on ``flag`` when ``needed`` bytes exceed :func:`memory_budget`."""
+    budget = memory_budget()
+    if needed > budget:
+        fail(
+            args, flag,
+            f"{what} would need about {format_bytes(needed)}, more than the budget of {format_bytes(budget)} "
+            f"({MEMORY_FRACTION:.0%} of this machine's memory); got {getattr(args, flag.lstrip('-').replace('-', '_'), '?')}.",
+        )
