@@ -5,6 +5,7 @@ and (see the submodules) critical-point search, geometry and phase classificatio
 """
 
 from kgon.critical.catalogue import Catalogue, CriticalPoint, default_catalogue, find_critical_points
+from kgon.config import configure_jax
 from kgon.classify import classify, phase_distance, phase_distances
 from kgon.geometry import HessianGeometry, hessian_geometry
 from kgon.polygons import KgonPoint, KgonResult, kgon, kgon_params
@@ -23,6 +24,7 @@ __all__ = [
     "CriticalPoint",
     "HessianGeometry",
     "classify",
+    "configure_jax",
     "default_catalogue",
     "find_critical_points",
     "hessian_geometry",

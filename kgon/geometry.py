@@ -27,7 +27,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from kgon._jaxsetup import jax, jnp
+import jax
+import jax.numpy as jnp
+
+from kgon.config import require_x64
 from kgon.critical.search import _loss_fn, flatten
 from kgon.symmetry import orbit_tangents
 
@@ -135,6 +138,7 @@ def hessian_geometry(W, b) -> HessianGeometry:
     -------
     HessianGeometry
     """
+    require_x64("kgon.hessian_geometry")
     W = np.asarray(W, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     r, c = W.shape

@@ -41,7 +41,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from kgon._jaxsetup import jax, jnp
+import jax
+import jax.numpy as jnp
+
+from kgon.config import require_x64
 from kgon.geometry import HessianGeometry
 from kgon.critical.search import _loss_fn
 
@@ -173,6 +176,7 @@ def llc_numerical(
     """
     if not points:
         return []
+    require_x64("kgon.llc.llc_numerical")
     ms = np.asarray(temperatures, dtype=np.float64)
     X, L0, V, P, M, GM = [], [], [], [], [], []
     for x, loss, geom in points:

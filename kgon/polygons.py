@@ -32,7 +32,9 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from kgon._jaxsetup import jnp
+import jax.numpy as jnp
+
+from kgon.config import require_x64
 from kgon.potential import potential_and_grad_jax, potential_numpy
 from kgon.symbolic import A, B, DELTA, pair_term_branches
 from kgon.validation import check_int
@@ -329,6 +331,7 @@ def kgon(k: int, c: int, *, sigma_plus: int = 0, sigma_minus: int = 0, r: int = 
     Method in the module docstring. Reference: Chen et al. (2023), "Dynamical versus Bayesian phase
     transitions in a toy model of superposition", §4 (k-gon critical points).
     """
+    require_x64("kgon.kgon")
     c = check_int("c", c, minimum=2)
     k = check_int("k", k, minimum=2, maximum=c)
     r = check_int("r", r, minimum=1)

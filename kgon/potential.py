@@ -23,7 +23,8 @@ import numpy as np
 import sympy as sp
 import torch
 
-from kgon._jaxsetup import jax, jnp
+import jax
+import jax.numpy as jnp
 from kgon.symbolic import A, B, DELTA, pair_term_branches
 from kgon.validation import check_params
 

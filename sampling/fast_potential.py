@@ -39,7 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kgon._jaxsetup import jax, jnp
+import jax
+import jax.numpy as jnp
 
 from sampling.data import Dataset
 

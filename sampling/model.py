@@ -28,7 +28,8 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
-from kgon._jaxsetup import jax, jnp
+import jax
+import jax.numpy as jnp
 
 from sampling.fast_potential import EmpiricalPotential
 

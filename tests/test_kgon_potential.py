@@ -8,7 +8,8 @@ import sympy as sp
 import torch
 
 import kgon
-from kgon._jaxsetup import jax, jnp
+import jax
+import jax.numpy as jnp
 
 # ---------------------------------------------------------------------------------------------
 # Independent reference: Gauss-Legendre quadrature of the defining integral on the pieces between

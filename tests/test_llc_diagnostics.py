@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from kgon._jaxsetup import jax, jnp
+import jax
+import jax.numpy as jnp
 from sampling import estimate_llc
 from sampling.dynamics.sgld import quadratic_loss, summarize_chains
 

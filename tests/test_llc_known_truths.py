@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from kgon._jaxsetup import jax, jnp
+import jax
+import jax.numpy as jnp
 from sampling import estimate_llc, sgld_step
 from sampling.dynamics.sgld import quadratic_loss
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import kgon
-from kgon._jaxsetup import jax, jnp
+import jax
+import jax.numpy as jnp
 from sampling import move_free_biases, refine_center, tms_llc
 from sampling.data import make_dataset
 from sampling.fast_potential import empirical_potential

@@ -9,7 +9,8 @@ import pytest
 from numpyro.infer.util import log_density
 
 import sampling
-from kgon._jaxsetup import jax, jnp
+import jax
+import jax.numpy as jnp
 from sampling.model import flatten, log_prior
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import sampling
-from kgon._jaxsetup import jax
+import jax
 from sampling.mcmc import io as sio
 from sampling.mcmc.diagnostics import dominant_phases, warn_if_not_mixing
 

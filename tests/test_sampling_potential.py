@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import sampling
-from kgon._jaxsetup import jax, jnp
+import jax
+import jax.numpy as jnp
 
 _value_and_grad = jax.jit(lambda pot, W, b: pot.value_and_grad(W, b))
 _value = jax.jit(lambda pot, W, b: pot.value(W, b))

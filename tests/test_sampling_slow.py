@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 
 import sampling
-from kgon._jaxsetup import jax, jnp
+import jax
+import jax.numpy as jnp
 from sampling.model import flatten, unflatten
 
 NS = [100, 167, 278, 464, 774, 1292, 2154, 3594, 5995, 10000]

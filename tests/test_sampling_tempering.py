@@ -9,7 +9,8 @@ import pytest
 from scipy.stats import norm
 
 import sampling
-from kgon._jaxsetup import jax, jnp
+import jax
+import jax.numpy as jnp
 from sampling.mcmc.nuts import _tune_ladder, nuts_chains
 from sampling.mcmc.tempering import geometric_ladder
 

@@ -24,7 +24,7 @@ C = 4
 
 def _point(name, k, sigma_plus, W, b):
     import kgon
-    from kgon._jaxsetup import jnp
+    import jax.numpy as jnp
 
     loss, (gW, gb) = kgon.potential_and_grad_jax(jnp.asarray(W), jnp.asarray(b))
     grad = float(np.sqrt(np.sum(np.asarray(gW) ** 2) + np.sum(np.asarray(gb) ** 2)))
@@ -160,7 +160,7 @@ def test_sgd_task_with_plateau_llc_equals_direct_pipeline(catalogue_file, tmp_pa
     import kgon
     import sampling
     import theory
-    from kgon._jaxsetup import jax
+    import jax
 
     exp = parse_experiment(
         f'[experiment]\nkind = "sgd"\nc = {C}\nn = 40\nbatch_size = 10\nepochs = 3\ncheckpoints = 6\n'
@@ -250,7 +250,7 @@ def test_posterior_sweep_equals_direct_run_occupancy(catalogue_file, tmp_path):
     import kgon
     import sampling
     import theory
-    from kgon._jaxsetup import jax
+    import jax
 
     exp = parse_experiment(
         f'[experiment]\nkind = "posterior"\nc = {C}\nn = [50, 200]\nchains = 2\nwarmup = 30\nsamples = 30\n'

@@ -116,7 +116,7 @@ def _stage_posterior(cfg: ReproduceConfig, cat, out: Path, quiet: bool):
     """One occupancy result per n, each saved as soon as it is done (JSON + netCDF draws)."""
     import sampling
     import theory
-    from kgon._jaxsetup import jax
+    import jax
 
     (out / "posterior").mkdir(parents=True, exist_ok=True)
     results, reused = [], 0

@@ -69,7 +69,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kgon._jaxsetup import jax
+import jax
+
+from kgon.config import require_x64
 from kgon.geometry import hessian_geometry
 from kgon.polygons import kgon as _exact_kgon
 from kgon.llc import llc_hessian, llc_numerical
@@ -880,6 +882,7 @@ def find_critical_points(
     al. (2023), "Dynamical versus Bayesian phase transitions in a toy model of superposition",
     §4; SCIENCE.md §3-4.
     """
+    require_x64("kgon.find_critical_points")
     c = check_int("c", c, minimum=2)
     r = check_int("r", r, minimum=1)
     seed = _check_seed(seed)

@@ -36,7 +36,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from kgon._jaxsetup import jax, jnp
+import jax
+import jax.numpy as jnp
 from kgon.potential import potential_jax
 
 __all__ = [

@@ -8,7 +8,7 @@ applied to a batch of *replicas*, each targeting
 
 with its own inverse temperature beta and its own adapted step size and mass matrix. Replicas are
 laid out as (chains, temperatures): the chains are split over the host CPU devices with
-``jax.pmap`` (the device count is set before JAX starts, ``kgon._jaxsetup``) and vectorised with
+``jax.pmap`` (the device count is set by ``kgon.configure_jax()`` before JAX starts) and vectorised with
 ``jax.vmap`` within a device. Independent NUTS chains (:func:`run_nuts`) are the case of one
 temperature beta = 1; parallel tempering (:mod:`sampling.mcmc.tempering`) adds replica-exchange moves
 between the temperatures of a chain after every NUTS transition.
@@ -29,7 +29,8 @@ from typing import Any, Callable
 import numpy as np
 from numpyro.infer.hmc import hmc
 
-from kgon._jaxsetup import jax, jnp
+import jax
+import jax.numpy as jnp
 from kgon.validation import check_int
 
 from sampling.data import Dataset, key_data

@@ -30,7 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
-from kgon._jaxsetup import jax
+import jax
 from kgon.validation import check_int
 
 from sampling.data import key_data, make_dataset

@@ -36,7 +36,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from kgon._jaxsetup import jax, jnp
+import jax
+import jax.numpy as jnp
 from kgon.validation import check_int
 
 from sampling.data import Dataset, key_data

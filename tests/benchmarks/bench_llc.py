@@ -23,11 +23,14 @@ sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from _report import write_section  # noqa: E402
 
 import kgon  # noqa: E402
-from kgon._jaxsetup import jax, jnp  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 from sampling import estimate_llc, refine_center  # noqa: E402
 from sampling.data import make_dataset  # noqa: E402
 from sampling.fast_potential import empirical_potential  # noqa: E402
 from sampling.dynamics.trajectory import tms_loss  # noqa: E402
+
+kgon.configure_jax()
 
 
 class TMS(torch.nn.Module):

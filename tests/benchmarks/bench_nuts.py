@@ -29,9 +29,12 @@ from _report import write_section  # noqa: E402
 
 import kgon  # noqa: E402
 import sampling  # noqa: E402
-from kgon._jaxsetup import jax, jnp  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 from numpyro.diagnostics import effective_sample_size  # noqa: E402
 from numpyro.infer import MCMC, NUTS, init_to_value  # noqa: E402
+
+kgon.configure_jax()
 
 WARMUP, SAMPLES = 200, 400
 

@@ -16,7 +16,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import best_of, write_section  # noqa: E402
 
 import kgon  # noqa: E402
-from kgon._jaxsetup import jax, jnp  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+kgon.configure_jax()
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import kgon
     import sampling
-    from kgon._jaxsetup import jax
+    import jax
     from sampling.data import make_dataset
 
     if args.n < 2:

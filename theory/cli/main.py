@@ -16,6 +16,8 @@ import argparse
 import importlib
 import sys
 
+from kgon.config import configure_jax
+
 __all__ = ["main", "build_parser"]
 
 _SUBCOMMAND_MODULES = [
@@ -48,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_jax()  # float64 and one CPU device per core (kgon.configure_jax)
     try:
         return int(args._run(args) or 0)
     except ValueError as exc:

@@ -98,7 +98,7 @@ def run(args) -> int:
 
     import kgon
     import sampling
-    from kgon._jaxsetup import jax
+    import jax
     from sampling import io as sio
 
     progress = not args.no_progress

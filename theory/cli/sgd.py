@@ -60,7 +60,7 @@ def run(args) -> int:
     import sampling
     import theory
     from theory.sgd_analysis import format_sign_counts
-    from kgon._jaxsetup import jax
+    import jax
     from kgon.validation import check_int
 
     check_int("runs", args.runs, minimum=1)

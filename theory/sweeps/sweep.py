@@ -79,6 +79,9 @@ def execute_task(kind: str, config: dict, seed: int, function: str | None = None
             raise ValueError(f"`kind` must be one of {', '.join(repr(k) for k in TASK_KINDS)}; got {kind!r}.")
         function = TASK_KINDS[kind].function
     function = resolve(function)
+    from kgon.config import configure_jax  # a worker process starts without JAX settings
+
+    configure_jax()
     start = time.perf_counter()
     raw = function(dict(config), int(seed))
     elapsed = time.perf_counter() - start
@@ -474,7 +477,7 @@ def posterior_task(config: dict, seed: int) -> dict:
     and ``threshold``.
     """
     import sampling
-    from kgon._jaxsetup import jax
+    import jax
 
     c, n, r = int(config["c"]), int(config["n"]), int(config.get("r", 2))
     run_seed = int(config["run_seed"])
@@ -569,7 +572,7 @@ def sgd_task(config: dict, seed: int) -> dict:
     llc = None
     per_plateau = int(config.get("llc_per_plateau", 0))
     if per_plateau > 0 and analysis.plateaus:
-        from kgon._jaxsetup import jax
+        import jax
 
         centers = theory.plateau_centers(analysis, per_plateau=per_plateau)
         llc = sampling.llc_trajectory(jax.random.key(seed), result, centers=centers)
