@@ -1025,14 +1025,23 @@ def _measure(reps, r: int, c: int, *, numerical_llc: bool, max_index: int | None
 # cached default catalogue
 
 _CACHE_VERSION = "1"
-_SOURCE_FILES = ("search.py", "symmetry.py", "naming.py", "geometry.py", "llc.py", "catalogue.py", "potential.py")
+_SOURCE_FILES = (  # relative to the kgon package
+    "critical/search.py",
+    "critical/catalogue.py",
+    "symmetry.py",
+    "naming.py",
+    "geometry.py",
+    "llc.py",
+    "polygons.py",
+    "potential.py",
+)
 
 
 def _code_hash() -> str:
     h = hashlib.sha1(_CACHE_VERSION.encode())
-    here = Path(__file__).parent
+    package = Path(__file__).resolve().parents[1]
     for name in _SOURCE_FILES:
-        h.update((here / name).read_bytes())
+        h.update((package / name).read_bytes())
     return h.hexdigest()[:16]
 
 
