@@ -4,19 +4,47 @@ JAX is configured once, at the import of this file (before any test runs a JAX o
 float64 and one host device per CPU core, ``kgon.configure_jax()``; importing the packages changes
 nothing global.
 
-``catalogue6``: the default c = 6, r = 2 critical-point catalogue (``kgon.default_catalogue(6)``),
-computed at most once per test session (and cached on disk across sessions, keyed by the code).
+The default c = 6, r = 2 catalogue (``kgon.default_catalogue(6)``, about a minute to compute) is
+frozen in ``tests/fixtures/catalogue_c6_r2.json``. For the whole session ``default_catalogue``'s disk
+cache (``$TMSPHASE_CACHE``, inherited by CLI subprocesses) is a fresh temporary directory that holds
+the frozen file under the current cache key, so neither the tests nor the commands they run
+recompute it. The slow test ``tests/test_catalogue_frozen.py`` recomputes the catalogue and checks
+that the frozen file is current; regenerate the file with ``python tests/fixtures/freeze_catalogue.py``.
+
+``catalogue6``: that catalogue.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
 import pytest
 
 import kgon
+from kgon.critical.catalogue import default_catalogue_path
 
 kgon.configure_jax()
 
+FROZEN_CATALOGUE6 = Path(__file__).resolve().parent / "fixtures" / "catalogue_c6_r2.json"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def frozen_catalogue_cache(tmp_path_factory):
+    """A private ``$TMSPHASE_CACHE`` holding the frozen c = 6 catalogue under the current key."""
+    old = os.environ.get("TMSPHASE_CACHE")
+    os.environ["TMSPHASE_CACHE"] = str(tmp_path_factory.mktemp("tmsphase-cache"))
+    path = default_catalogue_path(6, r=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(FROZEN_CATALOGUE6, path)
+    yield path.parent
+    if old is None:
+        os.environ.pop("TMSPHASE_CACHE", None)
+    else:
+        os.environ["TMSPHASE_CACHE"] = old
+
 
 @pytest.fixture(scope="session")
-def catalogue6():
+def catalogue6(frozen_catalogue_cache):
     return kgon.default_catalogue(6)

@@ -62,7 +62,6 @@ import itertools
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -73,6 +72,7 @@ import jax
 
 from kgon.config import require_x64
 from kgon.geometry import hessian_geometry
+from kgon.io import dumps_json, write_text_atomic
 from kgon.polygons import kgon as _exact_kgon
 from kgon.llc import llc_hessian, llc_numerical
 from kgon.naming import irregular_name, polygon_info
@@ -95,6 +95,7 @@ __all__ = [
     "Catalogue",
     "find_critical_points",
     "default_catalogue",
+    "default_catalogue_path",
     "refine_critical",
     "LEVEL_TOL",
     "RESCUE_TOL",
@@ -320,11 +321,16 @@ class Catalogue:
 
     def to_json(self) -> str:
         """JSON text; :meth:`from_json` inverts it exactly (floats round-trip)."""
-        return json.dumps(self.to_dict())
+        return dumps_json(self.to_dict())
 
     @classmethod
     def from_json(cls, s: str) -> "Catalogue":
-        d = json.loads(s)
+        """Inverse of :meth:`to_json`."""
+        return cls.from_dict(json.loads(s))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Catalogue":
+        """Inverse of :meth:`to_dict`."""
         return cls(
             c=int(d["c"]),
             r=int(d["r"]),
@@ -344,21 +350,9 @@ class Catalogue:
         w.writerow(cols)
         for p in self.points:
             d = p.to_dict()
-            w.writerow([json.dumps(d[k]) if isinstance(d[k], (list, tuple)) else d[k] for k in cols])
-        _atomic_write(Path(path), buf.getvalue())
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+            w.writerow([dumps_json(d[k]) if isinstance(d[k], (list, tuple)) else d[k] for k in cols])
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, buf.getvalue())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1050,10 +1044,19 @@ def _cache_dir() -> Path:
     return Path(root) if root else Path.home() / ".cache" / "tmsphase"
 
 
+def default_catalogue_path(c: int, *, r: int = 2, max_loss: float | None = None) -> Path:
+    """The file under which :func:`default_catalogue` caches the catalogue at (c, r, max_loss).
+
+    ``$TMSPHASE_CACHE/catalogue-c<c>-r<r>-<key>.json`` (default directory ``~/.cache/tmsphase``); the
+    key hashes the source of the search modules and the arguments, so a code change starts a new file.
+    """
+    key = hashlib.sha1(f"{_code_hash()}|c={c}|r={r}|max_loss={max_loss!r}".encode()).hexdigest()[:16]
+    return _cache_dir() / f"catalogue-c{c}-r{r}-{key}.json"
+
+
 @lru_cache(maxsize=None)
 def _default_catalogue_cached(c: int, r: int, max_loss: float | None) -> Catalogue:
-    key = hashlib.sha1(f"{_code_hash()}|c={c}|r={r}|max_loss={max_loss!r}".encode()).hexdigest()[:16]
-    path = _cache_dir() / f"catalogue-c{c}-r{r}-{key}.json"
+    path = default_catalogue_path(c, r=r, max_loss=max_loss)
     if path.exists():
         try:
             return Catalogue.from_json(path.read_text())
@@ -1061,7 +1064,8 @@ def _default_catalogue_cached(c: int, r: int, max_loss: float | None) -> Catalog
             pass  # corrupt cache entry: recompute
     cat = find_critical_points(c, r=r, seed=0, max_loss=max_loss)
     try:
-        _atomic_write(path, cat.to_json())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, cat.to_json())
     except OSError:
         pass  # read-only cache location: keep the in-memory result
     return cat
