@@ -6,7 +6,8 @@ a + b is done with the backend's ``where``. The ``mid`` branches divide by a, so
 on "safe" arguments outside their own case (the double-where trick); this keeps values and
 gradients finite under jax and torch autodiff.
 
-Public evaluators (all compute L(W, b) = (1/c) sum_{i,j} T(W_j . W_i, b_j, delta_ij), SCIENCE.md §2):
+Public evaluators (all compute L(W, b) = (1/c) sum_{i,j} I_j T(s_i W_j . W_i, b_j, s_i delta_ij), docs/index.md;
+importance I and input scale s default to ones):
 
 - :func:`potential` - numpy, validated, batched over leading axes;
 - :func:`potential_numpy` - numpy, unvalidated core;
@@ -26,7 +27,7 @@ import torch
 import jax
 import jax.numpy as jnp
 from kgon.symbolic import A, B, DELTA, pair_term_branches
-from kgon.validation import check_params
+from kgon.validation import check_feature_weights, check_params
 
 __all__ = [
     "pair_term_numeric",
@@ -69,27 +70,52 @@ def pair_term_numeric(a, b, delta):
     return _pair_term(np.where, a, b, delta)
 
 
-def potential_numpy(W: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Closed-form potential in numpy, no validation. ``W`` (..., r, c), ``b`` (..., c)."""
+def _feature_terms(where, G, b, eye, importance, input_scale):
+    """The matrix of pair terms I_j T(s_i a_ji, b_j, s_i delta_ij), indexed (..., j, i).
+
+    ``G`` is the Gram matrix (a_ij = W_i . W_j, symmetric), ``eye`` the identity; ``importance`` (I_j,
+    weights on the output coordinates) and ``input_scale`` (s_i, the input x = s_i mu e_i) are ``None``
+    for the uniform model or arrays of shape (..., c). Backend-agnostic: plain arithmetic and ``where``.
+    """
+    a, delta = G, eye
+    if input_scale is not None:
+        a, delta = G * input_scale[..., None, :], eye * input_scale[..., None, :]
+    T = _pair_term(where, a, b[..., :, None], delta)
+    if importance is not None:
+        T = T * importance[..., :, None]
+    return T
+
+
+def potential_numpy(W: np.ndarray, b: np.ndarray, *, importance=None, input_scale=None) -> np.ndarray:
+    """Closed-form potential in numpy, no validation. ``W`` (..., r, c), ``b`` (..., c); see :func:`potential`."""
     W = np.asarray(W, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     c = W.shape[-1]
     G = np.swapaxes(W, -1, -2) @ W
-    T = _pair_term(np.where, G, b[..., :, None], np.eye(c))
-    return T.sum(axis=(-2, -1)) / c
+    opt = [None if x is None else np.asarray(x, dtype=np.float64) for x in (importance, input_scale)]
+    return _feature_terms(np.where, G, b, np.eye(c), *opt).sum(axis=(-2, -1)) / c
 
 
-def potential(W, b) -> float | np.ndarray:
-    """The TMS potential L(W, b) (population loss, high-sparsity limit), SCIENCE.md §2.
+def potential(W, b, *, importance=None, input_scale=None) -> float | np.ndarray:
+    """The TMS potential L(W, b) (population loss, high-sparsity limit), docs/index.md (conventions).
 
-    L(W, b) = (1/c) sum_i int_0^1 sum_j (mu*delta_ij - ReLU(a_ji*mu + b_j))^2 dmu, a_ji = W_j . W_i.
+    L(W, b) = (1/c) sum_i int_0^1 sum_j I_j (s_i mu delta_ij - ReLU(a_ji s_i mu + b_j))^2 dmu,
+    a_ji = W_j . W_i, i.e. (1/c) sum_{i,j} I_j T(s_i a_ji, b_j, s_i delta_ij) with the pair term T of
+    :func:`kgon.pair_term`. With I = s = 1 (the default) this is the potential of Chen et al. (2023).
 
     Parameters
     ----------
     W : array_like, shape (r, c) or (..., r, c)
-        Column ``W[:, i]`` is feature i's embedding.
+        Column ``W[:, i]`` is feature i's embedding. Any hidden dimension r >= 1: the potential depends
+        on W only through the Gram matrix W^T W.
     b : array_like, shape (c,) or (..., c)
         Output biases.
+    importance : array_like of shape (c,), optional, keyword-only
+        Feature importance I_j > 0 weighting the squared error of output coordinate j (Elhage et al.
+        2022): L_I = E sum_j I_j (x_j - f_j(x))^2. ``None``: all ones.
+    input_scale : array_like of shape (c,), optional, keyword-only
+        Input scaling s_i > 0: feature i's input is x = s_i mu e_i (the importance convention of the
+        extension study that scales the inputs instead of weighting the outputs). ``None``: all ones.
 
     Returns
     -------
@@ -99,33 +125,44 @@ def potential(W, b) -> float | np.ndarray:
     Raises
     ------
     ValueError
-        If the shapes do not match, r < 1, c < 2, or an entry is not finite.
+        If the shapes do not match, r < 1, c < 2, an entry is not finite, or a weight is not > 0.
     """
     W, b = check_params(W, b)
-    out = potential_numpy(W, b)
+    c = W.shape[-1]
+    importance = check_feature_weights("importance", importance, c)
+    input_scale = check_feature_weights("input_scale", input_scale, c)
+    out = potential_numpy(W, b, importance=importance, input_scale=input_scale)
     return float(out) if out.ndim == 0 else out
 
 
-def potential_jax(W, b):
-    """Closed-form potential in jax (float64). jit-, vmap- and grad-compatible; ``W`` (r, c), ``b`` (c,)."""
+def potential_jax(W, b, *, importance=None, input_scale=None):
+    """Closed-form potential in jax (float64 under ``kgon.configure_jax()``); jit-, vmap- and grad-compatible.
+
+    ``W`` (r, c), ``b`` (c,); ``importance`` and ``input_scale`` as in :func:`potential` (arrays or ``None``).
+    """
     c = W.shape[-1]
-    G = W.T @ W
-    T = _pair_term(jnp.where, G, b[:, None], jnp.eye(c))
-    return jnp.sum(T) / c
+    opt = [None if x is None else jnp.asarray(x) for x in (importance, input_scale)]
+    return jnp.sum(_feature_terms(jnp.where, W.T @ W, b, jnp.eye(c), *opt)) / c
 
 
-_value_and_grad = jax.jit(jax.value_and_grad(potential_jax, argnums=(0, 1)))
+@jax.jit
+def _value_and_grad(W, b, importance, input_scale):
+    loss = lambda W, b: potential_jax(W, b, importance=importance, input_scale=input_scale)  # noqa: E731
+    return jax.value_and_grad(loss, argnums=(0, 1))(W, b)
 
 
-def potential_and_grad_jax(W, b):
-    """(L, (dL/dW, dL/db)) in jax, jit-compiled. Use ``jax.vmap`` for batches."""
-    return _value_and_grad(W, b)
+def potential_and_grad_jax(W, b, *, importance=None, input_scale=None):
+    """(L, (dL/dW, dL/db)) in jax, jit-compiled; options as in :func:`potential`. ``jax.vmap`` for batches."""
+    return _value_and_grad(W, b, importance, input_scale)
 
 
-def potential_torch(W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Closed-form potential in torch (autograd-compatible); ``W`` (..., r, c), ``b`` (..., c)."""
+def potential_torch(W: torch.Tensor, b: torch.Tensor, *, importance=None, input_scale=None) -> torch.Tensor:
+    """Closed-form potential in torch (autograd-compatible); ``W`` (..., r, c), ``b`` (..., c).
+
+    ``importance`` and ``input_scale`` as in :func:`potential` (tensors of shape (c,) or ``None``).
+    """
     c = W.shape[-1]
     G = W.transpose(-1, -2) @ W
     eye = torch.eye(c, dtype=W.dtype, device=W.device)
-    T = _pair_term(torch.where, G, b[..., :, None], eye)
-    return T.sum(dim=(-2, -1)) / c
+    opt = [None if x is None else torch.as_tensor(x, dtype=W.dtype, device=W.device) for x in (importance, input_scale)]
+    return _feature_terms(torch.where, G, b, eye, *opt).sum(dim=(-2, -1)) / c

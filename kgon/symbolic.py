@@ -1,7 +1,7 @@
 """Symbolic derivation of the TMS potential in the high-sparsity limit.
 
 The population loss of the tied ReLU autoencoder f(x) = ReLU(W^T W x + b) with inputs x = mu e_i,
-i ~ Uniform{1..c}, mu ~ Uniform[0, 1] is (SCIENCE.md §2, Chen et al. 2023 eq. for the TMS potential)
+i ~ Uniform{1..c}, mu ~ Uniform[0, 1] is (docs/index.md, Chen et al. 2023, the TMS potential)
 
     L(W, b) = (1/c) sum_i sum_j T(a_ji, b_j, delta_ij),
     T(a, b, delta) = int_0^1 (mu*delta - ReLU(a*mu + b))^2 dmu,     a_ij = W_i . W_j .
@@ -14,6 +14,10 @@ so the only case analysis is the active set {mu in [0, 1] : g(mu) > 0}: all of [
 of it ("none"), [t, 1] with a > 0 ("mid_pos") or [0, t] with a < 0 ("mid_neg"), where t = -b/a is
 the kink. sympy integrates each case; the mid_pos case is factored in s = a + b (the pre-activation
 at mu = 1) so that it stays accurate when the kink approaches mu = 1.
+
+Feature importance I_j (weights on the output coordinates) and input scales s_i (x = s_i mu e_i)
+enter only through the pair terms: L = (1/c) sum_{i,j} I_j T(s_i a_ji, b_j, s_i delta_ij), since
+(s_i mu delta_ij - ReLU(a_ji s_i mu + b_j))^2 is the integrand of T with a -> s_i a_ji, delta -> s_i delta_ij.
 """
 
 from __future__ import annotations
@@ -99,7 +103,7 @@ def pair_term() -> sp.Piecewise:
     return sp.Piecewise(*[(br[name], cond[name]) for name in ("mid_pos", "mid_neg", "full", "none")])
 
 
-def potential_expr(r: int, c: int) -> tuple[sp.Expr, sp.Matrix, sp.Matrix]:
+def potential_expr(r: int, c: int, *, importance=None, input_scale=None) -> tuple[sp.Expr, sp.Matrix, sp.Matrix]:
     """The full closed-form potential L(W, b) for given small (r, c) as a sympy expression.
 
     Parameters
@@ -108,16 +112,28 @@ def potential_expr(r: int, c: int) -> tuple[sp.Expr, sp.Matrix, sp.Matrix]:
         Hidden dimension (>= 1).
     c : int
         Number of features (>= 2).
+    importance : sequence of c numbers or sympy expressions, optional, keyword-only
+        Output weights I_j (Elhage et al. 2022): the squared error of output j is weighted by I_j.
+        ``None``: all ones.
+    input_scale : sequence of c numbers or sympy expressions, optional, keyword-only
+        Input scales s_i: feature i's input is x = s_i mu e_i. ``None``: all ones.
 
     Returns
     -------
     (expr, W, b)
-        ``expr`` is L = (1/c) sum_{i,j} T(W_j . W_i, b_j, delta_ij); ``W`` is the r x c matrix of
-        symbols ``W_k_i`` and ``b`` the c x 1 matrix of symbols ``b_i`` it is written in.
+        ``expr`` is L = (1/c) sum_{i,j} I_j T(s_i W_j . W_i, b_j, s_i delta_ij) (docs/index.md); ``W`` is
+        the r x c matrix of symbols ``W_k_i`` and ``b`` the c x 1 matrix of symbols ``b_i`` it is written in.
     """
     from kgon.validation import check_rc
 
     check_rc(r=r, c=c)
+    weights = {}
+    for name, value in (("importance", importance), ("input_scale", input_scale)):
+        value = [sp.Integer(1)] * c if value is None else [sp.sympify(v) for v in value]
+        if len(value) != c:
+            raise ValueError(f"`{name}` must have one entry per feature ({c}); got {len(value)}.")
+        weights[name] = value
+    imp, scale = weights["importance"], weights["input_scale"]
     W = sp.Matrix(r, c, lambda k, i: sp.Symbol(f"W_{k}_{i}", real=True))
     b = sp.Matrix(c, 1, lambda i, _: sp.Symbol(f"b_{i}", real=True))
     T = pair_term()
@@ -125,5 +141,6 @@ def potential_expr(r: int, c: int) -> tuple[sp.Expr, sp.Matrix, sp.Matrix]:
     for i in range(c):
         for j in range(c):
             a_ji = sum(W[k, j] * W[k, i] for k in range(r))
-            terms.append(T.subs({A: a_ji, B: b[j], DELTA: int(i == j)}, simultaneous=True))
+            sub = {A: scale[i] * a_ji, B: b[j], DELTA: scale[i] * int(i == j)}
+            terms.append(imp[j] * T.subs(sub, simultaneous=True))
     return sp.Add(*terms) / c, W, b

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_int", "check_rc", "check_params"]
+__all__ = ["check_feature_weights", "check_float", "check_int", "check_params", "check_rc"]
 
 
 def check_int(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -20,6 +20,25 @@ def check_int(name: str, value, *, minimum: int | None = None, maximum: int | No
     if maximum is not None and value > maximum:
         allowed = f"<= {maximum}" if minimum is None else f"in {minimum}..{maximum}"
         raise ValueError(f"`{name}` must be an integer {allowed}; got {value}.")
+    return value
+
+
+def check_float(
+    name: str, value, *, positive: bool = False, minimum: float | None = None, maximum: float | None = None
+) -> float:
+    """Return ``value`` as a finite float, or raise ``ValueError`` naming the argument and what is allowed.
+
+    ``positive``: require > 0; ``minimum`` / ``maximum``: closed bounds.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
+        raise ValueError(f"`{name}` must be a finite number; got {value!r}.")
+    value = float(value)
+    if positive and not value > 0:
+        raise ValueError(f"`{name}` must be a positive number; got {value!r}.")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"`{name}` must be a number >= {minimum}; got {value!r}.")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"`{name}` must be a number <= {maximum}; got {value!r}.")
     return value
 
 
@@ -50,3 +69,18 @@ def check_params(W, b) -> tuple[np.ndarray, np.ndarray]:
     if not np.all(np.isfinite(b)):
         raise ValueError("`b` must be finite; got NaN or infinite entries.")
     return W, b
+
+
+def check_feature_weights(name: str, value, c: int) -> np.ndarray | None:
+    """Validate per-feature weights (importance I or input scale s): ``None`` or c finite positive numbers.
+
+    Returns ``None`` unchanged (uniform weights, today's model) or a float64 array of shape (c,).
+    """
+    if value is None:
+        return None
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape != (c,):
+        raise ValueError(f"`{name}` must have one entry per feature, shape ({c},); got shape {arr.shape}.")
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"`{name}` must be finite and > 0 for every feature; got {arr.tolist()}.")
+    return arr
