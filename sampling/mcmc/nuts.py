@@ -31,14 +31,14 @@ from numpyro.infer.hmc import hmc
 
 import jax
 import jax.numpy as jnp
-from kgon.validation import check_int
+from kgon.validation import check_float, check_int
 
 from sampling.data import Dataset, key_data
 from sampling.mcmc.diagnostics import PhaseMixingWarning, chain_diagnostics, classify_draws, phase_switches, warn_if_not_mixing
 from sampling.fast_potential import EmpiricalPotential, empirical_potential
 from sampling.model import log_prior, unflatten
 
-__all__ = ["NutsResult", "run_nuts", "initial_points", "PhaseMixingWarning", "ChainsResult", "nuts_chains", "tms_energy"]
+__all__ = ["NutsResult", "run_nuts", "initial_points", "PhaseMixingWarning", "ChainsResult", "nuts_chains", "tms_data", "tms_energy"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -431,14 +431,24 @@ def _check_common(*, chains, warmup, samples, target_accept, max_tree_depth):
 
 
 @functools.lru_cache(maxsize=None)
-def tms_energy(r: int, c: int) -> Callable[[EmpiricalPotential, jax.Array], jax.Array]:
-    """E(z) = n L_n(W, b) for flat z (the likelihood term of the TMS posterior)."""
+def tms_energy(r: int, c: int) -> Callable[[tuple[EmpiricalPotential, jax.Array], jax.Array], jax.Array]:
+    """E(z) = beta n L_n(W, b) for flat z (the likelihood term of the TMS posterior at inverse temperature beta).
 
-    def energy(pot: EmpiricalPotential, z):
+    The data argument is the pair ``(potential, beta)``; beta is a traced value, so runs at
+    different beta share one compiled sampler.
+    """
+
+    def energy(data: tuple[EmpiricalPotential, jax.Array], z):
+        pot, beta = data
         W, b = unflatten(z, r, c)
-        return pot.n * pot.value(W, b)
+        return beta * pot.n * pot.value(W, b)
 
     return energy
+
+
+def tms_data(potential: EmpiricalPotential, beta: float):
+    """The data argument of :func:`tms_energy`: ``(potential, beta)`` with beta as a float64 array."""
+    return (potential, jnp.asarray(beta, dtype=jnp.float64))
 
 
 def run_nuts(
@@ -454,9 +464,10 @@ def run_nuts(
     threshold: float | None = None,
     target_accept: float = 0.8,
     max_tree_depth: int = 10,
+    beta: float = 1.0,
     progress: bool = False,
 ) -> NutsResult:
-    """Independent NUTS chains on the TMS posterior phi(w) exp(-n L_n(w)) (SCIENCE.md §4).
+    """Independent NUTS chains on the TMS posterior phi(w) exp(-beta n L_n(w)) (SCIENCE.md §4).
 
     Chains run in parallel over the host CPU devices (vectorised within a device), each with its
     own windowed step-size and diagonal mass-matrix adaptation during ``warmup``. The likelihood
@@ -489,6 +500,9 @@ def run_nuts(
         Target acceptance of the step-size adaptation.
     max_tree_depth : int
         Largest NUTS tree depth (2^depth leapfrog steps).
+    beta : float, > 0
+        Inverse temperature of the likelihood (default 1: the Bayesian posterior; beta = 1 / log n
+        is the WBIC temperature, Watanabe 2013).
     progress : bool
         Show a tqdm progress bar.
     """
@@ -498,6 +512,7 @@ def run_nuts(
         chains=chains, warmup=warmup, samples=samples, target_accept=target_accept, max_tree_depth=max_tree_depth
     )
     r = check_int("r", r, minimum=1)
+    beta = check_float("beta", beta, positive=True)
     c = dataset.c
     k_init, k_run = jax.random.split(rng_key)
     z0 = initial_points(k_init, init, count=chains, r=r, c=c, catalogue=catalogue)
@@ -505,7 +520,7 @@ def run_nuts(
     tr = _sample(
         k_run,
         energy_fn=tms_energy(r, c),
-        data=pot,
+        data=tms_data(pot, beta),
         init_z=z0[:, None, :],
         betas=np.ones(1),
         warmup=warmup,
@@ -518,7 +533,7 @@ def run_nuts(
     )
     z = tr.z[:, warmup:]
     W, b = unflatten(z, r, c)
-    loss = tr.energy[:, warmup:, 0] / dataset.n
+    loss = tr.energy[:, warmup:, 0] / (beta * dataset.n)
     diverging = tr.diverging[:, warmup:, 0].astype(bool)
     diag = chain_diagnostics(loss, diverging)
     labels = switches = None
@@ -528,7 +543,7 @@ def run_nuts(
         warn_if_not_mixing(labels, method="nuts", n=dataset.n)
     config = dict(
         method="nuts", chains=chains, warmup=warmup, samples=samples, init=_init_repr(init), r=r,
-        target_accept=target_accept, max_tree_depth=max_tree_depth, threshold=threshold,
+        target_accept=target_accept, max_tree_depth=max_tree_depth, threshold=threshold, beta=beta,
         devices=_device_layout(chains),
     )
     return NutsResult(

@@ -179,13 +179,14 @@ def run_occupancy(
     threshold: float | None = None,
     n_temps: int | None = None,
     max_tree_depth: int | None = None,
+    beta: float = 1.0,
     progress: bool = False,
     keep_idata: bool = True,
 ) -> OccupancyResult:
     """Posterior phase occupancy at sample size n (module docstring).
 
     Draws a data set D_n (from ``data_seed`` if given, else from ``rng_key``), samples the posterior
-    phi(w) exp(-n L_n(w)) with ``method``, classifies the beta = 1 draws into the ``catalogue``'s
+    phi(w) exp(-beta n L_n(w)) with ``method``, classifies the beta = 1 draws into the ``catalogue``'s
     phases and estimates the occupancy with a bootstrap error.
 
     Parameters
@@ -215,6 +216,8 @@ def run_occupancy(
         Tempering ladder size (default :func:`sampling.mcmc.tempering.default_ladder_size`).
     max_tree_depth : int, optional
         NUTS tree depth (default 10 for "nuts", 6 per replica for "tempered").
+    beta : float, > 0
+        Inverse temperature of the likelihood (default 1: the Bayesian posterior).
     progress : bool
         tqdm progress bar.
     keep_idata : bool
@@ -248,20 +251,20 @@ def run_occupancy(
             res = run_nuts(
                 k_run, dataset, chains=chains, warmup=warmup, samples=samples, init=init, r=r,
                 catalogue=catalogue, threshold=threshold, max_tree_depth=10 if max_tree_depth is None else max_tree_depth,
-                progress=progress,
+                beta=beta, progress=progress,
             )
             extra = {"step_size": res.step_size.tolist(), "mean_num_steps": float(res.num_steps.mean())}
         else:
             res = run_tempering(
                 k_run, dataset, chains=chains, warmup=warmup, samples=samples, n_temps=n_temps, init=init, r=r,
                 catalogue=catalogue, threshold=threshold, max_tree_depth=6 if max_tree_depth is None else max_tree_depth,
-                progress=progress,
+                beta=beta, progress=progress,
             )
             extra = {
                 "betas": res.pt.betas.tolist(),
                 "swap_rate": res.pt.swap_rate.tolist(),
                 "round_trips": res.pt.round_trips.tolist(),
-                "loss_mean_per_temperature": (res.pt.energy_mean / n).tolist(),
+                "loss_mean_per_temperature": (res.pt.energy_mean / (res.config["beta"] * n)).tolist(),
             }
     not_mixing = False
     for w in caught:

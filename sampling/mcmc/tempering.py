@@ -38,13 +38,13 @@ import numpy as np
 
 import jax
 import jax.numpy as jnp
-from kgon.validation import check_int
+from kgon.validation import check_float, check_int
 
 from sampling.data import Dataset, key_data
 from sampling.mcmc.diagnostics import chain_diagnostics, classify_draws, phase_switches, warn_if_not_mixing
 from sampling.fast_potential import empirical_potential
 from sampling.model import log_prior, unflatten
-from sampling.mcmc.nuts import _check_common, _device_layout, _init_repr, _sample, initial_points, tms_energy
+from sampling.mcmc.nuts import _check_common, _device_layout, _init_repr, _sample, initial_points, tms_data, tms_energy
 
 __all__ = ["ParallelTemperingResult", "TemperingResult", "parallel_tempering", "run_tempering", "geometric_ladder"]
 
@@ -267,9 +267,13 @@ def run_tempering(
     target_accept: float = 0.8,
     max_tree_depth: int = 6,
     tune_ladder: bool = True,
+    beta: float = 1.0,
     progress: bool = False,
 ) -> TemperingResult:
-    """Parallel tempering on the TMS posterior phi(w) exp(-n L_n(w)) (SCIENCE.md §4).
+    """Parallel tempering on the TMS posterior phi(w) exp(-beta n L_n(w)) (SCIENCE.md §4).
+
+    The target (recorded) replica is at inverse temperature ``beta``; replica k targets
+    phi(w) exp(-beta_k beta n L_n(w)) with the ladder 1 = beta_0 > ... > beta_{K-1} = ``beta_min``.
 
     Parameters
     ----------
@@ -283,7 +287,7 @@ def run_tempering(
     n_temps : int, optional
         Ladder size K (default :func:`default_ladder_size`).
     beta_min : float in (0, 1], optional
-        Hottest inverse temperature (default min(1, 1/n): the hottest replica sees n beta_min = 1
+        Hottest ladder value (default min(1, 1/(beta n)): the hottest replica sees beta_min beta n = 1
         sample's worth of likelihood, essentially the prior).
     init : "prior" (default) or as :func:`sampling.initial_points`
         Starting points of the beta = 1 replicas; the other replicas start from prior draws.
@@ -295,6 +299,8 @@ def run_tempering(
     target_accept, max_tree_depth : NUTS settings per replica.
     tune_ladder : bool
         Equalise the swap rejection rates during warmup.
+    beta : float, > 0
+        Inverse temperature of the target replica (default 1: the Bayesian posterior).
     progress : bool
         tqdm progress bar.
     """
@@ -302,9 +308,10 @@ def run_tempering(
         raise ValueError(f"`dataset` must be a sampling.Dataset; got {type(dataset).__name__}.")
     chains = check_int("chains", chains, minimum=1)
     r = check_int("r", r, minimum=1)
+    beta = check_float("beta", beta, positive=True)
     n, c = dataset.n, dataset.c
     K = default_ladder_size(n) if n_temps is None else check_int("n_temps", n_temps, minimum=1)
-    bmin = min(1.0, 1.0 / n) if beta_min is None else beta_min
+    bmin = min(1.0, 1.0 / (beta * n)) if beta_min is None else beta_min
     betas = geometric_ladder(K, bmin)
     d = r * c + c
     k_init, k_prior, k_run = jax.random.split(rng_key, 3)
@@ -318,7 +325,7 @@ def run_tempering(
         betas=betas,
         warmup=warmup,
         samples=samples,
-        data=pot,
+        data=tms_data(pot, beta),
         target_accept=target_accept,
         max_tree_depth=max_tree_depth,
         tune_ladder=tune_ladder,
@@ -327,14 +334,15 @@ def run_tempering(
     )
     W, b = unflatten(res.z, r, c)
     W, b = np.asarray(W), np.asarray(b)
-    loss = res.energy / n
+    loss = res.energy / (beta * n)
     diag = chain_diagnostics(loss, res.diverging)
     labels = switches = None
     if catalogue is not None:
         labels = classify_draws(W, b, catalogue, threshold=threshold)
         switches = phase_switches(labels)
         warn_if_not_mixing(labels, method="tempered", n=n)
-    config = dict(res.config, method="tempered", init=_init_repr(init), r=r, beta_min=float(bmin), threshold=threshold)
+    config = dict(res.config, method="tempered", init=_init_repr(init), r=r, beta_min=float(bmin), threshold=threshold,
+                  beta=beta)
     return TemperingResult(
         W=W, b=b, loss=loss, diverging=res.diverging, rhat_loss=diag["rhat_loss"], ess_loss=diag["ess_loss"],
         divergences=diag["divergences"], labels=labels, phase_switches=switches, pt=res, n=n, c=c, r=r,
