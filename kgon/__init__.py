@@ -7,6 +7,7 @@ and (see the submodules) critical-point search, geometry and phase classificatio
 from kgon.critical.catalogue import Catalogue, CriticalPoint, default_catalogue, find_critical_points
 from kgon.config import configure_jax
 from kgon.classify import classify, phase_distance, phase_distances
+from kgon.density import DensityLoss, population_loss_density
 from kgon.geometry import HessianGeometry, hessian_geometry
 from kgon.polygons import KgonPoint, KgonResult, kgon, kgon_params
 from kgon.potential import (
@@ -22,6 +23,7 @@ from kgon.symbolic import pair_term, pair_term_branches, pair_term_conditions, p
 __all__ = [
     "Catalogue",
     "CriticalPoint",
+    "DensityLoss",
     "HessianGeometry",
     "classify",
     "configure_jax",
@@ -30,6 +32,7 @@ __all__ = [
     "hessian_geometry",
     "phase_distance",
     "phase_distances",
+    "population_loss_density",
     "KgonPoint",
     "KgonResult",
     "kgon",
