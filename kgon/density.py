@@ -41,18 +41,20 @@ def reconstruction_loss(X, W, b, *, importance=None) -> np.ndarray:
     ----------
     X : array_like, shape (n, c)
         Inputs, one per row.
-    W : array_like, shape (r, c)
-    b : array_like, shape (c,)
+    W : array_like, shape (r, c) or (..., r, c)
+        One parameter or a batch.
+    b : array_like, shape (c,) or (..., c)
     importance : array_like of shape (c,), optional, keyword-only
         Output weights I_j (default all ones).
 
     Returns
     -------
-    ndarray, shape (n,)
+    ndarray, shape (..., n)
     """
     X = np.asarray(X, dtype=np.float64)
     W = np.asarray(W, dtype=np.float64)
-    out = np.maximum(X @ (W.T @ W) + np.asarray(b, dtype=np.float64), 0.0)  # W^T W symmetric
+    G = np.swapaxes(W, -1, -2) @ W  # (..., c, c), symmetric
+    out = np.maximum(X @ G + np.asarray(b, dtype=np.float64)[..., None, :], 0.0)
     err = (X - out) ** 2
     if importance is not None:
         err = err * np.asarray(importance, dtype=np.float64)
@@ -65,7 +67,7 @@ class DensityLoss:
 
     Attributes
     ----------
-    value : float
+    value : float (or ndarray for a batch of parameters)
         The estimate of L_S: ``exact_part + sampled_part``.
     stderr : float
         Standard error of ``value`` (from the randomised QMC replicates; 0 where nothing is sampled).
@@ -93,8 +95,8 @@ class DensityLoss:
     seed: int
 
     def to_dict(self) -> dict:
-        """Plain-JSON dictionary of every field."""
-        return asdict(self)
+        """Dictionary of every field (arrays as nested lists)."""
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(self).items()}
 
 
 def _size_probabilities(c: int, p: float) -> np.ndarray:
@@ -112,16 +114,23 @@ def _size_probabilities(c: int, p: float) -> np.ndarray:
 
 
 def _conditional_means(W, b, importance, scale, k: int, n_points: int, replicates: int, seed: int) -> np.ndarray:
-    """RQMC estimates of E[loss | |A| = k], one per independent scrambling."""
-    c = W.shape[1]
-    means = np.empty(replicates)
+    """RQMC estimates of E[loss | |A| = k], shape (replicates, ...) for parameters W (..., r, c)."""
+    c = W.shape[-1]
+    batch = W.shape[:-2]
+    means = np.empty((replicates,) + batch)
+    chunk = max(1, int(2**24 // (n_points * c)))  # bounded memory over the parameter batch
+    Wf, bf = W.reshape((-1,) + W.shape[-2:]), b.reshape(-1, c)
     for rep in range(replicates):
         sobol = qmc.Sobol(d=c + k, scramble=True, seed=np.random.default_rng([seed, k, rep]))
         U = sobol.random(n_points)
         active = np.argsort(U[:, :c], axis=1)[:, :k]  # a uniform k-subset per point
         X = np.zeros((n_points, c))
         np.put_along_axis(X, active, U[:, c:] * scale[active], axis=1)
-        means[rep] = reconstruction_loss(X, W, b, importance=importance).mean()
+        vals = np.concatenate([
+            reconstruction_loss(X, Wf[i:i + chunk], bf[i:i + chunk], importance=importance).mean(-1)
+            for i in range(0, len(Wf), chunk)
+        ])
+        means[rep] = vals.reshape(batch)
     return means
 
 
@@ -143,8 +152,10 @@ def population_loss_density(
 
     Parameters
     ----------
-    W : array_like, shape (r, c)
-    b : array_like, shape (c,)
+    W : array_like, shape (r, c) or (..., r, c)
+        One parameter, or a batch (then the fields of the result are arrays of the batch shape; the
+        same quasi-random points serve every parameter of the batch).
+    b : array_like, shape (c,) or (..., c)
     sparsity : float, keyword-only
         S in [0, 1): each feature is active with probability p = 1 - S. (S -> 1 is the high-sparsity
         limit of :func:`kgon.potential`, reached through ``value / p_one``.)
@@ -162,9 +173,7 @@ def population_loss_density(
     DensityLoss
     """
     W, b = check_params(W, b)
-    if W.ndim != 2:
-        raise ValueError(f"`W` must be a single parameter of shape (r, c); got shape {W.shape}.")
-    c = W.shape[1]
+    c = W.shape[-1]
     if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or not (0.0 <= float(sparsity) < 1.0):
         raise ValueError(f"`sparsity` must be a number in [0, 1); got {sparsity!r}.")
     importance = check_feature_weights("importance", importance, c)
@@ -176,23 +185,25 @@ def population_loss_density(
     probs = _size_probabilities(c, p)
     imp = np.ones(c) if importance is None else importance
     s = np.ones(c) if scale is None else scale
-    l_empty = float(np.sum(imp * np.maximum(b, 0.0) ** 2))
-    l_hs = float(potential_numpy(W, b, importance=importance, input_scale=scale))
+    l_empty = np.sum(imp * np.maximum(b, 0.0) ** 2, axis=-1)
+    l_hs = potential_numpy(W, b, importance=importance, input_scale=scale)
     exact = probs[0] * l_empty + probs[1] * l_hs
-    sampled, var = 0.0, 0.0
+    sampled, var = np.zeros(W.shape[:-2]), np.zeros(W.shape[:-2])
     for k in range(2, c + 1):
         if probs[k] == 0.0:
             continue
         means = _conditional_means(W, b, importance, s, k, n_points, replicates, seed)
-        sampled += probs[k] * means.mean()
-        var += probs[k] ** 2 * means.var(ddof=1) / replicates
+        sampled = sampled + probs[k] * means.mean(axis=0)
+        var = var + probs[k] ** 2 * means.var(axis=0, ddof=1) / replicates
+    scalar = W.ndim == 2
+    conv = float if scalar else np.asarray
     return DensityLoss(
-        value=float(exact + sampled),
-        stderr=float(math.sqrt(var)),
-        exact_part=float(exact),
-        sampled_part=float(sampled),
+        value=conv(exact + sampled),
+        stderr=conv(np.sqrt(var)),
+        exact_part=conv(exact),
+        sampled_part=conv(sampled),
         p_one=float(probs[1]),
-        high_sparsity=l_hs,
+        high_sparsity=conv(l_hs),
         sparsity=float(sparsity),
         n_points=n_points,
         replicates=replicates,

@@ -69,3 +69,15 @@ def test_same_seed_same_estimate_and_bad_input():
         kgon.population_loss_density(W, b, sparsity=1.0)
     with pytest.raises(ValueError, match="`replicates`"):
         kgon.population_loss_density(W, b, sparsity=0.5, replicates=1)
+
+
+def test_batch_equals_one_by_one():
+    rng = np.random.default_rng(4)
+    W, b = rng.normal(size=(3, 2, 2, 5)), rng.normal(scale=0.3, size=(3, 2, 5))
+    batch = kgon.population_loss_density(W, b, sparsity=0.6, n_points=256, replicates=3)
+    assert batch.value.shape == (3, 2)
+    for i in range(3):
+        for j in range(2):
+            one = kgon.population_loss_density(W[i, j], b[i, j], sparsity=0.6, n_points=256, replicates=3)
+            assert one.value == pytest.approx(batch.value[i, j], rel=1e-12)
+            assert one.stderr == pytest.approx(batch.stderr[i, j], rel=1e-9)
