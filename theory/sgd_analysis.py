@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Plateau", "PlateauTransition", "SGDAnalysis", "analyze_sgd", "flat_mask", "match_checkpoints",
+__all__ = ["Plateau", "PlateauTransition", "SGDAnalysis", "analyze_sgd", "FIVE_GON_FAMILY", "five_to_six", "flat_mask", "match_checkpoints",
            "plateau_centers", "DEFAULT_SLOPE_TOL", "SIGN_KEYS", "merge_sign_counts", "format_sign_counts"]
 
 DEFAULT_SLOPE_TOL = 0.05
@@ -183,6 +183,30 @@ def format_sign_counts(counts: dict) -> str:
             f"{counts.get('llc_equal_within_error', 0)} LLC equal within error, {counts['undetermined']} undetermined")
 
 
+FIVE_GON_FAMILY = ("5", "5+")
+"""Catalogue labels of the 5-gon family: the 5-gon and the 5+-gon (5 live columns, one dead with positive bias)."""
+
+
+def five_to_six(transitions) -> int:
+    """Number of plateau transitions from the 5-gon family (``"5"`` or ``"5+"``) into the 6-gon ``"6"``.
+
+    The dynamical transition of Chen et al. (2023), §6: at c = 6, SGD runs leave a 5-gon or
+    5+-gon plateau for the 6-gon. ``transitions`` is a sequence of :class:`PlateauTransition` or of
+    ``{"from", "to", "count"}`` dicts (:meth:`SGDAnalysis.transition_counts`, ``tmsphase sgd --json``);
+    labels are catalogue labels, which for regular polygons are their names. 0 when c < 6 (there is
+    no 6-gon). The same number is reported by ``tmsphase sgd`` and by the sgd sweep kind.
+    """
+    total = 0
+    for t in transitions:
+        if isinstance(t, PlateauTransition):
+            src, dst, count = t.from_label, t.to_label, 1
+        else:
+            src, dst, count = t["from"], t["to"], int(t["count"])
+        if src in FIVE_GON_FAMILY and dst == "6":
+            total += count
+    return total
+
+
 def _finite_or_zero(x) -> float:
     return float(x) if x is not None and math.isfinite(float(x)) else 0.0
 
@@ -254,7 +278,7 @@ class SGDAnalysis:
 
     def to_dict(self) -> dict:
         """JSON-able: fraction_on_plateaus, fraction_matched, transitions, final_phases, antecedent,
-        phase_sequences, runs, plateaus (per plateau: run, label, first/last step, distance, loss, llc)."""
+        phase_sequences, runs, five_to_six (:func:`five_to_six`), plateaus (per plateau: run, label, first/last step, distance, loss, llc)."""
 
         def f(x):
             x = float(x)
@@ -268,6 +292,7 @@ class SGDAnalysis:
             "antecedent": self.antecedent(),
             "phase_sequences": [list(s) for s in self.phase_sequences],
             "runs": int(self.labels.shape[0]),
+            "five_to_six": five_to_six(self.transitions),
             "plateaus": [
                 {"run": p.run, "label": p.label, "first_step": p.first_step, "last_step": p.last_step,
                  "distance": f(p.distance), "loss": f(p.loss), "llc": f(p.llc), "llc_theory": f(p.llc_theory)}

@@ -40,16 +40,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--progress", action="store_true", help="show a progress bar")
 
 
-def _five_to_six(catalogue, transitions) -> int | None:
-    """Number of transitions from the 5-gon family (5, 5+) into the 6-gon (None if not catalogued)."""
-    try:
-        five = {catalogue.get("5").label, catalogue.get("5+").label}
-        six = catalogue.get("6").label
-    except KeyError:
-        return None
-    return sum(t["count"] for t in transitions if t["from"] in five and t["to"] == six)
-
-
 def _say(msg: str, quiet: bool) -> None:
     if not quiet:
         print(f"[tmsphase sgd] {msg}", file=sys.stderr, flush=True)
@@ -106,7 +96,7 @@ def run(args) -> int:
         "phase_sequences": d["phase_sequences"],
         "runs": d["runs"],
         "seeds": seeds,
-        "five_to_six": _five_to_six(catalogue, d["transitions"]),
+        "five_to_six": d["five_to_six"],
         "llc_excluded_chains": dict(llc.reasons) if llc is not None else None,
         "timings": timings,
     }

@@ -602,6 +602,8 @@ def _merge_signs(parts: Sequence[dict | None]) -> dict | None:
 
 
 def merge_sgd(parts: Sequence[dict]) -> dict:
+    from theory.sgd_analysis import five_to_six
+
     """Combine the ``SGDAnalysis.to_dict()`` of chunks of runs into the analysis of all runs.
 
     Counts add up (transitions, final phases, antecedent sign counts, runs); fractions are averaged
@@ -654,7 +656,7 @@ def merge_sgd(parts: Sequence[dict]) -> dict:
         "phase_sequences": [seq for p in parts for seq in p["phase_sequences"]],
         "runs": sum(p["runs"] for p in parts),
         "seeds": config.get("seeds"),
-        "five_to_six": transitions.get(("5", "6"), 0),
+        "five_to_six": five_to_six([{"from": a, "to": b, "count": k} for (a, b), k in transitions.items()]),
         "llc_excluded_chains": llc_excluded,
         "diverged_runs": sum(p["diverged_runs"] for p in parts),
         "plateaus": plateaus,
