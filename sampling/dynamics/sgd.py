@@ -32,6 +32,14 @@ smaller when m does not divide n). A run's trajectory depends only on its own se
 not on which other runs are trained in the same batch. With ``data_seed`` set, all runs share one
 training set drawn from that seed.
 
+**General TMS** (Elhage et al. 2022; docs/general.md). ``importance`` I_j weights output coordinate
+j in the loss (sum_j I_j (x_j - f_j(x))^2, the gradient scales d by I); ``input_scale`` s_i scales
+feature i's input (x = s_i mu e_i); ``sparsity`` S replaces the high-sparsity inputs by the input
+density of :func:`kgon.population_loss_density` (each feature active with probability 1 - S, uniform on
+[0, s_i]); the training inputs are then stored densely (``SGDResult.inputs``) and the population loss
+of the checkpoints is that function's estimate (1024 quasi-random points per active-set size, 4
+replicates).
+
 **Checkpoints.** Parameters are recorded at step 0 and at ``checkpoints - 1`` log-spaced steps up to
 the last step (duplicates after rounding merged), together with the training loss L_n (on the run's
 own training set) and the population loss L (closed form, :func:`kgon.potential_torch`).
@@ -50,11 +58,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kgon import potential_torch
-from kgon.validation import check_int
+from kgon import population_loss_density, potential_torch
+from kgon.validation import check_feature_weights, check_int
 
-__all__ = ["SGDConfig", "SGDResult", "train_sgd", "checkpoint_steps", "run_generators", "initial_params",
-           "training_data"]
+__all__ = ["SGDConfig", "SGDResult", "checkpoint_steps", "dense_training_inputs", "initial_params",
+           "run_generators", "train_sgd", "training_data"]
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -101,6 +109,13 @@ class SGDConfig:
         ``"float64"`` (default) or ``"float32"``.
     data_seed : int or None
         If set, every run uses the training set drawn from this seed instead of its own.
+    sparsity : float or None
+        Input sparsity S in [0, 1) of the general input density (module docstring); ``None`` (default)
+        is the high-sparsity limit, one active feature per input.
+    importance : tuple of float or None
+        Output weights I_j > 0, one per feature; ``None`` (default): all ones.
+    input_scale : tuple of float or None
+        Input scales s_i > 0, one per feature; ``None`` (default): all ones.
     """
 
     c: int = 6
@@ -115,6 +130,9 @@ class SGDConfig:
     checkpoints: int = 200
     dtype: str = "float64"
     data_seed: int | None = None
+    sparsity: float | None = None
+    importance: tuple[float, ...] | None = None
+    input_scale: tuple[float, ...] | None = None
 
     def __post_init__(self):
         check_int("c", self.c, minimum=2)
@@ -133,6 +151,15 @@ class SGDConfig:
             raise ValueError(f"`dtype` must be one of {sorted(_DTYPES)}; got {self.dtype!r}.")
         if self.data_seed is not None:
             check_int("data_seed", self.data_seed, minimum=0)
+        if self.sparsity is not None and (
+            isinstance(self.sparsity, bool) or not isinstance(self.sparsity, (int, float))
+            or not 0.0 <= self.sparsity < 1.0
+        ):
+            raise ValueError(f"`sparsity` must be None or a number in [0, 1); got {self.sparsity!r}.")
+        for name in ("importance", "input_scale"):
+            value = check_feature_weights(name, getattr(self, name), self.c)
+            if value is not None:
+                object.__setattr__(self, name, tuple(float(v) for v in value))  # normalise in __post_init__
 
     @property
     def steps_per_epoch(self) -> int:
@@ -170,11 +197,14 @@ class SGDResult:
     features : ndarray of int, shape (R, n)
         Each run's training set: feature indices ...
     mu : ndarray, shape (R, n)
-        ... and magnitudes.
+        ... and magnitudes (high-sparsity inputs; shape (R, 0) under a general input density).
     diverged : ndarray of bool, shape (R,)
         Runs whose parameters became non-finite (their later checkpoints are NaN).
     wall_time : float
         Seconds spent in the training loop.
+    inputs : ndarray of shape (R, n, c) or None
+        The training inputs, densely, under a general input density (``config.sparsity`` set); None
+        for high-sparsity inputs (given by ``features`` and ``mu``).
     """
 
     config: SGDConfig
@@ -188,6 +218,7 @@ class SGDResult:
     mu: np.ndarray
     diverged: np.ndarray
     wall_time: float = field(default=float("nan"), compare=False)
+    inputs: np.ndarray | None = None
 
     @property
     def runs(self) -> int:
@@ -204,6 +235,7 @@ class SGDResult:
             seeds=np.asarray(self.seeds, dtype=np.int64),
             steps=self.steps, W=self.W, b=self.b, train_loss=self.train_loss, loss=self.loss,
             features=self.features, mu=self.mu, diverged=self.diverged, wall_time=self.wall_time,
+            **({} if self.inputs is None else {"inputs": self.inputs}),
         )
         tmp.replace(path)
         return path
@@ -211,8 +243,12 @@ class SGDResult:
     @classmethod
     def load(cls, path) -> "SGDResult":
         with np.load(Path(path), allow_pickle=False) as z:
+            cfg = json.loads(str(z["config"]))
+            for name in ("importance", "input_scale"):
+                if cfg.get(name) is not None:
+                    cfg[name] = tuple(cfg[name])
             return cls(
-                config=SGDConfig(**json.loads(str(z["config"]))),
+                config=SGDConfig(**cfg), inputs=z["inputs"] if "inputs" in z.files else None,
                 seeds=tuple(int(s) for s in z["seeds"]),
                 steps=z["steps"], W=z["W"], b=z["b"], train_loss=z["train_loss"], loss=z["loss"],
                 features=z["features"], mu=z["mu"], diverged=z["diverged"], wall_time=float(z["wall_time"]),
@@ -244,6 +280,19 @@ def training_data(seed: int, n: int, c: int) -> tuple[torch.Tensor, torch.Tensor
     features = torch.randint(0, c, (n,), generator=g)
     mu = torch.rand(n, generator=g, dtype=torch.float64)
     return features, mu
+
+
+def dense_training_inputs(seed: int, n: int, c: int, sparsity: float, input_scale=None) -> torch.Tensor:
+    """Training inputs (n, c) of the run with this seed under the general input density.
+
+    x_ki = s_i u_ki 1[v_ki < 1 - S] with u, v independent uniforms from the run's data generator.
+    """
+    g = run_generators(seed)[0]
+    active = torch.rand(n, c, generator=g, dtype=torch.float64) < 1.0 - sparsity
+    values = torch.rand(n, c, generator=g, dtype=torch.float64)
+    if input_scale is not None:
+        values = values * torch.as_tensor(input_scale, dtype=torch.float64)
+    return torch.where(active, values, 0.0)
 
 
 def initial_params(config: SGDConfig, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -281,11 +330,14 @@ def _onehot_inputs(features: torch.Tensor, mu: torch.Tensor, c: int, dtype) -> t
     return mu.to(dtype)[..., None] * eye[features]
 
 
-def _empirical_loss(W: torch.Tensor, b: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """L_n for R runs: W (R, r, c), b (R, c), X (R, n, c) -> (R,)."""
+def _empirical_loss(W: torch.Tensor, b: torch.Tensor, X: torch.Tensor, importance=None) -> torch.Tensor:
+    """L_n for R runs: W (R, r, c), b (R, c), X (R, n, c) -> (R,); output weights ``importance`` (c,)."""
     G = torch.bmm(W.transpose(1, 2), W)
     pre = torch.baddbmm(b[:, None, :], X, G)
-    return ((torch.relu(pre) - X) ** 2).sum(-1).mean(-1)
+    err = (torch.relu(pre) - X) ** 2
+    if importance is not None:
+        err = err * importance
+    return err.sum(-1).mean(-1)
 
 
 def train_sgd(config: SGDConfig, seeds, *, num_threads: int | None = 1, progress: bool = False) -> SGDResult:
@@ -321,18 +373,24 @@ def train_sgd(config: SGDConfig, seeds, *, num_threads: int | None = 1, progress
     R, c, r, n, m = len(seeds), cfg.c, cfg.r, cfg.n, cfg.batch_size
     dt = _DTYPES[cfg.dtype]
     gens = [run_generators(s) for s in seeds]
-    if cfg.data_seed is not None:
-        f0, u0 = training_data(cfg.data_seed, n, c)
-        features = f0.expand(R, n).clone()
-        mu = u0.expand(R, n).clone()
-    else:
-        data = [training_data(s, n, c) for s in seeds]
+    data_seeds = [cfg.data_seed] * R if cfg.data_seed is not None else list(seeds)
+    imp = None if cfg.importance is None else torch.tensor(cfg.importance, dtype=dt)
+    if cfg.sparsity is None:
+        data = [training_data(s, n, c) for s in data_seeds]
         features = torch.stack([d[0] for d in data])
         mu = torch.stack([d[1] for d in data])
+        X_data = _onehot_inputs(features, mu, c, torch.float64)
+        if cfg.input_scale is not None:
+            X_data = X_data * torch.tensor(cfg.input_scale, dtype=torch.float64)
+        inputs = None
+    else:
+        X_data = torch.stack([dense_training_inputs(s, n, c, cfg.sparsity, cfg.input_scale) for s in data_seeds])
+        features, mu = torch.zeros((R, 0), dtype=torch.int64), torch.zeros((R, 0), dtype=torch.float64)
+        inputs = X_data.numpy()
     inits = [initial_params(cfg, g[1]) for g in gens]
     W = torch.stack([w for w, _ in inits]).to(dt)
     b = torch.stack([bb for _, bb in inits]).to(dt)
-    X_all = _onehot_inputs(features, mu, c, dt)  # (R, n, c)
+    X_all = X_data.to(dt)  # (R, n, c)
 
     steps = checkpoint_steps(cfg.total_steps, cfg.checkpoints)
     K = steps.size
@@ -371,6 +429,8 @@ def train_sgd(config: SGDConfig, seeds, *, num_threads: int | None = 1, progress
                     scale = 2.0 / (hi - lo)
                 pre = torch.baddbmm(b[:, None, :], xb, G)
                 d = torch.where(pre > 0, pre - xb, 0.0)
+                if imp is not None:
+                    d = d * imp
                 dG = torch.bmm(xb.transpose(1, 2), d)
                 dW = torch.bmm(W, dG + dG.transpose(1, 2))
                 W.add_(dW, alpha=-cfg.lr * scale)
@@ -385,18 +445,24 @@ def train_sgd(config: SGDConfig, seeds, *, num_threads: int | None = 1, progress
 
     Wt = torch.from_numpy(W_out).reshape(R * K, r, c)
     bt = torch.from_numpy(b_out).reshape(R * K, c)
-    Xd = _onehot_inputs(features, mu, c, torch.float64)
+    imp64 = None if cfg.importance is None else torch.tensor(cfg.importance, dtype=torch.float64)
     with torch.no_grad():
         train_loss = np.stack(
-            [_empirical_loss(torch.from_numpy(W_out[:, i]), torch.from_numpy(b_out[:, i]), Xd).numpy()
+            [_empirical_loss(torch.from_numpy(W_out[:, i]), torch.from_numpy(b_out[:, i]), X_data, imp64).numpy()
              for i in range(K)], axis=1)
         finite = torch.isfinite(Wt).all(dim=(1, 2)) & torch.isfinite(bt).all(dim=1)
         pop = torch.full((R * K,), float("nan"), dtype=torch.float64)
-        if finite.any():
-            pop[finite] = potential_torch(Wt[finite], bt[finite])
+        if finite.any() and cfg.sparsity is None:
+            pop[finite] = potential_torch(Wt[finite], bt[finite], importance=cfg.importance,
+                                          input_scale=cfg.input_scale)
+        elif finite.any():
+            est = population_loss_density(Wt[finite].numpy(), bt[finite].numpy(), sparsity=cfg.sparsity,
+                                          importance=cfg.importance, input_scale=cfg.input_scale,
+                                          n_points=1024, replicates=4)
+            pop[finite] = torch.from_numpy(np.asarray(est.value))
         pop = pop.reshape(R, K).numpy()
     diverged = ~np.all(np.isfinite(W_out), axis=(1, 2, 3))
     return SGDResult(
         config=cfg, seeds=seeds, steps=steps, W=W_out, b=b_out, train_loss=train_loss, loss=pop,
-        features=features.numpy(), mu=mu.numpy(), diverged=diverged, wall_time=wall,
+        features=features.numpy(), mu=mu.numpy(), diverged=diverged, wall_time=wall, inputs=inputs,
     )
