@@ -6,8 +6,11 @@ Each subcommand lives in its own module ``theory/cli/<name>.py`` exposing
     def add_arguments(parser) -> None           # argparse arguments
     def run(args) -> int                        # exit code
 
-and is listed in ``_SUBCOMMAND_MODULES``. A ``ValueError`` raised by the API is printed as
-``tmsphase <cmd>: error: <message>`` (no traceback) with exit code 2.
+and is listed in ``_SUBCOMMAND_MODULES``. Arguments are checked by the ``type=`` validators of
+:mod:`theory.cli.args`; a bad value is reported as ONE line (no usage block, no traceback),
+``tmsphase <cmd>: error: argument --x: <what is wrong>``, with exit code 2. A ``ValueError`` raised by
+the API is printed the same way, ``tmsphase <cmd>: error: <message>``, also with exit code 2.
+:func:`main` returns the exit code (it does not call ``sys.exit``).
 """
 
 from __future__ import annotations
@@ -29,11 +32,19 @@ _SUBCOMMAND_MODULES = [
     "theory.cli.sgd",
     "theory.cli.llc",
     "theory.cli.posterior",
+    "theory.cli.development",
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line: ``<prog>: error: <message>`` and exit code 2."""
+
+    def error(self, message):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tmsphase",
         description="Singular learning theory for the Toy Model of Superposition.",
     )
@@ -49,10 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    configure_jax()  # float64 and one CPU device per core (kgon.configure_jax)
     try:
+        args = parser.parse_args(argv)
+        configure_jax()  # float64 and one CPU device per core (kgon.configure_jax)
         return int(args._run(args) or 0)
+    except SystemExit as exc:  # argparse (--help, a bad argument) and theory.cli.args.fail
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     except ValueError as exc:
         print(f"tmsphase {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DetectionScore", "llc_curves", "score_on_plateaus", "score_near_transitions"]
+__all__ = ["DetectionScore", "DevelopmentEvaluation", "evaluate_development", "llc_curves", "score_near_transitions",
+           "score_on_plateaus", "stage_bracketing"]
 
 
 @dataclass(frozen=True)
@@ -155,3 +156,163 @@ def llc_curves(result, *, seed: int = 0, out=None, eps: float = 1e-3, gamma: flo
         if progress is not None:
             progress(i + 1, R)
     return {"llc": llc, "llc_se": se, "excluded": excl, "reasons": reasons, "config": config}
+
+
+def stage_bracketing(detections, plateaus, transitions, *, plateau_window: float = 0.1) -> dict:
+    """Supplementary scores that the plateau rule cannot see (docs/development.md): per run, how many
+    detections fall on each plateau (ideally one: more means spurious stage boundaries inside a
+    plateau), and for every transition whether the detections just before and just after it lie on
+    the plateaus it leaves and enters (the detected stage is then the true transition).
+
+    Returns ``{"detections_per_plateau", "transitions", "transitions_bracketed", "bracketed_fraction"}``.
+    """
+    per, n_tr, n_br = [], 0, 0
+    for det, pls, trs in zip(detections, plateaus, transitions):
+        ld = sorted(_lg(s) for s in det)
+        iv = [(_lg(a) - plateau_window, _lg(b) + plateau_window) for a, b, *_ in pls]
+        per.extend(sum(1 for x in ld if lo <= x <= hi) for lo, hi in iv)
+        for t in trs:
+            n_tr += 1
+            lt = _lg(t)
+            j = next((m for m, (a, b, *_) in enumerate(pls) if int(a) == int(t)), None)
+            if j is None or j == 0:
+                continue
+            before = [x for x in ld if x < lt]
+            after = [x for x in ld if x >= lt]
+            if before and after and iv[j - 1][0] <= before[-1] <= iv[j - 1][1] and iv[j][0] <= after[0] <= iv[j][1]:
+                n_br += 1
+    return {"detections_per_plateau": float(np.mean(per)) if per else None, "transitions": n_tr,
+            "transitions_bracketed": n_br, "bracketed_fraction": n_br / n_tr if n_tr else None}
+
+
+def _chance_precision(plateaus, steps, window: float) -> float | None:
+    """Precision of detections placed uniformly in log10 t over the checkpoint range (t >= 1): the
+    fraction of the log-time range covered by the widened plateaus, averaged over runs."""
+    lo, hi = _lg(max(1, int(np.min(steps[steps >= 1])))), _lg(int(np.max(steps)))
+    if hi <= lo:
+        return None
+    grid = np.linspace(lo, hi, 2001)
+    fr = []
+    for pls in plateaus:
+        cov = np.zeros(grid.size, dtype=bool)
+        for a, b, *_ in pls:
+            cov |= (grid >= _lg(a) - window) & (grid <= _lg(b) + window)
+        fr.append(cov.mean())
+    return float(np.mean(fr)) if fr else None
+
+
+@dataclass(frozen=True, eq=False)
+class DevelopmentEvaluation:
+    """The three methods on R SGD runs, scored against the catalogue plateaus (module docstring).
+
+    Attributes
+    ----------
+    runs : tuple of dict
+        Per run: seed, plateaus [[t_start, t_end, label]], transitions [step], llc_milestones [step],
+        llc_stages, ed_forms [step], llc_excluded_chains.
+    covariance_jumps : list of int
+    scores : dict
+        "llc", "essential_dynamics", "covariance": DetectionScore dicts (covariance None when no run
+        has a transition), plus "chance_precision" (uniform detections in log t) and "llc_stages",
+        "ed_stages" (:func:`stage_bracketing`).
+    stages : tuple of StageAnalysis
+    dynamics : tuple of EssentialDynamics
+    covariance : CovarianceSpectra
+    config : dict
+    """
+
+    runs: tuple
+    covariance_jumps: list
+    scores: dict
+    stages: tuple
+    dynamics: tuple
+    covariance: object
+    config: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"runs": list(self.runs), "covariance_jumps": list(self.covariance_jumps),
+                "scores": dict(self.scores), "config": dict(self.config)}
+
+
+def evaluate_development(result, analysis, llc, *, bandwidth: float = 0.5, tolerance: float = 0.5,
+                         method: str = "gp", sigma: float = 0.1, n_components: int = 3,
+                         vertex_prominence: float = 1.0, cusp_angle: float = 90.0, coincidence: float = 0.1,
+                         k: int = 3, jump_threshold: float = 0.3, jump_window: float = 0.2, align: bool = True,
+                         plateau_window: float = 0.1, min_plateau_decades: float = 0.5,
+                         transition_window: float = 0.3) -> DevelopmentEvaluation:
+    """Run LLC stage detection, essential dynamics and covariance spectra on SGD runs and score them.
+
+    Parameters
+    ----------
+    result : SGDResult
+    analysis : SGDAnalysis
+        :func:`theory.analyze_sgd` of ``result`` (the ground truth: plateaus and transitions).
+    llc : dict or TrajectoryLLC
+        LLC at every checkpoint: :func:`llc_curves`'s dict or a TrajectoryLLC (``.llc`` (R, K)).
+    bandwidth, tolerance, method : keyword-only
+        :func:`theory.development.detect_milestones` (defaults 0.5 decades, 0.5 per decade, GP).
+    sigma, n_components, vertex_prominence, cusp_angle, coincidence : keyword-only
+        :func:`theory.development.essential_dynamics` on :func:`tms_probe_outputs` (defaults 0.1, 3,
+        1.0, 90, 0.1).
+    k, jump_threshold, jump_window, align : keyword-only
+        :func:`theory.development.covariance_spectra` (defaults 3, 0.3, 0.2, True).
+    plateau_window, min_plateau_decades, transition_window : keyword-only
+        Scoring windows in decades (defaults 0.1, 0.5, 0.3; module docstring).
+
+    Returns
+    -------
+    DevelopmentEvaluation
+        Covariance scores are None (with a ``"covariance_note"``) when no run has a transition.
+    """
+    from theory.development.covariance import covariance_spectra
+    from theory.development.essential_dynamics import essential_dynamics, tms_probe_outputs
+    from theory.development.stages import detect_milestones
+
+    L = llc["llc"] if isinstance(llc, dict) else np.asarray(llc.llc)
+    excluded = llc["excluded"] if isinstance(llc, dict) else (~np.asarray(llc.healthy)).sum(-1) * llc.computed
+    R, K = result.train_loss.shape
+    if L.shape != (R, K):
+        raise ValueError(f"`llc` must cover the runs and checkpoints {(R, K)}; got {L.shape}.")
+    runs, stages, dyn = [], [], []
+    for i in range(R):
+        pls = [[p.first_step, p.last_step, p.label] for p in analysis.plateaus if p.run == i]
+        trs = [t.step for t in analysis.transitions if t.run == i]
+        sa = detect_milestones(result.steps, L[i], bandwidth=bandwidth, tolerance=tolerance, method=method)
+        ed = essential_dynamics(tms_probe_outputs(result.W[i], result.b[i]), result.steps, sigma=sigma,
+                                n_components=n_components, vertex_prominence=vertex_prominence,
+                                cusp_angle=cusp_angle, coincidence=coincidence)
+        stages.append(sa)
+        dyn.append(ed)
+        runs.append({"seed": int(result.seeds[i]), "plateaus": pls, "transitions": trs,
+                     "llc_milestones": sa.milestone_steps,
+                     "llc_stages": [[s.first_step, s.last_step, s.type] for s in sa.stages],
+                     "ed_forms": ed.form_steps,
+                     "llc_excluded_chains": int(np.sum(excluded[i])),
+                     "llc_nan_checkpoints": int(np.sum(~np.isfinite(L[i])))})
+    cov = covariance_spectra(result.W, result.b, result.steps, k=k, jump_threshold=jump_threshold,
+                             window=jump_window, align=align)
+    pl = [r["plateaus"] for r in runs]
+    s_llc = score_on_plateaus([r["llc_milestones"] for r in runs], pl, plateau_window=plateau_window,
+                              min_plateau_decades=min_plateau_decades)
+    s_ed = score_on_plateaus([r["ed_forms"] for r in runs], pl, plateau_window=plateau_window,
+                             min_plateau_decades=min_plateau_decades)
+    all_tr = [s for r in runs for s in r["transitions"]]
+    trl = [r["transitions"] for r in runs]
+    scores = {"llc": s_llc.to_dict(), "essential_dynamics": s_ed.to_dict(),
+              "chance_precision": _chance_precision(pl, np.asarray(result.steps), plateau_window),
+              "llc_stages": stage_bracketing([r["llc_milestones"] for r in runs], pl, trl,
+                                             plateau_window=plateau_window),
+              "ed_stages": stage_bracketing([r["ed_forms"] for r in runs], pl, trl, plateau_window=plateau_window)}
+    try:
+        scores["covariance"] = score_near_transitions(cov.jump_steps, all_tr,
+                                                      transition_window=transition_window).to_dict()
+    except ValueError as exc:
+        scores["covariance"] = None
+        scores["covariance_note"] = str(exc)
+    config = {"llc_milestones": dict(stages[0].config) if stages else None,
+              "essential_dynamics": dict(dyn[0].config) if dyn else None,
+              "covariance": dict(cov.config), "plateau_window": plateau_window,
+              "min_plateau_decades": min_plateau_decades, "transition_window": transition_window,
+              "sgd": result.config.to_dict()}
+    return DevelopmentEvaluation(runs=tuple(runs), covariance_jumps=list(cov.jump_steps), scores=scores,
+                                 stages=tuple(stages), dynamics=tuple(dyn), covariance=cov, config=config)

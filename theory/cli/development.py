@@ -1,0 +1,129 @@
+"""Developmental analysis with ground truth: LLC milestones, essential dynamics and covariance jumps vs catalogue plateaus.
+
+``tmsphase development --c C [--r R] --runs R [--seed S] [--out DIR] [--plot DIR] [--json]`` trains R
+SGD runs (the paper's protocol by default; seeds S..S+R-1), matches their plateaus to
+``kgon.default_catalogue(C)`` (the ground truth), estimates the LLC by SGLD at every checkpoint (the
+paper's setting, flagged chains excluded), detects LLC milestones and Type A/B stages, runs essential
+dynamics on the probe outputs and the weight-covariance spectrum across runs, and scores each method
+against the catalogue plateaus and transitions. With ``--out DIR`` the SGD checkpoints and each run's
+LLC curve are saved as they finish and reused by a re-run (resumable). See docs/development.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+from theory.cli.args import finite_float, int_range, nonnegative_int, output_dir, positive_int
+
+NAME = "development"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--c", type=int_range(2), required=True, help="number of features (the paper: 6)")
+    parser.add_argument("--r", type=positive_int, default=2, help="hidden dimensions (default 2)")
+    parser.add_argument("--runs", type=int_range(3), required=True, help="number of SGD runs (>= 3)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="first run seed (default 0)")
+    parser.add_argument("--epochs", type=positive_int, default=4500, help="epochs (default 4500: 225,000 steps)")
+    parser.add_argument("--n", type=int_range(2), default=1000, help="training-set size (default 1000)")
+    parser.add_argument("--init-k", type=nonnegative_int, default=4, help="initial polygon (default 4)")
+    parser.add_argument("--checkpoints", type=int_range(6), default=200, help="log-spaced checkpoints (default 200)")
+    parser.add_argument("--chains", type=positive_int, default=4, help="SGLD chains per checkpoint (default 4, the paper's)")
+    parser.add_argument("--draws", type=positive_int, default=500, help="SGLD steps per chain (default 500, the paper's)")
+    parser.add_argument("--bandwidth", type=finite_float(0, min_inclusive=False), default=0.5,
+                        help="GP length scale of the LLC curve in decades of t (default 0.5)")
+    parser.add_argument("--tolerance", type=finite_float(0), default=0.5,
+                        help="milestone tolerance on |d LLC / d log10 t| (default 0.5)")
+    parser.add_argument("--sigma", type=finite_float(0, min_inclusive=False), default=0.1,
+                        help="essential-dynamics Gaussian smoothing width in decades (default 0.1)")
+    parser.add_argument("--out", type=output_dir, metavar="DIR", help="save checkpoints, LLC curves, results (resumable)")
+    parser.add_argument("--plot", type=output_dir, metavar="DIR", help="write the figures (PNG + PDF) here")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _say(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(f"[tmsphase development] {msg}", file=sys.stderr, flush=True)
+
+
+def run(args) -> int:
+    import kgon
+    import sampling
+    import theory
+    from theory.development.evaluate import evaluate_development, llc_curves
+
+    kgon.configure_jax()
+    config = sampling.SGDConfig(c=args.c, r=args.r, n=args.n, epochs=args.epochs, init_k=args.init_k,
+                                checkpoints=args.checkpoints)
+    seeds = list(range(args.seed, args.seed + args.runs))
+    quiet = args.json
+    key = hashlib.sha256(json.dumps({"config": config.to_dict(), "seeds": seeds}, sort_keys=True).encode()).hexdigest()[:12]
+    out = Path(args.out) / f"development-{key}" if args.out else None
+    timings = {}
+    t0 = time.perf_counter()
+    cached = out / "sgd.npz" if out else None
+    if cached is not None and cached.exists():
+        result = sampling.SGDResult.load(cached)
+        _say(f"reusing {cached}", quiet)
+    else:
+        _say(f"training {args.runs} runs x {config.total_steps} steps", quiet)
+        result = sampling.train_sgd(config, seeds)
+        if cached is not None:
+            result.save(cached)
+    timings["sgd_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    catalogue = kgon.default_catalogue(args.c, r=args.r)
+    analysis = theory.analyze_sgd(result, catalogue)
+    timings["matching_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _say(f"SGLD LLC at {result.steps.size} checkpoints x {args.runs} runs (paper setting)", quiet)
+    llc = llc_curves(result, seed=args.seed, out=out / "llc" if out else None, chains=args.chains, draws=args.draws,
+                     progress=None if quiet else (lambda i, R: _say(f"LLC curve {i}/{R} done", False)))
+    timings["llc_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ev = evaluate_development(result, analysis, llc, bandwidth=args.bandwidth, tolerance=args.tolerance,
+                              sigma=args.sigma)
+    timings["methods_s"] = time.perf_counter() - t0
+    d = ev.to_dict()
+    d.update(c=args.c, r=args.r, seeds=seeds, llc_excluded_chains=llc["reasons"], llc_config=llc["config"],
+             timings=timings)
+    if out is not None:
+        (out / "development.json").write_text(json.dumps(d, indent=1))
+    figures = []
+    if args.plot:
+        from theory.development.plot import plot_covariance_spectrum, plot_essential_dynamics, plot_llc_stages
+
+        pdir = Path(args.plot)
+        figures += plot_llc_stages(ev, result, pdir / "llc_stages.png")
+        shown = [i for i, r in enumerate(ev.runs) if r["transitions"]][:2] or [0]
+        for i in shown:
+            figures += plot_essential_dynamics(ev.dynamics[i], pdir / f"essential_dynamics_seed{seeds[i]}.png",
+                                               title=f"Essential dynamics, seed {seeds[i]}: "
+                                                     f"{len(ev.dynamics[i].forms)} forms")
+        figures += plot_covariance_spectrum(ev.covariance, pdir / "covariance_spectrum.png",
+                                            transitions=[s for r in ev.runs for s in r["transitions"]])
+    d["figures"] = [str(f) for f in figures]
+    if args.json:
+        print(json.dumps(d))
+    else:
+        sc = d["scores"]
+        print(f"{args.runs} runs at c = {args.c}, {config.total_steps} steps; "
+              f"{sum(len(r['transitions']) for r in ev.runs)} catalogue transitions")
+        for name in ("llc", "essential_dynamics", "covariance"):
+            s = sc.get(name)
+            if s is None:
+                print(f"  {name:<19} not scored: {sc.get('covariance_note')}")
+            else:
+                print(f"  {name:<19} precision {s['precision']}, recall {s['recall']} "
+                      f"({s['detections']} detections, {s['targets']} targets)")
+        print(f"  chance precision (uniform in log t): {sc['chance_precision']:.3f}")
+        print(f"  LLC chains excluded: {llc['reasons']}")
+        for f in figures:
+            print(f"figure: {f}")
+    if d["scores"].get("covariance") is None:  # runs without transitions: nothing to score against
+        print(f"tmsphase development: error: {d['scores']['covariance_note']}", file=sys.stderr)
+        return 2
+    return 0
