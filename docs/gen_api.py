@@ -26,10 +26,12 @@ for m in (kgon, sampling, theory):
         esc = lambda s: s.replace('|', chr(92) + '|')
         L.append('| ' + esc(label) + ' | ' + kind + ' | ' + esc(first) + ' |')
     L.append("")
-L += ["## Plotting", "", "- `kgon.plot`: `energy_levels`, `loss_vs_llc`, `draw_point`, `plot_catalogue`.",
-      "- `sampling.plot`: SGD loss and LLC curves with plateau labels.",
-      "- `theory.plot`: `plot_occupancy`, `plot_theory_occupancy`, `plot_loss_complexity`, `plot_energy_levels`, `save_figure`.",
-      "", "## Main job", "", "`theory.reproduce.reproduce(out_dir, *, quick=False, seed=0, config=None)` runs the whole",
+import kgon.plot, sampling.plot, theory.plot  # noqa: E401 - the figure modules (matplotlib) are not in the facades
+L += ["## Plotting", "",
+      "Figures live in a `plot` module of the package whose results they draw; each shared drawing exists once, in",
+      "the lowest layer that needs it (`kgon.plot.save_figure` writes every figure as PNG + PDF).", ""]
+L += [f"- `{m.__name__}`: " + ", ".join(f"`{n}`" for n in m.__all__) + "." for m in (kgon.plot, sampling.plot, theory.plot)]
+L += ["", "## Main job", "", "`theory.reproduce.reproduce(out_dir, *, quick=False, seed=0, config=None)` runs the whole",
       "reproduction (`tmsphase reproduce`)."]
 import pathlib
 (pathlib.Path(__file__).resolve().parent / "api.md").open("w").write("\n".join(L) + "\n")

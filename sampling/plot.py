@@ -7,45 +7,26 @@
 - :func:`plot_llc_traces` - diagnostics of one LLC estimate: n beta (L(w_t) - L*) per chain, chain
   values with the excluded chains marked, and the MALA acceptance.
 
+Polygon snapshots are :func:`kgon.plot.draw_polygon`; files are written by :func:`kgon.plot.save_figure`
+(PNG + PDF).
+
 The loss-vs-LLC diagram with the SGD transitions is :func:`theory.plot.plot_loss_complexity`
 (``sgd_transitions=analysis.transition_counts()``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-__all__ = ["plot_run", "plot_runs", "plot_llc_traces", "draw_snapshot"]
+from kgon.plot import draw_polygon, save_figure
+
+__all__ = ["plot_llc_traces", "plot_run", "plot_runs"]
 
 
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def draw_snapshot(ax, W, b, *, title: str | None = None) -> None:
-    """Columns of W as arrows from the origin (first two hidden coordinates); dead columns omitted,
-    columns whose bias is positive drawn solid, negative dashed."""
-    W = np.asarray(W, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    Z = W[:2] if W.shape[0] >= 2 else np.vstack([W, np.zeros_like(W)])
-    lim = max(1.0, float(np.abs(Z).max()) * 1.15)
-    for i in range(Z.shape[1]):
-        ax.plot([0, Z[0, i]], [0, Z[1, i]], color=f"C{i % 10}", lw=1.2, ls="-" if b[i] > 0 else "--")
-        ax.plot(Z[0, i], Z[1, i], "o", color=f"C{i % 10}", ms=2)
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title, fontsize=6, pad=1)
 
 
 def plot_run(result, analysis=None, llc=None, *, run: int = 0, snapshots: bool = True, fig=None, ax=None):
@@ -93,15 +74,18 @@ def plot_run(result, analysis=None, llc=None, *, run: int = 0, snapshots: bool =
     ax.set_title(f"SGD run {run} (seed {result.seeds[run]})", fontsize=9)
     for j, (p, sa) in enumerate(zip(plats, snap_axes)):
         mid = (p.start + p.end - 1) // 2
-        draw_snapshot(sa, result.W[run, mid], result.b[run, mid], title=f"{p.label}\nstep {result.steps[mid]}")
+        draw_polygon(sa, result.W[run, mid], result.b[run, mid], title=f"{p.label}\nstep {result.steps[mid]}")
+        sa.title.set_fontsize(6)
         for side in sa.spines.values():
             side.set_color(f"C{j % 10}")
     return ax
 
 
 def plot_runs(result, analysis=None, llc=None, path=None, *, runs=None, snapshots: bool = True):
-    """One :func:`plot_run` panel per run (default: up to 6 runs, those with transitions first);
-    saved to ``path`` if given. Returns the figure."""
+    """One :func:`plot_run` panel per run (default: up to 6 runs, those with transitions first).
+
+    With ``path`` the figure is saved as PNG + PDF (:func:`kgon.plot.save_figure`), closed, and the
+    written paths are returned; otherwise the figure is returned."""
     plt = _plt()
     if runs is None:
         R = result.train_loss.shape[0]
@@ -113,15 +97,16 @@ def plot_runs(result, analysis=None, llc=None, path=None, *, runs=None, snapshot
     for sub, i in zip(subs, runs):
         plot_run(result, analysis, llc, run=i, snapshots=snapshots, fig=sub)
     if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
+        out = save_figure(fig, path, dpi=110)
         plt.close(fig)
+        return out
     return fig
 
 
 def plot_llc_traces(res, path=None, *, theory: float | None = None):
-    """Diagnostics figure of an :class:`sampling.LLCResult`; saved to ``path`` if given. Returns the figure."""
+    """Diagnostics figure of an :class:`sampling.LLCResult`.
+
+    With ``path`` it is saved as PNG + PDF and the written paths are returned; otherwise the figure."""
     plt = _plt()
     nbeta = res.config["nbeta"]
     burnin = res.config["burnin"]
@@ -149,8 +134,7 @@ def plot_llc_traces(res, path=None, *, theory: float | None = None):
     a3.set_title(f"mean acceptance after burn-in {res.diagnostics.acceptance_mean:.3f}", fontsize=8)
     fig.tight_layout()
     if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
+        out = save_figure(fig, path, dpi=110)
         plt.close(fig)
+        return out
     return fig

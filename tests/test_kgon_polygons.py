@@ -102,12 +102,12 @@ def test_cli_table_and_no_solution(capsys):
 @pytest.mark.parametrize(
     "argv, match",
     [
-        (["--k", "7", "--c", "6"], "`k`"),
-        (["--k", "1", "--c", "6"], "`k`"),
-        (["--k", "2", "--c", "1"], "`c`"),
-        (["--k", "3", "--c", "4", "--r", "0"], "`r`"),
-        (["--k", "4", "--c", "5", "--sigma-plus", "2"], "`sigma_plus`"),
-        (["--k", "4", "--c", "5", "--sigma-minus", "5"], "`sigma_minus`"),
+        (["--k", "7", "--c", "6"], "argument --k:"),
+        (["--k", "1", "--c", "6"], "argument --k:"),
+        (["--k", "2", "--c", "1"], "argument --c:"),
+        (["--k", "3", "--c", "4", "--r", "0"], "argument --r:"),
+        (["--k", "4", "--c", "5", "--sigma-plus", "2"], "argument --sigma-plus:"),
+        (["--k", "4", "--c", "5", "--sigma-minus", "5"], "argument --sigma-minus:"),
     ],
 )
 def test_cli_bad_input_exit_2(argv, match, capsys):

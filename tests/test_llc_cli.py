@@ -50,7 +50,7 @@ def test_llc_cli_errors(catalogue6):
     code, _, err = _run(["llc", "--point", "7-gon", "--c", "6", "--n", "1000"])
     assert code == 2 and "no critical point labelled '7-gon'" in err
     code, _, err = _run(["llc", "--point", "6", "--c", "6", "--n", "1"])
-    assert code == 2 and "`n` must be an integer >= 2; got 1." in err
+    assert code == 2 and "argument --n: must be an integer >= 2; got 1." in err
 
 
 def test_sgd_cli_json_and_resume(catalogue6, tmp_path):
@@ -73,6 +73,6 @@ def test_sgd_cli_json_and_resume(catalogue6, tmp_path):
 
 def test_sgd_cli_rejects_bad_arguments():
     code, _, err = _run(["sgd", "--c", "6", "--runs", "0"])
-    assert code == 2 and "`runs` must be an integer >= 1; got 0." in err
+    assert code == 2 and "argument --runs: must be an integer >= 1; got 0." in err
     code, _, err = _run(["sgd", "--c", "6", "--runs", "1", "--lr", "-1"])
-    assert code == 2 and "`lr` must be a positive finite number" in err
+    assert code == 2 and "argument --lr: must be a finite number > 0" in err

@@ -29,7 +29,9 @@ def first_run(tmp_path_factory, catalogue6):
 def test_posterior_json_and_files(first_run, catalogue6):
     rc, data, out = first_run
     assert rc == 0
-    assert list(data) == ["results"] and len(data["results"]) == 1
+    assert set(data) == {"c", "r", "ns", "config", "results", "figures"} and len(data["results"]) == 1
+    assert (data["c"], data["r"], data["ns"]) == (6, 2, [200])
+    assert data["config"]["method"] == "nuts" and data["config"]["chains"] == 2 and data["figures"] == []
     r = data["results"][0]
     assert list(r) == ["n", "method", "occupancy", "occupancy_err", "rhat_loss", "ess_loss", "divergences"]
     assert r["n"] == 200 and r["method"] == "nuts"
@@ -57,15 +59,27 @@ def test_rerun_skips_complete_n(first_run, capsys, monkeypatch):
     assert "200" in table and "nuts" in table
 
 
+def test_plot_occupancy_curve(first_run, tmp_path, capsys, monkeypatch):
+    rc, data, out = first_run
+    import sampling
+
+    monkeypatch.setattr(sampling, "run_occupancy", None)  # stored results only
+    png = tmp_path / "figs" / "occupancy.png"
+    assert main(BASE + ["--n", "200", "--seed", "0", "--out", str(out), "--plot", str(png), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)["figures"]
+    assert figures == [str(png), str(png.with_suffix(".pdf"))]
+    assert png.stat().st_size > 5000 and png.with_suffix(".pdf").stat().st_size > 1000
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--c", "6", "--n", "0"], "`--n` values must be positive integers; got 0."),
-        (["--c", "6", "--n", "100,-5"], "`--n` values must be positive integers; got -5."),
-        (["--c", "6", "--n", "abc"], "`--n` must be a comma-separated list of positive integers"),
-        (["--c", "1", "--n", "100"], "`c` must be an integer >= 2; got 1."),
-        (["--c", "6", "--n", "100", "--chains", "0"], "`chains` must be an integer >= 1; got 0."),
-        (["--c", "6", "--n", "100", "--method", "gibbs"], "`--method` must be one of ['nuts', 'tempered']; got 'gibbs'."),
+        (["--c", "6", "--n", "0"], "argument --n: must be an integer >= 1; got 0 in the list '0'."),
+        (["--c", "6", "--n", "100,-5"], "argument --n: must be an integer >= 1; got -5 in the list '100,-5'."),
+        (["--c", "6", "--n", "abc"], "argument --n: must be an integer; got 'abc' in the list 'abc'."),
+        (["--c", "1", "--n", "100"], "argument --c: must be an integer >= 2; got 1."),
+        (["--c", "6", "--n", "100", "--chains", "0"], "argument --chains: must be an integer >= 1; got 0."),
+        (["--c", "6", "--n", "100", "--method", "gibbs"], "argument --method: invalid choice: 'gibbs'"),
     ],
 )
 def test_bad_input(args, message, tmp_path, capsys):
@@ -80,5 +94,5 @@ def test_out_is_a_file(tmp_path, capsys):
     f = tmp_path / "file.txt"
     f.write_text("keep me")
     assert main(["posterior", "--c", "6", "--n", "100", "--out", str(f)]) == 2
-    assert "`--out` must be a directory" in capsys.readouterr().err
+    assert "argument --out: must be a directory" in capsys.readouterr().err
     assert f.read_text() == "keep me"

@@ -135,9 +135,8 @@ def test_cli_usage_errors(experiment_file, tmp_path, capsys):
     code = main(["run", str(bad), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2 and "`n` must be a positive integer" in err and "Traceback" not in err
-    with pytest.raises(SystemExit):
-        main(["run", str(bad), "--out", str(tmp_path), "--workers", "2", "--scheduler", "tcp://x:1"])
-    capsys.readouterr()
+    code = main(["run", str(bad), "--out", str(tmp_path), "--workers", "2", "--scheduler", "tcp://x:1"])
+    assert code == 2 and "argument --scheduler: not allowed with argument --workers" in capsys.readouterr().err
 
 
 def test_sigkill_mid_sweep_then_resume(experiment_file, reference, tmp_path, capsys):

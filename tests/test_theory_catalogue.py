@@ -40,4 +40,4 @@ def test_transitions_cli_json(catalogue6, capsys):
 
 def test_transitions_cli_bad_c(capsys):
     assert main(["transitions", "--c", "1"]) == 2
-    assert "`c`" in capsys.readouterr().err
+    assert "argument --c: must be an integer >= 2; got 1." in capsys.readouterr().err

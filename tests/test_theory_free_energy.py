@@ -12,7 +12,8 @@ import pytest  # noqa: E402
 from theory.compare import EmpiricalOccupancy, compare_occupancy  # noqa: E402
 from theory.free_energy import crossing_roots, free_energy, occupancy, transitions  # noqa: E402
 from theory.free_energy import _SimplePhase as Ph  # noqa: E402
-from theory.plot import plot_energy_levels, plot_loss_complexity, plot_occupancy  # noqa: E402
+from kgon.plot import energy_levels  # noqa: E402
+from theory.plot import plot_loss_complexity, plot_occupancy  # noqa: E402
 
 TOY = [Ph("a", 0.10, 3.0, 1.0), Ph("b", 0.08, 4.5, 2.0), Ph("c", 0.07, 6.0, 4.0)]
 
@@ -128,6 +129,6 @@ def test_loss_complexity_and_energy_figures():
     assert any(s.startswith("SGD transitions (1)") for s in legend)
     assert any(s.startswith("Bayesian transitions") for s in legend)
     plt.close(ax.figure)
-    ax = plot_energy_levels(TOY)
+    ax = energy_levels(TOY)
     assert len(ax.collections) == 3 and {t.get_text() for t in ax.texts} == {"a", "b", "c"}
     plt.close(ax.figure)

@@ -8,7 +8,15 @@ resumable result store) and ``cli/`` (one module per ``tmsphase`` command). Conv
 """
 
 from theory.compare import EmpiricalOccupancy, OccupancyComparison, compare_occupancy
-from theory.free_energy import BayesianTransition, TheoreticalOccupancy, free_energy, occupancy, transitions
+from theory.free_energy import (
+    MIN_TRANSITION_N,
+    BayesianTransition,
+    TheoreticalOccupancy,
+    free_energy,
+    occupancy,
+    significant_transitions,
+    transitions,
+)
 from theory.sgd_analysis import Plateau, PlateauTransition, SGDAnalysis, analyze_sgd, match_checkpoints, plateau_centers
 from theory.sweeps.executor import Completed, DaskExecutor, Executor, LocalExecutor, make_executor
 from theory.sweeps.experiment import (
@@ -28,6 +36,7 @@ __all__ = sorted(
     [
         "BayesianTransition",
         "Completed",
+        "MIN_TRANSITION_N",
         "DaskExecutor",
         "EmpiricalOccupancy",
         "Executor",
@@ -59,6 +68,7 @@ __all__ = sorted(
         "plateau_centers",
         "register_task_kind",
         "run_sweep",
+        "significant_transitions",
         "transitions",
     ]
 )

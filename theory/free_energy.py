@@ -38,6 +38,8 @@ __all__ = [
     "transitions",
     "crossing_roots",
     "phases_of",
+    "MIN_TRANSITION_N",
+    "significant_transitions",
 ]
 
 
@@ -249,3 +251,26 @@ def transitions(
                 )
     out.sort(key=lambda t: t.n_critical)
     return out
+
+
+MIN_TRANSITION_N = 20.0
+"""Smallest n at which a root of F_n(alpha) = F_n(beta) is reported as a Bayesian transition.
+
+The leading-order free energy n L + lambda log n + c omits O(1) terms that differ between phases by
+several nats (docs/sampling.md, "The 5 -> 6 crossing"); below n ~ 20 the terms it keeps are of the
+same size as the ones it omits, so its roots there (e.g. 4++ -> 4+ at n ~ 1 at c = 6, where the loss
+goes up) say nothing about the posterior."""
+
+
+def significant_transitions(catalogue, *, n_min: float = MIN_TRANSITION_N, include_all: bool = False) -> list[BayesianTransition]:
+    """The Bayesian phase transitions worth drawing and listing, sorted by n.
+
+    Computed over ALL local minima of ``catalogue`` (``minima_only=True``; a subset would make phases
+    look dominant that are not): the crossings at which the globally dominant phase changes
+    (``globally_dominant``) with n_critical >= ``n_min`` (:data:`MIN_TRANSITION_N`). With
+    ``include_all`` every pairwise crossing of :func:`transitions` at n >= 1 instead (``tmsphase
+    transitions --all``).
+    """
+    if include_all:
+        return transitions(catalogue, minima_only=True)
+    return [t for t in transitions(catalogue, n_min=n_min, minima_only=True) if t.globally_dominant]

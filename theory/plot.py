@@ -1,26 +1,30 @@
 """Figures of the comparison layer (matplotlib; every function takes ``ax=None`` and returns the axes).
 
-- :func:`plot_occupancy`: theory (lines) vs experiment (points with error bars) over n, log x.
+- :func:`plot_occupancy`: theory (lines) vs experiment (points with error bars) over n, log x; only
+  phases that reach :data:`LEGEND_MIN_OCCUPANCY` somewhere (theory or samples) are drawn.
 - :func:`plot_theory_occupancy`: theoretical occupancy curves alone.
 - :func:`plot_loss_complexity`: loss vs LLC of every catalogue phase, with arrows for Bayesian
-  transitions (solid) and SGD transitions (dashed, labelled with their counts).
-- :func:`plot_energy_levels`: the loss levels of the catalogue, labelled by name.
+  transitions (solid; by default :func:`theory.significant_transitions`) and SGD transitions (dashed,
+  labelled with their counts).
+
+The energy-level diagram, the polygon drawings and the figure saver (PNG + PDF) are
+:func:`kgon.plot.energy_levels`, :func:`kgon.plot.plot_polygons` and :func:`kgon.plot.save_figure`.
 """
 
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from theory.compare import OccupancyComparison
+from theory.free_energy import occupancy, phases_of, significant_transitions
 
-from theory.compare import OccupancyComparison  # noqa: E402
-from theory.free_energy import occupancy, phases_of, transitions  # noqa: E402
+__all__ = ["LEGEND_MIN_OCCUPANCY", "plot_loss_complexity", "plot_occupancy", "plot_theory_occupancy", "visible_phases"]
 
-__all__ = ["plot_occupancy", "plot_theory_occupancy", "plot_loss_complexity", "plot_energy_levels", "save_figure"]
+LEGEND_MIN_OCCUPANCY = 0.03
+"""A phase is drawn in the occupancy figures if its occupancy reaches this somewhere (theory or samples)."""
 
 
 def _ax(ax):
@@ -34,13 +38,22 @@ def _colors(labels: Sequence[str]) -> dict[str, tuple]:
     return {lab: cmap(i % cmap.N) for i, lab in enumerate(labels)}
 
 
-def plot_theory_occupancy(catalogue, ns, *, labels: Sequence[str] | None = None, ax=None, colors=None):
-    """Theoretical occupancy softmax(-F_n) of each phase against n (log x)."""
+def plot_theory_occupancy(
+    catalogue, ns, *, labels: Sequence[str] | None = None, threshold: float = 0.0, ax=None, colors=None
+):
+    """Theoretical occupancy softmax(-F_n) of each phase against n (log x).
+
+    The softmax runs over ``labels`` (default: every phase of ``catalogue``); only the phases whose
+    occupancy reaches ``threshold`` somewhere on ``ns`` are drawn (e.g. :data:`LEGEND_MIN_OCCUPANCY`).
+    """
     ax = _ax(ax)
     th = occupancy(catalogue, ns, labels=labels)
-    colors = colors or _colors(th.labels)
-    for lab in th.labels:
+    shown = [lab for lab in th.labels if th.probs[lab].max() >= threshold]
+    colors = colors or _colors(shown)
+    for lab in shown:
         ax.plot(th.ns, th.probs[lab], "-", color=colors[lab], label=f"{lab} (theory)")
+    if threshold > 0 and len(shown) < len(th.labels):
+        ax.plot([], [], color="none", label=f"+{len(th.labels) - len(shown)} phases < {threshold:.0%} everywhere")
     ax.set_xscale("log")
     ax.set_xlabel("sample size n")
     ax.set_ylabel("phase occupancy")
@@ -48,18 +61,38 @@ def plot_theory_occupancy(catalogue, ns, *, labels: Sequence[str] | None = None,
     return ax
 
 
-def plot_occupancy(comparison: OccupancyComparison, *, ax=None, n_grid: int = 200):
+def visible_phases(comparison: OccupancyComparison, *, threshold: float = LEGEND_MIN_OCCUPANCY, grid=None) -> list[str]:
+    """Phases of ``comparison`` whose occupancy reaches ``threshold`` somewhere: predicted at the
+    compared n or on ``grid``, or observed (in catalogue order)."""
+    labels = list(comparison.labels)
+    keep = set()
+    for lab in labels:
+        if np.nanmax(comparison.predicted[lab], initial=0.0) >= threshold:
+            keep.add(lab)
+        if np.nanmax(comparison.observed[lab], initial=0.0) >= threshold:
+            keep.add(lab)
+    if grid is not None and comparison.catalogue_phases:
+        th = occupancy(list(comparison.catalogue_phases), grid, labels=labels)
+        keep |= {lab for lab in th.labels if th.probs[lab].max() >= threshold}
+    return [lab for lab in labels if lab in keep]
+
+
+def plot_occupancy(comparison: OccupancyComparison, *, ax=None, n_grid: int = 200, threshold: float = LEGEND_MIN_OCCUPANCY):
     """Theory as lines and experiment as points with error bars, one colour per phase.
 
+    Only phases whose occupancy reaches ``threshold`` (:data:`LEGEND_MIN_OCCUPANCY`) somewhere in the
+    plotted range, predicted or observed, are drawn and listed in the legend (the others are in
+    ``comparison.to_dict()``). The theoretical curves are normalised over all compared phases.
     Vertical dotted lines mark the predicted crossings; shaded spans the observed crossing intervals.
     """
     ax = _ax(ax)
-    labels = comparison.labels
-    colors = _colors(labels)
     lo, hi = comparison.ns.min() / 2, comparison.ns.max() * 2
     grid = np.geomspace(lo, hi, n_grid)
-    plot_theory_occupancy(list(comparison.catalogue_phases), grid, labels=labels, ax=ax, colors=colors)
+    labels = visible_phases(comparison, threshold=threshold, grid=grid)
+    colors = _colors(labels)
+    th = occupancy(list(comparison.catalogue_phases), grid, labels=list(comparison.labels))
     for lab in labels:
+        ax.plot(th.ns, th.probs[lab], "-", color=colors[lab], label=f"{lab} (theory)")
         ax.errorbar(
             comparison.ns, comparison.observed[lab], yerr=comparison.observed_err[lab], fmt="o",
             color=colors[lab], capsize=3, label=f"{lab} (posterior)",
@@ -69,8 +102,17 @@ def plot_occupancy(comparison: OccupancyComparison, *, ax=None, n_grid: int = 20
             ax.axvline(cr.predicted, color="0.4", ls=":", lw=1)
         if cr.ci_low is not None:
             ax.axvspan(cr.ci_low, cr.ci_high, color="0.85", alpha=0.5, lw=0)
-    ax.set_title("Phase occupancy: theory (lines) vs posterior samples (points)")
-    ax.legend(fontsize=8, ncol=2)
+    ax.set_xscale("log")
+    ax.set_xlabel("sample size n")
+    ax.set_ylabel("phase occupancy")
+    ax.set_ylim(-0.02, 1.02)
+    hidden = len(comparison.labels) - len(labels)
+    ax.set_title("Phase occupancy: theory (lines) vs posterior samples (points)", fontsize=10)
+    handles, names = ax.get_legend_handles_labels()
+    if hidden:
+        handles.append(plt.Line2D([], [], color="none"))
+        names.append(f"+{hidden} phases < {threshold:.0%} everywhere")
+    ax.legend(handles, names, fontsize=8, ncol=2)
     return ax
 
 
@@ -87,13 +129,17 @@ def plot_loss_complexity(
     Parameters
     ----------
     catalogue : Catalogue or iterable of phases
+        All phases (the Bayesian transitions are computed over all its minima).
     bayes_transitions : sequence of theory.BayesianTransition, optional
-        Default: the globally dominant transitions of ``theory.transitions(catalogue)``.
+        Default: :func:`theory.significant_transitions` of ``catalogue`` (changes of the globally
+        dominant phase at n >= ``theory.MIN_TRANSITION_N``). Arrows are drawn between plotted phases.
+    labels : sequence of str, optional
+        Draw only these phases (default: all minima of ``catalogue``).
     sgd_transitions : sequence of dict, optional
         ``{"from": label, "to": label, "count": int}`` as produced by ``theory.analyze_sgd``.
     """
     ax = _ax(ax)
-    phases = phases_of(catalogue, labels=labels)
+    phases = phases_of(catalogue, labels=labels, minima_only=labels is None)
     pos = {p.label: (p.llc, p.loss) for p in phases}
     xs = [p.llc for p in phases]
     ys = [p.loss for p in phases]
@@ -110,7 +156,7 @@ def plot_loss_complexity(
     for p in phases:
         ax.annotate(p.label, (p.llc, p.loss), textcoords="offset points", xytext=(5, 4), fontsize=8)
     if bayes_transitions is None:
-        bayes_transitions = [t for t in transitions(phases) if t.globally_dominant]
+        bayes_transitions = significant_transitions(catalogue)
     nb = 0
     for t in bayes_transitions:
         if t.from_label in pos and t.to_label in pos:
@@ -139,30 +185,3 @@ def plot_loss_complexity(
     ax.set_title("Loss vs complexity of critical points")
     ax.legend(fontsize=8)
     return ax
-
-
-def plot_energy_levels(catalogue, *, ax=None):
-    """Horizontal loss levels of all phases, labelled by name, grouped by LLC on the x axis."""
-    ax = _ax(ax)
-    phases = sorted(phases_of(catalogue), key=lambda p: p.loss)
-    for p in phases:
-        ax.hlines(p.loss, p.llc - 0.35, p.llc + 0.35, color="k", lw=2)
-        ax.annotate(p.label, (p.llc + 0.4, p.loss), va="center", fontsize=8)
-    ax.set_xlabel("local learning coefficient λ")
-    ax.set_ylabel("loss L(w*)")
-    ax.set_title("Energy levels of the critical points")
-    return ax
-
-
-def save_figure(fig, path_stem) -> list[str]:
-    """Save ``fig`` as PNG and PDF next to each other; returns the two paths."""
-    from pathlib import Path
-
-    stem = Path(path_stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    out = []
-    for ext in ("png", "pdf"):
-        p = stem.with_suffix("." + ext)
-        fig.savefig(p, dpi=130, bbox_inches="tight")
-        out.append(str(p))
-    return out

@@ -173,6 +173,9 @@ def _stage_sgd(cfg: ReproduceConfig, cat, out: Path, quiet: bool):
 # --------------------------------------------------------------------------------------------
 # report
 
+_LOW_LOSS = 0.16  # phases drawn in the loss-vs-complexity and energy-level figures (the k-gons k >= 4 at c = 6)
+_POLYGONS = ("4", "5", "5+", "6")  # drawn in figures/polygons
+
 
 def _fmt(x, digits=5) -> str:
     if x is None or (isinstance(x, float) and not np.isfinite(x)):
@@ -183,28 +186,29 @@ def _fmt(x, digits=5) -> str:
 
 
 def _figures(cat, comparison, sgd, out: Path) -> list[str]:
+    """Every figure of the report, as PNG + PDF under ``out/figures``; returns the written paths."""
     import matplotlib.pyplot as plt
 
+    from kgon.plot import energy_levels, plot_polygons, save_figure
     from theory.free_energy import phases_of
-    from theory.plot import plot_energy_levels, plot_loss_complexity, plot_occupancy, plot_theory_occupancy, save_figure
+    from theory.plot import LEGEND_MIN_OCCUPANCY, plot_loss_complexity, plot_occupancy, plot_theory_occupancy
 
     figdir = out / "figures"
     paths: list[str] = []
     phases = phases_of(cat, minima_only=True)
-    low = [p for p in phases if p.loss <= 0.16]
+    low = [p.label for p in phases if p.loss <= _LOW_LOSS]
     fig, ax = plt.subplots(figsize=(7.5, 5))
-    plot_loss_complexity(low, sgd_transitions=(sgd or {}).get("transitions") if sgd else None, ax=ax)
+    plot_loss_complexity(cat, labels=low, sgd_transitions=sgd.get("transitions") if sgd else None, ax=ax)
     paths += save_figure(fig, figdir / "loss_vs_complexity")
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(7.5, 5))
-    plot_energy_levels(low, ax=ax)
+    energy_levels([p for p in phases if p.label in low], ax=ax)
     paths += save_figure(fig, figdir / "energy_levels")
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    top = sorted(low, key=lambda p: p.loss)[:6]
-    plot_theory_occupancy(top, np.geomspace(30, 2e4, 300), labels=[p.label for p in top], ax=ax)
+    plot_theory_occupancy(phases, np.geomspace(30, 2e4, 300), threshold=LEGEND_MIN_OCCUPANCY, ax=ax)
     ax.legend(fontsize=8)
-    ax.set_title("Theoretical occupancy softmax(-F_n)")
+    ax.set_title("Theoretical occupancy softmax(−F_n) over all local minima")
     paths += save_figure(fig, figdir / "theory_occupancy")
     plt.close(fig)
     if comparison is not None:
@@ -212,24 +216,68 @@ def _figures(cat, comparison, sgd, out: Path) -> list[str]:
         plot_occupancy(comparison, ax=ax)
         paths += save_figure(fig, figdir / "occupancy")
         plt.close(fig)
-    try:
-        from kgon import plot as kplot
-
-        draw = getattr(kplot, "draw_point", None)
-        if draw is not None:
-            names = [lab for lab in ("4", "5", "5+", "6") if lab in cat.labels()]
-            fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.4))
-            for ax, lab in zip(np.atleast_1d(axes), names):
-                draw(cat.get(lab), ax=ax)
-            paths += save_figure(fig, figdir / "polygons")
-            plt.close(fig)
-    except Exception as exc:  # a drawing problem must not lose the report
-        print(f"[tmsphase reproduce] polygon figure skipped: {exc}", file=sys.stderr)
+    names = [lab for lab in _POLYGONS if lab in cat.labels()]
+    if names:
+        paths += plot_polygons([cat.get(lab) for lab in names], figdir / "polygons",
+                               title=f"The low-loss k-gons at c = {cat.c} (columns of W; solid: b_i > 0, dashed: b_i ≤ 0)")
     return paths
 
 
+_SIGN_ROWS = (
+    ("loss_down_llc_up", "loss ↓, λ ↑ (Type A: consistent with a Bayesian antecedent)"),
+    ("loss_down_llc_down", "loss ↓, λ ↓"),
+    ("loss_up_llc_up", "loss ↑, λ ↑"),
+    ("loss_up_llc_down", "loss ↑, λ ↓"),
+    ("llc_equal_within_error", "λ equal within error"),
+    ("undetermined", "undetermined"),
+)
+
+
+def _sgd_section(cfg, sgd: dict) -> list[str]:
+    """Section 5 of the report from the SGD analysis dict (``theory.SGDAnalysis.to_dict``)."""
+    L = [f"{cfg.sgd_runs} runs × {cfg.sgd_epochs} epochs (paper protocol otherwise: n = 1000, batch 20, "
+         "lr 0.005, 4-gon + noise start).\n"]
+    L.append(f"Fraction of checkpoints on catalogue plateaus: {_fmt(sgd.get('fraction_on_plateaus'), 3)}.\n")
+    final = sgd.get("final_phases") or {}
+    if final:
+        L.append("| final phase | runs |")
+        L.append("|---|---|")
+        for lab, count in sorted(final.items(), key=lambda kv: -kv[1]):
+            L.append(f"| {lab} | {count} |")
+        L.append("")
+    trans = sgd.get("transitions") or []
+    L.append("Transitions between plateaus (all runs):\n")
+    if trans:
+        L.append("| from | to | count |")
+        L.append("|---|---|---|")
+        for t in trans:
+            L.append(f"| {t['from']} | {t['to']} | {t['count']} |")
+    else:
+        L.append("None.")
+    L.append("")
+    ante = sgd.get("antecedent") or {}
+    th, est = ante.get("theory"), ante.get("estimated")
+    if th:
+        L.append(
+            f"Bayesian antecedent check over {ante.get('n_transitions', 0)} transitions: the sign of the loss "
+            "change and of the LLC change across each transition, with the catalogue LLC and (where run) the "
+            "SGLD estimate at the plateaus. An LLC change within twice its combined uncertainty counts as equal.\n"
+        )
+        head = "| (Δloss, Δλ) | catalogue λ |" + (" SGLD λ̂ |" if est else "")
+        L.append(head)
+        L.append("|---|---|" + ("---|" if est else ""))
+        for key, name in _SIGN_ROWS:
+            row = f"| {name} | {th.get(key, 0)} |" + (f" {est.get(key, 0)} |" if est else "")
+            L.append(row)
+        frac = "| fraction consistent (among signed) | " + _fmt(th.get("consistent_fraction"), 2) + " |"
+        L.append(frac + (f" {_fmt(est.get('consistent_fraction'), 2)} |" if est else ""))
+        L.append("")
+    L.append("![loss vs complexity with SGD transitions](figures/loss_vs_complexity.png)\n")
+    return L
+
+
 def _report(cfg, cat, trans, posterior, comparison, sgd, figures, timings, out: Path) -> Path:
-    from theory.free_energy import phases_of
+    from theory.free_energy import MIN_TRANSITION_N
 
     L = []
     L.append("# tmsphase reproduction report\n")
@@ -238,7 +286,11 @@ def _report(cfg, cat, trans, posterior, comparison, sgd, figures, timings, out: 
         f"({os.cpu_count()} cores), Python {platform.python_version()}. Mode: "
         f"{'quick' if cfg.quick else 'full'}; c = {cfg.c}, r = 2, seed {cfg.seed}.\n"
     )
-    L.append("Conventions: SCIENCE.md (posterior ∝ N(0, I) · exp(-n L_n), F_n = nL + λ log n + c).\n")
+    L.append(
+        "Conventions (docs/index.md): posterior ∝ N(0, I) · exp(−n L_n); leading-order free energy "
+        "F_n(α) = n L_α + λ_α log n + c_α with c_α = −log φ(w*_α); theoretical occupancy softmax(−F_n) over "
+        "the local minima of the catalogue.\n"
+    )
     L.append("## 1. Published critical points, recomputed\n")
     L.append("| phase | loss L | λ (method) | c_α | published L, λ, c_α |")
     L.append("|---|---|---|---|---|")
@@ -265,35 +317,39 @@ def _report(cfg, cat, trans, posterior, comparison, sgd, figures, timings, out: 
             f"| {p.label} | {p.loss:.5f} | {_fmt(p.llc, 2)} | {_fmt(p.llc_err, 2)} | {p.llc_method} | "
             f"{p.constant:.4f} | {p.multiplicity} | {tuple(p.hessian_signature)} | {'yes' if p.smooth else 'no'} |"
         )
-    L.append("\n![loss vs complexity](figures/loss_vs_complexity.png)\n")
-    L.append("![energy levels](figures/energy_levels.png)\n")
-    if any("polygons" in f for f in figures):
+    L.append("\n![energy levels](figures/energy_levels.png)\n")
+    if any(Path(f).name == "polygons.png" for f in figures):
         L.append("![polygons](figures/polygons.png)\n")
     L.append("## 3. Bayesian phase transitions (theory)\n")
-    L.append("Transitions between globally dominant phases (roots of n ΔL + Δλ log n + Δc = 0, Lambert W):\n")
+    L.append(
+        "Changes of the globally dominant phase among all local minima (roots of n ΔL + Δλ log n + Δc = 0, "
+        f"Lambert W) at n ≥ {MIN_TRANSITION_N:g}, below which the leading-order free energy means nothing "
+        "(theory.MIN_TRANSITION_N); every pairwise crossing is in transitions.json "
+        "(`tmsphase transitions --all`).\n"
+    )
     L.append("| from | to | n_critical | type | ΔL | Δλ | Δc |")
     L.append("|---|---|---|---|---|---|---|")
     for t in trans:
-        if t.globally_dominant:
-            L.append(
-                f"| {t.from_label} | {t.to_label} | {t.n_critical:.1f} | {t.kind} | {t.d_loss:.5f} | "
-                f"{t.d_llc:.2f} | {t.d_constant:.4f} |"
-            )
-    L.append("\n![theoretical occupancy](figures/theory_occupancy.png)\n")
+        L.append(
+            f"| {t.from_label} | {t.to_label} | {t.n_critical:.1f} | {t.kind} | {t.d_loss:.5f} | "
+            f"{t.d_llc:.2f} | {t.d_constant:.4f} |"
+        )
+    L.append("\n![loss vs complexity](figures/loss_vs_complexity.png)\n")
+    L.append("![theoretical occupancy](figures/theory_occupancy.png)\n")
     L.append("## 4. Posterior occupancy: theory vs experiment\n")
     if comparison is None:
         L.append("No posterior results.\n")
     else:
-        # columns only for phases that matter somewhere (> 5 % predicted or observed)
-        labs = [
-            lab for lab in comparison.labels
-            if max(comparison.predicted[lab].max(), comparison.observed[lab].max()) > 0.05
-        ]
+        from theory.plot import LEGEND_MIN_OCCUPANCY, visible_phases
+
+        # columns only for phases that matter somewhere (the rule of the occupancy figure)
+        labs = visible_phases(comparison)
         L.append(
             f"Method: {', '.join(sorted(set(comparison.methods)))}; {cfg.chains} chains × {cfg.samples} draws "
             f"after {cfg.warmup} warm-up per n. Observed occupancy is conditional on a catalogue phase "
             "(draws classified 'other' are listed separately); errors are bootstrap standard errors. "
-            "Columns are shown for phases above 5 % somewhere; comparison.json has all.\n"
+            f"Columns are shown for phases that reach {LEGEND_MIN_OCCUPANCY:.0%} at some n, predicted or observed "
+            "(the same phases as in the figure); comparison.json has all.\n"
         )
         L.append("| n | " + " | ".join(f"{lab} theory | {lab} observed" for lab in labs) + " | other | R-hat(L) | ESS(L) | div. |")
         L.append("|---|" + "---|---|" * len(labs) + "---|---|---|---|")
@@ -331,16 +387,8 @@ def _report(cfg, cat, trans, posterior, comparison, sgd, figures, timings, out: 
     if not sgd:
         L.append("SGD stage not available in this build.\n")
     else:
-        L.append(f"{cfg.sgd_runs} runs × {cfg.sgd_epochs} epochs (paper protocol otherwise).\n")
-        L.append(f"- fraction of checkpoints on catalogue plateaus: {_fmt(sgd.get('fraction_on_plateaus'), 3)}")
-        L.append(f"- final phases: {json.dumps(sgd.get('final_phases', {}))}")
-        L.append(f"- Bayesian antecedent check: {json.dumps(sgd.get('antecedent', {}))}\n")
-        L.append("| from | to | count |")
-        L.append("|---|---|---|")
-        for t in sgd.get("transitions", []):
-            L.append(f"| {t['from']} | {t['to']} | {t['count']} |")
-        L.append("")
-    L.append("## Run\n")
+        L.extend(_sgd_section(cfg, sgd))
+    L.append("## 6. Run\n")
     L.append("| stage | seconds | reused |")
     L.append("|---|---|---|")
     for stage, (sec, reused) in timings.items():
@@ -377,7 +425,7 @@ def reproduce(
     from kgon.validation import check_int
 
     from theory.compare import compare_occupancy
-    from theory.free_energy import transitions
+    from theory.free_energy import significant_transitions
 
     seed = check_int("seed", seed, minimum=0)
     out = Path(out_dir)
@@ -395,8 +443,11 @@ def reproduce(
         return value
 
     cat = timed("catalogue", lambda: _stage_catalogue(cfg, out, quiet))
-    trans = transitions(cat, minima_only=True)
-    _write_json(out / "transitions.json", {"transitions": [t.to_dict() for t in trans]})
+    trans = significant_transitions(cat)
+    _write_json(out / "transitions.json", {
+        "c": cfg.c, "r": 2, "min_n": MIN_TRANSITION_N, "transitions": [t.to_dict() for t in trans],
+        "all": [t.to_dict() for t in significant_transitions(cat, include_all=True)],
+    })
     posterior = timed("posterior", lambda: _stage_posterior(cfg, cat, out, quiet))
     sgd = timed("sgd", lambda: _stage_sgd(cfg, cat, out, quiet))
     comparison = None

@@ -12,10 +12,13 @@ after parsing and report through :func:`fail`, in the same format.
 
 Memory guards. Two commands would otherwise allocate without bound:
 
+- one evaluation of the closed-form potential and its gradient holds arrays over feature pairs: XLA
+  asked for 81e9 bytes at c = 30000 (``kgon.kgon(5, 30000)``), about 90 c^2 bytes:
+  :func:`potential_bytes` (``kgon``);
 - the critical-point search (``critical-points``, ``transitions``, and everything that needs the
-  catalogue of ``kgon.default_catalogue``) evaluates Hessians of size d x d, d = (r + 1) c, for a
-  batch of 256 starts at a time (the chunk size of ``kgon.critical.search``), with a few work arrays
-  of that size in the Levenberg-Marquardt solve: :func:`search_bytes`;
+  catalogue of ``kgon.default_catalogue``) evaluates the potential and Hessians of size d x d,
+  d = (r + 1) c, for a batch of 256 starts at a time (the chunk size of ``kgon.critical.search``),
+  with a few work arrays of that size in the Levenberg-Marquardt solve: :func:`search_bytes`;
 - the posterior data set (``posterior``, ``llc``) stores n samples and the exact evaluator of
   ``sampling.empirical_potential`` (sorted magnitudes, prefix and suffix sums, built in extended
   precision): a measured peak of about 240 bytes per sample at c = 6 (``sampling.make_dataset`` +
@@ -46,8 +49,10 @@ __all__ = [
     "output_dir",
     "output_file",
     "positive_int",
+    "potential_bytes",
     "require_memory",
     "search_bytes",
+    "sgd_bytes",
 ]
 
 MEMORY_FRACTION = 0.5
@@ -139,7 +144,7 @@ def comma_ints(minimum: int | None = 1, maximum: int | None = None):
             try:
                 out.append(one(p))
             except argparse.ArgumentTypeError as exc:
-                raise _err(f"{exc} (in the list {text!r})") from None
+                raise _err(f"{str(exc).rstrip('.')} in the list {text!r}.") from None
         return out
 
     parse.__name__ = "list"
@@ -225,10 +230,17 @@ def memory_budget() -> int:
     return int(MEMORY_FRACTION * total)
 
 
-def search_bytes(c: int, r: int = 2) -> int:
-    """Memory of the critical-point search at (c, r): 256 starts x 4 arrays of d x d float64, d = (r + 1) c."""
+def potential_bytes(c: int) -> int:
+    """Memory of one evaluation of the closed-form potential and its gradient at c features: ~ 90 c^2 bytes."""
+    return 90 * c * c
+
+
+def search_bytes(c: int, r: int = 2, n_starts: int | None = None) -> int:
+    """Memory of the critical-point search at (c, r): 256 starts x (one potential evaluation + 4 arrays of
+    d x d float64, d = (r + 1) c), plus 4 float64 copies of all starts (default 200 c of them)."""
     d = (r + 1) * c
-    return 8 * _SEARCH_CHUNK * _SEARCH_WORK_ARRAYS * d * d
+    n_starts = 200 * c if n_starts is None else n_starts
+    return _SEARCH_CHUNK * (potential_bytes(c) + 8 * _SEARCH_WORK_ARRAYS * d * d) + 4 * 8 * n_starts * d
 
 
 def dataset_bytes(n: int, c: int = 6) -> int:
@@ -236,12 +248,21 @@ def dataset_bytes(n: int, c: int = 6) -> int:
     return _DATASET_BYTES_PER_SAMPLE * n + 8 * 7 * c * 64
 
 
+def sgd_bytes(runs: int, n: int, c: int, r: int = 2, checkpoints: int = 200) -> int:
+    """Memory of batched SGD (``sampling.train_sgd``): the one-hot inputs of all runs, (runs, n, c) float64,
+    with ~3 intermediates of that size in a full-batch loss evaluation, plus the stored checkpoints."""
+    return 8 * 4 * runs * n * c + 8 * runs * checkpoints * (r + 1) * c
+
+
 def require_memory(args, flag: str, needed: int, what: str) -> None:
-    """:func:`fail` on ``flag`` when ``needed`` bytes exceed :func:`memory_budget`."""
+    """:func:`fail` on ``flag`` when ``needed`` bytes exceed :func:`memory_budget`.
+
+    ``what`` names the allocation and its size parameter ("a data set of n = 1000000000 samples").
+    """
     budget = memory_budget()
     if needed > budget:
         fail(
             args, flag,
-            f"{what} would need about {format_bytes(needed)}, more than the budget of {format_bytes(budget)} "
-            f"({MEMORY_FRACTION:.0%} of this machine's memory); got {getattr(args, flag.lstrip('-').replace('-', '_'), '?')}.",
+            f"{what} would need about {format_bytes(needed)} of memory, more than the budget of "
+            f"{format_bytes(budget)} ({MEMORY_FRACTION:.0%} of this machine's); choose a smaller value.",
         )

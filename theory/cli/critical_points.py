@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import math
 
+from theory.cli.args import finite_float, int_range, nonnegative_int, output_file, positive_int, require_memory, search_bytes
+
 NAME = "critical-points"
 
 _JSON_FIELDS = (
@@ -34,20 +36,21 @@ _JSON_FIELDS = (
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--c", type=int, required=True, help="number of features (>= 2)")
-    parser.add_argument("--r", type=int, default=2, help="hidden dimension (default 2)")
-    parser.add_argument("--max-loss", type=float, default=None, help="keep only points with loss <= X")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
-    parser.add_argument("--n-starts", type=int, default=None, help="number of starts (default 200 c)")
+    parser.add_argument("--c", type=int_range(2), required=True, help="number of features (>= 2)")
+    parser.add_argument("--r", type=positive_int, default=2, help="hidden dimension (default 2)")
+    parser.add_argument("--max-loss", type=finite_float(), default=None, help="keep only points with loss <= X")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the search (default 0)")
+    parser.add_argument("--n-starts", type=positive_int, default=None, help="number of starts (default 200 c)")
     parser.add_argument(
         "--all-saddles",
         action="store_true",
         help="keep irregular saddles of every Hessian index (default: regular polygons and minima only)",
     )
-    parser.add_argument("--json", action="store_true", help='print {"critical_points": [...]} sorted by loss')
-    parser.add_argument("--csv", default=None, metavar="PATH", help="also write the catalogue as CSV")
+    parser.add_argument("--json", action="store_true", help='print {"c", "r", ..., "critical_points": [...]} sorted by loss')
+    parser.add_argument("--csv", type=output_file, default=None, metavar="PATH", help="also write the catalogue as CSV")
     parser.add_argument(
-        "--plot", default=None, metavar="PATH", help="write the energy-level diagram and loss-vs-LLC scatter"
+        "--plot", type=output_file, default=None, metavar="PATH",
+        help="write the energy-level diagram and loss-vs-LLC scatter (PNG + PDF)",
     )
 
 
@@ -60,8 +63,10 @@ def _finite_or_none(v):
 def run(args) -> int:
     import kgon
 
-    if args.max_loss is not None and not math.isfinite(args.max_loss):
-        raise ValueError(f"`--max-loss` must be a finite number; got {args.max_loss}.")
+    require_memory(args, "--c", search_bytes(args.c, args.r), f"the critical-point search at c = {args.c}, r = {args.r}")
+    if args.n_starts is not None:
+        require_memory(args, "--n-starts", search_bytes(args.c, args.r, args.n_starts),
+                       f"the critical-point search with {args.n_starts} starts")
     if args.seed == 0 and args.n_starts is None and not args.all_saddles:
         cat = kgon.default_catalogue(args.c, r=args.r)
         if args.max_loss is not None:

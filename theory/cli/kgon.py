@@ -1,25 +1,48 @@
-"""Regular k-gon critical points of the TMS potential (kgon.kgon)."""
+"""Regular k-gon critical points of the TMS potential (kgon.kgon).
+
+``tmsphase kgon --k K --c C [--r R] [--sigma-plus P] [--sigma-minus M] [--json] [--plot PATH]`` prints
+every certified regular k^{sigma+, sigma-}-gon critical point; ``--json`` prints
+``kgon.KgonResult.to_dict()`` (k, c, r, sigma_plus, sigma_minus, exists, solutions); ``--plot PATH``
+draws each solution's columns of W and its biases (PNG and PDF next to each other).
+"""
 
 from __future__ import annotations
 
 import json
 
+from theory.cli.args import fail, int_range, nonnegative_int, output_file, positive_int, potential_bytes, require_memory
+
 NAME = "kgon"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--k", type=int, required=True, help="number of polygon vertices (2 <= k <= c)")
-    parser.add_argument("--c", type=int, required=True, help="number of features (>= 2)")
-    parser.add_argument("--r", type=int, default=2, help="hidden dimension (default 2)")
-    parser.add_argument("--sigma-plus", type=int, default=0, help="dead columns with positive bias 1/(2c)")
-    parser.add_argument("--sigma-minus", type=int, default=0, help="live columns with output-off bias")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--k", type=int_range(2), required=True, help="number of polygon vertices (2 <= k <= c)")
+    parser.add_argument("--c", type=int_range(2), required=True, help="number of features (>= 2)")
+    parser.add_argument("--r", type=positive_int, default=2, help="hidden dimension (default 2)")
+    parser.add_argument("--sigma-plus", type=nonnegative_int, default=0,
+                        help="dead columns with positive bias 1/(2c) (0 <= P <= c - k)")
+    parser.add_argument("--sigma-minus", type=nonnegative_int, default=0,
+                        help="live columns with output-off bias (0 <= M <= k)")
+    parser.add_argument("--json", action="store_true", help="print kgon.KgonResult.to_dict() as one JSON object")
+    parser.add_argument("--plot", type=output_file, default=None, metavar="PATH",
+                        help="draw the polygon(s): columns of W and biases (PNG + PDF)")
 
 
 def run(args) -> int:
     from kgon import kgon
 
+    if args.k > args.c:
+        fail(args, "--k", f"must be an integer in 2..c = {args.c}; got {args.k}.")
+    if args.sigma_plus > args.c - args.k:
+        fail(args, "--sigma-plus", f"must be an integer in 0..c - k = {args.c - args.k}; got {args.sigma_plus}.")
+    if args.sigma_minus > args.k:
+        fail(args, "--sigma-minus", f"must be an integer in 0..k = {args.k}; got {args.sigma_minus}.")
+    require_memory(args, "--c", potential_bytes(args.c), f"the potential at c = {args.c}")
     res = kgon(args.k, args.c, sigma_plus=args.sigma_plus, sigma_minus=args.sigma_minus, r=args.r)
+    if args.plot is not None and res.exists:
+        from kgon.plot import plot_polygons
+
+        plot_polygons(res.solutions, args.plot)
     if args.json:
         print(json.dumps(res.to_dict()))
         return 0
@@ -32,4 +55,6 @@ def run(args) -> int:
             f"{s.name:<10}{s.length:>12.6f}{s.bias_value:>12.6f}{s.loss:>12.6f}{s.grad_norm:>11.1e}  "
             f"{list(s.off_vertices) or '-'}"
         )
+    if args.plot is not None:
+        print(f"figure: {args.plot}")
     return 0

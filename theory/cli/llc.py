@@ -14,25 +14,36 @@ from __future__ import annotations
 import json
 import math
 
+from theory.cli.args import (
+    dataset_bytes,
+    fail,
+    finite_float,
+    int_range,
+    nonnegative_int,
+    output_file,
+    positive_int,
+    require_memory,
+)
+
 NAME = "llc"
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--point", required=True, metavar="NAME", help="catalogue label, e.g. 5, 5+, 6, 4++-")
-    parser.add_argument("--c", type=int, required=True, help="number of features")
-    parser.add_argument("--r", type=int, default=2, help="hidden dimensions (default 2)")
-    parser.add_argument("--n", type=int, required=True, help="data set size n (n beta = n / log n)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the data set and the chains (default 0)")
-    parser.add_argument("--eps", type=float, default=None, help="SGLD step (default 0.02 / (n beta))")
-    parser.add_argument("--gamma", type=float, default=None, help="localisation strength (default 1)")
-    parser.add_argument("--chains", type=int, default=None, help="number of chains (default 64)")
-    parser.add_argument("--burnin", type=int, default=None, help="discarded steps per chain (default: 3 relaxation times of the slowest curved direction)")
-    parser.add_argument("--draws", type=int, default=None, help="averaged steps per chain (default: 10 relaxation times)")
-    parser.add_argument("--batch-size", type=int, default=None, help="minibatch size (default: full batch)")
+    parser.add_argument("--c", type=int_range(2), required=True, help="number of features (>= 2)")
+    parser.add_argument("--r", type=positive_int, default=2, help="hidden dimensions (default 2)")
+    parser.add_argument("--n", type=int_range(2), required=True, help="data set size n (n beta = n / log n)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the data set and the chains (default 0)")
+    parser.add_argument("--eps", type=finite_float(0, min_inclusive=False), default=None, help="SGLD step (default 0.02 / (n beta))")
+    parser.add_argument("--gamma", type=finite_float(0), default=None, help="localisation strength (default 1)")
+    parser.add_argument("--chains", type=positive_int, default=None, help="number of chains (default 64)")
+    parser.add_argument("--burnin", type=nonnegative_int, default=None, help="discarded steps per chain (default: 3 relaxation times of the slowest curved direction)")
+    parser.add_argument("--draws", type=positive_int, default=None, help="averaged steps per chain (default: 10 relaxation times)")
+    parser.add_argument("--batch-size", type=positive_int, default=None, help="minibatch size (default: full batch)")
     parser.add_argument("--paper", action="store_true",
                         help="the paper's setting: eps 1e-3, gamma 1, 4 chains, 0 + 500 steps, no refinement")
     parser.add_argument("--no-refine", action="store_true", help="use the catalogue point itself as the centre")
-    parser.add_argument("--plot", metavar="PATH", help="write a diagnostics figure (PNG/PDF)")
+    parser.add_argument("--plot", type=output_file, metavar="PATH", help="write a diagnostics figure (PNG/PDF)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -42,13 +53,14 @@ def run(args) -> int:
     import jax
     from sampling.data import make_dataset
 
-    if args.n < 2:
-        raise ValueError(f"`n` must be an integer >= 2; got {args.n}.")
+    if args.batch_size is not None and args.batch_size > args.n:
+        fail(args, "--batch-size", f"must be an integer in 1..n = {args.n}; got {args.batch_size}.")
+    require_memory(args, "--n", dataset_bytes(args.n, args.c), f"a data set of n = {args.n} samples")
     catalogue = kgon.default_catalogue(args.c, r=args.r)
     try:
         point = catalogue.get(args.point)
     except KeyError as exc:
-        raise ValueError(str(exc.args[0])) from None
+        fail(args, "--point", str(exc.args[0]))
     paper = args.paper
     nbeta = sampling.default_nbeta(args.n)
     settings = dict(

@@ -1,14 +1,15 @@
 """Posterior phase occupancy over sample sizes n (NUTS or parallel tempering).
 
 ``tmsphase posterior --c C --n N1,N2,... [--chains K] [--warmup W] [--samples S]
-[--method nuts|tempered] [--seed S] --out DIR [--json]``
+[--method nuts|tempered] [--seed S] --out DIR [--json] [--plot PATH]``
 
 For every n: draw the data set (by default all n share one data stream, so D_n are nested), sample
 the posterior phi(w) exp(-n L_n(w)) (SCIENCE.md §4), classify the draws into the phases of
 ``kgon.default_catalogue(c)`` and write ``DIR/posterior-n<N>-<method>-<hash>.nc`` (arviz
 InferenceData) and ``.csv`` (occupancy per phase) atomically. A re-run skips every n whose two
-files exist for the same settings. ``--json`` prints ``{"results": [{"n", "method", "occupancy",
-"occupancy_err", "rhat_loss", "ess_loss", "divergences"}, ...]}``. Built on
+files exist for the same settings. ``--json`` prints ``{"c", "r", "ns", "config", "figures", "results":
+[{"n", "method", "occupancy", "occupancy_err", "rhat_loss", "ess_loss", "divergences"}, ...]}``;
+``--plot PATH`` draws the occupancy curve, posterior against theory (PNG + PDF). Built on
 ``sampling.run_occupancy``; see docs/sampling.md.
 """
 
@@ -18,69 +19,52 @@ import json
 import sys
 from pathlib import Path
 
+from theory.cli.args import (
+    comma_ints,
+    dataset_bytes,
+    finite_float,
+    int_range,
+    nonnegative_int,
+    output_dir,
+    output_file,
+    positive_int,
+    require_memory,
+)
+
 NAME = "posterior"
 
 
-def _n_list(text: str) -> list[int]:
-    out = []
-    for part in str(text).split(","):
-        part = part.strip()
-        try:
-            v = int(part)
-        except ValueError:
-            raise ValueError(f"`--n` must be a comma-separated list of positive integers; got {text!r}.") from None
-        if v <= 0:
-            raise ValueError(f"`--n` values must be positive integers; got {v}.")
-        out.append(v)
-    if not out:
-        raise ValueError(f"`--n` must list at least one sample size; got {text!r}.")
-    return out
-
-
 def add_arguments(parser) -> None:
-    parser.add_argument("--c", type=int, required=True, help="number of features (>= 2)")
-    parser.add_argument("--n", required=True, metavar="N1,N2,...", help="sample sizes (comma-separated)")
-    parser.add_argument("--chains", type=int, default=4, help="NUTS chains / tempering ladders (default 4)")
-    parser.add_argument("--warmup", type=int, default=500, help="warmup transitions per chain (default 500)")
-    parser.add_argument("--samples", type=int, default=500, help="recorded transitions per chain (default 500)")
-    parser.add_argument("--method", default="nuts", help="nuts (independent chains) or tempered (parallel tempering)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--c", type=int_range(2), required=True, help="number of features (>= 2)")
+    parser.add_argument("--n", type=comma_ints(1), required=True, metavar="N1,N2,...",
+                        help="sample sizes (comma-separated positive integers)")
+    parser.add_argument("--chains", type=positive_int, default=4, help="NUTS chains / tempering ladders (default 4)")
+    parser.add_argument("--warmup", type=nonnegative_int, default=500, help="warmup transitions per chain (default 500)")
+    parser.add_argument("--samples", type=positive_int, default=500, help="recorded transitions per chain (default 500)")
+    parser.add_argument("--method", default="nuts", choices=("nuts", "tempered"),
+                        help="nuts (independent chains) or tempered (parallel tempering)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default 0)")
     parser.add_argument(
-        "--data-seed", type=int, default=None,
+        "--data-seed", type=nonnegative_int, default=None,
         help="seed of the data stream (default: --seed; every n uses the first n samples of the stream)",
     )
-    parser.add_argument("--init", default="prior", help="chain initialisation: prior (default) or catalogue")
-    parser.add_argument("--threshold", type=float, default=None, help="classification threshold (default max(0.5, 25/sqrt(n)))")
-    parser.add_argument("--n-temps", type=int, default=None, help="tempering ladder size (default ~2.5 ln n)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (created; reused on re-runs)")
+    parser.add_argument("--init", default="prior", choices=("prior", "catalogue"), help="chain initialisation")
+    parser.add_argument("--threshold", type=finite_float(0, min_inclusive=False), default=None,
+                        help="classification threshold (default max(0.5, 25/sqrt(n)))")
+    parser.add_argument("--n-temps", type=positive_int, default=None, help="tempering ladder size (default ~2.5 ln n)")
+    parser.add_argument("--out", type=output_dir, required=True, metavar="DIR",
+                        help="output directory (created; reused on re-runs)")
+    parser.add_argument("--plot", type=output_file, default=None, metavar="PATH",
+                        help="write the occupancy curve: posterior (points) vs theory (lines) over n (PNG + PDF)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def _validate(args) -> tuple[list[int], Path]:
-    from kgon.validation import check_int
-    from sampling.mcmc.occupancy import METHODS
-
-    check_int("c", args.c, minimum=2)
-    ns = _n_list(args.n)
-    check_int("chains", args.chains, minimum=1)
-    check_int("warmup", args.warmup, minimum=0)
-    check_int("samples", args.samples, minimum=1)
-    check_int("seed", args.seed, minimum=0)
-    if args.data_seed is not None:
-        check_int("data_seed", args.data_seed, minimum=0)
-    if args.method not in METHODS:
-        raise ValueError(f"`--method` must be one of {list(METHODS)}; got {args.method!r}.")
-    if args.init not in ("prior", "catalogue"):
-        raise ValueError(f"`--init` must be 'prior' or 'catalogue'; got {args.init!r}.")
-    if args.threshold is not None and not args.threshold > 0:
-        raise ValueError(f"`--threshold` must be a positive number; got {args.threshold!r}.")
-    if args.n_temps is not None:
-        check_int("n_temps", args.n_temps, minimum=1)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"`--out` must be a directory; got the file {str(out)!r}.")
-    return ns, out
+    """Checks that involve several arguments (one-line errors, exit 2)."""
+    ns = list(args.n)
+    require_memory(args, "--n", dataset_bytes(max(ns), args.c), f"a data set of n = {max(ns)} samples")
+    return ns, Path(args.out)
 
 
 def _task_config(args, n: int) -> dict:
@@ -99,7 +83,7 @@ def run(args) -> int:
     import kgon
     import sampling
     import jax
-    from sampling import io as sio
+    from sampling.mcmc import io as sio
 
     progress = not args.no_progress
     catalogue = None
@@ -123,8 +107,10 @@ def run(args) -> int:
         sio.write_netcdf(res.idata, nc)
         sio.write_occupancy_csv(res, csv_path)  # written last: its presence marks the task complete
         results.append(res.to_dict())
+    figures = _plot(args, results, catalogue) if args.plot is not None else []
     if args.json:
-        print(json.dumps({"results": results}))
+        config = {k: v for k, v in _task_config(args, ns[0]).items() if k != "n"}
+        print(json.dumps({"c": args.c, "r": 2, "ns": ns, "config": config, "results": results, "figures": figures}))
         return 0
     print(f"{'n':>7} {'method':>9}  {'occupancy (top phases, +- s.e.)':<58}{'rhat':>7}{'ess':>8}{'div':>5}")
     for r in results:
@@ -141,5 +127,26 @@ def run(args) -> int:
             print("5 -> 6 crossing: not bracketed by these n")
         else:
             print(f"5 -> 6 crossing: n ~ {cr.n:.0f} (95% interval {cr.ci_low:.0f} .. {cr.ci_high:.0f})")
+    for f in figures:
+        print(f"figure: {f}")
     print(f"files in {out}", file=sys.stderr)
     return 0
+
+
+def _plot(args, results: list[dict], catalogue) -> list[str]:
+    """The occupancy curve: posterior occupancy (points) against the theory (lines) over n."""
+    import matplotlib.pyplot as plt
+
+    import kgon
+    from kgon.plot import save_figure
+    from theory.compare import compare_occupancy
+    from theory.plot import plot_occupancy
+
+    catalogue = catalogue if catalogue is not None else kgon.default_catalogue(args.c)
+    fig, ax = plt.subplots(figsize=(8, 5))
+    plot_occupancy(compare_occupancy(catalogue, results), ax=ax)
+    ax.set_title(f"Posterior phase occupancy, c = {args.c} ({args.method}): samples (points) vs theory (lines)",
+                 fontsize=10)
+    paths = save_figure(fig, args.plot)
+    plt.close(fig)
+    return paths

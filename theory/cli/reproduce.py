@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 
+from theory.cli.args import nonnegative_int, output_dir
+
 NAME = "reproduce"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--out", required=True, help="output directory (resumable)")
+    parser.add_argument("--out", type=output_dir, required=True, metavar="DIR", help="output directory (resumable)")
     parser.add_argument("--quick", action="store_true", help="small, fast default run (< 10 min on 2 cores)")
-    parser.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="master seed (default 0)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
 
 

@@ -14,12 +14,15 @@ from __future__ import annotations
 import json
 import sys
 
+from theory.cli.args import existing_file, output_dir, positive_int
+
 NAME = "run"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("file", metavar="FILE", help="experiment file (TOML, see docs/sweeps.md)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="result store directory (created; reused on re-runs)")
+    parser.add_argument("file", type=existing_file, metavar="FILE", help="experiment file (TOML, see docs/sweeps.md)")
+    parser.add_argument("--out", type=output_dir, required=True, metavar="DIR",
+                        help="result store directory (created; reused on re-runs)")
     parser.add_argument(
         "--executor",
         choices=("local", "dask"),
@@ -29,7 +32,7 @@ def add_arguments(parser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         metavar="K",
         help="worker processes (local; 1 = in this process) or LocalCluster workers (dask); default: CPU count",
     )

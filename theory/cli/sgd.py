@@ -18,26 +18,49 @@ import sys
 import time
 from pathlib import Path
 
+from theory.cli.args import (
+    fail,
+    finite_float,
+    int_range,
+    nonnegative_int,
+    output_dir,
+    output_file,
+    positive_int,
+    require_memory,
+    sgd_bytes,
+)
+
 NAME = "sgd"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--c", type=int, required=True, help="number of features (the paper: 6)")
-    parser.add_argument("--r", type=int, default=2, help="hidden dimensions (default 2)")
-    parser.add_argument("--runs", type=int, required=True, help="number of SGD runs (trained as one batch)")
-    parser.add_argument("--epochs", type=int, default=4500, help="epochs (default 4500: 225,000 steps)")
-    parser.add_argument("--seed", type=int, default=0, help="first run seed (runs use seed, seed+1, ...)")
-    parser.add_argument("--n", type=int, default=1000, help="training-set size (default 1000)")
-    parser.add_argument("--batch-size", type=int, default=20, help="minibatch size (default 20)")
-    parser.add_argument("--lr", type=float, default=0.005, help="learning rate (default 0.005)")
-    parser.add_argument("--init-k", type=int, default=4, help="initial polygon (default 4)")
-    parser.add_argument("--checkpoints", type=int, default=200, help="log-spaced checkpoints (default 200)")
-    parser.add_argument("--llc-per-plateau", type=int, default=3,
+    parser.add_argument("--c", type=int_range(2), required=True, help="number of features (the paper: 6)")
+    parser.add_argument("--r", type=positive_int, default=2, help="hidden dimensions (default 2)")
+    parser.add_argument("--runs", type=positive_int, required=True, help="number of SGD runs (trained as one batch)")
+    parser.add_argument("--epochs", type=positive_int, default=4500, help="epochs (default 4500: 225,000 steps)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="first run seed (runs use seed, seed+1, ...)")
+    parser.add_argument("--n", type=positive_int, default=1000, help="training-set size (default 1000)")
+    parser.add_argument("--batch-size", type=positive_int, default=20, help="minibatch size, <= n (default 20)")
+    parser.add_argument("--lr", type=finite_float(0, min_inclusive=False), default=0.005,
+                        help="learning rate, a finite number > 0 (default 0.005)")
+    parser.add_argument("--init-k", type=int_range(2), default=4, help="initial polygon, 2 <= k <= c (default 4)")
+    parser.add_argument("--checkpoints", type=int_range(2), default=200, help="log-spaced checkpoints (default 200)")
+    parser.add_argument("--llc-per-plateau", type=nonnegative_int, default=3,
                         help="SGLD LLC estimates per plateau for the antecedent check (default 3; 0: skip)")
-    parser.add_argument("--out", metavar="DIR", help="write checkpoints, analysis and figures here (reused)")
-    parser.add_argument("--plot", metavar="PATH", help="write the loss/LLC-vs-step figure (PNG/PDF)")
+    parser.add_argument("--out", type=output_dir, metavar="DIR", help="write checkpoints, analysis and figures here (reused)")
+    parser.add_argument("--plot", type=output_file, metavar="PATH", help="write the loss/LLC-vs-step figure (PNG + PDF)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--progress", action="store_true", help="show a progress bar")
+
+
+def _check(args) -> None:
+    """Checks that involve several arguments (one-line errors, exit 2)."""
+    if args.batch_size > args.n:
+        fail(args, "--batch-size", f"must be an integer in 1..n = {args.n}; got {args.batch_size}.")
+    if args.init_k > args.c:
+        fail(args, "--init-k", f"must be an integer in 2..c = {args.c}; got {args.init_k}.")
+    require_memory(args, "--n", sgd_bytes(args.runs, args.n, args.c, args.r, args.checkpoints),
+                   f"SGD on {args.runs} runs x {args.n} samples x {args.c} features")
 
 
 def _say(msg: str, quiet: bool) -> None:
@@ -51,11 +74,8 @@ def run(args) -> int:
     import theory
     from theory.sgd_analysis import format_sign_counts
     import jax
-    from kgon.validation import check_int
 
-    check_int("runs", args.runs, minimum=1)
-    check_int("seed", args.seed, minimum=0)
-    check_int("llc_per_plateau", args.llc_per_plateau, minimum=0)
+    _check(args)
     config = sampling.SGDConfig(c=args.c, r=args.r, n=args.n, batch_size=args.batch_size, lr=args.lr,
                                 epochs=args.epochs, init_k=args.init_k, checkpoints=args.checkpoints)
     seeds = list(range(args.seed, args.seed + args.runs))
@@ -88,6 +108,9 @@ def run(args) -> int:
         timings["llc_s"] = time.perf_counter() - t0
     d = analysis.to_dict()
     summary = {
+        "c": args.c,
+        "r": args.r,
+        "config": config.to_dict(),
         "fraction_on_plateaus": d["fraction_on_plateaus"],
         "transitions": d["transitions"],
         "final_phases": d["final_phases"],
@@ -109,14 +132,14 @@ def run(args) -> int:
     if args.plot or out is not None:
         from sampling.plot import plot_runs
 
-        from theory.plot import plot_loss_complexity, save_figure
+        from kgon.plot import save_figure
+        from theory.plot import plot_loss_complexity
 
         paths = [Path(args.plot)] if args.plot else []
         if out is not None:
             paths.append(out / "sgd_runs.png")
         for p in paths:
-            plot_runs(result, analysis, llc, p)
-            figures.append(str(p))
+            figures.extend(plot_runs(result, analysis, llc, p))
         if out is not None:
             import matplotlib.pyplot as plt
 

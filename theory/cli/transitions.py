@@ -1,33 +1,59 @@
-"""Bayesian phase transitions of the critical-point catalogue (theory.transitions)."""
+"""Bayesian phase transitions of the critical-point catalogue (theory.significant_transitions).
+
+``tmsphase transitions --c C [--r R] [--all] [--json] [--plot PATH]`` lists the changes of the globally
+dominant phase among the local minima at n >= ``theory.MIN_TRANSITION_N`` (below it the leading-order
+free energy means nothing); ``--all`` lists every pairwise crossing at n >= 1 instead. ``--json`` prints
+``{"c", "r", "min_n", "all", "transitions": [BayesianTransition.to_dict(), ...]}``; ``--plot PATH`` draws
+the loss-vs-complexity diagram with the listed transitions as arrows (PNG + PDF).
+"""
 
 from __future__ import annotations
 
 import json
 
+from theory.cli.args import int_range, output_file, positive_int, require_memory, search_bytes
+
 NAME = "transitions"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--c", type=int, required=True, help="number of features (>= 2)")
-    parser.add_argument("--r", type=int, default=2, help="hidden dimension (default 2)")
+    parser.add_argument("--c", type=int_range(2), required=True, help="number of features (>= 2)")
+    parser.add_argument("--r", type=positive_int, default=2, help="hidden dimension (default 2)")
     parser.add_argument(
         "--all", action="store_true",
-        help="list every pairwise crossing, not only those between globally dominant phases",
+        help="list every pairwise crossing at n >= 1, not only changes of the globally dominant phase at "
+             "n >= theory.MIN_TRANSITION_N",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--plot", type=output_file, default=None, metavar="PATH",
+                        help="write the loss-vs-complexity diagram with the transitions (PNG + PDF)")
 
 
 def run(args) -> int:
     from kgon import default_catalogue
-    from kgon.validation import check_rc
 
-    from theory.free_energy import transitions
+    from theory.free_energy import MIN_TRANSITION_N, significant_transitions
 
-    check_rc(r=args.r, c=args.c)
+    require_memory(args, "--c", search_bytes(args.c, args.r), f"the critical-point search at c = {args.c}, r = {args.r}")
     cat = default_catalogue(args.c, r=args.r)
-    ts = [t for t in transitions(cat) if args.all or t.globally_dominant]
+    ts = significant_transitions(cat, include_all=args.all)
+    figures = []
+    if args.plot is not None:
+        import matplotlib.pyplot as plt
+
+        from kgon.plot import save_figure
+        from theory.plot import plot_loss_complexity
+
+        fig, ax = plt.subplots(figsize=(7.5, 5))
+        plot_loss_complexity(cat, bayes_transitions=ts, ax=ax)
+        ax.set_title(f"Loss vs complexity of the local minima, c = {args.c}, r = {args.r}", fontsize=10)
+        figures = save_figure(fig, args.plot)
+        plt.close(fig)
     if args.json:
-        print(json.dumps({"c": args.c, "r": args.r, "transitions": [t.to_dict() for t in ts]}))
+        print(json.dumps({
+            "c": args.c, "r": args.r, "min_n": None if args.all else MIN_TRANSITION_N, "all": args.all,
+            "transitions": [t.to_dict() for t in ts], "figures": figures,
+        }))
         return 0
     print(f"{'from':<10}{'to':<10}{'n_critical':>12}  type  {'dL':>10}{'dlambda':>9}{'dc':>9}")
     for t in ts:
@@ -37,4 +63,8 @@ def run(args) -> int:
         )
     if not ts:
         print("no transitions")
+    if not args.all:
+        print(f"(changes of the dominant phase at n >= {MIN_TRANSITION_N:g}; --all lists every crossing)")
+    for f in figures:
+        print(f"figure: {f}")
     return 0
