@@ -11,6 +11,9 @@ A critical point is a **k^{sigma+, sigma-}-gon**, named ``k`` + ``"+"`` * sigma+
   polygon b_i <= -|W_i|^2) and sigma+ the dead (zero) columns with a positive bias (1/(2c) at a
   critical point).
 
+The **0-gon** has no live column: W = 0. With every bias <= 0 (all outputs dead, loss 1/3, the
+constant prediction 0) it is named ``"0"``; dead columns with the positive bias 1/(2c) add ``"+"``.
+
 Every other certified point is kept and named ``"irregular-<8 hex digits>"``, the first 8 hex digits
 of the SHA-1 of ``"<c>|<r>|<loss rounded to 1e-9>"``: the name is reproducible across searches and
 seeds because it depends only on the critical value (distinct critical values at the same (c, r)
@@ -56,7 +59,7 @@ def polygon_info(W, b, *, tol: float = 1e-6) -> PolygonInfo:
     sigma_minus = sum(t == OFF for t in types)
     k = len(live)
     regular = _is_regular(W[:, live], tol) and (len(on) == 0 or np.ptp(b[on]) <= tol)
-    if not on:
+    if live and not on:
         regular = False  # all live outputs off: a flat family, not an isolated polygon
     return PolygonInfo(k if regular else None, sigma_plus, sigma_minus, k, types, regular)
 
@@ -64,7 +67,7 @@ def polygon_info(W, b, *, tol: float = 1e-6) -> PolygonInfo:
 def _is_regular(V: np.ndarray, tol: float) -> bool:
     k = V.shape[1]
     if k == 0:
-        return False
+        return True  # the 0-gon: no live column
     lengths = np.linalg.norm(V, axis=0)
     if np.ptp(lengths) > tol * max(1.0, lengths.max()):
         return False

@@ -266,9 +266,11 @@ class Catalogue:
     seed : int
         Seed of the search.
     n_starts : int
-        Number of starting points.
+        Number of starting points requested (random, perturbed-polygon and gradient-descent starts).
     n_converged : int
-        Starts whose endpoint was certified (|grad L| <= 1e-9).
+        How many of those ``n_starts`` starts ended at a certified point (|grad L| <= 1e-9), so
+        ``n_converged <= n_starts``. The exact polygon starts that :func:`find_critical_points` adds
+        are counted separately: ``config["exact_starts"]`` and ``config["exact_converged"]``.
     max_loss : float or None
         Points above this loss were not kept.
     """
@@ -564,7 +566,7 @@ def _grow_polygon(W: np.ndarray, b: np.ndarray) -> list[tuple[np.ndarray, np.nda
     values such as l = 1, b = 0 of the zero-bias families when the search's are off by ~1e-9)."""
     r, c = W.shape
     info = polygon_info(W, b)
-    if not info.regular or r < 2:
+    if not info.regular or r < 2 or info.n_live == 0:
         return []
     types = info.types
     live = [i for i in range(c) if types[i] in (ON, OFF)]
@@ -863,7 +865,7 @@ def find_critical_points(
     Returns
     -------
     Catalogue
-        Points sorted by loss; ``n_converged`` says how many starts were certified.
+        Points sorted by loss; ``n_converged`` says how many of the ``n_starts`` starts were certified.
 
     Raises
     ------
@@ -896,10 +898,14 @@ def find_critical_points(
     # the exact regular k-gons of the largest families (resultant solver), so that polygons whose
     # (length, bias) lie outside the random polygon starts' ranges are never missed (the 10-gon at
     # c = 10 has l = -b = golden ratio)
-    X0 = np.concatenate([X0, _exact_polygon_starts(r, c)])
+    exact = _exact_polygon_starts(r, c)
+    X0 = np.concatenate([X0, exact])
     X, L, ok = refine_critical(X0, r, c)
-    n_conv = int(ok.sum())
-    if n_conv == 0:
+    # n_converged counts the same set as n_starts (the requested starts); the exact polygon starts
+    # are counted separately in the config
+    n_conv = int(ok[:n_starts].sum())
+    n_exact_conv = int(ok[n_starts:].sum())
+    if n_conv + n_exact_conv == 0:
         raise ValueError(
             f"no start converged to a certified critical point (|grad L| <= {GRAD_TOL:g}) at c = {c}, r = {r} "
             f"with n_starts = {n_starts}; increase `n_starts`."
@@ -920,7 +926,8 @@ def find_critical_points(
     points = _measure(reps, r, c, numerical_llc=numerical_llc, max_index=max_index)
     config = {"c": c, "r": r, "n_starts": n_starts, "seed": seed, "max_loss": max_loss, "grad_tol": GRAD_TOL,
               "level_tol": LEVEL_TOL, "numerical_llc": numerical_llc,
-              "explore_rounds": explore_rounds, "n_explore": n_explore, "max_index": max_index}
+              "explore_rounds": explore_rounds, "n_explore": n_explore, "max_index": max_index,
+              "exact_starts": int(exact.shape[0]), "exact_converged": n_exact_conv}
     return Catalogue(c, r, tuple(points), seed, n_starts, n_conv, max_loss, config)
 
 
