@@ -14,9 +14,9 @@ Appendix B; Hoogland et al. 2024).
    **evolute** e = gamma + N / kappa (N the unit normal rotated +90 degrees from the tangent).
    A **vertex** is a stationary point of the curvature (a cusp of the evolute; Bruce & Giblin 1992,
    Prop. 7.2): a local extremum of log|kappa| with prominence at least ``vertex_prominence``
-   (natural-log units). A **cusp** is a local minimum of the speed |gamma'| at which the tangent turns by
+   (natural-log units), excluding minima of |kappa| where kappa changes sign (inflections). A **cusp** is a local minimum of the speed |gamma'| at which the tangent turns by
    more than ``cusp_angle`` degrees between the points ``cusp_window`` grid points before and after.
-   Vertices within ``cusp_window`` of a cusp are dropped (the curvature diverges at a cusp), and
+   Vertices within 3 ``cusp_window`` of a cusp are dropped (the curvature diverges at a cusp), and
    neither is reported within ``cusp_window`` grid points of the ends (one-sided differences).
 5. **Forms** (B.3, Definition B.5): a time at which *every* pair of PCs has a cusp or a vertex within
    ``coincidence`` decades. Its point f* in PC space is lifted from the pairs: for a vertex the
@@ -104,8 +104,11 @@ def curve_features(s, xy, *, vertex_prominence: float = 0.5, cusp_angle: float =
     lk = np.where(np.isfinite(lk), lk, np.nanmax(np.where(np.isfinite(lk), lk, -np.inf)))
     pk, _ = find_peaks(lk, prominence=vertex_prominence)
     tr, _ = find_peaks(-lk, prominence=vertex_prominence)
-    verts = [int(k) for k in sorted(set(pk.tolist()) | set(tr.tolist()))
-             if all(abs(k - c) > w for c in cusps) and w <= k < n - w]
+    sgn = np.sign(kappa)
+    # a minimum of |kappa| where kappa changes sign is an inflection, not a vertex
+    tr = [k for k in tr.tolist() if np.all(sgn[max(k - w, 0): k + w + 1] == sgn[k]) and sgn[k] != 0]
+    verts = [int(k) for k in sorted(set(pk.tolist()) | set(tr))
+             if all(abs(k - c) > 3 * w for c in cusps) and w <= k < n - w]
     return CurveFeatures(s=s, xy=xy, curvature=kappa, evolute=evol, speed=speed,
                          vertices=np.array(verts, dtype=int), cusps=np.array(cusps, dtype=int))
 

@@ -18,6 +18,13 @@ smoothed LLC against log t vanishes. Procedure (all choices are keyword argument
    reach zero). Minima closer than ``min_separation`` decades to an earlier milestone are merged
    (the one with the smaller |slope| is kept).
 
+An addition to seed 002 (off by default, ``min_change=0``): on a noisy plateau the smoothed curve
+still wiggles, and every wiggle has a critical point. With ``min_change`` > 0, an interior stage
+(between two milestones) across which
+the smoothed LLC changes by less than ``min_change`` is merged with a neighbour (the bounding
+milestone with the larger |slope| is dropped), so milestones separate stages that actually change
+the LLC. A sensible value is a few times the posterior uncertainty of the smoothed curve.
+
 A **stage** is the stretch between consecutive milestones (the first starts at the first checkpoint,
 the last ends at the last). It is **Type A** when the smoothed LLC rises across it (the model becomes
 more complex) and **Type B** when it falls (A.2).
@@ -107,7 +114,7 @@ def _f(x):
 
 def detect_milestones(steps, llc, *, bandwidth: float = 0.25, method: str = "gp", log_time: bool = True,
                       tolerance: float = 0.5, every: int = 1, min_separation: float = 0.1,
-                      noise: float | None = None) -> StageAnalysis:
+                      noise: float | None = None, min_change: float = 0.0) -> StageAnalysis:
     """Milestones (critical points of the smoothed LLC curve) and Type A/B stages (module docstring).
 
     Parameters
@@ -132,6 +139,10 @@ def detect_milestones(steps, llc, *, bandwidth: float = 0.25, method: str = "gp"
         Milestones closer than this (decades) are merged (default 0.1).
     noise : float, keyword-only
         GP noise variance (default: estimated, see :func:`smooth_curve`).
+    min_change : float, keyword-only
+        Merge stages across which the smoothed LLC changes by less than this (LLC units): the
+        milestone with the larger |slope| at the ends of the smallest such stage is dropped, until
+        none is left. Default 0 (off: seed 002's procedure); see the module docstring.
 
     Returns
     -------
@@ -149,7 +160,7 @@ def detect_milestones(steps, llc, *, bandwidth: float = 0.25, method: str = "gp"
     if steps.ndim != 1 or llc.shape != steps.shape:
         raise ValueError(f"`steps` and `llc` must be 1-D of the same length; got {steps.shape}, {llc.shape}.")
     every = check_int("every", every, minimum=1)
-    for name, v in (("tolerance", tolerance), ("min_separation", min_separation)):
+    for name, v in (("tolerance", tolerance), ("min_separation", min_separation), ("min_change", min_change)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
             raise ValueError(f"`{name}` must be a non-negative finite number; got {v!r}.")
     cand = np.nonzero(steps >= 1)[0][::every]
@@ -182,6 +193,13 @@ def detect_milestones(steps, llc, *, bandwidth: float = 0.25, method: str = "gp"
         if all(abs(lt[j] - lt[i]) >= min_separation for i in picked):
             picked.append(j)
     picked.sort()
+    if min_change > 0:
+        while len(picked) > 1:  # interior stages only: the first and last end at the curve's ends
+            ch = [abs(curve.smooth[e] - curve.smooth[s_]) for s_, e in zip(picked[:-1], picked[1:])]
+            m = int(np.argmin(ch))
+            if ch[m] >= min_change:
+                break
+            picked.remove(max(picked[m], picked[m + 1], key=lambda j: a[j]))
     milestones = tuple(Milestone(index=int(used[j]), step=int(steps[used[j]]), kind=found[j],
                                  llc=float(curve.smooth[j]), slope=float(slope[j])) for j in picked)
     bounds = [0] + picked + [K - 1]
@@ -194,6 +212,7 @@ def detect_milestones(steps, llc, *, bandwidth: float = 0.25, method: str = "gp"
                             last_step=int(steps[used[e]]), type="A" if dl > 0 else "B", delta_llc=dl))
     config = {"bandwidth": float(bandwidth), "method": method, "log_time": bool(log_time),
               "tolerance": float(tolerance), "every": every, "min_separation": float(min_separation),
+              "min_change": float(min_change),
               "noise": curve.config["noise"]}
     return StageAnalysis(steps=steps, llc=llc, curve=curve, used=used, milestones=milestones,
                          stages=tuple(stages), config=config)
