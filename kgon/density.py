@@ -34,8 +34,8 @@ from kgon.validation import check_feature_weights, check_int, check_params
 __all__ = ["DensityLoss", "population_loss_density", "reconstruction_loss"]
 
 
-def reconstruction_loss(X, W, b, *, importance=None) -> np.ndarray:
-    """Per-sample weighted squared error sum_j I_j (x_j - ReLU((W^T W x)_j + b_j))^2 (numpy).
+def reconstruction_loss(X, W, b, *, importance=None, xp=np):
+    """Per-sample weighted squared error sum_j I_j (x_j - ReLU((W^T W x)_j + b_j))^2.
 
     Parameters
     ----------
@@ -46,18 +46,20 @@ def reconstruction_loss(X, W, b, *, importance=None) -> np.ndarray:
     b : array_like, shape (c,) or (..., c)
     importance : array_like of shape (c,), optional, keyword-only
         Output weights I_j (default all ones).
+    xp : module, keyword-only
+        The array backend: ``numpy`` (default, float64) or ``jax.numpy`` (jit- and grad-compatible;
+        the empirical loss of the samplers, :mod:`sampling.general`).
 
     Returns
     -------
-    ndarray, shape (..., n)
+    array, shape (..., n)
     """
-    X = np.asarray(X, dtype=np.float64)
-    W = np.asarray(W, dtype=np.float64)
-    G = np.swapaxes(W, -1, -2) @ W  # (..., c, c), symmetric
-    out = np.maximum(X @ G + np.asarray(b, dtype=np.float64)[..., None, :], 0.0)
-    err = (X - out) ** 2
+    if xp is np:
+        X, W, b = (np.asarray(v, dtype=np.float64) for v in (X, W, b))
+    G = xp.swapaxes(W, -1, -2) @ W  # (..., c, c), symmetric
+    err = (X - xp.maximum(X @ G + b[..., None, :], 0.0)) ** 2
     if importance is not None:
-        err = err * np.asarray(importance, dtype=np.float64)
+        err = err * xp.asarray(importance)
     return err.sum(axis=-1)
 
 
