@@ -12,7 +12,7 @@ from sampling.dynamics.trajectory import TrajectoryLLC, llc_trajectory, move_fre
 from sampling.fast_potential import EmpiricalPotential, dense_loss, empirical_potential
 from sampling.mcmc.diagnostics import PhaseMixingWarning, chain_diagnostics, classify_draws, phase_switches
 from sampling.mcmc.io import to_inference_data
-from sampling.mcmc.nuts import ChainsResult, NutsResult, initial_points, nuts_chains, run_nuts
+from sampling.mcmc.nuts import ChainsResult, NutsConfig, NutsResult, initial_points, nuts_chains, run_nuts
 from sampling.mcmc.occupancy import (
     CrossingEstimate,
     OccupancyResult,
@@ -25,6 +25,7 @@ from sampling.mcmc.occupancy import (
 )
 from sampling.mcmc.tempering import (
     ParallelTemperingResult,
+    TemperingConfig,
     TemperingResult,
     geometric_ladder,
     parallel_tempering,
@@ -40,12 +41,14 @@ __all__ = sorted(
         "EmpiricalPotential",
         "LLCDiagnostics",
         "LLCResult",
+        "NutsConfig",
         "NutsResult",
         "OccupancyResult",
         "ParallelTemperingResult",
         "PhaseMixingWarning",
         "SGDConfig",
         "SGDResult",
+        "TemperingConfig",
         "TemperingResult",
         "TrajectoryLLC",
         "chain_diagnostics",

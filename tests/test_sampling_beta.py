@@ -6,6 +6,8 @@ makes E(z) = beta n L_n(z), i.e. beta = 1/2 at n equals beta = 1 at n/2 on the l
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -84,3 +86,23 @@ def test_bad_beta(setup, bad):
         sampling.run_nuts(jax.random.PRNGKey(0), ds, chains=1, warmup=1, samples=1, beta=bad)
     with pytest.raises(ValueError, match="`beta`"):
         sampling.run_tempering(jax.random.PRNGKey(0), ds, chains=1, warmup=1, samples=1, beta=bad)
+
+
+def test_sampler_configs_validate_and_serialise():
+    cfg = sampling.NutsConfig(chains=2, beta=0.5)
+    assert cfg.to_dict()["beta"] == 0.5 and cfg.to_dict()["method"] == "nuts"
+    tcfg = sampling.TemperingConfig(n_temps=4, beta_min=0.01)
+    assert tcfg.to_dict()["method"] == "tempered" and tcfg.to_dict()["n_temps"] == 4
+    for kwargs, match in [({"chains": 0}, "`chains`"), ({"warmup": -1}, "`warmup`"), ({"samples": 1.5}, "`samples`"),
+                          ({"target_accept": 1.0}, "`target_accept`"), ({"max_tree_depth": 20}, "`max_tree_depth`"),
+                          ({"beta": -1.0}, "`beta`"), ({"threshold": 0.0}, "`threshold`"), ({"init": 3}, "`init`")]:
+        with pytest.raises(ValueError, match=match):
+            sampling.NutsConfig(**kwargs)
+        with pytest.raises(ValueError, match=match):
+            sampling.TemperingConfig(**kwargs)
+    for kwargs, match in [({"n_temps": 0}, "`n_temps`"), ({"beta_min": 2.0}, "`beta_min`"),
+                          ({"tune_ladder": 1}, "`tune_ladder`")]:
+        with pytest.raises(ValueError, match=match):
+            sampling.TemperingConfig(**kwargs)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.beta = 2.0

@@ -73,7 +73,7 @@ def to_inference_data(res, occupancy=None):
         code = {nm: k for k, nm in enumerate(names)}
         post["phase"] = np.vectorize(code.get, otypes=[np.int64])(labels)
         attrs["phase_labels"] = json.dumps(names)
-    beta = float(res.config.get("beta", 1.0))
+    beta = float(getattr(res.config, "beta", 1.0))
     lp = -0.5 * (np.sum(W**2, axis=(-2, -1)) + np.sum(b**2, axis=-1)) - beta * res.n * loss
     stats = {"diverging": np.asarray(res.diverging, dtype=bool), "lp": lp}
     if hasattr(res, "accept_prob") and np.ndim(res.accept_prob) == 2:

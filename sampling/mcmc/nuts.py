@@ -21,6 +21,7 @@ Reference: Hoffman & Gelman 2014 (NUTS); Phan, Pradhan & Jankowiak 2019 (numpyro
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from sampling.mcmc.diagnostics import PhaseMixingWarning, chain_diagnostics, cla
 from sampling.fast_potential import EmpiricalPotential, empirical_potential
 from sampling.model import log_prior, unflatten
 
-__all__ = ["NutsResult", "run_nuts", "initial_points", "PhaseMixingWarning", "ChainsResult", "nuts_chains", "tms_data", "tms_energy"]
+__all__ = ["NutsConfig", "NutsResult", "run_nuts", "initial_points", "PhaseMixingWarning", "ChainsResult", "nuts_chains", "tms_data", "tms_energy"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,6 +371,69 @@ def _init_points(init, catalogue) -> list:
 # --------------------------------------------------------------------------------------------
 
 
+def _check_init_repr(init) -> str:
+    if not isinstance(init, str) or not init:
+        raise ValueError(f"`init` must be a non-empty string ('prior', 'catalogue', labels); got {init!r}.")
+    return init
+
+
+def _check_threshold(threshold) -> float | None:
+    if threshold is None:
+        return None
+    return check_float("threshold", threshold, positive=True)
+
+
+@dataclass(frozen=True)
+class NutsConfig:
+    """Settings of :func:`run_nuts` (validated on construction; held by :class:`NutsResult`).
+
+    Attributes
+    ----------
+    chains : int
+        Independent chains (>= 1). Default 4.
+    warmup : int
+        Adaptation transitions per chain, discarded (>= 0). Default 500.
+    samples : int
+        Recorded transitions per chain (>= 1). Default 500.
+    init : str
+        Chain initialisation as recorded: ``"prior"`` (default), ``"catalogue"``, comma-separated
+        labels, a label, or ``"array"`` (:func:`initial_points`).
+    r : int
+        Hidden dimensions (>= 1). Default 2.
+    threshold : float or None
+        Classification distance threshold (> 0); None: the ``kgon.classify`` default.
+    target_accept : float
+        Target acceptance of the step-size adaptation, in (0, 1). Default 0.8.
+    max_tree_depth : int
+        Largest NUTS tree depth, 1..15 (2^depth leapfrog steps). Default 10.
+    beta : float
+        Inverse temperature of the likelihood, > 0: the target is phi(w) exp(-beta n L_n(w)).
+        Default 1 (the Bayesian posterior).
+    """
+
+    chains: int = 4
+    warmup: int = 500
+    samples: int = 500
+    init: str = "prior"
+    r: int = 2
+    threshold: float | None = None
+    target_accept: float = 0.8
+    max_tree_depth: int = 10
+    beta: float = 1.0
+
+    def __post_init__(self):
+        _check_common(chains=self.chains, warmup=self.warmup, samples=self.samples,
+                      target_accept=self.target_accept, max_tree_depth=self.max_tree_depth)
+        _check_init_repr(self.init)
+        check_int("r", self.r, minimum=1)
+        _check_threshold(self.threshold)
+        check_float("beta", self.beta, positive=True)
+
+    def to_dict(self) -> dict:
+        """The fields as a JSON-able dict (``method`` = ``"nuts"`` added)."""
+        return dict(dataclasses.asdict(self), method="nuts")
+
+
 @dataclass(frozen=True)
 class NutsResult:
     """Posterior draws of independent NUTS chains and their diagnostics.
@@ -395,10 +459,12 @@ class NutsResult:
     phase_switches : tuple of int or None
         Label changes along each chain (ignoring "other" draws).
     n, c, r : int
-    config : dict
-        The hyperparameters of the run.
+    config : NutsConfig
+        The settings of the run.
     seed : tuple of int
         The PRNG key data of the run.
+    devices : int
+        CPU devices the chains ran on.
     """
 
     W: np.ndarray
@@ -416,8 +482,9 @@ class NutsResult:
     n: int
     c: int
     r: int
-    config: dict = field(default_factory=dict)
+    config: NutsConfig = field(default_factory=NutsConfig)
     seed: tuple[int, ...] = ()
+    devices: int = 1
 
 
 def _check_common(*, chains, warmup, samples, target_accept, max_tree_depth):
@@ -508,11 +575,11 @@ def run_nuts(
     """
     if not isinstance(dataset, Dataset):
         raise ValueError(f"`dataset` must be a sampling.Dataset; got {type(dataset).__name__}.")
-    chains, warmup, samples, target_accept, max_tree_depth = _check_common(
-        chains=chains, warmup=warmup, samples=samples, target_accept=target_accept, max_tree_depth=max_tree_depth
-    )
-    r = check_int("r", r, minimum=1)
-    beta = check_float("beta", beta, positive=True)
+    check_float("beta", beta, positive=True)
+    config = NutsConfig(chains=chains, warmup=warmup, samples=samples, init=_init_repr(init), r=r, threshold=threshold,
+                        target_accept=target_accept, max_tree_depth=max_tree_depth, beta=beta)
+    chains, warmup, samples, r, beta = config.chains, config.warmup, config.samples, config.r, float(config.beta)
+    target_accept, max_tree_depth = float(config.target_accept), config.max_tree_depth
     c = dataset.c
     k_init, k_run = jax.random.split(rng_key)
     z0 = initial_points(k_init, init, count=chains, r=r, c=c, catalogue=catalogue)
@@ -541,21 +608,17 @@ def run_nuts(
         labels = classify_draws(np.asarray(W), np.asarray(b), catalogue, threshold=threshold)
         switches = phase_switches(labels)
         warn_if_not_mixing(labels, method="nuts", n=dataset.n)
-    config = dict(
-        method="nuts", chains=chains, warmup=warmup, samples=samples, init=_init_repr(init), r=r,
-        target_accept=target_accept, max_tree_depth=max_tree_depth, threshold=threshold, beta=beta,
-        devices=_device_layout(chains),
-    )
     return NutsResult(
         W=np.asarray(W), b=np.asarray(b), loss=loss, diverging=diverging,
         accept_prob=tr.accept_prob[:, warmup:, 0], num_steps=tr.num_steps[:, warmup:, 0],
         step_size=tr.step_size[:, 0], rhat_loss=diag["rhat_loss"], ess_loss=diag["ess_loss"],
         divergences=diag["divergences"], labels=labels, phase_switches=switches,
-        n=dataset.n, c=c, r=r, config=config, seed=key_data(rng_key),
+        n=dataset.n, c=c, r=r, config=config, seed=key_data(rng_key), devices=_device_layout(chains),
     )
 
 
 def _init_repr(init) -> str:
+    """A short string for ``init`` (the value recorded in the configs)."""
     if isinstance(init, str):
         return init
     if hasattr(init, "label"):

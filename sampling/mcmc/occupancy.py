@@ -264,7 +264,7 @@ def run_occupancy(
                 "betas": res.pt.betas.tolist(),
                 "swap_rate": res.pt.swap_rate.tolist(),
                 "round_trips": res.pt.round_trips.tolist(),
-                "loss_mean_per_temperature": (res.pt.energy_mean / (res.config["beta"] * n)).tolist(),
+                "loss_mean_per_temperature": (res.pt.energy_mean / (res.config.beta * n)).tolist(),
             }
     not_mixing = False
     for w in caught:
@@ -273,7 +273,7 @@ def run_occupancy(
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     occ, err, how = occupancy_estimate(res.labels, rng_key=k_boot)
     config = dict(
-        res.config, c=c, n=n, method=method, chains=chains, warmup=warmup, samples=samples, data_seed=data_seed,
+        res.config.to_dict(), c=c, n=n, method=method, chains=chains, warmup=warmup, samples=samples, data_seed=data_seed,
         data_key=list(dataset.key), threshold=float(threshold), error_method=how, chains_disagree=not_mixing,
         catalogue_size=len(catalogue.points), **extra,
     )

@@ -30,6 +30,7 @@ Deligiannidis & Doucet 2021 (non-reversible PT, JRSS-B).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -44,9 +45,19 @@ from sampling.data import Dataset, key_data
 from sampling.mcmc.diagnostics import chain_diagnostics, classify_draws, phase_switches, warn_if_not_mixing
 from sampling.fast_potential import empirical_potential
 from sampling.model import log_prior, unflatten
-from sampling.mcmc.nuts import _check_common, _device_layout, _init_repr, _sample, initial_points, tms_data, tms_energy
+from sampling.mcmc.nuts import (
+    _check_common,
+    _check_init_repr,
+    _check_threshold,
+    _device_layout,
+    _init_repr,
+    _sample,
+    initial_points,
+    tms_data,
+    tms_energy,
+)
 
-__all__ = ["ParallelTemperingResult", "TemperingResult", "parallel_tempering", "run_tempering", "geometric_ladder"]
+__all__ = ["ParallelTemperingResult", "TemperingConfig", "TemperingResult", "parallel_tempering", "run_tempering", "geometric_ladder"]
 
 
 def geometric_ladder(n_temps: int, beta_min: float) -> np.ndarray:
@@ -199,6 +210,69 @@ def parallel_tempering(
 
 
 @dataclass(frozen=True)
+class TemperingConfig:
+    """Settings of :func:`run_tempering` (validated on construction; held by :class:`TemperingResult`).
+
+    Attributes
+    ----------
+    chains : int
+        Independent ladders (>= 1). Default 2.
+    warmup, samples : int
+        Sweeps of adaptation (>= 0) and of recording (>= 1). Default 500 each.
+    n_temps : int or None
+        Ladder size K (>= 1); None: :func:`default_ladder_size` (n) (a result holds the value used).
+    beta_min : float or None
+        Hottest ladder value, in (0, 1]; None: min(1, 1 / (beta n)) (a result holds the value used).
+    init : str
+        Initialisation of the target replicas as recorded (``"prior"`` default; see
+        :func:`sampling.initial_points`).
+    r : int
+        Hidden dimensions (>= 1). Default 2.
+    threshold : float or None
+        Classification threshold (> 0); None: the ``kgon.classify`` default.
+    target_accept : float
+        NUTS target acceptance per replica, in (0, 1). Default 0.8.
+    max_tree_depth : int
+        NUTS tree depth per replica, 1..15. Default 6.
+    tune_ladder : bool
+        Equalise the swap rejection rates during warmup. Default True.
+    beta : float
+        Inverse temperature of the target replica, > 0: phi(w) exp(-beta n L_n(w)). Default 1.
+    """
+
+    chains: int = 2
+    warmup: int = 500
+    samples: int = 500
+    n_temps: int | None = None
+    beta_min: float | None = None
+    init: str = "prior"
+    r: int = 2
+    threshold: float | None = None
+    target_accept: float = 0.8
+    max_tree_depth: int = 6
+    tune_ladder: bool = True
+    beta: float = 1.0
+
+    def __post_init__(self):
+        _check_common(chains=self.chains, warmup=self.warmup, samples=self.samples,
+                      target_accept=self.target_accept, max_tree_depth=self.max_tree_depth)
+        if self.n_temps is not None:
+            check_int("n_temps", self.n_temps, minimum=1)
+        if self.beta_min is not None:
+            check_float("beta_min", self.beta_min, positive=True, maximum=1.0)
+        _check_init_repr(self.init)
+        check_int("r", self.r, minimum=1)
+        _check_threshold(self.threshold)
+        if not isinstance(self.tune_ladder, bool):
+            raise ValueError(f"`tune_ladder` must be True or False; got {self.tune_ladder!r}.")
+        check_float("beta", self.beta, positive=True)
+
+    def to_dict(self) -> dict:
+        """The fields as a JSON-able dict (``method`` = ``"tempered"`` added)."""
+        return dict(dataclasses.asdict(self), method="tempered")
+
+
+@dataclass(frozen=True)
 class TemperingResult:
     """Posterior draws at beta = 1 from parallel tempering on the TMS posterior, with diagnostics.
 
@@ -218,7 +292,8 @@ class TemperingResult:
         The ladder, swap rates, round trips, step sizes, per-temperature mean loss (``pt.z`` holds the
         flat draws).
     n, c, r : int
-    config : dict
+    config : TemperingConfig
+        The settings, with ``n_temps`` and ``beta_min`` as used.
     seed : tuple of int
     """
 
@@ -235,7 +310,7 @@ class TemperingResult:
     n: int
     c: int
     r: int
-    config: dict = field(default_factory=dict)
+    config: TemperingConfig = field(default_factory=TemperingConfig)
     seed: tuple[int, ...] = ()
 
 
@@ -306,12 +381,18 @@ def run_tempering(
     """
     if not isinstance(dataset, Dataset):
         raise ValueError(f"`dataset` must be a sampling.Dataset; got {type(dataset).__name__}.")
-    chains = check_int("chains", chains, minimum=1)
-    r = check_int("r", r, minimum=1)
-    beta = check_float("beta", beta, positive=True)
+    check_float("beta", beta, positive=True)
+    if beta_min is not None:
+        geometric_ladder(1, beta_min)  # validates beta_min with its message
+    config = TemperingConfig(chains=chains, warmup=warmup, samples=samples, n_temps=n_temps, beta_min=beta_min,
+                             init=_init_repr(init), r=r, threshold=threshold, target_accept=target_accept,
+                             max_tree_depth=max_tree_depth, tune_ladder=tune_ladder, beta=beta)
     n, c = dataset.n, dataset.c
-    K = default_ladder_size(n) if n_temps is None else check_int("n_temps", n_temps, minimum=1)
-    bmin = min(1.0, 1.0 / (beta * n)) if beta_min is None else beta_min
+    beta = float(config.beta)
+    K = default_ladder_size(n) if config.n_temps is None else config.n_temps
+    bmin = min(1.0, 1.0 / (beta * n)) if config.beta_min is None else float(config.beta_min)
+    config = dataclasses.replace(config, n_temps=K, beta_min=bmin)
+    chains, r = config.chains, config.r
     betas = geometric_ladder(K, bmin)
     d = r * c + c
     k_init, k_prior, k_run = jax.random.split(rng_key, 3)
@@ -341,8 +422,6 @@ def run_tempering(
         labels = classify_draws(W, b, catalogue, threshold=threshold)
         switches = phase_switches(labels)
         warn_if_not_mixing(labels, method="tempered", n=n)
-    config = dict(res.config, method="tempered", init=_init_repr(init), r=r, beta_min=float(bmin), threshold=threshold,
-                  beta=beta)
     return TemperingResult(
         W=W, b=b, loss=loss, diverging=res.diverging, rhat_loss=diag["rhat_loss"], ess_loss=diag["ess_loss"],
         divergences=diag["divergences"], labels=labels, phase_switches=switches, pt=res, n=n, c=c, r=r,
