@@ -4,9 +4,9 @@ The one implementation of each drawing the three packages share (``sampling.plot
 ``theory.plot`` call these):
 
 - :func:`save_figure` - write a figure as PNG and PDF next to each other.
-- :func:`draw_polygon` - the polygon picture of one parameter (W, b): the columns of W as arrows from
-  the origin (r = 2; the first two principal directions for r > 2), dead columns omitted, columns
-  with positive bias solid and negative bias dashed, the unit circle dotted.
+- :func:`draw_polygon` - the polygon picture of one parameter W: the columns of W as arrows from the
+  origin (r = 2; the first two principal directions for r > 2), dead columns omitted, the unit
+  circle dotted.
 - :func:`draw_point` - :func:`draw_polygon` of a critical point plus its biases as bars.
 - :func:`plot_polygons` - :func:`draw_point` for several points side by side, saved as PNG + PDF.
 - :func:`energy_levels` - the energy-level diagram: one horizontal bar per critical point at its
@@ -57,16 +57,16 @@ def save_figure(fig, path, *, dpi: int = 130) -> list[str]:
     return [str(p) for p in targets]
 
 
-def draw_polygon(ax, W, b, *, title: str | None = None, numbers: bool = False, dead_tol: float = 1e-6):
-    """Draw one parameter (W, b) as a polygon on ``ax``; returns ``ax``.
+def draw_polygon(ax, W, b=None, *, title: str | None = None, numbers: bool = False, dead_tol: float = 1e-6):
+    """Draw the columns of W as a polygon on ``ax``; returns ``ax``.
 
-    Columns W_i with |W_i| > ``dead_tol`` are arrows from the origin in colour ``C{i}``: solid where
-    b_i > 0, dashed where b_i <= 0. For r > 2 the plane is spanned by the first two left singular
-    vectors of W; r = 1 is drawn on the x axis. ``numbers`` writes the feature index at each tip.
+    Columns W_i with |W_i| > ``dead_tol`` are arrows from the origin in colour ``C{i}`` (the colour of
+    feature i in :func:`draw_point`'s bias bars); dead columns are omitted. For r > 2 the plane is
+    spanned by the first two left singular vectors of W; r = 1 is drawn on the x axis. ``numbers``
+    writes the feature index at each tip. ``b`` is accepted for symmetry with (W, b) and not drawn.
     """
     plt = _plt()
     W = np.asarray(W, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
     r, c = W.shape
     if r == 1:
         Z = np.vstack([W, np.zeros((1, c))])
@@ -82,7 +82,7 @@ def draw_polygon(ax, W, b, *, title: str | None = None, numbers: bool = False, d
         color = f"C{i % 10}"
         ax.annotate(
             "", xy=(Z[0, i], Z[1, i]), xytext=(0, 0),
-            arrowprops=dict(arrowstyle="-|>", color=color, lw=1.3, ls="-" if b[i] > 0 else "--", shrinkA=0, shrinkB=0),
+            arrowprops=dict(arrowstyle="-|>", color=color, lw=1.3, shrinkA=0, shrinkB=0),
         )
         if numbers:
             ax.text(Z[0, i] * 1.1, Z[1, i] * 1.1, str(i), fontsize=7, color=color, ha="center", va="center")
@@ -139,7 +139,7 @@ def plot_polygons(points, path=None, *, title: str | None = None):
     pad = 0.1 * max(hi - lo, 1e-3)
     for j in range(m):
         axes[1, j].set_ylim(min(lo, 0) - pad, max(hi, 0) + pad)
-    fig.suptitle(title or "columns of W (arrows; solid: b_i > 0, dashed: b_i <= 0) and biases", fontsize=9)
+    fig.suptitle(title or "columns of W (arrows, unit circle dotted) and biases", fontsize=9)
     fig.tight_layout()
     if path is None:
         return fig

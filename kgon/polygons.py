@@ -126,7 +126,11 @@ class KgonResult:
     rejected: tuple[tuple[float, float, tuple[int, ...], float], ...] = field(default=())
 
     def to_dict(self) -> dict:
-        out = {"exists": self.exists, "solutions": [s.to_dict() for s in self.solutions]}
+        """JSON-able: the arguments (k, c, r, sigma_plus, sigma_minus), exists, solutions (and reason)."""
+        out = {
+            "k": self.k, "c": self.c, "r": self.r, "sigma_plus": self.sigma_plus, "sigma_minus": self.sigma_minus,
+            "exists": self.exists, "solutions": [s.to_dict() for s in self.solutions],
+        }
         if not self.exists:
             out["reason"] = self.reason
         return out

@@ -162,7 +162,7 @@ def plot_loss_complexity(
         if t.from_label in pos and t.to_label in pos:
             ax.annotate(
                 "", xy=pos[t.to_label], xytext=pos[t.from_label],
-                arrowprops=dict(arrowstyle="->", color="tab:blue", lw=1.5),
+                arrowprops=dict(arrowstyle="->", color="tab:blue", lw=1.5, connectionstyle="arc3,rad=-0.12"),
             )
             nb += 1
     ns = 0

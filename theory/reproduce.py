@@ -22,6 +22,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from theory.free_energy import MIN_TRANSITION_N, phases_of, significant_transitions
+
 __all__ = ["ReproduceConfig", "ReproduceResult", "reproduce"]
 
 
@@ -190,7 +192,6 @@ def _figures(cat, comparison, sgd, out: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     from kgon.plot import energy_levels, plot_polygons, save_figure
-    from theory.free_energy import phases_of
     from theory.plot import LEGEND_MIN_OCCUPANCY, plot_loss_complexity, plot_occupancy, plot_theory_occupancy
 
     figdir = out / "figures"
@@ -219,7 +220,7 @@ def _figures(cat, comparison, sgd, out: Path) -> list[str]:
     names = [lab for lab in _POLYGONS if lab in cat.labels()]
     if names:
         paths += plot_polygons([cat.get(lab) for lab in names], figdir / "polygons",
-                               title=f"The low-loss k-gons at c = {cat.c} (columns of W; solid: b_i > 0, dashed: b_i ≤ 0)")
+                               title=f"The low-loss k-gons at c = {cat.c}: columns of W (arrows) and biases (bars)")
     return paths
 
 
@@ -277,8 +278,6 @@ def _sgd_section(cfg, sgd: dict) -> list[str]:
 
 
 def _report(cfg, cat, trans, posterior, comparison, sgd, figures, timings, out: Path) -> Path:
-    from theory.free_energy import MIN_TRANSITION_N
-
     L = []
     L.append("# tmsphase reproduction report\n")
     L.append(
@@ -425,7 +424,6 @@ def reproduce(
     from kgon.validation import check_int
 
     from theory.compare import compare_occupancy
-    from theory.free_energy import significant_transitions
 
     seed = check_int("seed", seed, minimum=0)
     out = Path(out_dir)
