@@ -4,7 +4,13 @@ Symbolic closed form (sympy), fast evaluators (numpy / jax / torch), regular k-g
 and (see the submodules) critical-point search, geometry and phase classification.
 """
 
-from kgon.critical.catalogue import Catalogue, CriticalPoint, default_catalogue, find_critical_points
+from kgon.critical.catalogue import (
+    Catalogue,
+    CriticalPoint,
+    SearchConfig,
+    default_catalogue,
+    find_critical_points,
+)
 from kgon.config import configure_jax
 from kgon.classify import classify, phase_distance, phase_distances
 from kgon.density import DensityLoss, population_loss_density
@@ -35,6 +41,7 @@ __all__ = [
     "population_loss_density",
     "KgonPoint",
     "KgonResult",
+    "SearchConfig",
     "kgon",
     "kgon_params",
     "pair_term",

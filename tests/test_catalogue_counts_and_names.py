@@ -35,9 +35,19 @@ def test_n_converged_counts_the_requested_starts():
     cat = kgon.find_critical_points(4, n_starts=3, seed=0, explore_rounds=0, numerical_llc=False)
     assert cat.n_starts == 3 and 0 <= cat.n_converged <= cat.n_starts
     # the exact polygon starts are counted on their own (they used to be added to n_converged)
-    assert cat.config["exact_starts"] > 0 and 0 < cat.config["exact_converged"] <= cat.config["exact_starts"]
+    assert cat.stats["exact_starts"] > 0 and 0 < cat.stats["exact_converged"] <= cat.stats["exact_starts"]
 
 
 def test_frozen_catalogue_counts_are_consistent(catalogue6):
     assert catalogue6.n_converged <= catalogue6.n_starts
-    assert catalogue6.config["exact_converged"] <= catalogue6.config["exact_starts"]
+    assert catalogue6.stats["exact_converged"] <= catalogue6.stats["exact_starts"]
+
+
+def test_search_config_is_validated_and_held(catalogue6):
+    cfg = catalogue6.config
+    assert isinstance(cfg, kgon.SearchConfig) and (cfg.c, cfg.r, cfg.seed, cfg.n_starts) == (6, 2, 0, 1200)
+    assert kgon.SearchConfig.from_dict(cfg.to_dict()) == cfg
+    for kwargs, match in [({"c": 1}, "`c`"), ({"c": 6, "n_starts": 0}, "`n_starts`"), ({"c": 6, "seed": -1}, "`seed`"),
+                          ({"c": 6, "max_loss": float("inf")}, "`max_loss`"), ({"c": 6, "numerical_llc": 1}, "`numerical_llc`")]:
+        with pytest.raises(ValueError, match=match):
+            kgon.SearchConfig(**kwargs)

@@ -56,6 +56,7 @@ added as starts (a few seconds), so that the largest polygon families are always
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import itertools
@@ -75,7 +76,7 @@ from kgon.geometry import hessian_geometry
 from kgon.io import dumps_json, write_text_atomic
 from kgon.polygons import kgon as _exact_kgon
 from kgon.llc import llc_hessian, llc_numerical
-from kgon.naming import irregular_name, polygon_info
+from kgon.naming import point_name, polygon_info
 from kgon.critical.search import (
     DEAD_TOL,
     GRAD_TOL,
@@ -88,11 +89,12 @@ from kgon.critical.search import (
     unflatten,
 )
 from kgon.symmetry import DEAD, DEAD_POS, OFF, ON, canonical_pose, column_types, multiplicity
-from kgon.validation import check_int
+from kgon.validation import check_float, check_int
 
 __all__ = [
     "CriticalPoint",
     "Catalogue",
+    "SearchConfig",
     "find_critical_points",
     "default_catalogue",
     "default_catalogue_path",
@@ -254,6 +256,63 @@ class CriticalPoint:
         )
 
 
+@dataclass(frozen=True)
+class SearchConfig:
+    """Settings of :func:`find_critical_points` (validated on construction; held by :class:`Catalogue`).
+
+    Attributes
+    ----------
+    c : int
+        Number of features (>= 2).
+    r : int
+        Hidden dimension (>= 1). Default 2.
+    n_starts : int or None
+        Number of starting points (>= 1); None: 200 c (:func:`find_critical_points` records the value used).
+    seed : int
+        Seed of the starting points (>= 0). Default 0.
+    max_loss : float or None
+        Keep only points with loss <= max_loss; None: all.
+    max_index : int or None
+        Keep irregular points only up to this Hessian index (>= 0; default 0: minima); None: all.
+    explore_rounds : int
+        Rounds of local exploration (>= 0). Default 3.
+    numerical_llc : bool
+        Run the numerical LLC for every point. Default True.
+    """
+
+    c: int
+    r: int = 2
+    n_starts: int | None = None
+    seed: int = 0
+    max_loss: float | None = None
+    max_index: int | None = 0
+    explore_rounds: int = 3
+    numerical_llc: bool = True
+
+    def __post_init__(self):
+        check_int("c", self.c, minimum=2)
+        check_int("r", self.r, minimum=1)
+        if self.n_starts is not None:
+            check_int("n_starts", self.n_starts, minimum=1)
+        _check_seed(self.seed)
+        if self.max_loss is not None:
+            check_float("max_loss", self.max_loss)
+        if self.max_index is not None:
+            check_int("max_index", self.max_index, minimum=0)
+        check_int("explore_rounds", self.explore_rounds, minimum=0)
+        if not isinstance(self.numerical_llc, bool):
+            raise ValueError(f"`numerical_llc` must be True or False; got {self.numerical_llc!r}.")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SearchConfig":
+        """Inverse of :meth:`to_dict` (keys that are not fields are ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
 @dataclass(frozen=True, eq=False)
 class Catalogue:
     """Certified critical points of the TMS potential at (c, r), sorted by loss.
@@ -270,9 +329,14 @@ class Catalogue:
     n_converged : int
         How many of those ``n_starts`` starts ended at a certified point (|grad L| <= 1e-9), so
         ``n_converged <= n_starts``. The exact polygon starts that :func:`find_critical_points` adds
-        are counted separately: ``config["exact_starts"]`` and ``config["exact_converged"]``.
+        are counted separately: ``stats["exact_starts"]`` and ``stats["exact_converged"]``.
     max_loss : float or None
         Points above this loss were not kept.
+    config : SearchConfig or None
+        The settings of the search (None for a hand-built catalogue).
+    stats : dict
+        Figures of the search run: ``grad_tol``, ``level_tol``, ``n_explore`` (exploration starts),
+        ``exact_starts`` and ``exact_converged`` (the exact polygon starts).
     """
 
     c: int
@@ -282,7 +346,8 @@ class Catalogue:
     n_starts: int
     n_converged: int
     max_loss: float | None = None
-    config: dict = field(default_factory=dict, compare=False)
+    config: SearchConfig | None = None
+    stats: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.points)
@@ -317,7 +382,8 @@ class Catalogue:
             "n_starts": self.n_starts,
             "n_converged": self.n_converged,
             "max_loss": self.max_loss,
-            "config": self.config,
+            "config": None if self.config is None else self.config.to_dict(),
+            "stats": dict(self.stats),
             "critical_points": [p.to_dict() for p in self.points],
         }
 
@@ -332,7 +398,11 @@ class Catalogue:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Catalogue":
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict` (also reads the older layout with the run figures in ``config``)."""
+        config, stats = d.get("config"), d.get("stats")
+        if stats is None and config:  # older layout: one dict of settings and figures
+            names = {f.name for f in dataclasses.fields(SearchConfig)}
+            stats = {k: v for k, v in config.items() if k not in names}
         return cls(
             c=int(d["c"]),
             r=int(d["r"]),
@@ -341,7 +411,8 @@ class Catalogue:
             n_starts=int(d["n_starts"]),
             n_converged=int(d["n_converged"]),
             max_loss=d.get("max_loss"),
-            config=d.get("config", {}),
+            config=SearchConfig.from_dict(config) if config else None,
+            stats=dict(stats or {}),
         )
 
     def to_csv(self, path) -> None:
@@ -700,7 +771,7 @@ def _choose_representatives(
         for x, exact in pool[g_idx]:
             info = polygon_info(*unflatten(x, r, c))
             key = (
-                -(info.k or 0) if info.regular else 1,
+                -(info.k or 0) if info.regular else (-info.n_live if info.polytope else 1),
                 not exact,
                 round(_sqnorm(x), 6),
                 round(float(np.sum(np.abs(x - np.round(x, 7)))), 10),  # prefer clean values (l = 1, b = 0)
@@ -879,17 +950,14 @@ def find_critical_points(
     §4; SCIENCE.md §3-4.
     """
     require_x64("kgon.find_critical_points")
-    c = check_int("c", c, minimum=2)
-    r = check_int("r", r, minimum=1)
-    seed = _check_seed(seed)
-    explore_rounds = check_int("explore_rounds", explore_rounds, minimum=0)
-    if max_index is not None:
-        max_index = check_int("max_index", max_index, minimum=0)
-    n_starts = _default_n_starts(c, r) if n_starts is None else check_int("n_starts", n_starts, minimum=1)
-    if max_loss is not None:
-        if isinstance(max_loss, bool) or not isinstance(max_loss, (int, float)) or not math.isfinite(max_loss):
-            raise ValueError(f"`max_loss` must be a finite number or None; got {max_loss!r}.")
-        max_loss = float(max_loss)
+    config = SearchConfig(c=c, r=r, n_starts=n_starts, seed=seed, max_loss=max_loss, max_index=max_index,
+                          explore_rounds=explore_rounds, numerical_llc=numerical_llc)
+    if config.n_starts is None:
+        config = dataclasses.replace(config, n_starts=_default_n_starts(c, r))
+    if config.max_loss is not None:
+        config = dataclasses.replace(config, max_loss=float(config.max_loss))
+    c, r, n_starts, seed, max_loss = config.c, config.r, config.n_starts, config.seed, config.max_loss
+    max_index, explore_rounds = config.max_index, config.explore_rounds
     rng = np.random.default_rng(seed)
     X0, kind = make_starts(rng, n_starts, r, c)
     gd = kind == 2
@@ -924,11 +992,9 @@ def find_critical_points(
     if max_loss is not None:
         reps = [(x, lo) for x, lo in reps if lo <= max_loss]
     points = _measure(reps, r, c, numerical_llc=numerical_llc, max_index=max_index)
-    config = {"c": c, "r": r, "n_starts": n_starts, "seed": seed, "max_loss": max_loss, "grad_tol": GRAD_TOL,
-              "level_tol": LEVEL_TOL, "numerical_llc": numerical_llc,
-              "explore_rounds": explore_rounds, "n_explore": n_explore, "max_index": max_index,
-              "exact_starts": int(exact.shape[0]), "exact_converged": n_exact_conv}
-    return Catalogue(c, r, tuple(points), seed, n_starts, n_conv, max_loss, config)
+    stats = {"grad_tol": GRAD_TOL, "level_tol": LEVEL_TOL, "n_explore": n_explore,
+             "exact_starts": int(exact.shape[0]), "exact_converged": n_exact_conv}
+    return Catalogue(c, r, tuple(points), seed, n_starts, n_conv, max_loss, config=config, stats=stats)
 
 
 def _measure(reps, r: int, c: int, *, numerical_llc: bool, max_index: int | None = None) -> list[CriticalPoint]:
@@ -966,9 +1032,7 @@ def _measure(reps, r: int, c: int, *, numerical_llc: bool, max_index: int | None
         W = np.array(W)
         b = np.array(b)
         info = polygon_info(W, b)
-        name = (f"{info.k}" + "+" * info.sigma_plus + "-" * info.sigma_minus) if info.regular else irregular_name(
-            c, r, loss
-        )
+        name = point_name(W, b, loss)
         lh = llc_hessian(geom)
         saddle = geom.signature[0] > 0
         suffix = "-stable" if saddle else ""

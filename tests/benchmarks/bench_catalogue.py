@@ -36,7 +36,7 @@ def main() -> None:
     cat = kgon.find_critical_points(c, r=r, seed=0)
     t_full = time.perf_counter() - t0
     n_starts = cat.n_starts
-    n_explore = cat.config["n_explore"]
+    n_explore = cat.stats["n_explore"]
 
     # batched solver throughput (compiled already)
     rng = np.random.default_rng(1)
