@@ -7,8 +7,22 @@ and ``dynamics/`` (SGD, SGLD and LLC estimation). Conventions: ``docs/index.md``
 
 from sampling.data import Dataset, make_dataset
 from sampling.dynamics.sgd import SGDConfig, SGDResult, train_sgd
-from sampling.dynamics.sgld import LLCDiagnostics, LLCResult, default_nbeta, estimate_llc, sgld_step
+from sampling.dynamics.calibrate import Calibration, CalibrationSetting
+from sampling.dynamics.sgld import LLCDiagnostics, LLCResult, SGLDConfig, default_nbeta, estimate_llc, sgld_step
 from sampling.dynamics.trajectory import TrajectoryLLC, llc_trajectory, move_free_biases, refine_center, tms_llc
+from sampling.dynamics.truths import (
+    KnownTruth,
+    dln_data,
+    dln_llc,
+    dln_loss,
+    dln_truth,
+    normal_crossing_llc,
+    normal_crossing_loss,
+    normal_crossing_truth,
+    regular_truth,
+    rrr_llc,
+    tms_truth,
+)
 from sampling.fast_potential import EmpiricalPotential, dense_loss, empirical_potential
 from sampling.mcmc.diagnostics import PhaseMixingWarning, chain_diagnostics, classify_draws, phase_switches
 from sampling.mcmc.io import to_inference_data
@@ -35,6 +49,20 @@ from sampling.model import dense_model, log_density, tms_model
 
 __all__ = sorted(
     [
+        "Calibration",
+        "CalibrationSetting",
+        "SGLDConfig",
+        "KnownTruth",
+        "dln_data",
+        "dln_llc",
+        "dln_loss",
+        "dln_truth",
+        "normal_crossing_llc",
+        "normal_crossing_loss",
+        "normal_crossing_truth",
+        "regular_truth",
+        "rrr_llc",
+        "tms_truth",
         "ChainsResult",
         "CrossingEstimate",
         "Dataset",

@@ -46,7 +46,9 @@ use the same minibatch (two evaluations per step), so the acceptance refers to t
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any, Callable
@@ -59,7 +61,7 @@ from kgon.validation import check_int
 
 from sampling.data import key_data
 
-__all__ = ["sgld_step", "estimate_llc", "LLCResult", "LLCDiagnostics", "default_nbeta", "chain_runner",
+__all__ = ["sgld_step", "estimate_llc", "LLCResult", "LLCDiagnostics", "SGLDConfig", "default_nbeta", "chain_runner",
            "summarize_chains", "as_typed_key", "quadratic_loss", "CHUNK"]
 
 
@@ -246,6 +248,120 @@ def chain_runner(loss_fn: Callable, *, batch_size: int | None, n_data: int | Non
 
 
 # ----------------------------------------------------------------------------------------------
+# configuration
+
+
+@dataclass(frozen=True)
+class SGLDConfig:
+    """Settings of one SGLD LLC estimate (:func:`estimate_llc`), validated on construction.
+
+    Attributes
+    ----------
+    nbeta : float
+        n * beta (> 0).
+    eps, gamma : float
+        Step size (> 0) and localisation strength (>= 0).
+    chains, burnin, draws : int
+        Chains (>= 1), discarded steps (>= 0), averaged steps (>= 1).
+    n : int or None
+        Data size (>= 1), if known.
+    batch_size : int or None
+        Minibatch size (None: full batch).
+    noise, init_noise : float
+        Noise scale (>= 0; 1 = SGLD) and start jitter (>= 0).
+    d : int
+        Number of parameters.
+    divergence_threshold, escape_tol, min_acceptance : float
+        Health thresholds (module docstring); ``divergence_threshold`` resolved (10 d by default).
+    escape_block : int
+        Block length of the escape check (1 in full batch).
+    calibrated : bool
+        Whether eps and gamma were chosen by the calibration sweep (:mod:`sampling.dynamics.calibrate`).
+    context : tuple of (str, value)
+        Extra entries recorded by wrappers (e.g. :func:`sampling.tms_llc`: the refined centre).
+
+    Read access by key (``config["eps"]``) works for the fields and the ``context`` entries.
+    """
+
+    nbeta: float
+    eps: float
+    gamma: float
+    chains: int = 4
+    burnin: int = 0
+    draws: int = 500
+    n: int | None = None
+    batch_size: int | None = None
+    noise: float = 1.0
+    init_noise: float = 0.0
+    d: int = 0
+    divergence_threshold: float | None = None
+    escape_tol: float = 1.0
+    min_acceptance: float = 0.9
+    escape_block: int = 1
+    calibrated: bool = False
+    context: tuple = ()
+
+    def __post_init__(self):
+        set_ = partial(object.__setattr__, self)
+        set_("nbeta", _check_float("nbeta", self.nbeta, positive=True))
+        set_("eps", _check_float("eps", self.eps, positive=True))
+        set_("gamma", _check_float("gamma", self.gamma, nonneg=True))
+        set_("chains", check_int("chains", self.chains, minimum=1))
+        set_("burnin", check_int("burnin", self.burnin, minimum=0))
+        set_("draws", check_int("draws", self.draws, minimum=1))
+        if self.n is not None:
+            set_("n", check_int("n", self.n, minimum=1))
+        if self.batch_size is not None:
+            set_("batch_size", check_int("batch_size", self.batch_size, minimum=1))
+        set_("noise", _check_float("noise", self.noise, nonneg=True))
+        set_("init_noise", _check_float("init_noise", self.init_noise, nonneg=True))
+        set_("d", check_int("d", self.d, minimum=0))
+        if self.divergence_threshold is not None:
+            set_("divergence_threshold", _check_float("divergence_threshold", self.divergence_threshold, positive=True))
+        set_("escape_tol", _check_float("escape_tol", self.escape_tol, nonneg=True))
+        set_("min_acceptance", _check_float("min_acceptance", self.min_acceptance, nonneg=True))
+        if self.min_acceptance > 1:
+            raise ValueError(f"`min_acceptance` must be in [0, 1]; got {self.min_acceptance!r}.")
+        set_("escape_block", check_int("escape_block", self.escape_block, minimum=1))
+        if not isinstance(self.calibrated, bool):
+            raise ValueError(f"`calibrated` must be a bool; got {self.calibrated!r}.")
+        ctx = dict(self.context) if not isinstance(self.context, dict) else self.context
+        set_("context", tuple(ctx.items()))
+
+    def __getitem__(self, key: str):
+        if key in _CONFIG_FIELDS:
+            return getattr(self, key)
+        ctx = dict(self.context)
+        if key in ctx:
+            return ctx[key]
+        raise KeyError(key)
+
+    def get(self, key: str, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def keys(self):
+        return [f for f in _CONFIG_FIELDS if f != "context"] + [k for k, _ in self.context]
+
+    def items(self):
+        return [(k, self[k]) for k in self.keys()]
+
+    def with_context(self, **entries) -> "SGLDConfig":
+        """A copy with ``entries`` added to ``context``."""
+        ctx = dict(self.context)
+        ctx.update(entries)
+        return dataclasses.replace(self, context=tuple(ctx.items()))
+
+    def to_dict(self) -> dict:
+        return dict(self.items())
+
+
+_CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(SGLDConfig))
+
+
+# ----------------------------------------------------------------------------------------------
 # results
 
 
@@ -328,10 +444,15 @@ class LLCResult:
     acceptance_trace : ndarray, shape (chains, burnin + draws)
         MALA acceptance probability of every step.
     diagnostics : LLCDiagnostics
-    config : dict
+    config : SGLDConfig
         nbeta, eps, gamma, chains, burnin, draws, batch_size, n, noise, init_noise, thresholds.
     seed : tuple of int
         The PRNG key data.
+    calibration : Calibration or None
+        The calibration sweep (``estimate_llc(..., calibrate=True)``): every setting's estimate,
+        acceptance and checks, the chosen one and why (:mod:`sampling.dynamics.calibrate`).
+    reason : str
+        Why ``llc`` is NaN, if it is ("" otherwise).
     """
 
     llc: float
@@ -343,12 +464,14 @@ class LLCResult:
     loss_trace: np.ndarray
     acceptance_trace: np.ndarray
     diagnostics: LLCDiagnostics
-    config: dict = field(default_factory=dict)
+    config: SGLDConfig
     seed: tuple[int, ...] = ()
+    calibration: Any = None
+    reason: str = ""
 
     def to_dict(self) -> dict:
         """JSON-able summary (no traces): keys llc, llc_std, llc_se, chain_llc, healthy, loss_star,
-        diagnostics, config, seed."""
+        diagnostics, config, seed, calibration, reason."""
         return {
             "llc": _json_float(self.llc),
             "llc_std": _json_float(self.llc_std),
@@ -357,8 +480,10 @@ class LLCResult:
             "healthy": [bool(h) for h in self.healthy],
             "loss_star": _json_float(self.loss_star),
             "diagnostics": self.diagnostics.to_dict(),
-            "config": dict(self.config),
+            "config": self.config.to_dict(),
             "seed": list(self.seed),
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
+            "reason": self.reason,
         }
 
 
@@ -471,17 +596,23 @@ def estimate_llc(
     *,
     n: int | None = None,
     nbeta: float | None = None,
-    eps: float = 1e-3,
+    eps: float | None = None,
     gamma: float = 1.0,
     chains: int = 4,
-    burnin: int = 0,
-    draws: int = 500,
+    burnin: int | None = None,
+    draws: int | None = None,
     batch_size: int | None = None,
     noise: float = 1.0,
     init_noise: float = 0.0,
     divergence_threshold: float | None = None,
     escape_tol: float = 1.0,
     min_acceptance: float = 0.9,
+    calibrate: bool = False,
+    eps_grid=None,
+    gamma_grid=None,
+    calibration_acceptance: float = 0.95,
+    plateau_rtol: float = 0.02,
+    sweep_fraction: float = 0.4,
 ) -> LLCResult:
     """Estimate the local learning coefficient at ``w_star`` with SGLD (module docstring).
 
@@ -503,9 +634,12 @@ def estimate_llc(
     nbeta : float, keyword-only
         n * beta; overrides the default.
     eps, gamma : float, keyword-only
-        Step size (> 0) and localisation strength (>= 0). Default 1e-3 and 1 (the paper's).
+        Step size (> 0) and localisation strength (>= 0). Default 1e-3 and 1 (the paper's). With
+        ``calibrate=True`` eps is chosen (passing it is an error) and gamma is the default of
+        ``gamma_grid``.
     chains, burnin, draws : int, keyword-only
-        Number of chains (>= 1), discarded steps (>= 0) and averaged steps (>= 1). Default 4, 0, 500.
+        Number of chains (>= 1), discarded steps (>= 0) and averaged steps (>= 1). Default 4, 0, 500
+        (with ``calibrate=True``: 4, 40000, 160000).
     batch_size : int, keyword-only
         Minibatch size m (samples drawn with replacement each step); None = full batch.
     noise : float, keyword-only
@@ -514,6 +648,18 @@ def estimate_llc(
         Standard deviation of the chains' jitter around w* at the start.
     divergence_threshold, escape_tol, min_acceptance : float, keyword-only
         Health thresholds (module docstring).
+    calibrate : bool, keyword-only
+        Choose eps (and gamma) by a short sweep at fixed n beta (:mod:`sampling.dynamics.calibrate`,
+        docs/llc.md): the largest step that is healthy, has MALA acceptance >= ``calibration_acceptance``,
+        a stationary loss trace and an estimate on the small-step plateau; then a fresh estimate there.
+        If no setting passes, the estimate is NaN and ``reason`` says why.
+    eps_grid : sequence of float, keyword-only
+        Steps to try (default ``DEFAULT_EPS_SCALES / nbeta`` = 2^-k / (n beta), k = 0..7).
+    gamma_grid : sequence of float, keyword-only
+        Localisations to try (default ``(gamma,)``); the smallest one with a valid step is used.
+    calibration_acceptance, plateau_rtol, sweep_fraction : float, keyword-only
+        Calibration thresholds (default 0.95, 0.02) and the sweep chains' length as a fraction of the
+        final burn-in and draws (default 0.4).
 
     Returns
     -------
@@ -521,17 +667,15 @@ def estimate_llc(
     """
     if not callable(loss_fn):
         raise ValueError(f"`loss_fn` must be callable; got {type(loss_fn).__name__}.")
-    eps = _check_float("eps", eps, positive=True)
-    gamma = _check_float("gamma", gamma, nonneg=True)
-    noise = _check_float("noise", noise, nonneg=True)
-    init_noise = _check_float("init_noise", init_noise, nonneg=True)
-    escape_tol = _check_float("escape_tol", escape_tol, nonneg=True)
-    min_acceptance = _check_float("min_acceptance", min_acceptance, nonneg=True)
-    if divergence_threshold is not None:
-        divergence_threshold = _check_float("divergence_threshold", divergence_threshold, positive=True)
-    chains = check_int("chains", chains, minimum=1)
-    burnin = check_int("burnin", burnin, minimum=0)
-    draws = check_int("draws", draws, minimum=1)
+    if not isinstance(calibrate, bool):
+        raise ValueError(f"`calibrate` must be True or False; got {calibrate!r}.")
+    if calibrate and eps is not None:
+        raise ValueError(f"`eps` is chosen by the calibration; got eps={eps!r} with calibrate=True "
+                         "(pass eps_grid to restrict the steps tried).")
+    if burnin is None:
+        burnin = 40000 if calibrate else 0
+    if draws is None:
+        draws = 160000 if calibrate else 500
     n_data = None
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, minimum=1)
@@ -542,29 +686,103 @@ def estimate_llc(
         if n is None:
             raise ValueError("`nbeta` is needed when the data size `n` is not given (default nbeta = n / log n).")
         nbeta = default_nbeta(n)
-    else:
-        nbeta = _check_float("nbeta", nbeta, positive=True)
-        if n is not None:
-            n = check_int("n", n, minimum=1)
     w_star = jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=jnp.float64), w_star)
     d = int(sum(np.size(x) for x in jax.tree_util.tree_leaves(w_star)))
-    run = chain_runner(loss_fn, batch_size=batch_size, n_data=n_data, n_steps=burnin + draws)
-    keys = jax.random.split(as_typed_key(rng_key), chains)
-    losses, accept, loss_star = run(keys, w_star, data, eps, gamma, nbeta, noise, init_noise)
-    loss_star = float(loss_star)
-    block = 1 if batch_size is None else max(1, draws // 20)
-    llc, std, se, chain_llc, healthy, diag = summarize_chains(
-        losses, accept, loss_star, nbeta=nbeta, burnin=burnin, d=d, divergence_threshold=divergence_threshold,
-        escape_tol=escape_tol, min_acceptance=min_acceptance, block=block,
+    block = 1 if batch_size is None else max(1, check_int("draws", draws, minimum=1) // 20)
+    base = SGLDConfig(
+        nbeta=nbeta, eps=1e-3 if eps is None else eps, gamma=gamma, chains=chains, burnin=burnin, draws=draws, n=n,
+        batch_size=batch_size, noise=noise, init_noise=init_noise, d=d, divergence_threshold=divergence_threshold,
+        escape_tol=escape_tol, min_acceptance=min_acceptance, escape_block=block,
     )
-    config = {
-        "nbeta": nbeta, "n": n, "eps": eps, "gamma": gamma, "chains": chains, "burnin": burnin, "draws": draws,
-        "batch_size": batch_size, "noise": noise, "init_noise": init_noise, "d": d,
-        "divergence_threshold": 10.0 * d if divergence_threshold is None else divergence_threshold,
-        "escape_tol": escape_tol, "min_acceptance": min_acceptance, "escape_block": block,
-    }
+    if not calibrate:
+        return _estimate(rng_key, loss_fn, w_star, data, base, n_data)
+    return _calibrated(rng_key, loss_fn, w_star, data, base, n_data, eps_grid=eps_grid, gamma_grid=gamma_grid,
+                       calibration_acceptance=calibration_acceptance, plateau_rtol=plateau_rtol,
+                       sweep_fraction=sweep_fraction)
+
+
+def _estimate(rng_key, loss_fn, w_star, data, cfg: SGLDConfig, n_data, *, calibration=None) -> LLCResult:
+    """One estimate with settings ``cfg`` (validated)."""
+    run = chain_runner(loss_fn, batch_size=cfg.batch_size, n_data=n_data, n_steps=cfg.burnin + cfg.draws)
+    keys = jax.random.split(as_typed_key(rng_key), cfg.chains)
+    losses, accept, loss_star = run(keys, w_star, data, cfg.eps, cfg.gamma, cfg.nbeta, cfg.noise, cfg.init_noise)
+    loss_star = float(loss_star)
+    llc, std, se, chain_llc, healthy, diag = summarize_chains(
+        losses, accept, loss_star, nbeta=cfg.nbeta, burnin=cfg.burnin, d=cfg.d,
+        divergence_threshold=cfg.divergence_threshold, escape_tol=cfg.escape_tol,
+        min_acceptance=cfg.min_acceptance, block=cfg.escape_block,
+    )
+    if cfg.divergence_threshold is None:
+        cfg = dataclasses.replace(cfg, divergence_threshold=10.0 * max(cfg.d, 1))
+    reason = ""
+    if not math.isfinite(llc):
+        reason = "no healthy chain: " + "; ".join(f"chain {c}: {r}" for c, r in diag.excluded) if diag.excluded \
+            else "no finite estimate"
     return LLCResult(
         llc=llc, llc_std=std, llc_se=se, chain_llc=chain_llc, healthy=healthy, loss_star=loss_star,
-        loss_trace=np.asarray(losses), acceptance_trace=np.asarray(accept), diagnostics=diag, config=config,
-        seed=key_data(rng_key),
+        loss_trace=np.asarray(losses), acceptance_trace=np.asarray(accept), diagnostics=diag, config=cfg,
+        seed=key_data(rng_key), calibration=calibration, reason=reason,
     )
+
+
+def _calibrated(rng_key, loss_fn, w_star, data, base: SGLDConfig, n_data, *, eps_grid, gamma_grid,
+                calibration_acceptance, plateau_rtol, sweep_fraction) -> LLCResult:
+    """The calibration sweep and the final estimate (:mod:`sampling.dynamics.calibrate`)."""
+    from sampling.dynamics.calibrate import DEFAULT_EPS_SCALES, Calibration, choose_setting, sweep_setting
+
+    calibration_acceptance = _check_float("calibration_acceptance", calibration_acceptance, nonneg=True)
+    plateau_rtol = _check_float("plateau_rtol", plateau_rtol, nonneg=True)
+    sweep_fraction = _check_float("sweep_fraction", sweep_fraction, positive=True)
+    eps_list = _grid("eps_grid", eps_grid, [x / base.nbeta for x in DEFAULT_EPS_SCALES], positive=True)
+    gamma_list = _grid("gamma_grid", gamma_grid, [base.gamma], positive=False)
+    b_s = int(math.ceil(sweep_fraction * base.burnin))
+    d_s = max(2, int(math.ceil(sweep_fraction * base.draws)))
+    run = chain_runner(loss_fn, batch_size=base.batch_size, n_data=n_data, n_steps=b_s + d_s)
+    k_sweep, k_final = jax.random.split(as_typed_key(rng_key))
+    keys = jax.random.split(k_sweep, base.chains)  # common random numbers across the settings
+    settings = []
+    # compile once outside the timed sweep (one chunk; the sweep and the final estimate reuse it)
+    chain_runner(loss_fn, batch_size=base.batch_size, n_data=n_data, n_steps=1)(
+        keys, w_star, data, eps_list[-1], gamma_list[0], base.nbeta, base.noise, base.init_noise)
+    t0 = time.perf_counter()
+    for g in sorted(gamma_list):
+        for e in sorted(eps_list, reverse=True):
+            losses, accept, loss_star = run(keys, w_star, data, e, g, base.nbeta, base.noise, base.init_noise)
+            settings.append(sweep_setting(
+                losses, accept, float(loss_star), eps=e, gamma=g, nbeta=base.nbeta, burnin=b_s, d=base.d,
+                min_acceptance=calibration_acceptance, plateau_rtol=plateau_rtol, summarize=summarize_chains,
+                divergence_threshold=base.divergence_threshold, escape_tol=base.escape_tol,
+                block=1 if base.batch_size is None else max(1, d_s // 20),
+            ))
+    settings, chosen, why = choose_setting(settings, plateau_rtol=plateau_rtol)
+    cal = Calibration(settings=tuple(settings), chosen=chosen, reason=why, steps_per_setting=b_s + d_s,
+                      sweep_steps=base.chains * (b_s + d_s) * len(settings), min_acceptance=calibration_acceptance,
+                      plateau_rtol=plateau_rtol, sweep_seconds=time.perf_counter() - t0)
+    if chosen is None:
+        cfg = dataclasses.replace(base, calibrated=True)
+        nan = float("nan")
+        C = base.chains
+        diag = LLCDiagnostics(nan_chains=(), diverged_chains=(), escaped_chains=(), excluded=(), acceptance=(),
+                              acceptance_mean=nan, min_delta=(), llc_all_chains=nan, warnings=(why,))
+        return LLCResult(llc=nan, llc_std=nan, llc_se=nan, chain_llc=np.full(C, nan), healthy=np.zeros(C, bool),
+                         loss_star=float(loss_star), loss_trace=np.zeros((C, 0)), acceptance_trace=np.zeros((C, 0)),
+                         diagnostics=diag, config=cfg, seed=key_data(rng_key), calibration=cal, reason=why)
+    s = settings[chosen]
+    cfg = dataclasses.replace(base, eps=s.eps, gamma=s.gamma, calibrated=True)
+    t1 = time.perf_counter()
+    res = _estimate(k_final, loss_fn, w_star, data, cfg, n_data)
+    cal = dataclasses.replace(cal, estimate_seconds=time.perf_counter() - t1)
+    return dataclasses.replace(res, seed=key_data(rng_key), calibration=cal)
+
+
+def _grid(name, values, default, *, positive):
+    if values is None:
+        return list(default)
+    try:
+        vals = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a sequence of numbers; got {values!r}.") from None
+    if not vals or not all(math.isfinite(v) and (v > 0 if positive else v >= 0) for v in vals):
+        kind = "positive" if positive else "non-negative"
+        raise ValueError(f"`{name}` must be a non-empty sequence of finite {kind} numbers; got {values!r}.")
+    return sorted(set(vals))

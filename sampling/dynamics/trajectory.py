@@ -191,6 +191,8 @@ def tms_llc(
     init_noise: float = 0.0,
     burnin_tau: float = 3.0,
     draws_tau: float = 10.0,
+    calibrate: bool = False,
+    eps_grid=None,
 ) -> LLCResult:
     """SGLD estimate of the LLC of the TMS at (W, b) for a data set (module docstring).
 
@@ -217,6 +219,10 @@ def tms_llc(
         Move the centre to the empirical critical point first (default True).
     free_bias : float or None, keyword-only
         Move free biases to this depth first (default -1; None: leave them).
+    calibrate : bool, keyword-only
+        Choose eps by the calibration sweep of :func:`sampling.estimate_llc` (``eps_grid``: the steps
+        tried, default 2^-k / (n beta), k = 0..7); the chain length stays tied to the relaxation time
+        at the default eps.
 
     Returns
     -------
@@ -234,8 +240,12 @@ def tms_llc(
     if nbeta is None:
         nbeta = default_nbeta(dataset.n)
     nbeta = _check_float("nbeta", nbeta, positive=True)
+    if not isinstance(calibrate, bool):
+        raise ValueError(f"`calibrate` must be True or False; got {calibrate!r}.")
+    if calibrate and eps is not None:
+        raise ValueError(f"`eps` is chosen by the calibration; got eps={eps!r} with calibrate=True.")
     if eps is None:
-        eps = DEFAULT_EPS_SCALE / nbeta
+        eps = DEFAULT_EPS_SCALE / nbeta  # also sets the chain length (relaxation times) when calibrating
     if free_bias is not None:
         W, b = move_free_biases(W, b, free_bias=free_bias)
     pot = empirical_potential(dataset)
@@ -253,18 +263,17 @@ def tms_llc(
     if draws is None:
         draws = max(1, int(math.ceil(_check_float("draws_tau", draws_tau, positive=True) * tau)))
     info.update(slowest_curvature=h_slow, relaxation_steps=tau)
+    cal = dict(calibrate=True, eps_grid=eps_grid) if calibrate else dict(eps=eps)
     if batch_size is None:
-        res = estimate_llc(rng_key, tms_loss, w_star, pot, n=dataset.n, nbeta=nbeta, eps=eps, gamma=gamma,
-                           chains=chains, burnin=burnin, draws=draws, init_noise=init_noise)
+        res = estimate_llc(rng_key, tms_loss, w_star, pot, n=dataset.n, nbeta=nbeta, gamma=gamma,
+                           chains=chains, burnin=burnin, draws=draws, init_noise=init_noise, **cal)
     else:
         data = (jnp.asarray(dataset.features), jnp.asarray(dataset.mu))
-        res = estimate_llc(rng_key, tms_minibatch_loss, w_star, data, n=dataset.n, nbeta=nbeta, eps=eps,
+        res = estimate_llc(rng_key, tms_minibatch_loss, w_star, data, n=dataset.n, nbeta=nbeta,
                            gamma=gamma, chains=chains, burnin=burnin, draws=draws, batch_size=batch_size,
-                           init_noise=init_noise)
-    config = dict(res.config)
-    config.update(info, free_bias=free_bias, center_W=W.tolist(), center_b=b.tolist())
-    object.__setattr__(res, "config", config)
-    return res
+                           init_noise=init_noise, **cal)
+    config = res.config.with_context(**info, free_bias=free_bias, center_W=W.tolist(), center_b=b.tolist())
+    return dataclasses.replace(res, config=config)
 
 
 # ----------------------------------------------------------------------------------------------

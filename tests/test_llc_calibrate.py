@@ -1,0 +1,115 @@
+"""Self-calibrating SGLD (estimate_llc(..., calibrate=True); sampling.dynamics.calibrate) and the typed
+SGLD configuration. Fast: small models, fixed seeds, tolerances from the Monte Carlo error."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+import jax
+import jax.numpy as jnp
+from sampling import SGLDConfig, estimate_llc
+from sampling.dynamics.calibrate import CalibrationSetting, choose_setting
+from sampling.dynamics.sgld import quadratic_loss
+
+CURV = jnp.array([1.0, 2.0, 0.5, 3.0])
+
+
+def exact_gaussian(h, nbeta, gamma, eps):
+    """E[n beta L] under SGLD's stationary law for L = 1/2 sum h_i w_i^2 (tests/test_llc_known_truths.py)."""
+    h = np.asarray(h, dtype=float)
+    k = nbeta * h + gamma
+    return float(np.sum((nbeta * h / k) / (2 * (1 - eps * k / 4))))
+
+
+def _setting(eps, llc, se=0.05, ok=True, gamma=1.0):
+    return CalibrationSetting(eps=eps, gamma=gamma, llc=llc, llc_se=se, acceptance=0.99 if ok else 0.5,
+                              excluded_chains=0, drift=0.0, drift_se=0.1, healthy=True, accurate=ok,
+                              stationary=True, on_plateau=False, failures=() if ok else ("MALA acceptance 0.5 < 0.95",))
+
+
+def test_choose_largest_step_on_the_plateau():
+    # eps descending: biased (large), then a plateau at 2.0, then an unmixed small step (too low)
+    s = [_setting(1.0, 3.0, ok=False), _setting(0.5, 2.4), _setting(0.25, 2.02), _setting(0.125, 2.0),
+         _setting(0.0625, 1.2)]
+    out, chosen, why = choose_setting(s, plateau_rtol=0.02)
+    assert chosen == 2 and out[2].on_plateau and not out[1].on_plateau
+    assert "largest step" in why and "2.020" in why
+
+
+def test_choose_reports_no_setting():
+    s = [_setting(1.0, 3.0, ok=False), _setting(0.5, 2.4, ok=False)]
+    out, chosen, why = choose_setting(s, plateau_rtol=0.02)
+    assert chosen is None and "no setting passes" in why and "MALA acceptance" in why
+    s = [_setting(0.5, 3.0), _setting(0.25, 2.0), _setting(0.125, 1.0)]   # no two neighbours agree
+    assert choose_setting(s, plateau_rtol=0.02)[1] is None
+    s = [_setting(0.5, 3.0, ok=False), _setting(0.25, 2.0)]                # one passes: plateau not confirmed
+    out, chosen, why = choose_setting(s, plateau_rtol=0.02)
+    assert chosen == 1 and "plateau not confirmed" in why
+
+
+def test_choose_smallest_gamma_with_a_valid_step():
+    s = [_setting(0.5, 2.0, gamma=0.1, ok=False), _setting(0.25, 1.9, gamma=0.1, ok=False),
+         _setting(0.5, 2.0, gamma=1.0), _setting(0.25, 2.0, gamma=1.0),
+         _setting(0.5, 1.5, gamma=10.0), _setting(0.25, 1.5, gamma=10.0)]
+    _, chosen, why = choose_setting(s, plateau_rtol=0.02)
+    assert chosen == 2 and "weakest localisation" in why
+
+
+def test_calibrated_regular_model():
+    """lambda = d/2 = 2 for a regular model; the calibrated estimate agrees with the exact stationary
+    value of SGLD at the chosen step within 4 standard errors, and that step is accurate."""
+    nbeta = 1000.0
+    res = estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), CURV, nbeta=nbeta, calibrate=True,
+                       burnin=400, draws=2000, chains=8)
+    cal = res.calibration
+    assert cal is not None and cal.chosen is not None and res.config.calibrated
+    assert len(cal.settings) == 8 and res.config.eps == cal.eps
+    chosen = cal.settings[cal.chosen]
+    assert chosen.passes and chosen.on_plateau and chosen.acceptance >= 0.95
+    # the largest passing step on the plateau: every larger step failed a check or is off the plateau
+    assert all(not (s.passes and s.on_plateau) for s in cal.settings if s.eps > chosen.eps)
+    exact = exact_gaussian(CURV, nbeta, res.config.gamma, res.config.eps)
+    assert abs(res.llc - exact) <= 4 * res.llc_se
+    assert abs(exact - 2.0) < 0.05 * 2.0
+    assert cal.sweep_steps == 8 * 8 * (160 + 800)
+    d = res.to_dict()
+    assert d["calibration"]["chosen"] == cal.chosen and d["config"]["calibrated"] is True
+
+
+def test_calibration_nan_with_reason_when_nothing_passes():
+    """Centre that is not a minimum: every chain escapes at every step -> NaN and the reason."""
+    res = estimate_llc(jax.random.key(1), quadratic_loss, jnp.ones(4), CURV, nbeta=100.0, calibrate=True,
+                       burnin=50, draws=200)
+    assert math.isnan(res.llc) and res.calibration.chosen is None
+    assert "no setting passes" in res.reason and "escaped" in res.reason
+
+
+def test_calibrate_rejects_an_explicit_step():
+    with pytest.raises(ValueError, match="`eps`"):
+        estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), CURV, nbeta=10.0, eps=1e-3, calibrate=True)
+    with pytest.raises(ValueError, match="`eps_grid`"):
+        estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), CURV, nbeta=10.0, calibrate=True,
+                     eps_grid=[-1.0])
+
+
+def test_sgld_config_is_typed_frozen_and_validated():
+    cfg = SGLDConfig(nbeta=10.0, eps=1e-3, gamma=1.0)
+    assert cfg["eps"] == 1e-3 and cfg.chains == 4
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.eps = 2.0
+    with pytest.raises(ValueError, match=r"`eps` must be a positive number; got -1"):
+        SGLDConfig(nbeta=10.0, eps=-1.0, gamma=1.0)
+    with pytest.raises(ValueError, match=r"`chains` must be an integer >= 1; got 0"):
+        SGLDConfig(nbeta=10.0, eps=1e-3, gamma=1.0, chains=0)
+    with pytest.raises(ValueError, match=r"`min_acceptance`"):
+        SGLDConfig(nbeta=10.0, eps=1e-3, gamma=1.0, min_acceptance=2.0)
+    c2 = cfg.with_context(refined=True)
+    assert c2["refined"] is True and "refined" not in dict(cfg.items())
+    # the estimator's result holds one, with the keyword settings it was called with
+    res = estimate_llc(jax.random.key(2), quadratic_loss, jnp.zeros(4), CURV, nbeta=50.0, eps=1e-3, chains=2, draws=10)
+    assert isinstance(res.config, SGLDConfig) and res.config.eps == 1e-3 and res.config.draws == 10
+    assert res.config.divergence_threshold == 40.0 and res.calibration is None and res.reason == ""
