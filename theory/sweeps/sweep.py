@@ -79,9 +79,6 @@ def execute_task(kind: str, config: dict, seed: int, function: str | None = None
             raise ValueError(f"`kind` must be one of {', '.join(repr(k) for k in TASK_KINDS)}; got {kind!r}.")
         function = TASK_KINDS[kind].function
     function = resolve(function)
-    from kgon.config import configure_jax  # a worker process starts without JAX settings
-
-    configure_jax()
     start = time.perf_counter()
     raw = function(dict(config), int(seed))
     elapsed = time.perf_counter() - start
@@ -476,9 +473,11 @@ def posterior_task(config: dict, seed: int) -> dict:
     divergences) plus ``c``, ``r``, ``seed`` (S), ``data_seed``, ``phase_switches`` (per chain)
     and ``threshold``.
     """
-    import sampling
     import jax
+    import kgon
+    import sampling
 
+    kgon.configure_jax()  # a worker process starts without JAX settings (no-op where already set)
     c, n, r = int(config["c"]), int(config["n"]), int(config.get("r", 2))
     run_seed = int(config["run_seed"])
     data_seed = int(config["data_seed"]) if config.get("data_seed") is not None else run_seed
@@ -562,9 +561,11 @@ def sgd_task(config: dict, seed: int) -> dict:
     Returns ``SGDAnalysis.to_dict()`` plus ``run_offset`` (index of the chunk's first run),
     ``diverged_runs`` and ``llc_excluded_chains`` (for merging chunks, :func:`merge_sgd`).
     """
+    import kgon
     import sampling
     import theory
 
+    kgon.configure_jax()  # a worker process starts without JAX settings (no-op where already set)
     sgd_config = sampling.SGDConfig(**{k: config[k] for k in _SGD_CONFIG_KEYS if k in config})
     result = sampling.train_sgd(sgd_config, list(config["seeds"]))
     catalogue = _load_catalogue(config)
