@@ -86,7 +86,7 @@ def test_sgd_expansion_chunks_runs_with_consecutive_seeds():
     ]
     with pytest.raises(ValueError, match="`replicates` is not used by kind 'sgd'"):
         parse_experiment('[experiment]\nkind = "sgd"\nruns = 2\nreplicates = 2\nseed = 0\n')
-    with pytest.raises(ValueError, match="`batch_size` must be <= `n`; got batch_size = 50, n = 40"):
+    with pytest.raises(ValueError, match="`batch_size` must be an integer in 1..40; got 50"):  # SGDConfig's check
         parse_experiment('[experiment]\nkind = "sgd"\nruns = 2\nn = [40, 100]\nbatch_size = 50\nseed = 0\n')
     with pytest.raises(ValueError, match="missing required key `runs`"):
         parse_experiment('[experiment]\nkind = "sgd"\nseed = 0\n')

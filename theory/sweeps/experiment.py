@@ -22,20 +22,25 @@ identical results, and adding a value to a grid axis leaves the seeds of the exi
 (their stored results are reused, see :mod:`theory.sweeps.store`).
 
 The kinds are a registry of :class:`TaskKind` (name, parameter schema, and the dotted paths of the
-task function and of the aggregator). Paths are resolved lazily, so parsing an experiment never
-imports jax, torch or numpyro, and a worker process can run any task from its kind name alone.
+task function and of the aggregator). Paths are resolved lazily, so a worker process can run any
+task from its kind name alone, and parsing an experiment imports no jax, torch or numpyro except
+for a kind whose parameters are generated from a config dataclass (``TaskKind.config``: the sgd kind
+imports ``sampling.dynamics.sgd`` for ``SGDConfig``, whose fields it does not copy).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import itertools
 import json
 import numbers
 import os
+import re
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -52,6 +57,7 @@ __all__ = [
     "TASK_KINDS",
     "TASK_FORMAT",
     "canonical_json",
+    "config_fields",
     "load_experiment",
     "parse_experiment",
     "register_task_kind",
@@ -95,7 +101,8 @@ class Field:
     name : str
         The key in the ``[experiment]`` table.
     type : str
-        ``"int"``, ``"float"``, ``"str"`` or ``"bool"``.
+        ``"int"``, ``"float"``, ``"str"``, ``"bool"`` or ``"floats"`` (a list of numbers; never a
+        grid axis).
     doc : str
         One line shown in error messages and the docs.
     default : object
@@ -126,7 +133,8 @@ class Field:
         """What values are allowed, in words ("a positive integer", "one of 'nuts', 'tempered'")."""
         if self.choices is not None:
             return "one of " + ", ".join(repr(c) for c in self.choices)
-        word = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}[self.type]
+        word = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
+                "floats": "a list of numbers"}[self.type]
         if self.type == "int" and self.minimum == 1 and self.maximum is None:
             word = "a positive integer"
         elif self.type == "int" and self.minimum == 0 and self.maximum is None:
@@ -141,6 +149,12 @@ class Field:
 
     def check_scalar(self, value, where: str):
         """Validate one value; return it normalised (ints as int, numbers as float)."""
+        if self.type == "floats":
+            if isinstance(value, list) and value and all(
+                isinstance(v, numbers.Real) and not isinstance(v, bool) and v == v for v in value
+            ):
+                return [float(v) for v in value]
+            raise ValueError(f"{where}`{self.name}` must be a non-empty list of numbers; got {value!r}.")
         ok = {
             "int": _is_int(value),
             "float": isinstance(value, numbers.Real) and not isinstance(value, bool),
@@ -166,7 +180,7 @@ class Field:
 
     def check(self, value, where: str):
         """Validate a value from the file: a scalar, or for grid axes a non-empty duplicate-free list."""
-        if isinstance(value, list):
+        if isinstance(value, list) and self.type != "floats":
             if not self.grid:
                 raise ValueError(
                     f"{where}`{self.name}` must be {self.describe()}; got the list {value!r} "
@@ -179,6 +193,53 @@ class Field:
                 raise ValueError(f"{where}`{self.name}` must not repeat values; got {value!r}.")
             return values
         return self.check_scalar(value, where)
+
+
+_TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "tuple[float, ...]": "floats"}
+
+
+def _attribute_docs(cls) -> dict[str, str]:
+    """name -> first line of its description in the numpy-style ``Attributes`` section of ``cls``."""
+    doc = (cls.__doc__ or "").split("Attributes\n", 1)
+    if len(doc) < 2:
+        return {}
+    out: dict[str, str] = {}
+    names: list[str] = []
+    for line in doc[1].splitlines():
+        head = re.match(r"^    (\w+(?:, \w+)*) :", line)
+        if head:
+            names = head.group(1).split(", ")
+        elif names and line.startswith("        ") and line.strip():
+            for name in names:
+                out.setdefault(name, line.strip())
+            names = []
+        elif line.strip() and not line.startswith(" "):
+            break
+    return out
+
+
+def config_fields(cls, *, grid: tuple[str, ...] = ()) -> tuple[Field, ...]:
+    """Task-kind parameters generated from the fields of a config dataclass.
+
+    Each field ``x: T = default`` becomes ``Field(x, type, doc, default)``: the type from the
+    annotation (int, float, str, bool, ``tuple[float, ...]`` -> ``"floats"``; ``| None`` allowed),
+    the doc from the first line of ``x``'s entry in the class's ``Attributes`` section, the default
+    from the dataclass (required when it has none); names in ``grid`` are grid axes. Bounds are left
+    to the class's ``__post_init__``, which validates every task config.
+    """
+    docs = _attribute_docs(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        annotation = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        base = annotation.replace(" | None", "").strip()
+        if base not in _TYPES:
+            raise ValueError(f"config field `{cls.__name__}.{f.name}` has type {annotation!r}; a task kind "
+                             f"needs one of {', '.join(_TYPES)} (optionally | None).")
+        default = _REQUIRED if f.default is dataclasses.MISSING else f.default
+        if isinstance(default, tuple):
+            default = list(default)
+        out.append(Field(f.name, _TYPES[base], docs.get(f.name, f.name), default=default, grid=f.name in grid))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -212,6 +273,13 @@ class TaskKind:
         (the posterior and SGD kinds put the critical-point catalogue itself into the config, so the
         key depends on the catalogue used and workers need no catalogue cache). ``base_dir`` is the
         directory of the experiment file (for relative paths).
+    config : str or None
+        ``"module:Class"`` of a frozen config dataclass (e.g. ``sampling.SGDConfig``) whose fields are
+        parameters of the kind too, generated by :func:`config_fields` (names, types, defaults and the
+        one-line docs of its ``Attributes`` section) when the schema is first used, so the kind never
+        copies them; the class's ``__post_init__`` validates the values in the task.
+    config_grid : tuple of str
+        The generated fields that are grid axes.
     replicates : bool
         Whether ``replicates`` may be larger than 1 for this kind.
     """
@@ -225,9 +293,17 @@ class TaskKind:
     expand: str | None = None
     prepare: str | None = None
     replicates: bool = True
+    config: str | None = None
+    config_grid: tuple[str, ...] = ()
+
+    @cached_property
+    def schema(self) -> tuple[Field, ...]:
+        """All parameters: the fields generated from ``config`` (if any), then ``fields``."""
+        generated = config_fields(resolve(self.config), grid=self.config_grid) if self.config else ()
+        return tuple(generated) + tuple(self.fields)
 
     def field(self, name: str) -> Field:
-        for f in self.fields:
+        for f in self.schema:
             if f.name == name:
                 return f
         raise KeyError(name)
@@ -299,21 +375,9 @@ register_task_kind(
     TaskKind(
         name="sgd",
         doc="batched SGD runs (sampling.train_sgd) matched to catalogue plateaus (theory.analyze_sgd)",
+        # the fields of sampling.SGDConfig (defaults = the paper's protocol, SCIENCE.md §5) are
+        # generated from the dataclass (``config``); these are the kind's own
         fields=(
-            # sampling.SGDConfig, defaults = the paper's protocol (SCIENCE.md §5); a test keeps them in sync
-            Field("c", "int", "number of features", default=6, grid=True, minimum=2),
-            Field("r", "int", "number of hidden dimensions", default=2, grid=True, minimum=1),
-            Field("n", "int", "training-set size of each run", default=1000, grid=True, minimum=1),
-            Field("batch_size", "int", "minibatch size", default=20, grid=True, minimum=1),
-            Field("lr", "float", "learning rate", default=0.005, grid=True, minimum=0.0),
-            Field("epochs", "int", "passes over the training set", default=4500, grid=True, minimum=1),
-            Field("init_k", "int", "initial polygon size", default=4, grid=True, minimum=0),
-            Field("init_length", "float", "initial polygon column length", default=1.0, minimum=0.0),
-            Field("init_noise", "float", "initial noise standard deviation", default=0.01, grid=True, minimum=0.0),
-            Field("checkpoints", "int", "log-spaced checkpoints", default=200, minimum=2),
-            Field("dtype", "str", "training precision", default="float64", choices=("float64", "float32")),
-            Field("data_seed", "int", "one training set for all runs (default: one per run)", default=None,
-                  minimum=0),
             # runs and their split into tasks
             Field("runs", "int", "SGD runs per grid point (seeds seed, seed+1, ...)", minimum=1),
             Field("runs_per_task", "int", "runs trained together in one task", default=5, minimum=1),
@@ -334,6 +398,8 @@ register_task_kind(
         expand="theory.sweeps.sweep:expand_sgd",
         prepare="theory.sweeps.sweep:prepare_catalogue",
         replicates=False,
+        config="sampling.dynamics.sgd:SGDConfig",
+        config_grid=("c", "r", "n", "batch_size", "lr", "epochs", "init_k", "init_noise", "sparsity"),
     )
 )
 
@@ -445,7 +511,7 @@ class Experiment:
         """The grid points: one config per combination of the list-valued grid axes (schema order;
         parameters that are ``None`` are left out)."""
         params = self.params
-        axes = [f.name for f in self.task_kind.fields if f.grid and isinstance(params.get(f.name), list)]
+        axes = [f.name for f in self.task_kind.schema if f.grid and isinstance(params.get(f.name), list)]
         out = []
         for combo in itertools.product(*(params[a] for a in axes)):
             config = {k: v for k, v in params.items() if v is not None}
@@ -554,13 +620,13 @@ def parse_experiment(data: Mapping | str, *, source: str | None = None) -> Exper
     name = table.pop("name", None)
     if name is not None:
         name = Field("name", "str", _COMMON["name"]).check(name, where)
-    known = {f.name for f in kind.fields}
+    known = {f.name for f in kind.schema}
     unknown = sorted(set(table) - known)
     if unknown:
         allowed = ", ".join(sorted(known | set(_COMMON)))
         raise ValueError(f"{where}unknown key `{unknown[0]}` for kind {kind_name!r}; allowed keys: {allowed}.")
     params = {}
-    for f in kind.fields:
+    for f in kind.schema:
         if f.name in table:
             params[f.name] = f.check(table[f.name], where)
         elif f.required:

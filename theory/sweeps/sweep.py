@@ -18,7 +18,9 @@ the executors stay light, and worker processes load only what the kinds they run
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import itertools
 import json
 import sys
 import time
@@ -505,32 +507,32 @@ def posterior_task(config: dict, seed: int) -> dict:
 # --------------------------------------------------------------------------------------------------
 # the SGD kind
 
-_SGD_CONFIG_KEYS = ("c", "r", "n", "batch_size", "lr", "epochs", "init_k", "init_length", "init_noise",
-                    "checkpoints", "dtype", "data_seed")
 _SGD_ANALYSIS_KEYS = ("threshold", "slope_tol", "min_length")
-_SGD_POINT_KEYS = _SGD_CONFIG_KEYS + _SGD_ANALYSIS_KEYS + ("llc_per_plateau",)
+
+
+def _sgd_config(config: dict):
+    """The ``sampling.SGDConfig`` of a task config (its keys that are SGDConfig fields; lists of
+    numbers become the tuples the config holds)."""
+    from sampling.dynamics.sgd import SGDConfig
+
+    names = [f.name for f in dataclasses.fields(SGDConfig)]
+    return SGDConfig(**{k: tuple(config[k]) if isinstance(config[k], list) else config[k]
+                        for k in names if config.get(k) is not None})
+
+
+def _sgd_point_keys() -> tuple[str, ...]:
+    from sampling.dynamics.sgd import SGDConfig
+
+    return tuple(f.name for f in dataclasses.fields(SGDConfig)) + _SGD_ANALYSIS_KEYS + ("llc_per_plateau",)
 
 
 def check_sgd(params: dict) -> None:
-    """Parse-time checks across SGD parameters (the rest is checked by ``sampling.SGDConfig``)."""
-    def values(key):
-        v = params.get(key)
-        return v if isinstance(v, list) else [v]
-
-    for n in values("n"):
-        for m in values("batch_size"):
-            if m > n:
-                raise ValueError(f"`batch_size` must be <= `n`; got batch_size = {m}, n = {n}.")
-    for c in values("c"):
-        for k in values("init_k"):
-            if k > c:
-                raise ValueError(f"`init_k` must be <= `c`; got init_k = {k}, c = {c}.")
-            for r in values("r"):
-                if k >= 3 and r < 2:
-                    raise ValueError(f"`init_k` >= 3 needs r >= 2; got init_k = {k}, r = {r}.")
-    for lr in values("lr"):
-        if lr <= 0:
-            raise ValueError(f"`lr` must be a positive number; got {lr!r}.")
+    """Parse-time check: the SGD settings of every grid point make a valid ``sampling.SGDConfig``
+    (its ``__post_init__`` names the bad argument)."""
+    kind = TASK_KINDS["sgd"]
+    axes = [f.name for f in kind.schema if f.grid and isinstance(params.get(f.name), list)]
+    for combo in itertools.product(*(params[a] for a in axes)):
+        _sgd_config(dict(params, **dict(zip(axes, combo))))
 
 
 def expand_sgd(experiment: Experiment) -> list[tuple[dict, int]]:
@@ -566,7 +568,7 @@ def sgd_task(config: dict, seed: int) -> dict:
     import theory
 
     kgon.configure_jax()  # a worker process starts without JAX settings (no-op where already set)
-    sgd_config = sampling.SGDConfig(**{k: config[k] for k in _SGD_CONFIG_KEYS if k in config})
+    sgd_config = _sgd_config(config)
     result = sampling.train_sgd(sgd_config, list(config["seeds"]))
     catalogue = _load_catalogue(config)
     analysis = theory.analyze_sgd(result, catalogue, **{k: config[k] for k in _SGD_ANALYSIS_KEYS if k in config})
@@ -679,7 +681,7 @@ def aggregate_sgd(tasks: Sequence[Task], results: Sequence[dict]) -> dict:
     settings: dict[str, dict] = {}
     for task, res in zip(tasks, results):
         cfg = task.config
-        point = {k: cfg[k] for k in _SGD_POINT_KEYS if k in cfg}
+        point = {k: cfg[k] for k in _sgd_point_keys() if k in cfg}
         key = canonical_json(point)
         groups.setdefault(key, []).append(res)
         settings[key] = point
