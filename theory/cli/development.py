@@ -29,12 +29,18 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="first run seed (default 0)")
     parser.add_argument("--epochs", type=positive_int, default=4500, help="epochs (default 4500: 225,000 steps)")
     parser.add_argument("--n", type=int_range(2), default=1000, help="training-set size (default 1000)")
+    parser.add_argument("--batch-size", type=positive_int, default=20, help="minibatch size (default 20)")
+    parser.add_argument("--lr", type=finite_float(0, min_inclusive=False), default=0.005,
+                        help="learning rate (default 0.005)")
     parser.add_argument("--init-k", type=nonnegative_int, default=4, help="initial polygon (default 4)")
     parser.add_argument("--checkpoints", type=int_range(6), default=200, help="log-spaced checkpoints (default 200)")
     parser.add_argument("--chains", type=positive_int, default=4, help="SGLD chains per checkpoint (default 4, the paper's)")
     parser.add_argument("--draws", type=positive_int, default=500, help="SGLD steps per chain (default 500, the paper's)")
-    parser.add_argument("--bandwidth", type=finite_float(0, min_inclusive=False), default=0.5,
-                        help="GP length scale of the LLC curve in decades of t (default 0.5)")
+    parser.add_argument("--bandwidth", type=finite_float(0, min_inclusive=False), default=0.25,
+                        help="GP length scale of the LLC curve in decades of t (default 0.25)")
+    parser.add_argument("--min-change", type=finite_float(0), default=0.5,
+                        help="merge LLC stages that change the smoothed LLC by less than this (default 0.5; "
+                             "0 = seed 002's procedure)")
     parser.add_argument("--tolerance", type=finite_float(0), default=0.5,
                         help="milestone tolerance on |d LLC / d log10 t| (default 0.5)")
     parser.add_argument("--sigma", type=finite_float(0, min_inclusive=False), default=0.1,
@@ -56,8 +62,8 @@ def run(args) -> int:
     from theory.development.evaluate import evaluate_development, llc_curves
 
     kgon.configure_jax()
-    config = sampling.SGDConfig(c=args.c, r=args.r, n=args.n, epochs=args.epochs, init_k=args.init_k,
-                                checkpoints=args.checkpoints)
+    config = sampling.SGDConfig(c=args.c, r=args.r, n=args.n, batch_size=args.batch_size, lr=args.lr,
+                                epochs=args.epochs, init_k=args.init_k, checkpoints=args.checkpoints)
     seeds = list(range(args.seed, args.seed + args.runs))
     quiet = args.json
     key = hashlib.sha256(json.dumps({"config": config.to_dict(), "seeds": seeds}, sort_keys=True).encode()).hexdigest()[:12]
@@ -85,7 +91,7 @@ def run(args) -> int:
     timings["llc_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     ev = evaluate_development(result, analysis, llc, bandwidth=args.bandwidth, tolerance=args.tolerance,
-                              sigma=args.sigma)
+                              min_change=args.min_change, sigma=args.sigma)
     timings["methods_s"] = time.perf_counter() - t0
     d = ev.to_dict()
     d.update(c=args.c, r=args.r, seeds=seeds, llc_excluded_chains=llc["reasons"], llc_config=llc["config"],

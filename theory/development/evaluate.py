@@ -234,8 +234,8 @@ class DevelopmentEvaluation:
                 "scores": dict(self.scores), "config": dict(self.config)}
 
 
-def evaluate_development(result, analysis, llc, *, bandwidth: float = 0.5, tolerance: float = 0.5,
-                         method: str = "gp", sigma: float = 0.1, n_components: int = 3,
+def evaluate_development(result, analysis, llc, *, bandwidth: float = 0.25, tolerance: float = 0.5,
+                         min_change: float = 0.5, method: str = "gp", sigma: float = 0.1, n_components: int = 3,
                          vertex_prominence: float = 1.0, cusp_angle: float = 90.0, coincidence: float = 0.1,
                          k: int = 3, jump_threshold: float = 0.3, jump_window: float = 0.2, align: bool = True,
                          plateau_window: float = 0.1, min_plateau_decades: float = 0.5,
@@ -249,8 +249,8 @@ def evaluate_development(result, analysis, llc, *, bandwidth: float = 0.5, toler
         :func:`theory.analyze_sgd` of ``result`` (the ground truth: plateaus and transitions).
     llc : dict or TrajectoryLLC
         LLC at every checkpoint: :func:`llc_curves`'s dict or a TrajectoryLLC (``.llc`` (R, K)).
-    bandwidth, tolerance, method : keyword-only
-        :func:`theory.development.detect_milestones` (defaults 0.5 decades, 0.5 per decade, GP).
+    bandwidth, tolerance, min_change, method : keyword-only
+        :func:`theory.development.detect_milestones` (defaults 0.25 decades, 0.5 per decade, 0.5, GP).
     sigma, n_components, vertex_prominence, cusp_angle, coincidence : keyword-only
         :func:`theory.development.essential_dynamics` on :func:`tms_probe_outputs` (defaults 0.1, 3,
         1.0, 90, 0.1).
@@ -277,7 +277,8 @@ def evaluate_development(result, analysis, llc, *, bandwidth: float = 0.5, toler
     for i in range(R):
         pls = [[p.first_step, p.last_step, p.label] for p in analysis.plateaus if p.run == i]
         trs = [t.step for t in analysis.transitions if t.run == i]
-        sa = detect_milestones(result.steps, L[i], bandwidth=bandwidth, tolerance=tolerance, method=method)
+        sa = detect_milestones(result.steps, L[i], bandwidth=bandwidth, tolerance=tolerance, method=method,
+                               min_change=min_change)
         ed = essential_dynamics(tms_probe_outputs(result.W[i], result.b[i]), result.steps, sigma=sigma,
                                 n_components=n_components, vertex_prominence=vertex_prominence,
                                 cusp_angle=cusp_angle, coincidence=coincidence)
