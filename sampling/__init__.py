@@ -24,7 +24,13 @@ from sampling.dynamics.truths import (
     tms_truth,
 )
 from sampling.fast_potential import EmpiricalPotential, dense_loss, empirical_potential
-from sampling.mcmc.diagnostics import PhaseMixingWarning, chain_diagnostics, classify_draws, phase_switches
+from sampling.mcmc.diagnostics import (
+    ChainDiagnostics,
+    PhaseMixingWarning,
+    chain_diagnostics,
+    classify_draws,
+    phase_switches,
+)
 from sampling.mcmc.io import to_inference_data
 from sampling.mcmc.nuts import ChainsResult, NutsConfig, NutsResult, initial_points, nuts_chains, run_nuts
 from sampling.mcmc.occupancy import (
@@ -63,6 +69,7 @@ __all__ = sorted(
         "regular_truth",
         "rrr_llc",
         "tms_truth",
+        "ChainDiagnostics",
         "ChainsResult",
         "CrossingEstimate",
         "Dataset",

@@ -13,14 +13,19 @@ per-coordinate R-hat is meaningless; the diagnostics use invariants:
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
 
+from kgon.io import to_jsonable
+
 __all__ = [
     "PhaseMixingWarning",
+    "ChainDiagnostics",
     "chain_diagnostics",
     "classify_draws",
     "phase_switches",
@@ -48,7 +53,30 @@ def classify_draws(W: np.ndarray, b: np.ndarray, catalogue, *, threshold: float 
     return np.asarray(kgon.classify(W, b, catalogue, threshold=threshold))
 
 
-def chain_diagnostics(loss: np.ndarray, diverging: np.ndarray | None = None) -> dict:
+@dataclass(frozen=True)
+class ChainDiagnostics:
+    """Symmetry-invariant convergence diagnostics of a set of chains (:func:`chain_diagnostics`).
+
+    Attributes
+    ----------
+    rhat_loss : float
+        Split R-hat of the loss over chains (nan with fewer than 4 draws per chain or non-finite losses).
+    ess_loss : float
+        Bulk effective sample size of the loss (nan likewise).
+    divergences : int
+        Divergent transitions, all chains.
+    """
+
+    rhat_loss: float
+    ess_loss: float
+    divergences: int
+
+    def to_dict(self) -> dict:
+        """Strict-JSON dict (nan -> None)."""
+        return to_jsonable(dataclasses.asdict(self))
+
+
+def chain_diagnostics(loss: np.ndarray, diverging: np.ndarray | None = None) -> ChainDiagnostics:
     """Split R-hat and ESS of the loss, and the number of divergences.
 
     Parameters
@@ -58,8 +86,7 @@ def chain_diagnostics(loss: np.ndarray, diverging: np.ndarray | None = None) -> 
 
     Returns
     -------
-    dict with ``rhat_loss`` (float, nan if fewer than 4 draws), ``ess_loss`` (float) and
-    ``divergences`` (int).
+    ChainDiagnostics
     """
     loss = np.asarray(loss, dtype=np.float64)
     if loss.ndim != 2:
@@ -70,7 +97,7 @@ def chain_diagnostics(loss: np.ndarray, diverging: np.ndarray | None = None) -> 
     else:
         rhat, ess = float("nan"), float("nan")
     div = 0 if diverging is None else int(np.sum(diverging))
-    return {"rhat_loss": rhat, "ess_loss": ess, "divergences": div}
+    return ChainDiagnostics(rhat_loss=rhat, ess_loss=ess, divergences=div)
 
 
 def phase_switches(labels: np.ndarray) -> tuple[int, ...]:

@@ -611,8 +611,8 @@ def run_nuts(
     return NutsResult(
         W=np.asarray(W), b=np.asarray(b), loss=loss, diverging=diverging,
         accept_prob=tr.accept_prob[:, warmup:, 0], num_steps=tr.num_steps[:, warmup:, 0],
-        step_size=tr.step_size[:, 0], rhat_loss=diag["rhat_loss"], ess_loss=diag["ess_loss"],
-        divergences=diag["divergences"], labels=labels, phase_switches=switches,
+        step_size=tr.step_size[:, 0], rhat_loss=diag.rhat_loss, ess_loss=diag.ess_loss,
+        divergences=diag.divergences, labels=labels, phase_switches=switches,
         n=dataset.n, c=c, r=r, config=config, seed=key_data(rng_key), devices=_device_layout(chains),
     )
 

@@ -423,7 +423,7 @@ def run_tempering(
         switches = phase_switches(labels)
         warn_if_not_mixing(labels, method="tempered", n=n)
     return TemperingResult(
-        W=W, b=b, loss=loss, diverging=res.diverging, rhat_loss=diag["rhat_loss"], ess_loss=diag["ess_loss"],
-        divergences=diag["divergences"], labels=labels, phase_switches=switches, pt=res, n=n, c=c, r=r,
+        W=W, b=b, loss=loss, diverging=res.diverging, rhat_loss=diag.rhat_loss, ess_loss=diag.ess_loss,
+        divergences=diag.divergences, labels=labels, phase_switches=switches, pt=res, n=n, c=c, r=r,
         config=config, seed=key_data(rng_key),
     )
