@@ -28,3 +28,16 @@ def _part(offset, transitions):
 def test_sweep_merge_reports_the_same_five_to_six():
     merged = merge_sgd([_part(0, C6[:2]), _part(1, C6[2:])])
     assert merged["five_to_six"] == five_to_six(merged["transitions"]) == 3
+
+
+def test_antecedent_check_is_a_dataclass_that_merges():
+    from theory.sgd_analysis import AntecedentCheck, SignCounts
+
+    a = AntecedentCheck(2, SignCounts(loss_down_llc_up=2), None, 2)
+    b = AntecedentCheck(3, SignCounts(loss_down_llc_up=1, loss_down_llc_down=1, undetermined=1),
+                        SignCounts(loss_down_llc_up=1), 3)
+    m = AntecedentCheck.total([a, b])
+    assert (m.n_transitions, m.loss_decreasing, m.theory.loss_down_llc_up, m.estimated.loss_down_llc_up) == (5, 5, 3, 1)
+    assert m.theory.consistent_fraction == 3 / 4
+    assert AntecedentCheck.from_dict(m.to_dict()) == m
+    assert m.to_dict()["theory"]["consistent_fraction"] == 0.75

@@ -99,7 +99,7 @@ def test_analysis_of_a_known_schedule(catalogue6):
     steps = sorted(t.step for t in a.transitions if t.run == 0)
     assert steps == [int(res.steps[21])]  # first checkpoint of the new plateau (20 is not flat)
     assert a.final_phases == {lab["5"]: 2, lab["6"]: 1}
-    ant = a.antecedent()
+    ant = a.antecedent().to_dict()
     assert ant["n_transitions"] == 3 and ant["loss_decreasing"] == 3 and ant["estimated"] is None
     th = catalogue6.get
     pairs = [("4+", "5"), ("4+", "5"), ("4", "4+")]
@@ -121,7 +121,7 @@ def test_sign_counts_with_tolerance():
     from theory.sgd_analysis import _sign_counts
 
     out = _sign_counts([(-1.0, 0.5, 0.2), (-1.0, 0.1, 0.2), (-1.0, -0.5, 0.2), (-1.0, float("nan"), 0.2),
-                        (1.0, 0.3)])
+                        (1.0, 0.3)]).to_dict()
     assert (out["loss_down_llc_up"], out["llc_equal_within_error"], out["loss_down_llc_down"],
             out["undetermined"], out["loss_up_llc_up"]) == (1, 1, 1, 1, 1)
     assert out["consistent_fraction"] == pytest.approx(1 / 3)

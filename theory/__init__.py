@@ -39,7 +39,17 @@ from theory.free_energy import (
     significant_transitions,
     transitions,
 )
-from theory.sgd_analysis import Plateau, PlateauTransition, SGDAnalysis, analyze_sgd, match_checkpoints, plateau_centers
+from theory.sgd_analysis import (
+    AntecedentCheck,
+    Plateau,
+    PlateauTransition,
+    SGDAnalysis,
+    SignCounts,
+    analyze_sgd,
+    five_to_six,
+    match_checkpoints,
+    plateau_centers,
+)
 from theory.sweeps.executor import Completed, DaskExecutor, Executor, LocalExecutor, make_executor
 from theory.sweeps.experiment import (
     TASK_KINDS,
@@ -94,9 +104,12 @@ __all__ = sorted(
         "LocalExecutor",
         "OccupancyComparison",
         "Plateau",
+        "AntecedentCheck",
         "PlateauTransition",
         "ResultStore",
         "SGDAnalysis",
+        "five_to_six",
+        "SignCounts",
         "StoredResult",
         "SweepError",
         "SweepResult",

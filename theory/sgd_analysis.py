@@ -30,13 +30,14 @@ counted as ``llc_equal_within_error`` instead of a sign.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Plateau", "PlateauTransition", "SGDAnalysis", "analyze_sgd", "FIVE_GON_FAMILY", "five_to_six", "flat_mask", "match_checkpoints",
+__all__ = ["AntecedentCheck", "Plateau", "PlateauTransition", "SGDAnalysis", "SignCounts", "analyze_sgd", "FIVE_GON_FAMILY", "five_to_six", "flat_mask", "match_checkpoints",
            "plateau_centers", "DEFAULT_SLOPE_TOL", "SIGN_KEYS", "merge_sign_counts", "format_sign_counts"]
 
 DEFAULT_SLOPE_TOL = 0.05
@@ -141,13 +142,48 @@ SIGN_KEYS = ("loss_down_llc_up", "loss_down_llc_down", "loss_up_llc_up", "loss_u
              "llc_equal_within_error")
 
 
-def _sign_counts(pairs) -> dict:
-    """Counts of sign patterns of (delta loss, delta llc[, tolerance]).
+@dataclass(frozen=True)
+class SignCounts:
+    """Counts of the sign patterns of (delta loss, delta LLC) over plateau transitions.
 
     A change of the LLC no larger than its tolerance (twice the combined uncertainty of the two
     values) is counted as ``llc_equal_within_error``, not as a sign; NaNs and exact zeros as
-    ``undetermined``. Neither enters ``consistent_fraction``.
+    ``undetermined``. Neither enters :attr:`consistent_fraction`.
     """
+
+    loss_down_llc_up: int = 0
+    loss_down_llc_down: int = 0
+    loss_up_llc_up: int = 0
+    loss_up_llc_down: int = 0
+    undetermined: int = 0
+    llc_equal_within_error: int = 0
+
+    @property
+    def consistent_fraction(self) -> float | None:
+        """Loss down & LLC up among the transitions with a sign (None if there are none)."""
+        det = self.loss_down_llc_up + self.loss_down_llc_down + self.loss_up_llc_up + self.loss_up_llc_down
+        return self.loss_down_llc_up / det if det else None
+
+    def to_dict(self) -> dict:
+        """The counts (keys :data:`SIGN_KEYS`) plus ``consistent_fraction``."""
+        return dict(dataclasses.asdict(self), consistent_fraction=self.consistent_fraction)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SignCounts":
+        """Inverse of :meth:`to_dict` (keys missing in older results count 0)."""
+        return cls(**{k: int(d.get(k, 0)) for k in SIGN_KEYS})
+
+    @classmethod
+    def total(cls, parts) -> "SignCounts | None":
+        """The sum of several counts (``None`` entries skipped); ``None`` if there are none."""
+        parts = [p for p in parts if p is not None]
+        if not parts:
+            return None
+        return cls(**{k: sum(getattr(p, k) for p in parts) for k in SIGN_KEYS})
+
+
+def _sign_counts(pairs) -> SignCounts:
+    """:class:`SignCounts` of items (delta loss, delta llc[, tolerance])."""
     out = dict.fromkeys(SIGN_KEYS, 0)
     for item in pairs:
         dl, dk = item[0], item[1]
@@ -158,29 +194,76 @@ def _sign_counts(pairs) -> dict:
             out["llc_equal_within_error"] += 1
         else:
             out[f"loss_{'down' if dl < 0 else 'up'}_llc_{'up' if dk > 0 else 'down'}"] += 1
-    return _with_consistent_fraction(out)
+    return SignCounts(**out)
 
 
-def _with_consistent_fraction(counts: dict) -> dict:
-    """``counts`` plus ``consistent_fraction``: loss down & LLC up among the transitions with a sign."""
-    det = sum(counts[k] for k in SIGN_KEYS[:4])
-    counts["consistent_fraction"] = counts["loss_down_llc_up"] / det if det else None
-    return counts
+@dataclass(frozen=True)
+class AntecedentCheck:
+    """The Bayesian antecedent check of SGD transitions (Chen et al. 2023, §6): does each plateau
+    transition lower the loss and raise the LLC, as a Bayesian transition at growing n does?
+
+    Attributes
+    ----------
+    n_transitions : int
+        Plateau transitions checked.
+    theory : SignCounts
+        Signs with the catalogue (theoretical) LLC of both plateaus.
+    estimated : SignCounts or None
+        Signs with the SGLD estimates at the plateaus (None without estimates).
+    loss_decreasing : int
+        Transitions that lower the loss.
+    """
+
+    n_transitions: int
+    theory: SignCounts
+    estimated: SignCounts | None
+    loss_decreasing: int
+
+    def to_dict(self) -> dict:
+        return {
+            "n_transitions": self.n_transitions,
+            "theory": self.theory.to_dict(),
+            "estimated": None if self.estimated is None else self.estimated.to_dict(),
+            "loss_decreasing": self.loss_decreasing,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AntecedentCheck":
+        return cls(
+            n_transitions=int(d["n_transitions"]),
+            theory=SignCounts.from_dict(d["theory"] or {}),
+            estimated=None if d.get("estimated") is None else SignCounts.from_dict(d["estimated"]),
+            loss_decreasing=int(d["loss_decreasing"]),
+        )
+
+    @classmethod
+    def total(cls, parts) -> "AntecedentCheck":
+        """The check of the union of the transitions of several checks (counts add up)."""
+        parts = list(parts)
+        return cls(
+            n_transitions=sum(p.n_transitions for p in parts),
+            theory=SignCounts.total([p.theory for p in parts]) or SignCounts(),
+            estimated=SignCounts.total([p.estimated for p in parts]),
+            loss_decreasing=sum(p.loss_decreasing for p in parts),
+        )
 
 
 def merge_sign_counts(parts) -> dict | None:
-    """Sum sign counts of :meth:`SGDAnalysis.antecedent` (``None`` entries skipped; keys missing in
-    older results count 0) and recompute ``consistent_fraction``; ``None`` if nothing to merge."""
-    parts = [p for p in parts if p is not None]
-    if not parts:
-        return None
-    return _with_consistent_fraction({k: sum(int(p.get(k, 0)) for p in parts) for k in SIGN_KEYS})
+    """Sum sign-count dicts (``SignCounts.to_dict``; ``None`` entries skipped, missing keys count 0)
+    and recompute ``consistent_fraction``; ``None`` if nothing to merge."""
+    total = SignCounts.total([SignCounts.from_dict(p) for p in parts if p is not None])
+    return None if total is None else total.to_dict()
 
 
-def format_sign_counts(counts: dict) -> str:
-    """One line: ``"N consistent, N loss down & LLC down, N LLC equal within error, N undetermined"``."""
-    return (f"{counts['loss_down_llc_up']} consistent, {counts['loss_down_llc_down']} loss down & LLC down, "
-            f"{counts.get('llc_equal_within_error', 0)} LLC equal within error, {counts['undetermined']} undetermined")
+def format_sign_counts(counts) -> str:
+    """One line: ``"N consistent, N loss down & LLC down, N LLC equal within error, N undetermined"``.
+
+    ``counts``: a :class:`SignCounts` or its ``to_dict()``.
+    """
+    if isinstance(counts, dict):
+        counts = SignCounts.from_dict(counts)
+    return (f"{counts.loss_down_llc_up} consistent, {counts.loss_down_llc_down} loss down & LLC down, "
+            f"{counts.llc_equal_within_error} LLC equal within error, {counts.undetermined} undetermined")
 
 
 FIVE_GON_FAMILY = ("5", "5+")
@@ -256,7 +339,7 @@ class SGDAnalysis:
         cnt = Counter((t.from_label, t.to_label) for t in self.transitions)
         return [{"from": a, "to": b, "count": int(k)} for (a, b), k in sorted(cnt.items(), key=lambda kv: (-kv[1], kv[0]))]
 
-    def antecedent(self) -> dict:
+    def antecedent(self) -> AntecedentCheck:
         """The Bayesian antecedent check: sign counts of (delta loss, delta LLC) over all transitions."""
         theory = _sign_counts((t.loss_after - t.loss_before, t.llc_theory_after - t.llc_theory_before,
                                2.0 * math.hypot(t.llc_theory_err_before, t.llc_theory_err_after))
@@ -264,12 +347,12 @@ class SGDAnalysis:
         est_pairs = [(t.loss_after - t.loss_before, t.llc_after - t.llc_before,
                       2.0 * math.hypot(t.llc_err_before, t.llc_err_after)) for t in self.transitions]
         has_est = any(math.isfinite(t.llc_before) or math.isfinite(t.llc_after) for t in self.transitions)
-        return {
-            "n_transitions": len(self.transitions),
-            "theory": theory,
-            "estimated": _sign_counts(est_pairs) if has_est else None,
-            "loss_decreasing": sum(1 for t in self.transitions if t.loss_after < t.loss_before),
-        }
+        return AntecedentCheck(
+            n_transitions=len(self.transitions),
+            theory=theory,
+            estimated=_sign_counts(est_pairs) if has_est else None,
+            loss_decreasing=sum(1 for t in self.transitions if t.loss_after < t.loss_before),
+        )
 
     def with_llc(self, result, catalogue, llc) -> "SGDAnalysis":
         """The same analysis with SGLD estimates attached (no re-matching)."""
@@ -289,7 +372,7 @@ class SGDAnalysis:
             "fraction_matched": f(self.fraction_matched),
             "transitions": self.transition_counts(),
             "final_phases": dict(self.final_phases),
-            "antecedent": self.antecedent(),
+            "antecedent": self.antecedent().to_dict(),
             "phase_sequences": [list(s) for s in self.phase_sequences],
             "runs": int(self.labels.shape[0]),
             "five_to_six": five_to_six(self.transitions),

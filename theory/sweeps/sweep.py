@@ -598,14 +598,8 @@ def _weighted_fraction(parts: Sequence[dict], key: str) -> float | None:
     return num / den if den else None
 
 
-def _merge_signs(parts: Sequence[dict | None]) -> dict | None:
-    from theory.sgd_analysis import merge_sign_counts
-
-    return merge_sign_counts(parts)
-
-
 def merge_sgd(parts: Sequence[dict]) -> dict:
-    from theory.sgd_analysis import five_to_six
+    from theory.sgd_analysis import AntecedentCheck, five_to_six
 
     """Combine the ``SGDAnalysis.to_dict()`` of chunks of runs into the analysis of all runs.
 
@@ -641,12 +635,7 @@ def merge_sgd(parts: Sequence[dict]) -> dict:
         for e in excluded:
             for reason, count in e.items():
                 llc_excluded[reason] = llc_excluded.get(reason, 0) + int(count)
-    antecedent = {
-        "n_transitions": sum(p["antecedent"]["n_transitions"] for p in parts),
-        "theory": _merge_signs([p["antecedent"]["theory"] for p in parts]),
-        "estimated": _merge_signs([p["antecedent"]["estimated"] for p in parts]),
-        "loss_decreasing": sum(p["antecedent"]["loss_decreasing"] for p in parts),
-    }
+    antecedent = AntecedentCheck.total(AntecedentCheck.from_dict(p["antecedent"]) for p in parts).to_dict()
     return {
         "fraction_on_plateaus": _weighted_fraction(parts, "fraction_on_plateaus"),
         "fraction_matched": _weighted_fraction(parts, "fraction_matched"),
