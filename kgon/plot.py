@@ -171,6 +171,9 @@ def energy_levels(catalogue, *, ax=None, max_points: int | None = None):
     pts = sorted(_points(catalogue), key=lambda p: p.loss)[:max_points]
     finite = [float(p.llc) for p in pts if getattr(p, "llc", None) is not None and math.isfinite(p.llc)]
     x_na = (max(finite) if finite else 0.0) + 2.0
+    has_na = len(finite) < len(pts)
+    x_lo = min(finite) if finite else 0.0
+    half = 0.035 * max((x_na if has_na else max(finite, default=1.0)) - x_lo, 1.0)  # bar half-width
     span = max(pts[-1].loss - pts[0].loss, 1e-9) if pts else 1.0
     last_y: dict[float, list[float]] = {}
     for p in pts:
@@ -178,13 +181,13 @@ def energy_levels(catalogue, *, ax=None, max_points: int | None = None):
         x = float(llc) if llc is not None and math.isfinite(llc) else x_na
         sig = getattr(p, "hessian_signature", None)
         saddle = sig is not None and sig[0] > 0
-        ax.hlines(p.loss, x - 0.35, x + 0.35, color="0.55" if saddle else "k", lw=2, linestyles="--" if saddle else "-")
+        ax.hlines(p.loss, x - half, x + half, color="0.55" if saddle else "k", lw=2, linestyles="--" if saddle else "-")
         near = [y for y in last_y.get(x, []) if abs(y - p.loss) < 0.03 * span]
         left = len(near) % 2 == 1
-        ax.annotate(_label(p), (x - 0.4 if left else x + 0.4, p.loss), va="center", ha="right" if left else "left",
-                    fontsize=7)
+        ax.annotate(_label(p), (x - 1.1 * half if left else x + 1.1 * half, p.loss), va="center",
+                    ha="right" if left else "left", fontsize=7)
         last_y.setdefault(x, []).append(p.loss)
-    if any(x == x_na for x in last_y) and finite:
+    if has_na and finite:
         ax.axvline(x_na - 1.0, color="0.85", lw=0.8)
         ax.annotate("λ n/a", (x_na, 1.0), xycoords=("data", "axes fraction"), ha="center", va="bottom", fontsize=7)
     ax.set_xlabel("local learning coefficient λ")

@@ -71,3 +71,26 @@ def test_one_figure_saver_and_drawers(catalogue6, tmp_path):
     assert out == [str(tmp_path / "poly.png"), str(tmp_path / "poly.pdf")]
     with pytest.raises(ValueError, match="`points`"):
         plot_polygons([], tmp_path / "x.png")
+
+
+def test_occupancy_legend_lists_only_phases_with_mass(catalogue6):
+    from theory.compare import compare_occupancy
+    from theory.plot import LEGEND_MIN_OCCUPANCY, plot_occupancy
+
+    empty = dict.fromkeys(("4", "4+", "4++", "4-", "5+"), 0.0)
+    posterior = [
+        {"n": 300, "method": "tempered", "occupancy": {**empty, "5": 0.9, "6": 0.1},
+         "occupancy_err": {**empty, "5": 0.02, "6": 0.02}},
+        {"n": 3000, "method": "tempered", "occupancy": {**empty, "5": 0.0, "6": 1.0},
+         "occupancy_err": {**empty, "5": 0.0, "6": 0.01}},
+    ]
+    cmp = compare_occupancy(catalogue6, posterior)
+    assert len(cmp.labels) == 7  # seven phases are compared ...
+    fig, ax = plt.subplots()
+    plot_occupancy(cmp, ax=ax)
+    legend = _legend(ax)
+    phases = [t for t in legend if t in cmp.labels]
+    assert {"5", "6"} <= set(phases) and "4+" not in phases and "5+" not in phases  # ... but few are drawn
+    assert len(phases) < len(cmp.labels) and any(t.endswith(f"< {LEGEND_MIN_OCCUPANCY:.0%} everywhere") for t in legend)
+    assert len(legend) == len(set(legend))  # one entry per phase, not one per phase and kind
+    plt.close(fig)

@@ -28,7 +28,7 @@ def test_report_has_tables_and_figures(run_dir):
     assert "| 5 | 6 |" in text  # the 5 -> 6 transition row in the theory table
     assert abs(res.n_critical_5_6 - 601) <= 2
     assert "n predicted" in text and "figures/occupancy.png" in text
-    for stem in ("occupancy", "loss_vs_complexity", "energy_levels", "theory_occupancy"):
+    for stem in ("occupancy", "loss_vs_complexity", "energy_levels", "theory_occupancy", "polygons"):
         assert (out / "figures" / f"{stem}.png").stat().st_size > 1000
         assert (out / "figures" / f"{stem}.pdf").stat().st_size > 1000
     cmp = json.loads((out / "comparison.json").read_text())
@@ -49,3 +49,22 @@ def test_out_is_a_file(tmp_path):
     f.write_text("x")
     with pytest.raises(ValueError, match="`out` must be a directory"):
         reproduce(f, config=TINY, quiet=True)
+
+
+def test_report_reads_well(run_dir):
+    """One heading per section, the polygon figure, tables instead of raw JSON, only meaningful transitions."""
+    import re
+
+    out, res = run_dir
+    text = res.report.read_text()
+    headings = re.findall(r"^## .*$", text, flags=re.M)
+    assert len(headings) == len(set(headings)) and sum(h.startswith("## 5.") for h in headings) == 1
+    assert "![polygons](figures/polygons.png)" in text and "polygon figure skipped" not in text
+    assert str(out / "figures" / "polygons.png") in res.figures
+    assert '{"' not in text  # no raw JSON dicts (the antecedent check is a table or a sentence)
+    section3 = text.split("## 3.")[1].split("## 4.")[0]
+    rows = re.findall(r"^\| (\S+) \| (\S+) \| ([0-9.]+) \|", section3, flags=re.M)
+    assert ("5", "6") in [(a, b) for a, b, _ in rows] and ("4++", "4+") not in [(a, b) for a, b, _ in rows]
+    assert all(float(n) >= 20 for _, _, n in rows)
+    stored = json.loads((out / "transitions.json").read_text())
+    assert len(stored["all"]) > len(stored["transitions"]) == len(rows)

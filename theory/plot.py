@@ -97,6 +97,11 @@ def plot_occupancy(comparison: OccupancyComparison, *, ax=None, n_grid: int = 20
             comparison.ns, comparison.observed[lab], yerr=comparison.observed_err[lab], fmt="o",
             color=colors[lab], capsize=3, label=f"{lab} (posterior)",
         )
+    # legend: one entry per phase (its colour), then what lines and points mean
+    handles = [plt.Line2D([], [], color=colors[lab], marker="o", lw=1.5) for lab in labels]
+    names = list(labels)
+    handles += [plt.Line2D([], [], color="0.3", lw=1.5), plt.Line2D([], [], color="0.3", marker="o", ls="none")]
+    names += ["theory softmax(−F_n)", "posterior samples ± s.e."]
     for cr in comparison.crossings:
         if lo <= cr.predicted <= hi:
             ax.axvline(cr.predicted, color="0.4", ls=":", lw=1)
@@ -108,11 +113,10 @@ def plot_occupancy(comparison: OccupancyComparison, *, ax=None, n_grid: int = 20
     ax.set_ylim(-0.02, 1.02)
     hidden = len(comparison.labels) - len(labels)
     ax.set_title("Phase occupancy: theory (lines) vs posterior samples (points)", fontsize=10)
-    handles, names = ax.get_legend_handles_labels()
     if hidden:
         handles.append(plt.Line2D([], [], color="none"))
         names.append(f"+{hidden} phases < {threshold:.0%} everywhere")
-    ax.legend(handles, names, fontsize=8, ncol=2)
+    ax.legend(handles, names, fontsize=8, ncol=2 if len(names) > 8 else 1)
     return ax
 
 

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from kgon.io import write_atomic, write_json_atomic, write_text_atomic
 from theory.free_energy import MIN_TRANSITION_N, phases_of, significant_transitions
 
 __all__ = ["ReproduceConfig", "ReproduceResult", "reproduce"]
@@ -71,8 +72,6 @@ class ReproduceResult:
 
 
 def _write_json(path: Path, obj) -> None:
-    from theory.sweeps.store import write_json_atomic
-
     write_json_atomic(path, obj)
 
 
@@ -143,10 +142,7 @@ def _stage_posterior(cfg: ReproduceConfig, cat, out: Path, quiet: bool):
         )
         d = res.to_dict()
         if getattr(res, "idata", None) is not None:
-            nc = path.with_suffix(".nc")
-            tmp = nc.with_name(nc.name + ".tmp")
-            res.idata.to_netcdf(str(tmp))
-            os.replace(tmp, nc)
+            write_atomic(path.with_suffix(".nc"), lambda tmp: res.idata.to_netcdf(str(tmp)))
         _write_json(path, d)
         results.append(d)
     return results, reused == len(cfg.ns)
@@ -202,8 +198,10 @@ def _figures(cat, comparison, sgd, out: Path) -> list[str]:
     plot_loss_complexity(cat, labels=low, sgd_transitions=sgd.get("transitions") if sgd else None, ax=ax)
     paths += save_figure(fig, figdir / "loss_vs_complexity")
     plt.close(fig)
-    fig, ax = plt.subplots(figsize=(7.5, 5))
-    energy_levels([p for p in phases if p.label in low], ax=ax)
+    fig, ax = plt.subplots(figsize=(8, 6))
+    energy_levels(cat, ax=ax)
+    ax.set_title(f"Energy levels of all {len(cat.points)} critical points, c = {cat.c} (solid: minima, dashed: saddles)",
+                 fontsize=9)
     paths += save_figure(fig, figdir / "energy_levels")
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
@@ -258,7 +256,9 @@ def _sgd_section(cfg, sgd: dict) -> list[str]:
     L.append("")
     ante = sgd.get("antecedent") or {}
     th, est = ante.get("theory"), ante.get("estimated")
-    if th:
+    if not ante.get("n_transitions"):
+        L.append("No transitions, so no Bayesian antecedent check.\n")
+    elif th:
         L.append(
             f"Bayesian antecedent check over {ante.get('n_transitions', 0)} transitions: the sign of the loss "
             "change and of the LLC change across each transition, with the catalogue LLC and (where run) the "
@@ -273,7 +273,8 @@ def _sgd_section(cfg, sgd: dict) -> list[str]:
         frac = "| fraction consistent (among signed) | " + _fmt(th.get("consistent_fraction"), 2) + " |"
         L.append(frac + (f" {_fmt(est.get('consistent_fraction'), 2)} |" if est else ""))
         L.append("")
-    L.append("![loss vs complexity with SGD transitions](figures/loss_vs_complexity.png)\n")
+    if trans:
+        L.append("The SGD transitions are the red dashed arrows of the loss-vs-complexity figure (section 3).\n")
     return L
 
 
@@ -350,15 +351,18 @@ def _report(cfg, cat, trans, posterior, comparison, sgd, figures, timings, out: 
             f"Columns are shown for phases that reach {LEGEND_MIN_OCCUPANCY:.0%} at some n, predicted or observed "
             "(the same phases as in the figure); comparison.json has all.\n"
         )
-        L.append("| n | " + " | ".join(f"{lab} theory | {lab} observed" for lab in labs) + " | other | R-hat(L) | ESS(L) | div. |")
-        L.append("|---|" + "---|---|" * len(labs) + "---|---|---|---|")
+        L.append("Each phase cell is theory / observed ± s.e.\n")
+        L.append("| n | " + " | ".join(labs) + " | other | R-hat(L) | ESS(L) | div. |")
+        L.append("|---|" + "---|" * len(labs) + "---|---|---|---|")
         by_n = {float(d["n"]): d for d in posterior}
         for i, n in enumerate(comparison.ns):
             d = by_n.get(float(n), {})
             cells = []
             for lab in labs:
-                cells.append(f"{comparison.predicted[lab][i]:.3f}")
-                cells.append(f"{comparison.observed[lab][i]:.3f} ± {comparison.observed_err[lab][i]:.3f}")
+                cells.append(
+                    f"{comparison.predicted[lab][i]:.3f} / {comparison.observed[lab][i]:.3f} ± "
+                    f"{comparison.observed_err[lab][i]:.3f}"
+                )
             L.append(
                 f"| {int(n)} | " + " | ".join(cells) + f" | {comparison.other[i]:.3f} | "
                 f"{_fmt(d.get('rhat_loss'), 3)} | {_fmt(d.get('ess_loss'), 0)} | {d.get('divergences', '–')} |"
@@ -393,11 +397,7 @@ def _report(cfg, cat, trans, posterior, comparison, sgd, figures, timings, out: 
     for stage, (sec, reused) in timings.items():
         L.append(f"| {stage} | {sec:.1f} | {'yes' if reused else 'no'} |")
     L.append("")
-    path = out / "report.md"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(L) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(out / "report.md", "\n".join(L) + "\n")
 
 
 def reproduce(

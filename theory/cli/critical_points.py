@@ -6,9 +6,9 @@ default catalogue (``kgon.default_catalogue``) is used, so repeated calls are in
 
 from __future__ import annotations
 
-import json
 import math
 
+from kgon.io import dumps_json
 from theory.cli.args import finite_float, int_range, nonnegative_int, output_file, positive_int, require_memory, search_bytes
 
 NAME = "critical-points"
@@ -92,7 +92,7 @@ def run(args) -> int:
             d = p.to_dict()
             pts.append({k: _finite_or_none(d[k]) for k in _JSON_FIELDS})
         print(
-            json.dumps(
+            dumps_json(
                 {
                     "c": cat.c,
                     "r": cat.r,

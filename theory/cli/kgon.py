@@ -8,8 +8,8 @@ draws each solution's columns of W and its biases (PNG and PDF next to each othe
 
 from __future__ import annotations
 
-import json
 
+from kgon.io import dumps_json
 from theory.cli.args import fail, int_range, nonnegative_int, output_file, positive_int, potential_bytes, require_memory
 
 NAME = "kgon"
@@ -44,7 +44,7 @@ def run(args) -> int:
 
         plot_polygons(res.solutions, args.plot)
     if args.json:
-        print(json.dumps(res.to_dict()))
+        print(dumps_json(res.to_dict()))
         return 0
     if not res.exists:
         print(f"no {args.k}-gon critical point at c = {args.c}: {res.reason}")

@@ -15,10 +15,10 @@ files exist for the same settings. ``--json`` prints ``{"c", "r", "ns", "config"
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
+from kgon.io import dumps_json
 from theory.cli.args import (
     comma_ints,
     dataset_bytes,
@@ -110,7 +110,7 @@ def run(args) -> int:
     figures = _plot(args, results, catalogue) if args.plot is not None else []
     if args.json:
         config = {k: v for k, v in _task_config(args, ns[0]).items() if k != "n"}
-        print(json.dumps({"c": args.c, "r": 2, "ns": ns, "config": config, "results": results, "figures": figures}))
+        print(dumps_json({"c": args.c, "r": 2, "ns": ns, "config": config, "results": results, "figures": figures}))
         return 0
     print(f"{'n':>7} {'method':>9}  {'occupancy (top phases, +- s.e.)':<58}{'rhat':>7}{'ess':>8}{'div':>5}")
     for r in results:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 
+from kgon.io import dumps_json
 from theory.cli.args import nonnegative_int, output_dir
 
 NAME = "reproduce"
@@ -22,7 +22,7 @@ def run(args) -> int:
     res = reproduce(args.out, quick=args.quick, seed=args.seed, quiet=args.json)
     if args.json:
         crossings = [c.to_dict() for c in res.comparison.crossings] if res.comparison is not None else []
-        print(json.dumps({
+        print(dumps_json({
             "report": str(res.report),
             "figures": list(res.figures),
             "n_critical_5_6": res.n_critical_5_6,

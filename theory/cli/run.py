@@ -11,9 +11,9 @@ See docs/sweeps.md.
 
 from __future__ import annotations
 
-import json
 import sys
 
+from kgon.io import dumps_json
 from theory.cli.args import existing_file, output_dir, positive_int
 
 NAME = "run"
@@ -118,10 +118,10 @@ def run(args) -> int:
             print(exc.result.summary(), file=sys.stderr)
             print(f"tmsphase run: error: {exc}", file=sys.stderr)
             if args.json:
-                print(json.dumps(exc.result.to_dict(), indent=1, sort_keys=True))
+                print(dumps_json(exc.result.to_dict(), indent=1, sort_keys=True))
             return 1
     if args.json:
-        print(json.dumps(result.to_dict(), indent=1, sort_keys=True))
+        print(dumps_json(result.to_dict(), indent=1, sort_keys=True))
     else:
         print(_table(result.output, experiment.kind))
         print(result.summary())

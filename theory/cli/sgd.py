@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from kgon.io import dumps_json, write_json_atomic
 from theory.cli.args import (
     fail,
     finite_float,
@@ -126,9 +127,9 @@ def run(args) -> int:
     figures = []
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / f"analysis-{key}.json").write_text(json.dumps(d, indent=1))
+        write_json_atomic(out / f"analysis-{key}.json", d)
         if llc is not None:
-            (out / f"llc-{key}.json").write_text(json.dumps(llc.to_dict()))
+            write_json_atomic(out / f"llc-{key}.json", llc.to_dict())
     if args.plot or out is not None:
         from sampling.plot import plot_runs
 
@@ -149,7 +150,7 @@ def run(args) -> int:
             plt.close(fig)
     summary["figures"] = figures
     if args.json:
-        print(json.dumps(summary))
+        print(dumps_json(summary))
         return 0
     print(f"{args.runs} runs, {config.total_steps} steps each (SGD {timings['sgd_s']:.1f} s)")
     print(f"fraction of checkpoints on catalogue plateaus: {d['fraction_on_plateaus']:.3f} "

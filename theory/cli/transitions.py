@@ -9,8 +9,8 @@ the loss-vs-complexity diagram with the listed transitions as arrows (PNG + PDF)
 
 from __future__ import annotations
 
-import json
 
+from kgon.io import dumps_json
 from theory.cli.args import int_range, output_file, positive_int, require_memory, search_bytes
 
 NAME = "transitions"
@@ -50,7 +50,7 @@ def run(args) -> int:
         figures = save_figure(fig, args.plot)
         plt.close(fig)
     if args.json:
-        print(json.dumps({
+        print(dumps_json({
             "c": args.c, "r": args.r, "min_n": None if args.all else MIN_TRANSITION_N, "all": args.all,
             "transitions": [t.to_dict() for t in ts], "figures": figures,
         }))
