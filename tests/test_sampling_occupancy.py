@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import sampling
+from kgon.io import write_atomic
 import jax
 from sampling.mcmc import io as sio
 from sampling.mcmc.diagnostics import dominant_phases, warn_if_not_mixing
@@ -138,8 +139,8 @@ def test_storage_round_trip_and_atomicity(nuts_result, tmp_path):
         raise RuntimeError("interrupted")
 
     with pytest.raises(RuntimeError):
-        sio._atomic(target, boom)
-    assert not target.exists() and list(tmp_path.glob(".x.csv*")) == []
+        write_atomic(target, boom)
+    assert not target.exists() and list(tmp_path.glob(".tmp-*")) == []
     assert sio.task_hash(cfg) != sio.task_hash(dict(cfg, seed=1))
 
 

@@ -77,7 +77,9 @@ def test_record_round_trip_and_format(tmp_path):
     path = store.save(task, {"x": 1.5, "nan": float("nan")}, elapsed_s=0.25)
     assert path == tmp_path / "s" / "tasks" / f"{task.key}.json"
     got = store.load(task)
-    assert got.status == "ok" and got.result["x"] == 1.5 and got.result["nan"] != got.result["nan"]
+    # strict JSON (kgon.io): NaN is stored as null
+    assert got.status == "ok" and got.result["x"] == 1.5 and got.result["nan"] is None
+    assert "NaN" not in path.read_text()
     assert got.elapsed_s == 0.25
     record = json.loads(path.read_text())
     assert record["key"] == task.key and record["seed"] == task.seed and record["config"] == task.config

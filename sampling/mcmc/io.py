@@ -1,7 +1,7 @@
 """Storage of posterior runs: arviz InferenceData (netCDF) and occupancy CSV, written atomically.
 
-Each file is written to a temporary file in the destination directory and then renamed over the
-final name (``os.replace``), so an interrupted run never leaves a half-written file under the
+Each file is written atomically (:func:`kgon.io.write_atomic`: a temporary file in the destination
+directory renamed over the final name), so an interrupted run never leaves a half-written file under the
 final name; a re-run treats an n as complete when both of its files exist (:func:`is_complete`).
 File names carry a hash of the task's configuration, so that changing a setting re-runs the task.
 
@@ -21,13 +21,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io as _io
-import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from kgon.io import dumps_json, write_atomic, write_text_atomic
 
 __all__ = [
     "to_inference_data",
@@ -48,16 +47,6 @@ def _arviz():
     return az
 
 
-def _json_default(x):
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating,)):
-        return float(x)
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    return str(x)
-
-
 def to_inference_data(res, occupancy=None):
     """arviz InferenceData of a :class:`sampling.NutsResult` or :class:`sampling.TemperingResult`.
 
@@ -72,22 +61,22 @@ def to_inference_data(res, occupancy=None):
         names = sorted(set(labels.ravel().tolist()))
         code = {nm: k for k, nm in enumerate(names)}
         post["phase"] = np.vectorize(code.get, otypes=[np.int64])(labels)
-        attrs["phase_labels"] = json.dumps(names)
+        attrs["phase_labels"] = dumps_json(names)
     beta = float(getattr(res.config, "beta", 1.0))
     lp = -0.5 * (np.sum(W**2, axis=(-2, -1)) + np.sum(b**2, axis=-1)) - beta * res.n * loss
     stats = {"diverging": np.asarray(res.diverging, dtype=bool), "lp": lp}
     if hasattr(res, "accept_prob") and np.ndim(res.accept_prob) == 2:
         stats["acceptance_rate"] = np.asarray(res.accept_prob)
         stats["n_steps"] = np.asarray(res.num_steps)
-    attrs["config"] = json.dumps(res.config, default=_json_default)
+    attrs["config"] = dumps_json(res.config)
     if occupancy is not None:
-        attrs["occupancy"] = json.dumps(occupancy.to_dict(), default=_json_default)
+        attrs["occupancy"] = dumps_json(occupancy)
         attrs["method"] = occupancy.method
     pt = getattr(res, "pt", None)
     if pt is not None:
-        attrs["betas"] = json.dumps(pt.betas.tolist())
-        attrs["swap_rate"] = json.dumps(pt.swap_rate.tolist())
-        attrs["round_trips"] = json.dumps(pt.round_trips.tolist())
+        attrs["betas"] = dumps_json(pt.betas)
+        attrs["swap_rate"] = dumps_json(pt.swap_rate)
+        attrs["round_trips"] = dumps_json(pt.round_trips)
     dims = {"W": ["hidden", "feature"], "b": ["feature"]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -97,29 +86,11 @@ def to_inference_data(res, occupancy=None):
     return idata
 
 
-def _atomic(path: Path, write) -> Path:
-    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it to ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
 def write_netcdf(idata, path) -> Path:
     """Write InferenceData to ``path`` (netCDF via h5netcdf) atomically."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _atomic(Path(path), lambda p: idata.to_netcdf(str(p), engine="h5netcdf"))
+        return write_atomic(path, lambda p: idata.to_netcdf(str(p), engine="h5netcdf"))
 
 
 def write_occupancy_csv(result, path) -> Path:
@@ -133,8 +104,7 @@ def write_occupancy_csv(result, path) -> Path:
             result.n, result.method, label, repr(float(occ)), repr(float(result.occupancy_err.get(label, float("nan")))),
             repr(float(result.rhat_loss)), repr(float(result.ess_loss)), int(result.divergences),
         ])
-    text = buf.getvalue()
-    return _atomic(Path(path), lambda p: p.write_text(text))
+    return write_text_atomic(path, buf.getvalue())
 
 
 def read_occupancy_csv(path) -> dict:
@@ -161,7 +131,7 @@ def read_occupancy_csv(path) -> dict:
 
 def task_hash(config: dict) -> str:
     """8-hex-digit hash of a task configuration (JSON with sorted keys)."""
-    text = json.dumps(config, sort_keys=True, default=_json_default)
+    text = dumps_json(config, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 

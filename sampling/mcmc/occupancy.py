@@ -31,6 +31,7 @@ from typing import Sequence
 import numpy as np
 
 import jax
+from kgon.io import to_jsonable
 from kgon.validation import check_int
 
 from sampling.data import key_data, make_dataset
@@ -99,10 +100,6 @@ def occupancy_estimate(
     return occ, occ_err, how
 
 
-def _nan_to_none(x):
-    return None if (isinstance(x, float) and not math.isfinite(x)) else x
-
-
 @dataclass(frozen=True)
 class OccupancyResult:
     """Posterior phase occupancy at one sample size n.
@@ -150,9 +147,9 @@ class OccupancyResult:
             "n": int(self.n),
             "method": self.method,
             "occupancy": dict(self.occupancy),
-            "occupancy_err": {k: _nan_to_none(v) for k, v in self.occupancy_err.items()},
-            "rhat_loss": _nan_to_none(float(self.rhat_loss)),
-            "ess_loss": _nan_to_none(float(self.ess_loss)),
+            "occupancy_err": to_jsonable(self.occupancy_err),
+            "rhat_loss": to_jsonable(self.rhat_loss),
+            "ess_loss": to_jsonable(self.ess_loss),
             "divergences": int(self.divergences),
         }
 

@@ -72,8 +72,11 @@ _REQUIRED = object()
 
 
 def canonical_json(obj: Any) -> str:
-    """JSON text with sorted keys and no whitespace: equal objects give equal strings (for hashing)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    """Strict JSON text with sorted keys and no whitespace (:func:`kgon.io.dumps_json`; NaN -> null):
+    equal objects give equal strings (for hashing)."""
+    from kgon.io import dumps_json
+
+    return dumps_json(obj, sort_keys=True, compact=True)
 
 
 def resolve(path: str) -> Callable:

@@ -6,8 +6,8 @@ Layout of a store directory ``DIR``::
     DIR/experiment.json      the last experiment run into DIR (normalised)
     DIR/summary.json         the last sweep's output (what ``tmsphase run --json`` prints)
 
-A record is written to a temporary file in the same directory, flushed and fsync'ed, and then
-renamed over the final name (``os.replace`` is atomic on POSIX), so a reader sees either no file or
+A record is written with :func:`kgon.io.write_json_atomic` (strict JSON: NaN -> null; a temporary
+file in the same directory, fsync'ed, renamed over the final name: ``os.replace`` is atomic on POSIX), so a reader sees either no file or
 a complete one, even if the writer is killed. A record holds the task identity, the result and a
 sha256 checksum of the result; on reading, a file that does not parse, belongs to another task, or
 fails the checksum is reported as corrupt and the task is recomputed.
@@ -20,49 +20,20 @@ import hashlib
 import json
 import os
 import socket
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kgon.io import TMP_PREFIX, write_json_atomic
 from theory.sweeps.experiment import TASK_FORMAT, Task, canonical_json
 
 __all__ = ["ResultStore", "StoredResult", "write_json_atomic"]
 
-_TMP_PREFIX = ".tmp-"
+_TMP_PREFIX = TMP_PREFIX  # temporaries of kgon.io.write_atomic: ".tmp-<pid>-..."
 
 
 def _checksum(result: Any) -> str:
     return hashlib.sha256(canonical_json(result).encode()).hexdigest()
-
-
-def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = 1) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically (temporary file, fsync, rename, fsync directory)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=indent, sort_keys=True, allow_nan=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:
-        dfd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(dfd)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ from typing import Sequence
 
 from theory.sweeps.executor import Executor, LocalExecutor
 from theory.sweeps.experiment import TASK_KINDS, Experiment, Task, canonical_json, resolve
-from theory.sweeps.store import ResultStore, write_json_atomic
+from kgon.io import write_json_atomic
+from theory.sweeps.store import ResultStore
 
 __all__ = [
     "SweepError",
