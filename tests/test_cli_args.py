@@ -86,6 +86,10 @@ CASES = [
     (["llc", "--point", "5", "--c", "6", "--n", "100", "--batch-size", "101"], "--batch-size"),
     (["llc", "--point", "5", "--c", "6", "--n", "100", "--seed", "-1"], "--seed"),
     (["llc", "--point", "5", "--c", "6", "--n", "100", "--plot", UNDER_FILE], "--plot"),
+    # development (the command's own module; its flags use the same validators)
+    (["development", "--c", "6", "--runs", "1"], "--runs"),
+    (["development", "--c", "6", "--runs", "3", "--lr", "nan"], "--lr"),
+    (["development", "--c", "6", "--runs", "3", "--out", UNDER_FILE], "--out"),
     # posterior
     (["posterior", "--c", "6", "--n", "100", "--out", UNDER_FILE], "--out"),
     (["posterior", "--c", "6", "--n", "100", "--out", FILE], "--out"),

@@ -4,7 +4,7 @@
 [--method nuts|tempered] [--seed S] --out DIR [--json] [--plot PATH]``
 
 For every n: draw the data set (by default all n share one data stream, so D_n are nested), sample
-the posterior phi(w) exp(-n L_n(w)) (SCIENCE.md §4), classify the draws into the phases of
+the posterior phi(w) exp(-n L_n(w)) (docs/index.md, "Conventions"), classify the draws into the phases of
 ``kgon.default_catalogue(c)`` and write ``DIR/posterior-n<N>-<method>-<hash>.nc`` (arviz
 InferenceData) and ``.csv`` (occupancy per phase) atomically. A re-run skips every n whose two
 files exist for the same settings. ``--json`` prints ``{"c", "r", "ns", "config", "figures", "results":

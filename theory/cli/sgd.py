@@ -1,7 +1,7 @@
 """Train TMS models with batched SGD (the paper's protocol), match plateaus to the catalogue, check antecedents.
 
 ``tmsphase sgd --c C --runs R [--epochs E] [--seed S] [--out DIR] [--json] [--plot PATH]`` trains R runs
-(seeds S, S+1, ..., S+R-1) with the protocol of SCIENCE.md §5 (4-gon + noise, n = 1000, batch 20,
+(seeds S, S+1, ..., S+R-1) with the protocol of Chen et al. 2023 (docs/dynamics.md; 4-gon + noise, n = 1000, batch 20,
 lr 0.005, 4500 epochs by default), matches every checkpoint to ``kgon.default_catalogue(C)`` modulo
 symmetry, detects plateaus and transitions, estimates the LLC with SGLD at up to
 ``--llc-per-plateau`` checkpoints of every plateau (the paper's setting; 0 skips it) and prints
