@@ -371,6 +371,17 @@ def _init_points(init, catalogue) -> list:
 # --------------------------------------------------------------------------------------------
 
 
+def check_sampler_settings(cfg) -> None:
+    """Validate the settings that :class:`NutsConfig` and ``TemperingConfig`` share (chains, warmup,
+    samples, target_accept, max_tree_depth, init, r, threshold, beta); raises ``ValueError``."""
+    _check_common(chains=cfg.chains, warmup=cfg.warmup, samples=cfg.samples,
+                  target_accept=cfg.target_accept, max_tree_depth=cfg.max_tree_depth)
+    _check_init_repr(cfg.init)
+    check_int("r", cfg.r, minimum=1)
+    _check_threshold(cfg.threshold)
+    check_float("beta", cfg.beta, positive=True)
+
+
 def _check_init_repr(init) -> str:
     if not isinstance(init, str) or not init:
         raise ValueError(f"`init` must be a non-empty string ('prior', 'catalogue', labels); got {init!r}.")
@@ -422,12 +433,7 @@ class NutsConfig:
     beta: float = 1.0
 
     def __post_init__(self):
-        _check_common(chains=self.chains, warmup=self.warmup, samples=self.samples,
-                      target_accept=self.target_accept, max_tree_depth=self.max_tree_depth)
-        _check_init_repr(self.init)
-        check_int("r", self.r, minimum=1)
-        _check_threshold(self.threshold)
-        check_float("beta", self.beta, positive=True)
+        check_sampler_settings(self)
 
     def to_dict(self) -> dict:
         """The fields as a JSON-able dict (``method`` = ``"nuts"`` added)."""

@@ -47,11 +47,10 @@ from sampling.fast_potential import empirical_potential
 from sampling.model import log_prior, unflatten
 from sampling.mcmc.nuts import (
     _check_common,
-    _check_init_repr,
-    _check_threshold,
     _device_layout,
     _init_repr,
     _sample,
+    check_sampler_settings,
     initial_points,
     tms_data,
     tms_energy,
@@ -254,18 +253,13 @@ class TemperingConfig:
     beta: float = 1.0
 
     def __post_init__(self):
-        _check_common(chains=self.chains, warmup=self.warmup, samples=self.samples,
-                      target_accept=self.target_accept, max_tree_depth=self.max_tree_depth)
+        check_sampler_settings(self)
         if self.n_temps is not None:
             check_int("n_temps", self.n_temps, minimum=1)
         if self.beta_min is not None:
             check_float("beta_min", self.beta_min, positive=True, maximum=1.0)
-        _check_init_repr(self.init)
-        check_int("r", self.r, minimum=1)
-        _check_threshold(self.threshold)
         if not isinstance(self.tune_ladder, bool):
             raise ValueError(f"`tune_ladder` must be True or False; got {self.tune_ladder!r}.")
-        check_float("beta", self.beta, positive=True)
 
     def to_dict(self) -> dict:
         """The fields as a JSON-able dict (``method`` = ``"tempered"`` added)."""
