@@ -113,3 +113,37 @@ def test_sgld_config_is_typed_frozen_and_validated():
     res = estimate_llc(jax.random.key(2), quadratic_loss, jnp.zeros(4), CURV, nbeta=50.0, eps=1e-3, chains=2, draws=10)
     assert isinstance(res.config, SGLDConfig) and res.config.eps == 1e-3 and res.config.draws == 10
     assert res.config.divergence_threshold == 40.0 and res.calibration is None and res.reason == ""
+
+
+@pytest.mark.slow
+def test_llc_cli_calibrate(catalogue6, tmp_path):
+    """``tmsphase llc --calibrate``: the sweep and its reason in the JSON, the step chosen from the grid,
+    the calibration figure next to the diagnostics figure; --eps with --calibrate is an argument error."""
+    import contextlib
+    import io
+    import json
+
+    from theory.cli import main
+
+    def run(argv):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            code = main(argv)
+        return code, out.getvalue()
+
+    code, out = run(["llc", "--point", "6", "--c", "6", "--n", "100000", "--chains", "8", "--burnin", "100",
+                     "--draws", "600", "--calibrate", "--json", "--plot", str(tmp_path / "llc.png")])
+    assert code == 0
+    d = json.loads(out)
+    cal = d["calibration"]
+    assert len(cal["settings"]) == 8 and cal["reason"]
+    nbeta = d["nbeta"]
+    if cal["chosen"] is None:
+        assert d["llc"] is None and d["reason"] == cal["reason"]
+    else:
+        assert d["config"]["eps"] == pytest.approx(cal["settings"][cal["chosen"]]["eps"])
+        assert any(d["config"]["eps"] * nbeta == pytest.approx(2.0 ** -k) for k in range(8))
+        assert d["config"]["calibrated"] is True and d["llc"] > 0
+    assert (tmp_path / "llc-calibration.png").stat().st_size > 0
+    code, _ = run(["llc", "--point", "6", "--c", "6", "--n", "1000", "--calibrate", "--eps", "1e-3"])
+    assert code == 2

@@ -41,7 +41,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +53,7 @@ from kgon.validation import check_int
 
 from sampling.data import Dataset, key_data
 from sampling.fast_potential import EmpiricalPotential, dense_loss, empirical_potential
+from sampling.dynamics.calibrate import DEFAULT_EPS_SCALES, Calibration, choose_setting, sweep_setting
 from sampling.dynamics.sgld import LLCResult, _check_float, as_typed_key, chain_runner, default_nbeta, estimate_llc, summarize_chains
 
 __all__ = [
@@ -302,6 +305,10 @@ class TrajectoryLLC:
         Number of excluded chains per reason (``"nan"``, ``"diverged"``, ``"escaped"``).
     config : dict
     seed : tuple of int
+    calibration : Calibration or None
+        The step-size sweep when calibrated (one eps for all centres; :func:`llc_trajectory`).
+    reason : str
+        Why every estimate is NaN, if the calibration found no valid step ("" otherwise).
     """
 
     steps: np.ndarray
@@ -314,6 +321,8 @@ class TrajectoryLLC:
     reasons: dict
     config: dict = field(default_factory=dict)
     seed: tuple[int, ...] = ()
+    calibration: Any = None
+    reason: str = ""
 
     def to_dict(self) -> dict:
         """JSON-able summary: per run the (step, llc, llc_se) of every computed checkpoint."""
@@ -321,7 +330,9 @@ class TrajectoryLLC:
         for i in range(self.llc.shape[0]):
             ks = np.nonzero(self.computed[i])[0]
             runs.append([[int(self.steps[k]), _f(self.llc[i, k]), _f(self.llc_se[i, k])] for k in ks])
-        return {"config": dict(self.config), "excluded_chains": dict(self.reasons), "runs": runs}
+        return {"config": dict(self.config), "excluded_chains": dict(self.reasons), "runs": runs,
+                "calibration": None if self.calibration is None else self.calibration.to_dict(),
+                "reason": self.reason}
 
 
 def _f(x):
@@ -364,13 +375,15 @@ def llc_trajectory(
     checkpoints=None,
     centers=None,
     nbeta: float | None = None,
-    eps: float = 1e-3,
+    eps: float | None = None,
     gamma: float = 1.0,
     chains: int = 4,
     burnin: int = 0,
     draws: int = 500,
     chunk: int = 128,
     escape_tol: float = 1.0,
+    calibrate: bool | None = None,
+    calibration_centers: int = 16,
 ) -> TrajectoryLLC:
     """SGLD LLC at the checkpoints of SGD runs, the paper's setting by default (module docstring).
 
@@ -386,7 +399,12 @@ def llc_trajectory(
     nbeta : float, keyword-only
         Default n / log n with n the training-set size.
     eps, gamma, chains, burnin, draws : keyword-only
-        SGLD settings (defaults: 1e-3, 1, 4, 0, 500: the paper's).
+        SGLD settings (defaults: calibrated eps, 1, 4, 0, 500; eps = 1e-3 is the paper's).
+    calibrate : bool, keyword-only
+        Choose one eps for all centres by the calibration sweep (:mod:`sampling.dynamics.calibrate`) on
+        up to ``calibration_centers`` evenly spaced centres, their chains pooled (check 1 tolerates 25%
+        excluded chains: plateaus at points that are not minima of L_n lose chains). Default: on when
+        ``eps`` is not given. If no step passes, every estimate is NaN and ``reason`` says why.
     chunk : int, keyword-only
         Centres per compiled batch (memory bound).
     escape_tol : float, keyword-only
@@ -397,7 +415,14 @@ def llc_trajectory(
     TrajectoryLLC
     """
     cfg = result.config
-    eps = _check_float("eps", eps, positive=True)
+    if calibrate is None:
+        calibrate = eps is None
+    if not isinstance(calibrate, bool):
+        raise ValueError(f"`calibrate` must be True, False or None; got {calibrate!r}.")
+    if calibrate and eps is not None:
+        raise ValueError(f"`eps` is chosen by the calibration; got eps={eps!r} with calibrate=True.")
+    calibration_centers = check_int("calibration_centers", calibration_centers, minimum=1)
+    eps = _check_float("eps", 1e-3 if eps is None else eps, positive=True)
     gamma = _check_float("gamma", gamma, nonneg=True)
     chains = check_int("chains", chains, minimum=1)
     burnin = check_int("burnin", burnin, minimum=0)
@@ -432,6 +457,19 @@ def llc_trajectory(
     run = chain_runner(tms_loss, batch_size=None, n_data=None, n_steps=T, centers=True)
     keys = jax.random.split(as_typed_key(rng_key), (max(M, 1), chains))
     todo = np.nonzero(ok)[0]
+    calibration, reason = None, ""
+    if calibrate and todo.size:
+        sub = todo[np.unique(np.round(np.linspace(0, todo.size - 1, min(calibration_centers, todo.size))).astype(int))]
+        width = min(chunk, todo.size)  # the final run's batch shape: one compilation for both
+        pad = np.concatenate([sub, np.full(max(0, width - sub.size), sub[-1])])
+        calibration = _calibrate_trajectory(keys[pad], Wc[pad], bc[pad], jax.tree_util.tree_map(
+            lambda a: a[run_of[pad]], stacked), nbeta=nbeta, gamma=gamma, burnin=burnin, draws=draws,
+            d=cfg.r * cfg.c + cfg.c, escape_tol=escape_tol, used=sub.size)
+        if calibration.chosen is None:
+            reason = calibration.reason
+            todo = todo[:0]
+        else:
+            eps = calibration.eps
     size = min(chunk, max(1, todo.size))
     for s in range(0, todo.size, size):
         sel = todo[s : s + size]
@@ -460,8 +498,35 @@ def llc_trajectory(
         reasons["diverged"] += len(diag.diverged_chains)
         reasons["escaped"] += len(diag.escaped_chains)
     config = {"nbeta": nbeta, "n": cfg.n, "eps": eps, "gamma": gamma, "chains": chains, "burnin": burnin,
-              "draws": draws, "escape_tol": escape_tol, "centers": int(M)}
+              "draws": draws, "escape_tol": escape_tol, "centers": int(M), "calibrated": bool(calibrate)}
     return TrajectoryLLC(
         steps=np.asarray(result.steps), computed=computed, llc=llc, llc_se=se, chain_llc=chain_llc,
         healthy=healthy, acceptance=acc, reasons=reasons, config=config, seed=key_data(rng_key),
+        calibration=calibration, reason=reason,
     )
+
+
+def _calibrate_trajectory(keys, Wc, bc, data, *, nbeta, gamma, burnin, draws, d, escape_tol, used,
+                          sweep_fraction=0.4, min_acceptance=0.95, plateau_rtol=0.02):
+    """One eps for many centres: the calibration sweep of :mod:`sampling.dynamics.calibrate` with the
+    chains of the first ``used`` centres pooled (n beta (L - L_n(w*_m)) per centre m; the rest is
+    padding to the final run's batch shape)."""
+    b_s = int(math.ceil(sweep_fraction * burnin))
+    d_s = max(2, int(math.ceil(sweep_fraction * draws)))
+    run = chain_runner(tms_loss, batch_size=None, n_data=None, n_steps=b_s + d_s, centers=True)
+    w_star = (jnp.asarray(Wc), jnp.asarray(bc))
+    settings = []
+    t0 = time.perf_counter()
+    for e in sorted((x / nbeta for x in DEFAULT_EPS_SCALES), reverse=True):
+        L, A, Ls = run(keys, w_star, data, e, gamma, nbeta, 1.0, 0.0)
+        L = (np.asarray(L) - np.asarray(Ls)[:, None, None])[:used]
+        C = L.shape[0] * L.shape[1]
+        settings.append(sweep_setting(L.reshape(C, -1), np.asarray(A)[:used].reshape(C, -1), 0.0, eps=e, gamma=gamma,
+                                      nbeta=nbeta, burnin=b_s, d=d, min_acceptance=min_acceptance,
+                                      plateau_rtol=plateau_rtol, summarize=summarize_chains,
+                                      max_excluded_fraction=0.25, escape_tol=escape_tol))
+    settings, chosen, why = choose_setting(settings, plateau_rtol=plateau_rtol)
+    return Calibration(settings=tuple(settings), chosen=chosen, reason=why, steps_per_setting=b_s + d_s,
+                       sweep_steps=C * (b_s + d_s) * len(settings),
+                       min_acceptance=min_acceptance, plateau_rtol=plateau_rtol,
+                       sweep_seconds=time.perf_counter() - t0)

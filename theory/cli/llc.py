@@ -43,6 +43,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--paper", action="store_true",
                         help="the paper's setting: eps 1e-3, gamma 1, 4 chains, 0 + 500 steps, no refinement")
     parser.add_argument("--no-refine", action="store_true", help="use the catalogue point itself as the centre")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="choose eps by the calibration sweep at fixed n*beta (docs/llc.md); not with --eps/--paper")
     parser.add_argument("--plot", type=output_file, metavar="PATH", help="write a diagnostics figure (PNG/PDF)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -62,6 +64,8 @@ def run(args) -> int:
     except KeyError as exc:
         fail(args, "--point", str(exc.args[0]))
     paper = args.paper
+    if args.calibrate and (args.eps is not None or paper):
+        fail(args, "--calibrate", "chooses eps itself: it cannot be combined with --eps or --paper.")
     nbeta = sampling.default_nbeta(args.n)
     settings = dict(
         eps=args.eps if args.eps is not None else (1e-3 if paper else None),
@@ -72,6 +76,7 @@ def run(args) -> int:
         batch_size=args.batch_size,
         refine=not (args.no_refine or paper),
         free_bias=None if paper else -1.0,
+        calibrate=bool(args.calibrate),
     )
     k_data, k_chain = jax.random.split(jax.random.key(args.seed))
     data = make_dataset(k_data, args.n, args.c)
@@ -95,11 +100,17 @@ def run(args) -> int:
         "loss_star": res.loss_star,
         "diagnostics": res.diagnostics.to_dict(),
         "config": {k: v for k, v in res.config.items() if k not in ("center_W", "center_b")},
+        "calibration": None if res.calibration is None else res.calibration.to_dict(),
+        "reason": res.reason,
     }
     if args.plot:
-        from sampling.plot import plot_llc_traces
+        from sampling.plot import plot_llc_calibration, plot_llc_traces
 
-        plot_llc_traces(res, args.plot, theory=theory)
+        if res.loss_trace.size:
+            plot_llc_traces(res, args.plot, theory=theory)
+        if res.calibration is not None:  # estimate vs step size, next to the diagnostics figure
+            stem, dot, ext = str(args.plot).rpartition(".")
+            plot_llc_calibration(res, f"{stem}-calibration.{ext}" if dot else f"{args.plot}-calibration", theory=theory)
     if args.json:
         print(json.dumps(out))
         return 0
@@ -116,6 +127,8 @@ def run(args) -> int:
           + (", ".join(f"{c} ({r})" for c, r in d.excluded) or "none"))
     for w in d.warnings:
         print(f"  warning: {w}")
+    if res.calibration is not None:
+        print(f"  calibration: {res.calibration.reason}")
     return 0
 
 
