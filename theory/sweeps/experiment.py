@@ -324,6 +324,13 @@ def register_task_kind(kind: TaskKind) -> TaskKind:
     return kind
 
 
+#: The catalogue parameters of the kinds that classify into catalogue phases (posterior, sgd).
+_CATALOGUE_FIELDS = (
+    Field("max_loss", "float", "catalogue: keep critical points with loss <= max_loss", default=None, minimum=0.0),
+    Field("catalogue", "str", "catalogue JSON file (Catalogue.to_json; default kgon.default_catalogue(c))",
+          default=None),
+)
+
 register_task_kind(
     TaskKind(
         name="potential",
@@ -361,11 +368,7 @@ register_task_kind(
             Field("n_temps", "int", "tempering ladder size (default: sampling's)", default=None, minimum=2),
             Field("max_tree_depth", "int", "NUTS tree depth (default 10 nuts, 6 tempered)", default=None,
                   minimum=1),
-            Field("max_loss", "float", "catalogue: keep critical points with loss <= max_loss", default=None,
-                  minimum=0.0),
-            Field("catalogue", "str", "catalogue JSON file (Catalogue.to_json; default kgon.default_catalogue(c))",
-                  default=None),
-        ),
+        ) + _CATALOGUE_FIELDS,
         function="theory.sweeps.sweep:posterior_task",
         aggregate="theory.sweeps.sweep:aggregate_results",
         expand="theory.sweeps.sweep:expand_posterior",
@@ -390,11 +393,7 @@ register_task_kind(
             Field("min_length", "int", "shortest plateau in checkpoints", default=3, minimum=1),
             Field("llc_per_plateau", "int", "SGLD LLC estimates per plateau for the antecedent check (0: skip)",
                   default=3, minimum=0),
-            Field("max_loss", "float", "catalogue: keep critical points with loss <= max_loss", default=None,
-                  minimum=0.0),
-            Field("catalogue", "str", "catalogue JSON file (Catalogue.to_json; default kgon.default_catalogue(c))",
-                  default=None),
-        ),
+        ) + _CATALOGUE_FIELDS,
         function="theory.sweeps.sweep:sgd_task",
         aggregate="theory.sweeps.sweep:aggregate_sgd",
         check="theory.sweeps.sweep:check_sgd",
