@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import textwrap
 
-import textwrap
-
 import numpy as np
 
 from kgon.plot import draw_polygon, save_figure
@@ -171,56 +169,6 @@ def plot_general_study(results: dict, path=None):
     ax.set_ylabel("population loss")
     ax.legend(fontsize=7)
     ax.set_title("loss curves (one line per run)", fontsize=9)
-    fig.tight_layout()
-    if path is not None:
-        out = save_figure(fig, path, dpi=110)
-        plt.close(fig)
-        return out
-    return fig
-
-
-def plot_llc_calibration(res, path=None, *, theory: float | None = None):
-    """Estimate vs step size of a calibrated :class:`sampling.LLCResult` (``res.calibration``;
-    docs/llc.md): each sweep setting's estimate ± standard error (filled: passed the checks; open:
-    failed), the chosen step, the final estimate and, if given, the theoretical value; right: the MALA
-    acceptance per step with the threshold.
-
-    With ``path`` it is saved as PNG + PDF and the written paths are returned; otherwise the figure."""
-    plt = _plt()
-    cal = res.calibration
-    if cal is None:
-        raise ValueError("`res` has no calibration sweep (estimate it with calibrate=True).")
-    nbeta = res.config["nbeta"]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
-    for j, g in enumerate(sorted({s.gamma for s in cal.settings})):
-        ss = sorted((s for s in cal.settings if s.gamma == g), key=lambda s: s.eps)
-        x = np.array([s.eps * nbeta for s in ss])
-        y = np.array([s.llc for s in ss])
-        e = np.array([s.llc_se if np.isfinite(s.llc_se) else 0.0 for s in ss])
-        col = f"C{j}"
-        a1.errorbar(x, y, yerr=e, color=col, lw=0.8, capsize=2, label=f"sweep, gamma = {g:g}")
-        ok = np.array([s.passes and s.on_plateau for s in ss])
-        a1.scatter(x[ok], y[ok], color=col, zorder=3, s=25)
-        a1.scatter(x[~ok], y[~ok], facecolors="white", edgecolors=col, zorder=3, s=25)
-        a2.plot(x, [s.acceptance for s in ss], "o-", color=col, ms=3, lw=0.8, label=f"gamma = {g:g}")
-    if cal.chosen is not None:
-        a1.axvline(cal.eps * nbeta, color="k", ls=":", lw=0.8, label=f"chosen eps n beta = {cal.eps * nbeta:.3g}")
-        a1.errorbar([cal.eps * nbeta], [res.llc], yerr=[res.llc_se], fmt="s", color="k", ms=5,
-                    label=f"final estimate {res.llc:.3f} ± {res.llc_se:.3f}")
-    if theory is not None:
-        a1.axhline(theory, color="tab:green", ls="--", lw=1, label=f"theory {theory:g}")
-    a1.set_xscale("log")
-    a1.set_xlabel(r"step size $\epsilon\, n\beta$")
-    a1.set_ylabel(r"$\hat\lambda$ (sweep: short chains)")
-    title = ("chosen: " if cal.chosen is not None else "no valid step: ") + cal.reason
-    a1.set_title("\n".join(textwrap.wrap(title[:400], 95)), fontsize=6.5)
-    a1.legend(fontsize=7)
-    a2.axhline(cal.min_acceptance, color="tab:red", ls="--", lw=0.8, label=f"threshold {cal.min_acceptance:g}")
-    a2.set_xscale("log")
-    a2.set_ylim(0, 1.02)
-    a2.set_xlabel(r"step size $\epsilon\, n\beta$")
-    a2.set_ylabel("mean MALA acceptance")
-    a2.legend(fontsize=7)
     fig.tight_layout()
     if path is not None:
         out = save_figure(fig, path, dpi=110)
