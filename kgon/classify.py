@@ -5,7 +5,7 @@ The **phase distance** of w = (W, b) to a catalogue point w* = (W*, b*) is
     d(w, w*) = min_{Q in O(r), pi in S_c}  sqrt( sum_j cost_j( Q W_{pi(j)}, b_{pi(j)} ) ),
 
 a Euclidean distance in parameter space after the best rotation/reflection of the hidden space and
-the best matching of features (issue 4 item 5; SCIENCE.md §3), where the cost of putting column
+the best matching of features (docs/zoo.md), where the cost of putting column
 (v, beta) on slot j of w* respects the slot's free directions (:mod:`kgon.symmetry`):
 
 - live slot with firing output ("on"):   |v - W*_j|^2 + (beta - b*_j)^2;

@@ -1,7 +1,7 @@
 """Hessian geometry of a critical point: spectrum, symmetry zero modes, flat directions, smoothness.
 
 At a critical point w* of L the Hessian H = hess L(w*) (of the active smooth piece; L is only C^1
-at kinks, SCIENCE.md §3) has eigenvalues split into negative / zero / positive. The zero modes
+at kinks, docs/zoo.md) has eigenvalues split into negative / zero / positive. The zero modes
 contain
 
 - the tangent space of the O(r) orbit, spanned by (A W*, 0) for A in so(r) (``orbit_dim`` of them);

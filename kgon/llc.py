@@ -1,6 +1,6 @@
 """Local learning coefficients (LLC, RLCT) of critical points of the population potential.
 
-Two methods (SCIENCE.md §4, §6; issue 3 item 4):
+Two methods (docs/zoo.md; docs/dynamics.md):
 
 **Hessian (exact where it applies).** If L is C^2 at w* and every zero mode of the Hessian is a
 symmetry-orbit or an exactly flat direction (``HessianGeometry.nondegenerate``), L is, modulo those

@@ -1,4 +1,4 @@
-"""Names of critical points (SCIENCE.md §3; Chen et al. 2023, §4).
+"""Names of critical points (docs/zoo.md; Chen et al. 2023, §4).
 
 A critical point is a **k^{sigma+, sigma-}-gon**, named ``k`` + ``"+"`` * sigma+ + ``"-"`` * sigma-
 (e.g. ``"5+"``, ``"4++-"``), when

@@ -1,4 +1,4 @@
-"""Regular k-gon critical points of the TMS potential (SCIENCE.md §3; Chen et al. 2023, §4).
+"""Regular k-gon critical points of the TMS potential (docs/zoo.md; Chen et al. 2023, §4).
 
 A k^{sigma+, sigma-}-gon in r >= 2 hidden dimensions has k live columns of equal length l at the
 vertices of a regular k-gon (angles 2 pi m / k in the first two hidden coordinates); the c - k other

@@ -1,7 +1,7 @@
 """Symmetries of the TMS potential: column types, canonical free directions, orbits, alignment.
 
 L(W, b) is invariant under W -> Q W (Q in O(r)) and under permuting the features (columns of W
-together with the entries of b), SCIENCE.md §3. Modulo O(r), a parameter is determined by the Gram
+together with the entries of b), docs/zoo.md. Modulo O(r), a parameter is determined by the Gram
 matrix G = W^T W and b; modulo both, by (G, b) up to a simultaneous permutation.
 
 Some coordinates are *free* at a critical point (the loss is locally constant along them):

@@ -1,4 +1,4 @@
-"""The high-sparsity TMS data set (SCIENCE.md §1).
+"""The high-sparsity TMS data set (docs/index.md, Conventions).
 
 Each sample is x = mu e_i: one feature index i drawn uniformly from {0, ..., c-1} and one magnitude
 mu ~ Uniform[0, 1]. The sample is stored as the pair (i, mu), which is all that the empirical loss
@@ -85,7 +85,7 @@ def make_dataset(rng_key, n: int, c: int) -> Dataset:
     """Draw n samples of the high-sparsity TMS input distribution with c features.
 
     x_k = mu_k e_{i_k} with i_k ~ Uniform{0, ..., c-1} and mu_k ~ Uniform[0, 1), independently
-    (SCIENCE.md §1; Chen et al. 2023, §3).
+    (docs/index.md, Conventions; Chen et al. 2023, §3).
 
     Parameters
     ----------

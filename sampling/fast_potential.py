@@ -1,4 +1,4 @@
-"""The exact empirical TMS loss L_n in O(c^2 log n) per evaluation (SCIENCE.md §2).
+"""The exact empirical TMS loss L_n in O(c^2 log n) per evaluation (docs/index.md, Conventions).
 
 For a data set D_n = {mu_k e_{i_k}} the empirical loss is
 
@@ -29,8 +29,8 @@ Gradients: the search index is piecewise constant in (W, b); autodiff through th
 differentiates each summand on its own side of the kink, which is the exact gradient of L_n
 wherever L_n is differentiable (off the measure-zero set where a sample sits on a kink).
 
-Reference: SCIENCE.md §2 ("with the mu's of each feature sorted and prefix sums of 1, mu, mu^2,
-L_n and its gradient can be computed exactly in O(c^2 log n)"); Chen et al. 2023, eq. (TMS loss).
+Reference: docs/sampling.md (the fast potential); Chen et al. 2023, eq. (TMS loss); the loss
+convention of docs/index.md (Conventions).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Plateaus of SGD loss curves, matched to catalogue critical points modulo symmetry (SCIENCE.md §5).
+"""Plateaus of SGD loss curves, matched to catalogue critical points modulo symmetry (docs/dynamics.md).
 
 **Matching.** Every checkpoint (W_t, b_t) is matched to the nearest catalogue point by the phase
 distance of :func:`kgon.phase_distances` (Euclidean distance in parameter space after the best

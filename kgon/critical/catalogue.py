@@ -1,7 +1,7 @@
 """The critical-point catalogue: certified, deduplicated, named critical points with LLC and constant.
 
 :func:`find_critical_points` runs the search of :mod:`kgon.critical.search` and turns the certified endpoints
-into a :class:`Catalogue` (issue 3; SCIENCE.md §3-4). Besides the random, polygon and
+into a :class:`Catalogue` (docs/zoo.md). Besides the random, polygon and
 gradient-descent starts, the exact regular k^{sigma+}-gons of :func:`kgon.kgon` for k = c-2..c are
 added as starts (a few seconds), so that the largest polygon families are always present.
 
@@ -40,8 +40,8 @@ added as starts (a few seconds), so that the largest polygon families are always
    where it is exact and the numerical LLC for every point (:mod:`kgon.llc`); ``llc`` is the
    Hessian value where it exists (``llc_method = "hessian"``), otherwise the numerical one.
 4. **Constant.** c_alpha = (1/2) ||w*||^2 = -log phi(w*) + const for the N(0, I) prior, summed
-   over W and the biases that are not free (dead negative and output-off biases count 0), SCIENCE.md
-   §4.
+   over W and the biases that are not free (dead negative and output-off biases count 0), docs/index.md
+   (Conventions).
 5. **Multiplicity** c! / |stabiliser| (:func:`kgon.symmetry.multiplicity`).
 6. **Which points are kept.** Regular polygons always; irregular points only up to Hessian index
    ``max_index`` (default 0: minima). Irregular saddles are numerous near the low-loss families
@@ -168,7 +168,7 @@ class CriticalPoint:
     llc_hessian, llc_numerical : float or None
         The two methods' values (None where a method does not apply).
     constant : float
-        c_alpha = (1/2) ||w*||^2 over W and non-free biases (SCIENCE.md §4).
+        c_alpha = (1/2) ||w*||^2 over W and non-free biases (docs/index.md, Conventions).
     multiplicity : int
         Number of distinct feature-permuted copies modulo O(r).
     hessian_signature : (int, int, int)
@@ -947,7 +947,7 @@ def find_critical_points(
     -----
     Method in the docstrings of :mod:`kgon.critical.search` and :mod:`kgon.critical.catalogue`. References: Chen et
     al. (2023), "Dynamical versus Bayesian phase transitions in a toy model of superposition",
-    §4; SCIENCE.md §3-4.
+    §4; docs/zoo.md.
     """
     require_x64("kgon.find_critical_points")
     config = SearchConfig(c=c, r=r, n_starts=n_starts, seed=seed, max_loss=max_loss, max_index=max_index,

@@ -1,4 +1,4 @@
-"""Critical-point search of the closed-form TMS potential (issue 3, item 1; SCIENCE.md §3).
+"""Critical-point search of the closed-form TMS potential (docs/zoo.md).
 
 Every critical point (minimum or saddle) of L(W, b) solves grad L(w) = 0, w = (W, b) in R^d,
 d = r c + c. The search

@@ -1,6 +1,6 @@
 """Symmetry-invariant MCMC diagnostics for TMS posterior runs.
 
-Parameters are only identified up to O(r) rotations and feature permutations (SCIENCE.md §3), so
+Parameters are only identified up to O(r) rotations and feature permutations (docs/zoo.md), so
 per-coordinate R-hat is meaningless; the diagnostics use invariants:
 
 - split R-hat and bulk effective sample size of the empirical loss L_n over chains (Gelman et al.
@@ -8,7 +8,7 @@ per-coordinate R-hat is meaningless; the diagnostics use invariants:
 - divergent transitions;
 - the phase label of each draw: phase switches along each chain and agreement between chains.
   Chains that disagree about their dominant phase measure their starting basins, not the posterior
-  mass (SCIENCE.md §4): a :class:`sampling.PhaseMixingWarning` is issued.
+  mass (docs/sampling.md): a :class:`sampling.PhaseMixingWarning` is issued.
 """
 
 from __future__ import annotations

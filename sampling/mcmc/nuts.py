@@ -540,7 +540,7 @@ def run_nuts(
     beta: float = 1.0,
     progress: bool = False,
 ) -> NutsResult:
-    """Independent NUTS chains on the TMS posterior phi(w) exp(-beta n L_n(w)) (SCIENCE.md §4).
+    """Independent NUTS chains on the TMS posterior phi(w) exp(-beta n L_n(w)) (docs/sampling.md).
 
     Chains run in parallel over the host CPU devices (vectorised within a device), each with its
     own windowed step-size and diagonal mass-matrix adaptation during ``warmup``. The likelihood

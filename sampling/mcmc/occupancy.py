@@ -1,4 +1,4 @@
-"""Posterior phase occupancy: the posterior mass of each phase at sample size n (SCIENCE.md §4).
+"""Posterior phase occupancy: the posterior mass of each phase at sample size n (docs/sampling.md).
 
 Every posterior draw at beta = 1 is classified into a catalogue phase (``kgon.classify``: the
 nearest critical point modulo O(r) rotations/reflections and feature permutations, "other" beyond a

@@ -1,7 +1,7 @@
 """Parallel tempering (replica exchange) for posterior mass across phases.
 
 Independent chains started from dispersed points measure the basins of attraction of the phases
-once n is large: the barriers between phases grow like n (SCIENCE.md §4). Parallel tempering runs,
+once n is large: the barriers between phases grow like n (docs/sampling.md). Parallel tempering runs,
 for every chain, K replicas at inverse temperatures 1 = beta_0 > beta_1 > ... > beta_{K-1} on the
 likelihood term,
 
@@ -339,7 +339,7 @@ def run_tempering(
     beta: float = 1.0,
     progress: bool = False,
 ) -> TemperingResult:
-    """Parallel tempering on the TMS posterior phi(w) exp(-beta n L_n(w)) (SCIENCE.md §4).
+    """Parallel tempering on the TMS posterior phi(w) exp(-beta n L_n(w)) (docs/sampling.md).
 
     The target (recorded) replica is at inverse temperature ``beta``; replica k targets
     phi(w) exp(-beta_k beta n L_n(w)) with the ladder 1 = beta_0 > ... > beta_{K-1} = ``beta_min``.

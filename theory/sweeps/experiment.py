@@ -381,7 +381,7 @@ register_task_kind(
     TaskKind(
         name="sgd",
         doc="batched SGD runs (sampling.train_sgd) matched to catalogue plateaus (theory.analyze_sgd)",
-        # the fields of sampling.SGDConfig (defaults = the paper's protocol, SCIENCE.md §5) are
+        # the fields of sampling.SGDConfig (defaults = the paper's protocol, docs/dynamics.md) are
         # generated from the dataclass (``config``); these are the kind's own
         fields=(
             # runs and their split into tasks

@@ -343,8 +343,8 @@ def potential_task(config: dict, seed: int) -> dict:
     """Prior draws of the TMS potential: loss statistics and a Monte Carlo free energy.
 
     Draws w_k = (W_k, b_k) ~ phi = N(0, I), k = 1..K (``draws``), evaluates the exact population loss
-    L(w_k) (``kgon.potential``, SCIENCE.md §2), and estimates the free energy of the posterior
-    p(w) ~ phi(w) exp(-n L(w)) (SCIENCE.md §4) by simple Monte Carlo over the prior:
+    L(w_k) (``kgon.potential``, docs/index.md, Conventions), and estimates the free energy of the posterior
+    p(w) ~ phi(w) exp(-n L(w)) (docs/index.md, Conventions) by simple Monte Carlo over the prior:
 
         F_n = -log int phi(w) exp(-n L(w)) dw ~= -log( (1/K) sum_k exp(-n L(w_k)) ).
 
