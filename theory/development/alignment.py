@@ -53,7 +53,6 @@ def _as_traj(W, b):
 
 
 def _refine(W, b, V, a, perm, iters=50):
-    r = W.shape[1]
     for _ in range(iters):
         A = np.concatenate(list(W[:, :, perm]), axis=1)
         B = np.concatenate(list(V), axis=1)
@@ -68,7 +67,6 @@ def _refine(W, b, V, a, perm, iters=50):
     A = np.concatenate(list(W[:, :, perm]), axis=1)
     Q = procrustes(A, np.concatenate(list(V), axis=1))
     cost = float(((np.einsum("ij,tjc->tic", Q, W[:, :, perm]) - V) ** 2).sum() + ((b[:, perm] - a) ** 2).sum())
-    del r
     return Q, perm, cost
 
 
@@ -82,8 +80,8 @@ def align_to_reference(W, b, W_ref, b_ref) -> Alignment:
         raise ValueError(f"the reference must have the same shape as the parameters; got {V.shape} and {W.shape}.")
     T, r, c = W.shape
     starts = [np.arange(c)]
-    feat = lambda X, y: np.concatenate([np.linalg.norm(X, axis=1), y], axis=0)  # (2T, c)
-    fW, fV = feat(W, b), feat(V, a)
+    fW = np.concatenate([np.linalg.norm(W, axis=1), b], axis=0)  # rotation-invariant column features (2T, c)
+    fV = np.concatenate([np.linalg.norm(V, axis=1), a], axis=0)
     _, p = linear_sum_assignment(((fV[:, :, None] - fW[:, None, :]) ** 2).sum(0))
     starts.append(p)
     if r == 2:
