@@ -22,7 +22,6 @@ from typing import Callable
 
 import numpy as np
 import sympy as sp
-import torch
 
 import jax
 import jax.numpy as jnp
@@ -161,6 +160,8 @@ def potential_torch(W: torch.Tensor, b: torch.Tensor, *, importance=None, input_
 
     ``importance`` and ``input_scale`` as in :func:`potential` (tensors of shape (c,) or ``None``).
     """
+    import torch  # imported here: importing kgon does not load torch (worker processes, CLI start-up)
+
     c = W.shape[-1]
     G = W.transpose(-1, -2) @ W
     eye = torch.eye(c, dtype=W.dtype, device=W.device)
