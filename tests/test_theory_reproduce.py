@@ -68,3 +68,12 @@ def test_report_reads_well(run_dir):
     assert all(float(n) >= 20 for _, _, n in rows)
     stored = json.loads((out / "transitions.json").read_text())
     assert len(stored["all"]) > len(stored["transitions"]) == len(rows)
+
+
+def test_result_to_dict_carries_config(run_dir):
+    from kgon.io import dumps_json
+
+    out, res = run_dir
+    d = json.loads(dumps_json(res.to_dict()))
+    assert (d["c"], d["r"], d["config"]["ns"], d["config"]["seed"]) == (6, 2, [150, 1500], 1)
+    assert d["report"] == str(res.report) and abs(d["n_critical_5_6"] - 601) <= 2

@@ -69,6 +69,24 @@ class ReproduceResult:
     stages_reused: tuple[str, ...]
     stages_run: tuple[str, ...]
     timings: dict = field(default_factory=dict)
+    config: ReproduceConfig | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-able summary (``tmsphase reproduce --json``): c, r, config, report, figures, the 5 -> 6
+        transition, the compared crossings, which stages were reused or run, and their timings."""
+        cfg = self.config
+        return {
+            "c": cfg.c if cfg is not None else None,
+            "r": 2,
+            "config": asdict(cfg) if cfg is not None else None,
+            "report": str(self.report),
+            "figures": list(self.figures),
+            "n_critical_5_6": self.n_critical_5_6,
+            "crossings": [c.to_dict() for c in self.comparison.crossings] if self.comparison is not None else [],
+            "stages_reused": list(self.stages_reused),
+            "stages_run": list(self.stages_run),
+            "timings": dict(self.timings),
+        }
 
 
 def _write_json(path: Path, obj) -> None:
@@ -171,7 +189,6 @@ def _stage_sgd(cfg: ReproduceConfig, cat, out: Path, quiet: bool):
 # --------------------------------------------------------------------------------------------
 # report
 
-_LOW_LOSS = 0.16  # phases drawn in the loss-vs-complexity and energy-level figures (the k-gons k >= 4 at c = 6)
 _POLYGONS = ("4", "5", "5+", "6")  # drawn in figures/polygons
 
 
@@ -193,9 +210,10 @@ def _figures(cat, comparison, sgd, out: Path) -> list[str]:
     figdir = out / "figures"
     paths: list[str] = []
     phases = phases_of(cat, minima_only=True)
-    low = [p.label for p in phases if p.loss <= _LOW_LOSS]
-    fig, ax = plt.subplots(figsize=(7.5, 5))
-    plot_loss_complexity(cat, labels=low, sgd_transitions=sgd.get("transitions") if sgd else None, ax=ax)
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    plot_loss_complexity(cat, sgd_transitions=sgd.get("transitions") if sgd else None, ax=ax)
+    ax.set_title(f"Loss vs complexity of the local minima, c = {cat.c}: Bayesian (blue) and SGD (red) transitions",
+                 fontsize=10)
     paths += save_figure(fig, figdir / "loss_vs_complexity")
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(8, 6))
@@ -465,4 +483,5 @@ def reproduce(
         stages_reused=tuple(k for k, (_, r) in timings.items() if r),
         stages_run=tuple(k for k, (_, r) in timings.items() if not r),
         timings={k: v[0] for k, v in timings.items()},
+        config=cfg,
     )

@@ -21,16 +21,7 @@ def run(args) -> int:
 
     res = reproduce(args.out, quick=args.quick, seed=args.seed, quiet=args.json)
     if args.json:
-        crossings = [c.to_dict() for c in res.comparison.crossings] if res.comparison is not None else []
-        print(dumps_json({
-            "report": str(res.report),
-            "figures": list(res.figures),
-            "n_critical_5_6": res.n_critical_5_6,
-            "crossings": crossings,
-            "stages_reused": list(res.stages_reused),
-            "stages_run": list(res.stages_run),
-            "timings": res.timings,
-        }))
+        print(dumps_json(res.to_dict()))
     else:
         print(f"report: {res.report}")
         if res.n_critical_5_6 is not None:
