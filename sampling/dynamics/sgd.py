@@ -1,6 +1,6 @@
-"""Batched plain SGD on the TMS empirical loss, many runs as one tensor program (SCIENCE.md §5).
+"""Batched plain SGD on the TMS empirical loss, many runs as one tensor program (docs/dynamics.md).
 
-The paper's protocol (Chen et al. 2023, §6 "SGD plateaus"; SCIENCE.md §5) is the default
+The paper's protocol (Chen et al. 2023, §6 "SGD plateaus"; docs/dynamics.md) is the default
 :class:`SGDConfig`: c = 6 features, r = 2 hidden dimensions, a fixed training set of n = 1000 samples
 x = mu e_i per run, plain SGD (no momentum, no weight decay) with batch size 20 and learning rate
 0.005 for 4500 epochs (225,000 steps), initialised at a 4-gon plus noise.
@@ -16,7 +16,7 @@ bias falls on the 4^{+} side (b > 0) or on the free side (b < 0) with probabilit
 
     L_B(W, b) = (1/m) sum_{k in B} || x_k - ReLU(W^T W x_k + b) ||^2,
 
-the same convention as L_n (SCIENCE.md §2: no factor 1/2). With x_k = mu_k e_{i_k}, the
+the same convention as L_n (docs/index.md, conventions: no factor 1/2). With x_k = mu_k e_{i_k}, the
 pre-activations are p_k = x_k^T G + b with G = W^T W (symmetric), and with
 d_k = (2/m) (ReLU(p_k) - x_k) * 1[p_k > 0]:
 
@@ -81,7 +81,7 @@ def _check_nonneg_float(name: str, value) -> float:
 
 @dataclass(frozen=True)
 class SGDConfig:
-    """Settings of a batch of SGD runs; the defaults are the paper's protocol (SCIENCE.md §5).
+    """Settings of a batch of SGD runs; the defaults are the paper's protocol (Chen et al. 2023, §6; docs/dynamics.md).
 
     Attributes
     ----------
@@ -344,7 +344,7 @@ def train_sgd(config: SGDConfig, seeds, *, num_threads: int | None = 1, progress
     """Train ``len(seeds)`` TMS models with plain minibatch SGD as one batched tensor program.
 
     w <- w - lr * grad L_B(w) for every run at once (module docstring for the loss, the hand-written
-    gradient, the initialisation and the seeding); SCIENCE.md §5, Chen et al. (2023) §6.
+    gradient, the initialisation and the seeding); Chen et al. (2023) §6, docs/dynamics.md.
 
     Parameters
     ----------
