@@ -77,3 +77,17 @@ def test_result_to_dict_carries_config(run_dir):
     d = json.loads(dumps_json(res.to_dict()))
     assert (d["c"], d["r"], d["config"]["ns"], d["config"]["seed"]) == (6, 2, [150, 1500], 1)
     assert d["report"] == str(res.report) and abs(d["n_critical_5_6"] - 601) <= 2
+
+
+def test_sgd_section_renders_the_antecedent_check_as_a_table():
+    from theory.reproduce import _sgd_section
+
+    counts = {"loss_down_llc_up": 5, "loss_down_llc_down": 1, "loss_up_llc_up": 0, "loss_up_llc_down": 0,
+              "undetermined": 0, "llc_equal_within_error": 2, "consistent_fraction": 5 / 6}
+    sgd = {"fraction_on_plateaus": 0.97, "final_phases": {"5": 3, "5+": 1},
+           "transitions": [{"from": "4+", "to": "5", "count": 6}, {"from": "4++", "to": "5+", "count": 2}],
+           "antecedent": {"n_transitions": 8, "theory": counts, "estimated": counts, "loss_decreasing": 8}}
+    text = "\n".join(_sgd_section(TINY, sgd))
+    assert "| loss ↓, λ ↑ (Type A: consistent with a Bayesian antecedent) | 5 | 5 |" in text
+    assert "| λ equal within error | 2 | 2 |" in text and "| fraction consistent (among signed) | 0.83 | 0.83 |" in text
+    assert "| 4+ | 5 | 6 |" in text and "| 5 | 3 |" in text and "{" not in text
