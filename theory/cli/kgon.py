@@ -8,6 +8,8 @@ draws each solution's columns of W and its biases (PNG and PDF next to each othe
 
 from __future__ import annotations
 
+import sys
+
 
 from kgon.io import dumps_json
 from theory.cli.args import fail, int_range, nonnegative_int, output_file, positive_int, potential_bytes, require_memory
@@ -39,10 +41,13 @@ def run(args) -> int:
         fail(args, "--sigma-minus", f"must be an integer in 0..k = {args.k}; got {args.sigma_minus}.")
     require_memory(args, "--c", potential_bytes(args.c), f"the potential at c = {args.c}")
     res = kgon(args.k, args.c, sigma_plus=args.sigma_plus, sigma_minus=args.sigma_minus, r=args.r)
+    figures = []
     if args.plot is not None and res.exists:
         from kgon.plot import plot_polygons
 
-        plot_polygons(res.solutions, args.plot)
+        figures = plot_polygons(res.solutions, args.plot)
+    elif args.plot is not None:
+        print(f"tmsphase kgon: no figure written: no {args.k}-gon critical point to draw", file=sys.stderr)
     if args.json:
         print(dumps_json(res.to_dict()))
         return 0
@@ -55,6 +60,6 @@ def run(args) -> int:
             f"{s.name:<10}{s.length:>12.6f}{s.bias_value:>12.6f}{s.loss:>12.6f}{s.grad_norm:>11.1e}  "
             f"{list(s.off_vertices) or '-'}"
         )
-    if args.plot is not None:
-        print(f"figure: {args.plot}")
+    for f in figures:
+        print(f"figure: {f}")
     return 0
