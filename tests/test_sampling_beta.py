@@ -106,3 +106,14 @@ def test_sampler_configs_validate_and_serialise():
             sampling.TemperingConfig(**kwargs)
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.beta = 2.0
+
+
+def test_posterior_sweep_kind_takes_beta_as_a_grid_axis():
+    from theory import parse_experiment
+
+    base = '[experiment]\nkind = "posterior"\nc = 6\nn = 200\nseed = 0\n'
+    plain = parse_experiment(base).tasks(prepare=False)
+    assert "beta" not in plain[0].config  # absent by default: existing task keys are unchanged
+    tasks = parse_experiment(base + "beta = [0.5, 1.0]\n").tasks(prepare=False)
+    assert [t.config["beta"] for t in tasks] == [0.5, 1.0]
+    assert len({t.key for t in tasks} | {plain[0].key}) == 3

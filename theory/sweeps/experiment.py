@@ -368,6 +368,8 @@ register_task_kind(
             Field("n_temps", "int", "tempering ladder size (default: sampling's)", default=None, minimum=2),
             Field("max_tree_depth", "int", "NUTS tree depth (default 10 nuts, 6 tempered)", default=None,
                   minimum=1),
+            Field("beta", "float", "inverse temperature of the likelihood, phi exp(-beta n L_n) (default 1)",
+                  default=None, grid=True, minimum=0.0),
         ) + _CATALOGUE_FIELDS,
         function="theory.sweeps.sweep:posterior_task",
         aggregate="theory.sweeps.sweep:aggregate_results",

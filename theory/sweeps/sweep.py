@@ -450,7 +450,7 @@ def _load_catalogue(config: dict):
     return kgon.Catalogue.from_json(json.dumps(config["catalogue"]))
 
 
-_POSTERIOR_OPTIONAL = ("threshold", "n_temps", "max_tree_depth")
+_POSTERIOR_OPTIONAL = ("threshold", "n_temps", "max_tree_depth", "beta")
 
 
 def expand_posterior(experiment: Experiment) -> list[tuple[dict, int]]:
