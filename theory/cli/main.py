@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from kgon.config import configure_jax
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         configure_jax()  # float64 and one CPU device per core (kgon.configure_jax)
+        os.environ.setdefault("MPLBACKEND", "Agg")  # figures go to files; the library modules set no backend
         return int(args._run(args) or 0)
     except SystemExit as exc:  # argparse (--help, a bad argument) and theory.cli.args.fail
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
