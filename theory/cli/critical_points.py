@@ -54,12 +54,6 @@ def add_arguments(parser) -> None:
     )
 
 
-def _finite_or_none(v):
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
 def run(args) -> int:
     import kgon
 
@@ -90,7 +84,7 @@ def run(args) -> int:
         pts = []
         for p in cat.points:
             d = p.to_dict()
-            pts.append({k: _finite_or_none(d[k]) for k in _JSON_FIELDS})
+            pts.append({k: d[k] for k in _JSON_FIELDS})  # dumps_json: NaN -> null
         print(
             dumps_json(
                 {
