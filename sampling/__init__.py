@@ -23,6 +23,7 @@ from sampling.dynamics.truths import (
     rrr_llc,
     tms_truth,
 )
+from sampling.dynamics.torch_adapter import torch_llc_problem
 from sampling.fast_potential import EmpiricalPotential, dense_loss, empirical_potential
 from sampling.mcmc.diagnostics import (
     ChainDiagnostics,
@@ -69,6 +70,7 @@ __all__ = sorted(
         "regular_truth",
         "rrr_llc",
         "tms_truth",
+        "torch_llc_problem",
         "ChainDiagnostics",
         "ChainsResult",
         "CrossingEstimate",

@@ -67,7 +67,11 @@ def test_calibrated_regular_model():
                        burnin=400, draws=2000, chains=8)
     cal = res.calibration
     assert cal is not None and cal.chosen is not None and res.config.calibrated
-    assert len(cal.settings) == 8 and res.config.eps == cal.eps
+    assert 2 <= len(cal.settings) <= 8 and res.config.eps == cal.eps
+    # same SGLD time everywhere: steps x eps constant (counted at the reference step 1/(8 n beta))
+    for s in cal.settings:
+        assert s.eps * s.steps == pytest.approx(0.4 * 2400 / (8 * nbeta), rel=0.01)
+    assert res.config.eps * (res.config.burnin + res.config.draws) == pytest.approx(2400 / (8 * nbeta), rel=0.01)
     chosen = cal.settings[cal.chosen]
     assert chosen.passes and chosen.on_plateau and chosen.acceptance >= 0.95
     # the largest passing step on the plateau: every larger step failed a check or is off the plateau
@@ -75,7 +79,7 @@ def test_calibrated_regular_model():
     exact = exact_gaussian(CURV, nbeta, res.config.gamma, res.config.eps)
     assert abs(res.llc - exact) <= 4 * res.llc_se
     assert abs(exact - 2.0) < 0.05 * 2.0
-    assert cal.sweep_steps == 8 * 8 * (160 + 800)
+    assert cal.sweep_steps == 8 * sum(s.steps for s in cal.settings)
     d = res.to_dict()
     assert d["calibration"]["chosen"] == cal.chosen and d["config"]["calibrated"] is True
 
@@ -83,7 +87,7 @@ def test_calibrated_regular_model():
 def test_calibration_nan_with_reason_when_nothing_passes():
     """Centre that is not a minimum: every chain escapes at every step -> NaN and the reason."""
     res = estimate_llc(jax.random.key(1), quadratic_loss, jnp.ones(4), CURV, nbeta=100.0, calibrate=True,
-                       burnin=50, draws=200)
+                       burnin=50, draws=200, eps_grid=[0.01, 0.005, 0.0025])
     assert math.isnan(res.llc) and res.calibration.chosen is None
     assert "no setting passes" in res.reason and "escaped" in res.reason
 
@@ -136,7 +140,7 @@ def test_llc_cli_calibrate(catalogue6, tmp_path):
     assert code == 0
     d = json.loads(out)
     cal = d["calibration"]
-    assert len(cal["settings"]) == 8 and cal["reason"]
+    assert 1 <= len(cal["settings"]) <= 8 and cal["reason"]
     nbeta = d["nbeta"]
     if cal["chosen"] is None:
         assert d["llc"] is None and d["reason"] == cal["reason"]

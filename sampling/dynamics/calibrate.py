@@ -3,33 +3,36 @@
 
 Theory. At fixed n beta the SGLD estimate lambda_hat(eps) has a discretisation bias O(eps) (for a
 Gaussian direction of curvature kappa exactly (1/2)(eps kappa/4)/(1 - eps kappa/4); docs/dynamics.md
-§4): as a function of eps it has a *plateau* at small eps and bends away beyond it. Too small an eps
-does not mix within a fixed step budget: the chains start at w* (loss L_n(w*)), so an unmixed chain
-reads too low and its loss trace is still rising. The calibration therefore runs short chains on a
-geometric grid of eps (default eps = 2^-k / (n beta), k = 0..7) with the same step budget each and
-checks, per setting:
+§4): as a function of eps it has a *plateau* at small eps and bends away beyond it. Chains of a
+fixed number of steps confound this with mixing (a small step covers less SGLD time t = eps x steps,
+and an unmixed chain started at w* reads too low), so every setting of the sweep runs the **same
+SGLD time**: ``burnin`` and ``draws`` are counted at a reference step (default eps = 1/(8 n beta)) and
+scale as reference / eps. The sweep goes down a geometric grid (default eps = 2^-k / (n beta),
+k = 0..7) and checks, per setting:
 
 1. **healthy**: no chain excluded (nan / diverged / escaped; :func:`sampling.dynamics.sgld.summarize_chains`);
-2. **accurate step**: mean MALA acceptance of the same proposal >= ``min_acceptance`` (default 0.95):
-   the Metropolis-adjusted Langevin test of the discretisation error;
+2. **accurate step**: mean MALA acceptance of the same proposal >= ``min_acceptance`` (default 0.99):
+   the Metropolis-adjusted Langevin test of the discretisation error would reject < 1% of the moves;
 3. **stationary**: the chains' mean of n beta (L - L*) over the second half of the draws differs from
    the first half by at most 2 standard errors (over chains) + ``plateau_rtol`` times the estimate
-   (default 2%): the chain has mixed within the budget;
+   (default 1%): the chain has mixed within the SGLD time;
 4. **on the plateau**: the estimate agrees with the estimate at the next smaller eps that also passes
    1-3, within 2 combined standard errors + ``plateau_rtol`` times the estimate.
 
-The chosen eps is the *largest* that passes 1-4 (largest: the least autocorrelated chains for the
-budget; on the plateau: no measurable step-size bias). If a setting passes 1-3 but no smaller one
-does, it is chosen only when it is the only one passing 1-3, with that said in the reason ("plateau
-not confirmed"). If none passes 1-3, the estimate is NaN and the reason lists why each setting
-failed. With several gammas the calibration is done per gamma and the *smallest* gamma with a chosen
-eps wins (the weakest localisation that still keeps the chains healthy and stationary: localisation
-only serves to keep chains in w*'s basin, and a stronger one biases the finite-n estimate down).
+The chosen eps is the *largest* that passes 1-4 (largest: the fewest steps for the SGLD time; on the
+plateau: no step-size bias measurable at the sweep's precision); the sweep stops there (the smaller
+steps, the expensive ones, are not run). If a setting passes 1-3 but no smaller one does, it is
+chosen only when it is the only one passing 1-3, with that said in the reason ("plateau not
+confirmed"). If none passes, the estimate is NaN and the reason lists why each setting failed. With
+several gammas the calibration is done per gamma and the *smallest* gamma with a chosen eps wins (the
+weakest localisation that still keeps the chains healthy and stationary: localisation only serves to
+keep chains in w*'s basin, and a stronger one biases the finite-n estimate down).
 
-Cost. Every sweep setting runs the same chains with ``sweep_fraction`` (default 0.4) of the final
-estimate's burn-in and draws; with the 8-point eps grid that is 3.2x the final estimate's SGLD steps
-(acceptance: <= 5x; ``tests/benchmarks/bench_llc_truths.py`` measures the wall-time ratio).
-The final estimate is a fresh run (new key) at the chosen setting with the full budget.
+Cost. Every sweep setting runs ``sweep_fraction`` (default 0.4) of the final estimate's SGLD time. At
+fixed time a setting's steps scale as 1/eps, so with the early stop the sweep costs about
+0.4 x (1 + 1/2 + 1/4 + ... + 2) ~ 1.6x the final estimate's steps when the grid is entered above the
+chosen step (acceptance: <= 5x; ``tests/benchmarks/bench_llc_truths.py`` measures the wall-time
+ratio). The final estimate is a fresh run (new key) at the chosen setting with the full SGLD time.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ __all__ = ["CalibrationSetting", "Calibration", "DEFAULT_EPS_SCALES", "choose_se
 
 DEFAULT_EPS_SCALES = tuple(2.0 ** -k for k in range(8))
 """Default grid of eps * n beta for the calibration sweep (1, 1/2, ..., 1/128)."""
+
+DEFAULT_REFERENCE_SCALE = 1.0 / 8
+"""eps * n beta at which ``burnin`` and ``draws`` are counted in calibration mode (module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ class CalibrationSetting:
     stationary: bool
     on_plateau: bool
     failures: tuple[str, ...]
+    steps: int = 0
 
     @property
     def passes(self) -> bool:
@@ -73,7 +80,7 @@ class CalibrationSetting:
                 "acceptance": _jf(self.acceptance), "excluded_chains": self.excluded_chains,
                 "drift": _jf(self.drift), "drift_se": _jf(self.drift_se), "healthy": self.healthy,
                 "accurate": self.accurate, "stationary": self.stationary, "on_plateau": self.on_plateau,
-                "failures": list(self.failures)}
+                "failures": list(self.failures), "steps": self.steps}
 
 
 @dataclass(frozen=True)
@@ -89,9 +96,10 @@ class Calibration:
     reason : str
         Why that setting was chosen, or why none was.
     steps_per_setting : int
-        Burn-in + draws of each sweep chain.
+        Burn-in + draws at ``reference_eps`` (every setting runs the same SGLD time; its own step count
+        is ``CalibrationSetting.steps``).
     sweep_steps : int
-        Total SGLD steps of the sweep (chains x steps x settings).
+        Total SGLD steps of the sweep (all chains and settings).
     min_acceptance, plateau_rtol : float
         The thresholds used.
     sweep_seconds, estimate_seconds : float
@@ -108,6 +116,7 @@ class Calibration:
     plateau_rtol: float
     sweep_seconds: float = float("nan")
     estimate_seconds: float = float("nan")
+    reference_eps: float = float("nan")
 
     @property
     def cost_ratio(self) -> float:
@@ -126,6 +135,7 @@ class Calibration:
         return {"settings": [s.to_dict() for s in self.settings], "chosen": self.chosen, "reason": self.reason,
                 "eps": _jf(self.eps), "gamma": _jf(self.gamma), "steps_per_setting": self.steps_per_setting,
                 "sweep_steps": self.sweep_steps, "min_acceptance": self.min_acceptance,
+                "reference_eps": _jf(self.reference_eps), "cost_ratio": _jf(self.cost_ratio),
                 "plateau_rtol": self.plateau_rtol, "sweep_seconds": _jf(self.sweep_seconds),
                 "estimate_seconds": _jf(self.estimate_seconds)}
 

@@ -610,9 +610,10 @@ def estimate_llc(
     calibrate: bool = False,
     eps_grid=None,
     gamma_grid=None,
-    calibration_acceptance: float = 0.95,
-    plateau_rtol: float = 0.02,
+    calibration_acceptance: float = 0.99,
+    plateau_rtol: float = 0.01,
     sweep_fraction: float = 0.4,
+    reference_eps: float | None = None,
 ) -> LLCResult:
     """Estimate the local learning coefficient at ``w_star`` with SGLD (module docstring).
 
@@ -649,17 +650,22 @@ def estimate_llc(
     divergence_threshold, escape_tol, min_acceptance : float, keyword-only
         Health thresholds (module docstring).
     calibrate : bool, keyword-only
-        Choose eps (and gamma) by a short sweep at fixed n beta (:mod:`sampling.dynamics.calibrate`,
-        docs/llc.md): the largest step that is healthy, has MALA acceptance >= ``calibration_acceptance``,
-        a stationary loss trace and an estimate on the small-step plateau; then a fresh estimate there.
+        Choose eps (and gamma) by a short sweep at fixed n beta and fixed SGLD time
+        (:mod:`sampling.dynamics.calibrate`, docs/llc.md): the largest step that is healthy, has MALA
+        acceptance >= ``calibration_acceptance``, a stationary loss trace and an estimate on the
+        small-step plateau; then a fresh estimate there.
         If no setting passes, the estimate is NaN and ``reason`` says why.
     eps_grid : sequence of float, keyword-only
         Steps to try (default ``DEFAULT_EPS_SCALES / nbeta`` = 2^-k / (n beta), k = 0..7).
     gamma_grid : sequence of float, keyword-only
         Localisations to try (default ``(gamma,)``); the smallest one with a valid step is used.
     calibration_acceptance, plateau_rtol, sweep_fraction : float, keyword-only
-        Calibration thresholds (default 0.95, 0.02) and the sweep chains' length as a fraction of the
-        final burn-in and draws (default 0.4).
+        Calibration thresholds (default 0.99, 0.01) and the sweep chains' length as a fraction of the
+        final chains' (default 0.4).
+    reference_eps : float, keyword-only
+        With ``calibrate=True`` every step size runs the same SGLD time t = eps x steps: ``burnin`` and
+        ``draws`` are the steps at ``reference_eps`` (default 1 / (8 n beta)) and scale as
+        reference_eps / eps (the final estimate at the chosen eps likewise).
 
     Returns
     -------
@@ -698,7 +704,7 @@ def estimate_llc(
         return _estimate(rng_key, loss_fn, w_star, data, base, n_data)
     return _calibrated(rng_key, loss_fn, w_star, data, base, n_data, eps_grid=eps_grid, gamma_grid=gamma_grid,
                        calibration_acceptance=calibration_acceptance, plateau_rtol=plateau_rtol,
-                       sweep_fraction=sweep_fraction)
+                       sweep_fraction=sweep_fraction, reference_eps=reference_eps)
 
 
 def _estimate(rng_key, loss_fn, w_star, data, cfg: SGLDConfig, n_data, *, calibration=None) -> LLCResult:
@@ -726,38 +732,52 @@ def _estimate(rng_key, loss_fn, w_star, data, cfg: SGLDConfig, n_data, *, calibr
 
 
 def _calibrated(rng_key, loss_fn, w_star, data, base: SGLDConfig, n_data, *, eps_grid, gamma_grid,
-                calibration_acceptance, plateau_rtol, sweep_fraction) -> LLCResult:
+                calibration_acceptance, plateau_rtol, sweep_fraction, reference_eps) -> LLCResult:
     """The calibration sweep and the final estimate (:mod:`sampling.dynamics.calibrate`)."""
-    from sampling.dynamics.calibrate import DEFAULT_EPS_SCALES, Calibration, choose_setting, sweep_setting
+    from sampling.dynamics.calibrate import (
+        DEFAULT_EPS_SCALES, DEFAULT_REFERENCE_SCALE, Calibration, choose_setting, sweep_setting,
+    )
 
     calibration_acceptance = _check_float("calibration_acceptance", calibration_acceptance, nonneg=True)
     plateau_rtol = _check_float("plateau_rtol", plateau_rtol, nonneg=True)
     sweep_fraction = _check_float("sweep_fraction", sweep_fraction, positive=True)
     eps_list = _grid("eps_grid", eps_grid, [x / base.nbeta for x in DEFAULT_EPS_SCALES], positive=True)
     gamma_list = _grid("gamma_grid", gamma_grid, [base.gamma], positive=False)
-    b_s = int(math.ceil(sweep_fraction * base.burnin))
-    d_s = max(2, int(math.ceil(sweep_fraction * base.draws)))
-    run = chain_runner(loss_fn, batch_size=base.batch_size, n_data=n_data, n_steps=b_s + d_s)
+    ref = DEFAULT_REFERENCE_SCALE / base.nbeta if reference_eps is None else \
+        _check_float("reference_eps", reference_eps, positive=True)
+
+    def steps(e, fraction):  # the same SGLD time t = eps * steps for every step size
+        return (int(math.ceil(fraction * base.burnin * ref / e)),
+                max(2, int(math.ceil(fraction * base.draws * ref / e))))
+
     k_sweep, k_final = jax.random.split(as_typed_key(rng_key))
     keys = jax.random.split(k_sweep, base.chains)  # common random numbers across the settings
-    settings = []
     # compile once outside the timed sweep (one chunk; the sweep and the final estimate reuse it)
     chain_runner(loss_fn, batch_size=base.batch_size, n_data=n_data, n_steps=1)(
         keys, w_star, data, eps_list[-1], gamma_list[0], base.nbeta, base.noise, base.init_noise)
+    settings, total = [], 0
     t0 = time.perf_counter()
     for g in sorted(gamma_list):
         for e in sorted(eps_list, reverse=True):
+            b_s, d_s = steps(e, sweep_fraction)
+            run = chain_runner(loss_fn, batch_size=base.batch_size, n_data=n_data, n_steps=b_s + d_s)
             losses, accept, loss_star = run(keys, w_star, data, e, g, base.nbeta, base.noise, base.init_noise)
-            settings.append(sweep_setting(
+            total += base.chains * (b_s + d_s)
+            settings.append(dataclasses.replace(sweep_setting(
                 losses, accept, float(loss_star), eps=e, gamma=g, nbeta=base.nbeta, burnin=b_s, d=base.d,
                 min_acceptance=calibration_acceptance, plateau_rtol=plateau_rtol, summarize=summarize_chains,
                 divergence_threshold=base.divergence_threshold, escape_tol=base.escape_tol,
                 block=1 if base.batch_size is None else max(1, d_s // 20),
-            ))
+            ), steps=b_s + d_s))
+            # early stop: this gamma's plateau is confirmed once two neighbouring passing steps agree
+            out, ch, _ = choose_setting([x for x in settings if x.gamma == g], plateau_rtol=plateau_rtol)
+            if ch is not None and out[ch].on_plateau:
+                break
     settings, chosen, why = choose_setting(settings, plateau_rtol=plateau_rtol)
-    cal = Calibration(settings=tuple(settings), chosen=chosen, reason=why, steps_per_setting=b_s + d_s,
-                      sweep_steps=base.chains * (b_s + d_s) * len(settings), min_acceptance=calibration_acceptance,
-                      plateau_rtol=plateau_rtol, sweep_seconds=time.perf_counter() - t0)
+    cal = Calibration(settings=tuple(settings), chosen=chosen, reason=why,
+                      steps_per_setting=int(base.burnin + base.draws), sweep_steps=total,
+                      min_acceptance=calibration_acceptance, plateau_rtol=plateau_rtol,
+                      sweep_seconds=time.perf_counter() - t0, reference_eps=ref)
     if chosen is None:
         cfg = dataclasses.replace(base, calibrated=True)
         nan = float("nan")
@@ -768,7 +788,9 @@ def _calibrated(rng_key, loss_fn, w_star, data, base: SGLDConfig, n_data, *, eps
                          loss_star=float(loss_star), loss_trace=np.zeros((C, 0)), acceptance_trace=np.zeros((C, 0)),
                          diagnostics=diag, config=cfg, seed=key_data(rng_key), calibration=cal, reason=why)
     s = settings[chosen]
-    cfg = dataclasses.replace(base, eps=s.eps, gamma=s.gamma, calibrated=True)
+    b_f, d_f = steps(s.eps, 1.0)
+    cfg = dataclasses.replace(base, eps=s.eps, gamma=s.gamma, burnin=b_f, draws=d_f, calibrated=True,
+                              escape_block=1 if base.batch_size is None else max(1, d_f // 20))
     t1 = time.perf_counter()
     res = _estimate(k_final, loss_fn, w_star, data, cfg, n_data)
     cal = dataclasses.replace(cal, estimate_seconds=time.perf_counter() - t1)

@@ -82,13 +82,14 @@ def torch_llc_problem(module, loss: Callable, inputs, targets):
 
     def _value(w, idx):
         with torch.no_grad():
-            v = _torch_loss(torch.from_numpy(np.array(w, dtype=np.float64)), torch.from_numpy(np.asarray(idx)))
+            v = _torch_loss(torch.from_numpy(np.array(w, dtype=np.float64)), torch.from_numpy(np.array(idx)))
         return np.asarray(v.item(), dtype=np.float64)
 
-    def _grad(w, idx):
+    def _value_and_grad(w, idx):
         t = torch.from_numpy(np.array(w, dtype=np.float64)).requires_grad_(True)
-        (g,) = torch.autograd.grad(_torch_loss(t, torch.from_numpy(np.asarray(idx))), t)
-        return g.detach().numpy().astype(np.float64)
+        v = _torch_loss(t, torch.from_numpy(np.array(idx)))
+        (g,) = torch.autograd.grad(v, t)
+        return np.asarray(v.item(), dtype=np.float64), g.detach().numpy().astype(np.float64)
 
     scalar = jax.ShapeDtypeStruct((), jnp.float64)
 
@@ -96,12 +97,12 @@ def torch_llc_problem(module, loss: Callable, inputs, targets):
     def loss_fn(w, idx):
         return jax.pure_callback(_value, scalar, w, idx, vmap_method="sequential")
 
-    def fwd(w, idx):
-        return loss_fn(w, idx), (w, idx)
+    def fwd(w, idx):  # one torch forward + backward per evaluation under jax.value_and_grad
+        v, g = jax.pure_callback(_value_and_grad, (scalar, jax.ShapeDtypeStruct(w.shape, jnp.float64)), w, idx,
+                                 vmap_method="sequential")
+        return v, g
 
-    def bwd(res, ct):
-        w, idx = res
-        g = jax.pure_callback(_grad, jax.ShapeDtypeStruct(w.shape, jnp.float64), w, idx, vmap_method="sequential")
+    def bwd(g, ct):
         return ct * g, None
 
     loss_fn.defvjp(fwd, bwd)

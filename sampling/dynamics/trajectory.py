@@ -53,7 +53,13 @@ from kgon.validation import check_int
 
 from sampling.data import Dataset, key_data
 from sampling.fast_potential import EmpiricalPotential, dense_loss, empirical_potential
-from sampling.dynamics.calibrate import DEFAULT_EPS_SCALES, Calibration, choose_setting, sweep_setting
+from sampling.dynamics.calibrate import (
+    DEFAULT_EPS_SCALES,
+    DEFAULT_REFERENCE_SCALE,
+    Calibration,
+    choose_setting,
+    sweep_setting,
+)
 from sampling.dynamics.sgld import LLCResult, _check_float, as_typed_key, chain_runner, default_nbeta, estimate_llc, summarize_chains
 
 __all__ = [
@@ -224,8 +230,9 @@ def tms_llc(
         Move free biases to this depth first (default -1; None: leave them).
     calibrate : bool, keyword-only
         Choose eps by the calibration sweep of :func:`sampling.estimate_llc` (``eps_grid``: the steps
-        tried, default 2^-k / (n beta), k = 0..7); the chain length stays tied to the relaxation time
-        at the default eps.
+        tried, default 2^-k / (n beta), k = 0..7); ``burnin`` and ``draws`` (by default from the
+        relaxation time at the default eps) are the steps at the default eps, and every step size runs
+        the same SGLD time eps x steps.
 
     Returns
     -------
@@ -266,7 +273,7 @@ def tms_llc(
     if draws is None:
         draws = max(1, int(math.ceil(_check_float("draws_tau", draws_tau, positive=True) * tau)))
     info.update(slowest_curvature=h_slow, relaxation_steps=tau)
-    cal = dict(calibrate=True, eps_grid=eps_grid) if calibrate else dict(eps=eps)
+    cal = dict(calibrate=True, eps_grid=eps_grid, reference_eps=eps) if calibrate else dict(eps=eps)
     if batch_size is None:
         res = estimate_llc(rng_key, tms_loss, w_star, pot, n=dataset.n, nbeta=nbeta, gamma=gamma,
                            chains=chains, burnin=burnin, draws=draws, init_noise=init_noise, **cal)
@@ -450,11 +457,6 @@ def llc_trajectory(
     bc = result.b[run_of, ck_of]
     ok = np.all(np.isfinite(Wc), axis=(1, 2)) & np.all(np.isfinite(bc), axis=1)
     M = run_of.size
-    T = burnin + draws
-    losses = np.full((M, chains, T), np.nan)
-    accept = np.full((M, chains, T), np.nan)
-    lstar = np.full(M, np.nan)
-    run = chain_runner(tms_loss, batch_size=None, n_data=None, n_steps=T, centers=True)
     keys = jax.random.split(as_typed_key(rng_key), (max(M, 1), chains))
     todo = np.nonzero(ok)[0]
     calibration, reason = None, ""
@@ -468,8 +470,15 @@ def llc_trajectory(
         if calibration.chosen is None:
             reason = calibration.reason
             todo = todo[:0]
-        else:
+        else:  # the same SGLD time at the chosen step
             eps = calibration.eps
+            burnin = int(math.ceil(burnin * calibration.reference_eps / eps))
+            draws = max(1, int(math.ceil(draws * calibration.reference_eps / eps)))
+    T = burnin + draws
+    losses = np.full((M, chains, T), np.nan)
+    accept = np.full((M, chains, T), np.nan)
+    lstar = np.full(M, np.nan)
+    run = chain_runner(tms_loss, batch_size=None, n_data=None, n_steps=T, centers=True)
     size = min(chunk, max(1, todo.size))
     for s in range(0, todo.size, size):
         sel = todo[s : s + size]
@@ -507,17 +516,19 @@ def llc_trajectory(
 
 
 def _calibrate_trajectory(keys, Wc, bc, data, *, nbeta, gamma, burnin, draws, d, escape_tol, used,
-                          sweep_fraction=0.4, min_acceptance=0.95, plateau_rtol=0.02):
+                          sweep_fraction=0.4, min_acceptance=0.99, plateau_rtol=0.01):
     """One eps for many centres: the calibration sweep of :mod:`sampling.dynamics.calibrate` with the
     chains of the first ``used`` centres pooled (n beta (L - L_n(w*_m)) per centre m; the rest is
     padding to the final run's batch shape)."""
-    b_s = int(math.ceil(sweep_fraction * burnin))
-    d_s = max(2, int(math.ceil(sweep_fraction * draws)))
-    run = chain_runner(tms_loss, batch_size=None, n_data=None, n_steps=b_s + d_s, centers=True)
+    ref = DEFAULT_REFERENCE_SCALE / nbeta
     w_star = (jnp.asarray(Wc), jnp.asarray(bc))
-    settings = []
+    settings, total = [], 0
     t0 = time.perf_counter()
     for e in sorted((x / nbeta for x in DEFAULT_EPS_SCALES), reverse=True):
+        # the same SGLD time for every step size: burnin and draws are counted at eps = ref
+        b_s = int(math.ceil(sweep_fraction * burnin * ref / e))
+        d_s = max(2, int(math.ceil(sweep_fraction * draws * ref / e)))
+        run = chain_runner(tms_loss, batch_size=None, n_data=None, n_steps=b_s + d_s, centers=True)
         L, A, Ls = run(keys, w_star, data, e, gamma, nbeta, 1.0, 0.0)
         L = (np.asarray(L) - np.asarray(Ls)[:, None, None])[:used]
         C = L.shape[0] * L.shape[1]
@@ -525,8 +536,12 @@ def _calibrate_trajectory(keys, Wc, bc, data, *, nbeta, gamma, burnin, draws, d,
                                       nbeta=nbeta, burnin=b_s, d=d, min_acceptance=min_acceptance,
                                       plateau_rtol=plateau_rtol, summarize=summarize_chains,
                                       max_excluded_fraction=0.25, escape_tol=escape_tol))
+        settings[-1] = dataclasses.replace(settings[-1], steps=b_s + d_s)
+        total += C * (b_s + d_s)
+        out, ch, _ = choose_setting(settings, plateau_rtol=plateau_rtol)
+        if ch is not None and out[ch].on_plateau:
+            break
     settings, chosen, why = choose_setting(settings, plateau_rtol=plateau_rtol)
-    return Calibration(settings=tuple(settings), chosen=chosen, reason=why, steps_per_setting=b_s + d_s,
-                       sweep_steps=C * (b_s + d_s) * len(settings),
-                       min_acceptance=min_acceptance, plateau_rtol=plateau_rtol,
-                       sweep_seconds=time.perf_counter() - t0)
+    return Calibration(settings=tuple(settings), chosen=chosen, reason=why, steps_per_setting=burnin + draws,
+                       sweep_steps=total, min_acceptance=min_acceptance, plateau_rtol=plateau_rtol,
+                       sweep_seconds=time.perf_counter() - t0, reference_eps=ref)
