@@ -35,10 +35,13 @@ from theory.free_energy import (
     BayesianTransition,
     TheoreticalOccupancy,
     free_energy,
+    free_energy_terms,
     occupancy,
+    refined_phases,
     significant_transitions,
     transitions,
 )
+from theory.refined import FreeEnergyTerms
 from theory.sgd_analysis import (
     AntecedentCheck,
     Plateau,
@@ -121,7 +124,10 @@ __all__ = sorted(
         "analyze_sgd",
         "compare_occupancy",
         "execute_task",
+        "FreeEnergyTerms",
         "free_energy",
+        "free_energy_terms",
+        "refined_phases",
         "load_experiment",
         "make_executor",
         "match_checkpoints",

@@ -9,10 +9,15 @@ catalogue phase*, p_obs(alpha) = occ(alpha) / (1 - occ(other)), against the theo
 
 Only transitions between globally dominant phases (``BayesianTransition.globally_dominant``) are compared:
 elsewhere both occupancies are exponentially small and their crossing is not observable.
-Observed crossing of a transition alpha -> beta: the n where d(n) = p_obs(beta) - p_obs(alpha)
-changes sign, by linear interpolation in log n between the bracketing sample sizes; its confidence
-interval comes from a parametric bootstrap (each observed occupancy redrawn from a normal with its
-reported standard error) and is the 16-84 % range (a 68 % interval).
+Observed crossing of a transition alpha -> beta: ``sampling.crossing_estimate`` (the one crossing
+estimator of the toolkit) on the conditional occupancies: where p_obs(beta) - p_obs(alpha) changes
+sign from < 0 to >= 0, by linear interpolation in log n (of several such changes, the one where the
+two phases hold the most mass, at least 0.02), with a parametric-bootstrap interval of explicit
+coverage ``level`` (0.95 by default, as ``tmsphase posterior``).
+
+``order="refined"`` compares with the refined local free energy (docs/free_energy.md) of the phases
+it covers (smooth local minima and flat phases; kinked points and saddles are left out), optionally
+data-conditional (``data``: the data stream of the posterior run, at least max(n) samples).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from theory.free_energy import occupancy, phases_of, transitions
+from theory.free_energy import _check_beta, _check_order, occupancy, phases_of, refined_phases, transitions
 
 __all__ = ["EmpiricalOccupancy", "OccupancyComparison", "CrossingComparison", "compare_occupancy", "as_empirical"]
 
@@ -65,6 +70,7 @@ class CrossingComparison:
     observed: float | None
     ci_low: float | None
     ci_high: float | None
+    level: float = 0.95
 
     def to_dict(self) -> dict:
         return {
@@ -73,7 +79,8 @@ class CrossingComparison:
             "type": self.kind,
             "n_predicted": self.predicted,
             "n_observed": self.observed,
-            "n_observed_ci": [self.ci_low, self.ci_high],
+            "interval": [self.ci_low, self.ci_high],
+            "level": self.level,
         }
 
 
@@ -111,6 +118,17 @@ class OccupancyComparison:
     mean_abs_diff: float
     max_z: float
     catalogue_phases: tuple = field(default=(), repr=False)
+    order: str = "leading"
+    beta: float = 1.0
+    dropped: dict = field(default_factory=dict)
+
+    def max_abs_deviation(self, *, n_min: float = 0.0, labels: Sequence[str] | None = None) -> float:
+        """Largest |observed - predicted| over the n >= ``n_min`` and ``labels`` (default all)."""
+        labs = self.labels if labels is None else [lab for lab in labels if lab in self.labels]
+        keep = self.ns >= n_min
+        if not labs or not keep.any():
+            return float("nan")
+        return float(max(np.max(np.abs(self.observed[lab][keep] - self.predicted[lab][keep])) for lab in labs))
 
     def to_dict(self) -> dict:
         return {
@@ -123,25 +141,12 @@ class OccupancyComparison:
             "other": self.other.tolist(),
             "crossings": [c.to_dict() for c in self.crossings],
             "mean_abs_diff": self.mean_abs_diff,
+            "max_abs_deviation": self.max_abs_deviation(),
             "max_z": self.max_z,
+            "order": self.order,
+            "beta": self.beta,
+            "dropped": dict(self.dropped),
         }
-
-
-def _interp_crossing(logn: np.ndarray, d: np.ndarray, weight: np.ndarray) -> float | None:
-    """Sign change of d (from < 0 to >= 0) by linear interpolation in log n.
-
-    If d changes sign more than once (noise where both occupancies are small), the change where the
-    two phases together hold the most mass (``weight``, the smaller of its values at the bracketing
-    points) is taken.
-    """
-    best, best_w = None, -1.0
-    for i in range(len(d) - 1):
-        if d[i] < 0 <= d[i + 1]:
-            w = min(weight[i], weight[i + 1])
-            if w > 0.02 and w > best_w:  # both phases must hold mass at the bracketing points
-                t = -d[i] / (d[i + 1] - d[i])
-                best, best_w = float(math.exp(logn[i] + t * (logn[i + 1] - logn[i]))), w
-    return best
 
 
 def compare_occupancy(
@@ -151,6 +156,10 @@ def compare_occupancy(
     labels: Sequence[str] | None = None,
     n_boot: int = 2000,
     seed: int = 0,
+    order: str = "leading",
+    beta: float = 1.0,
+    data=None,
+    level: float = 0.95,
 ) -> OccupancyComparison:
     """Compare theoretical and empirical phase occupancy.
 
@@ -167,6 +176,14 @@ def compare_occupancy(
         Parametric bootstrap replicates for the crossing confidence intervals.
     seed : int
         Seed of the bootstrap.
+    order : "leading" (default) or "refined"
+        Free energy of the prediction (:func:`theory.free_energy`).
+    beta : float
+        Inverse temperature of the posterior (1: docs/index.md; 1/2: unit-noise Gaussian).
+    data : sampling.Dataset, optional
+        The data stream of the posterior run (refined order only): data-conditional prediction.
+    level : float
+        Coverage of the observed crossing's bootstrap interval (``sampling.crossing_estimate``).
 
     Raises
     ------
@@ -179,9 +196,16 @@ def compare_occupancy(
     ns = np.array([e.n for e in emp])
     if np.any(ns <= 0) or not np.all(np.isfinite(ns)):
         raise ValueError(f"`n` of every empirical entry must be positive; got {ns.tolist()}.")
+    order = _check_order(order)
+    beta = _check_beta(beta)
     pts = list(getattr(catalogue, "points", catalogue))
     all_labels = {str(getattr(p, "label", None) or getattr(p, "name")) for p in pts}
-    modelled = {p.label for p in phases_of(catalogue)}
+    if order == "refined":
+        kept, dropped = refined_phases(catalogue)
+        modelled = {str(getattr(p, "label", None) or p.name) for p in kept}
+    else:
+        dropped = {}
+        modelled = {p.label for p in phases_of(catalogue)}
     seen = sorted({lab for e in emp for lab in e.occupancy if lab != OTHER})
     unknown = [lab for lab in seen if lab not in all_labels]
     if unknown:
@@ -191,7 +215,7 @@ def compare_occupancy(
     if labels is not None:
         bad = [lab for lab in labels if lab not in modelled]
         if bad:
-            raise ValueError(f"`labels` must be catalogue phases with a finite llc {sorted(modelled)}; got {bad}.")
+            raise ValueError(f"`labels` must be catalogue phases the {order} order models {sorted(modelled)}; got {bad}.")
         labs = tuple(labels)
     else:
         labs = tuple(lab for lab in seen if lab in modelled)
@@ -200,38 +224,42 @@ def compare_occupancy(
             "`empirical` has no draws in any catalogue phase with a known llc (only 'other' or unmodelled "
             "phases); nothing to compare."
         )
-    theory = occupancy(catalogue, ns, labels=labs)
+    theory = occupancy(catalogue, ns, labels=labs, order=order, beta=beta, data=data)
     # draws outside the compared phases ("other" and catalogue phases without a free energy)
     other = np.array([1.0 - sum(float(e.occupancy.get(lab, 0.0)) for lab in labs) for e in emp])
     other = np.clip(other, 0.0, 1.0)
     denom = np.clip(1.0 - other, 1e-12, None)
     obs = {lab: np.array([float(e.occupancy.get(lab, 0.0)) for e in emp]) / denom for lab in labs}
-    err = {lab: np.array([float(e.occupancy_err.get(lab, 0.0)) for e in emp]) / denom for lab in labs}
+    err = {lab: np.array([float(e.occupancy_err.get(lab, 0.0) or 0.0) for e in emp]) / denom for lab in labs}
     diffs = np.stack([np.abs(obs[lab] - theory.probs[lab]) for lab in labs])
     zs = np.stack([diffs[i] / np.maximum(err[lab], 0.01) for i, lab in enumerate(labs)])
 
-    rng = np.random.default_rng(seed)
-    logn = np.log(ns)
+    from sampling import crossing_estimate
+
+    rows = [
+        {"n": float(n), "occupancy": {lab: float(obs[lab][i]) for lab in labs},
+         "occupancy_err": {lab: float(err[lab][i]) for lab in labs}}
+        for i, n in enumerate(ns)
+    ]
+    if order == "refined":
+        ts = transitions(catalogue, labels=labs, order="refined", beta=beta, data=data,
+                         n_min=ns.min() / 2, n_max=min(ns.max() * 2, data.n) if data is not None else ns.max() * 2,
+                         grid=max(12, 4 * len(ns)))
+    else:
+        ts = transitions(catalogue, labels=labs, beta=beta)
     crossings = []
-    for t in transitions(catalogue, labels=labs):
+    for t in ts:
         if not t.globally_dominant:
             continue  # not visible as a crossing of the dominant occupancies
         if not (ns.min() / 2 <= t.n_critical <= ns.max() * 2):
             continue  # outside the sampled range of n
-        d = obs[t.to_label] - obs[t.from_label]
-        mass = obs[t.to_label] + obs[t.from_label]
-        observed = _interp_crossing(logn, d, mass)
-        lo = hi = None
-        if observed is not None and len(ns) > 1:
-            sd = np.hypot(err[t.to_label], err[t.from_label])
-            boots = []
-            for _ in range(n_boot):
-                val = _interp_crossing(logn, d + rng.normal(size=d.shape) * sd, mass)
-                if val is not None:
-                    boots.append(val)
-            if boots:
-                lo, hi = (float(x) for x in np.quantile(boots, [0.16, 0.84]))
-        crossings.append(CrossingComparison(t.from_label, t.to_label, t.kind, t.n_critical, observed, lo, hi))
+        lo = hi = observed = None
+        if len(ns) > 1:
+            est = crossing_estimate(rows, from_label=t.from_label, to_label=t.to_label, n_boot=n_boot,
+                                    rng_key=None if seed == 0 else _key(seed), level=level,
+                                    min_mass=0.02)
+            observed, lo, hi = est.n, est.ci_low, est.ci_high
+        crossings.append(CrossingComparison(t.from_label, t.to_label, t.kind, t.n_critical, observed, lo, hi, level))
     return OccupancyComparison(
         ns=ns,
         labels=labs,
@@ -244,4 +272,13 @@ def compare_occupancy(
         mean_abs_diff=float(diffs.mean()),
         max_z=float(zs.max()),
         catalogue_phases=tuple(phases_of(catalogue)),
+        order=order,
+        beta=beta,
+        dropped=dropped,
     )
+
+
+def _key(seed: int):
+    import jax
+
+    return jax.random.PRNGKey(seed)

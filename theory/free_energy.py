@@ -23,13 +23,16 @@ only the constant-order term delayed it).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 from scipy.special import lambertw
 
+ORDERS = ("leading", "refined")
+
 __all__ = [
+    "ORDERS",
     "Phase",
     "BayesianTransition",
     "TheoreticalOccupancy",
@@ -106,44 +109,141 @@ def _check_ns(ns) -> np.ndarray:
     return arr
 
 
-def free_energy(catalogue, n, *, labels: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """F_n(alpha) = n L_alpha + lambda_alpha log n + c_alpha for every phase, at each n.
+def _check_order(order) -> str:
+    if order not in ORDERS:
+        raise ValueError(f"`order` must be one of {list(ORDERS)}; got {order!r}.")
+    return order
 
-    Returns ``{label: array of F over n}`` (a 0-d array for scalar ``n``).
+
+def _check_beta(beta) -> float:
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta <= 0:
+        raise ValueError(f"`beta` must be a positive finite inverse temperature; got {beta!r}.")
+    return float(beta)
+
+
+def refined_phases(catalogue, *, labels: Sequence[str] | None = None) -> tuple[list, dict[str, str]]:
+    """The catalogue points the refined free energy covers, and the dropped ones with the reason.
+
+    Kept: local minima and flat phases (no negative Hessian eigenvalue) that are C^2 in their live
+    coordinates (at c = 6: 6, 5+, 5 and the all-dead 0-gon). Dropped: saddles (their neighbourhoods
+    are not phases) and kinked points (the 4-gon family: no Laplace term; a numerical local free
+    energy for them is not implemented).
     """
+    points = list(getattr(catalogue, "points", catalogue))
+    keep, dropped = [], {}
+    for p in points:
+        lab = str(getattr(p, "label", None) or getattr(p, "name"))
+        if getattr(p, "hessian_signature", (0, 0, 0))[0] > 0:
+            dropped[lab] = "saddle"
+        elif not getattr(p, "smooth", True):
+            dropped[lab] = "kinked (not C^2): no refined term"
+        elif getattr(p, "r", 2) != 2:
+            dropped[lab] = "r != 2"
+        else:
+            keep.append(p)
+    if labels is not None:
+        by = {str(getattr(p, "label", None) or getattr(p, "name")): p for p in keep}
+        bad = [lab for lab in labels if lab not in by]
+        if bad:
+            raise ValueError(f"`labels` must name phases the refined order covers {sorted(by)}; got {bad}.")
+        keep = [by[lab] for lab in labels]
+    if not keep:
+        raise ValueError("`catalogue` has no phase the refined free energy covers (smooth local minima).")
+    return keep, dropped
+
+
+def _prefix(data, n: float):
+    """The first n samples of a data set (the nested data stream of ``sampling.make_dataset``)."""
+    from sampling.data import Dataset
+
+    k = int(round(float(n)))
+    if k > data.n:
+        raise ValueError(f"`n` = {k} exceeds the size {data.n} of `data`; pass a data set with at least max(n) samples.")
+    if k == data.n:
+        return data
+    return Dataset(data.features[:k], data.mu[:k], data.c, k, data.key)
+
+
+def free_energy_terms(catalogue, n: float, *, labels=None, beta: float = 1.0, data=None, **kwargs) -> dict:
+    """Refined free energy of every covered phase at one n, term by term: ``{label: FreeEnergyTerms}``
+    (:func:`theory.refined.refined_terms`; ``data``: a data set of at least n samples, its first n
+    are used)."""
+    from sampling import empirical_potential
+    from theory.refined import refined_terms
+
+    beta = _check_beta(beta)
+    pts, _ = refined_phases(catalogue, labels=labels)
+    pot = None if data is None else empirical_potential(_prefix(data, n))
+    return {t.label: t for t in (refined_terms(p, n, beta=beta, potential=pot, **kwargs) for p in pts)}
+
+
+def free_energy(
+    catalogue, n, *, labels: Sequence[str] | None = None, order: str = "leading", beta: float = 1.0, data=None
+) -> dict[str, np.ndarray]:
+    """Local free energy of every phase at each n.
+
+    ``order="leading"`` (default, the paper's): F_n = beta n L_alpha + lambda_alpha log n + c_alpha.
+    ``order="refined"``: the refined local free energy with every O(1) term
+    (:func:`free_energy_terms`, docs/free_energy.md) for the phases :func:`refined_phases` covers;
+    with ``data`` (a ``sampling.Dataset`` with at least max(n) samples) it is data-conditional:
+    at each n the first n samples. Returns ``{label: array of F over n}`` (0-d for scalar ``n``).
+    """
+    order = _check_order(order)
+    beta = _check_beta(beta)
     scalar = np.ndim(n) == 0
     ns = _check_ns(n)
     out = {}
-    for p in phases_of(catalogue, labels=labels):
-        F = ns * p.loss + p.llc * np.log(ns) + p.constant
-        out[p.label] = F[0] if scalar else F
+    if order == "leading":
+        if data is not None:
+            raise ValueError("`data` needs order='refined' (the leading order uses the population loss).")
+        for p in phases_of(catalogue, labels=labels):
+            F = beta * ns * p.loss + p.llc * np.log(ns) + p.constant
+            out[p.label] = F[0] if scalar else F
+        return out
+    cols = [free_energy_terms(catalogue, float(x), labels=labels, beta=beta, data=data) for x in ns]
+    for lab in cols[0]:
+        F = np.array([col[lab].total for col in cols])
+        out[lab] = F[0] if scalar else F
     return out
 
 
 @dataclass(frozen=True)
 class TheoreticalOccupancy:
-    """Softmax of -F_n over phases. ``probs[label]`` has one entry per ``ns``."""
+    """Softmax of -F_n over phases. ``probs[label]`` has one entry per ``ns``; ``order`` and
+    ``beta`` say which free energy; ``dropped`` lists catalogue phases left out and why (refined
+    order: saddles and kinked points)."""
 
     ns: np.ndarray
     labels: tuple[str, ...]
     probs: dict[str, np.ndarray]
+    order: str = "leading"
+    beta: float = 1.0
+    dropped: dict = field(default_factory=dict)
 
     def dominant(self) -> list[str]:
         """The phase with the largest occupancy at each n."""
         P = np.stack([self.probs[lab] for lab in self.labels])
         return [self.labels[i] for i in np.argmax(P, axis=0)]
 
+    def to_dict(self) -> dict:
+        return {"ns": self.ns.tolist(), "labels": list(self.labels), "order": self.order, "beta": self.beta,
+                "probs": {k: v.tolist() for k, v in self.probs.items()}, "dropped": dict(self.dropped)}
 
-def occupancy(catalogue, ns, *, labels: Sequence[str] | None = None) -> TheoreticalOccupancy:
-    """Theoretical occupancy P_n(alpha) = exp(-F_n(alpha)) / sum_beta exp(-F_n(beta)) (SCIENCE.md §4)."""
+
+def occupancy(
+    catalogue, ns, *, labels: Sequence[str] | None = None, order: str = "leading", beta: float = 1.0, data=None
+) -> TheoreticalOccupancy:
+    """Theoretical occupancy P_n(alpha) = exp(-F_n(alpha)) / sum_beta exp(-F_n(beta)) (SCIENCE.md §4)
+    with the free energy of ``order`` (:func:`free_energy`; ``data`` makes it data-conditional)."""
     ns = _check_ns(ns)
-    F = free_energy(catalogue, ns, labels=labels)
+    F = free_energy(catalogue, ns, labels=labels, order=order, beta=beta, data=data)
+    dropped = refined_phases(catalogue)[1] if order == "refined" else {}
     labs = tuple(F)
     M = np.stack([F[lab] for lab in labs])
     M = M - M.min(axis=0, keepdims=True)
     E = np.exp(-M)
     P = E / E.sum(axis=0, keepdims=True)
-    return TheoreticalOccupancy(ns, labs, {lab: P[i] for i, lab in enumerate(labs)})
+    return TheoreticalOccupancy(ns, labs, {lab: P[i] for i, lab in enumerate(labs)}, order, float(beta), dropped)
 
 
 def crossing_roots(dL: float, dlam: float, dc: float) -> list[float]:
@@ -222,24 +322,43 @@ def _kind(d_loss: float, d_llc: float) -> str:
 
 
 def transitions(
-    catalogue, *, labels: Sequence[str] | None = None, n_min: float = 1.0, minima_only: bool = False
+    catalogue,
+    *,
+    labels: Sequence[str] | None = None,
+    n_min: float = 1.0,
+    minima_only: bool = False,
+    order: str = "leading",
+    beta: float = 1.0,
+    data=None,
+    n_max: float | None = None,
+    grid: int = 32,
 ) -> list[BayesianTransition]:
     """Every pairwise Bayesian phase transition with n_critical >= ``n_min``, sorted by n.
 
-    For each pair (alpha, beta) all roots of dL n + dlambda log n + dc = 0 are found exactly; at
-    each root the phase with the lower free energy just after the root is ``to``.
+    Leading order: for each pair (alpha, beta) all roots of beta dL n + dlambda log n + dc = 0 are
+    found exactly; at each root the phase with the lower free energy just after the root is ``to``.
+    Refined order (:func:`free_energy`, phases of :func:`refined_phases`): F_b - F_a is scanned on
+    ``grid`` log-spaced n in [max(n_min, 20), n_max] (default 10^4, or the size of ``data``) and
+    each sign change is bisected (to 0.5% in n; to one sample with ``data``). ``d_constant`` is
+    then the difference of the refined constants C_n at the root.
     """
+    order = _check_order(order)
+    beta = _check_beta(beta)
+    if order == "refined":
+        return _refined_transitions(catalogue, labels, n_min, beta, data, n_max, grid)
+    if data is not None:
+        raise ValueError("`data` needs order='refined' (the leading order uses the population loss).")
     phases = phases_of(catalogue, labels=labels, minima_only=minima_only)
     out: list[BayesianTransition] = []
     for i, a in enumerate(phases):
         for b in phases[i + 1 :]:
             dL, dlam, dc = b.loss - a.loss, b.llc - a.llc, b.constant - a.constant
-            for n in crossing_roots(dL, dlam, dc):
+            for n in crossing_roots(beta * dL, dlam, dc):
                 if n < n_min:
                     continue
-                slope = dL + dlam / n  # d/dn (F_b - F_a) at the root
+                slope = beta * dL + dlam / n  # d/dn (F_b - F_a) at the root
                 src, dst, sign = (a, b, 1.0) if slope < 0 else (b, a, -1.0)
-                F = free_energy(phases, n)
+                F = free_energy(phases, n, beta=beta)
                 best = min(F, key=F.get)
                 top = {src.label, dst.label}
                 dominant = best in top or math.isclose(F[best], F[src.label], rel_tol=0, abs_tol=1e-9)
@@ -247,6 +366,52 @@ def transitions(
                     BayesianTransition(
                         src.label, dst.label, float(n), _kind(sign * dL, sign * dlam),
                         sign * dL, sign * dlam, sign * dc, bool(dominant),
+                    )
+                )
+    out.sort(key=lambda t: t.n_critical)
+    return out
+
+
+def _refined_transitions(catalogue, labels, n_min, beta, data, n_max, grid) -> list[BayesianTransition]:
+    pts, _ = refined_phases(catalogue, labels=labels)
+    lo = max(float(n_min), 20.0)
+    hi = float(n_max) if n_max is not None else (float(data.n) if data is not None else 1e4)
+    if not hi > lo:
+        raise ValueError(f"`n_max` must exceed max(n_min, 20) = {lo}; got {hi}.")
+    ns = np.geomspace(lo, hi, int(grid))
+    if data is not None:
+        ns = np.unique(np.round(ns))
+    terms = [free_energy_terms(pts, float(x), beta=beta, data=data) for x in ns]
+    labs = list(terms[0])
+    out: list[BayesianTransition] = []
+    for i, a in enumerate(labs):
+        for b in labs[i + 1 :]:
+            d = np.array([t[b].total - t[a].total for t in terms])
+            for k in range(len(ns) - 1):
+                if np.sign(d[k]) == np.sign(d[k + 1]) or d[k] == 0:
+                    continue
+                x0, x1, d0 = ns[k], ns[k + 1], d[k]
+                sub = [p for p in pts if str(getattr(p, "label", None) or p.name) in (a, b)]
+                while (x1 - x0 > 1) if data is not None else (x1 / x0 > 1.005):
+                    xm = float(round(math.sqrt(x0 * x1))) if data is not None else math.sqrt(x0 * x1)
+                    if xm in (x0, x1):
+                        break
+                    tm = free_energy_terms(sub, xm, beta=beta, data=data)
+                    dm = tm[b].total - tm[a].total
+                    if np.sign(dm) == np.sign(d0):
+                        x0, d0 = xm, dm
+                    else:
+                        x1 = xm
+                n = math.sqrt(x0 * x1) if data is None else float(x1)
+                T = free_energy_terms(pts, n if data is None else int(n), beta=beta, data=data)
+                src, dst = (a, b) if d[k] > 0 else (b, a)  # F_b - F_a falls through 0: b takes over
+                best = min(T, key=lambda lab: T[lab].total)
+                dL = T[dst].loss - T[src].loss
+                dlam = T[dst].llc - T[src].llc
+                out.append(
+                    BayesianTransition(
+                        src, dst, float(n), _kind(dL, dlam), dL, dlam, T[dst].constant - T[src].constant,
+                        bool(best in (src, dst)),
                     )
                 )
     out.sort(key=lambda t: t.n_critical)
@@ -262,7 +427,9 @@ same size as the ones it omits, so its roots there (e.g. 4++ -> 4+ at n ~ 1 at c
 goes up) say nothing about the posterior."""
 
 
-def significant_transitions(catalogue, *, n_min: float = MIN_TRANSITION_N, include_all: bool = False) -> list[BayesianTransition]:
+def significant_transitions(
+    catalogue, *, n_min: float = MIN_TRANSITION_N, include_all: bool = False
+) -> list[BayesianTransition]:
     """The Bayesian phase transitions worth drawing and listing, sorted by n.
 
     Computed over ALL local minima of ``catalogue`` (``minima_only=True``; a subset would make phases

@@ -386,7 +386,11 @@ def _report(cfg, cat, trans, posterior, comparison, sgd, figures, timings, out: 
                 f"{_fmt(d.get('rhat_loss'), 3)} | {_fmt(d.get('ess_loss'), 0)} | {d.get('divergences', '–')} |"
             )
         L.append("\n![occupancy](figures/occupancy.png)\n")
-        L.append("Crossings (predicted from the catalogue vs observed by interpolation, 68 % bootstrap interval):\n")
+        level = comparison.crossings[0].level if comparison.crossings else 0.95
+        L.append(
+            f"Crossings (predicted from the catalogue vs observed by interpolation, {100 * level:.0f} % bootstrap "
+            "interval, sampling.crossing_estimate):\n"
+        )
         L.append("| from | to | type | n predicted | n observed | interval |")
         L.append("|---|---|---|---|---|---|")
         for cr in comparison.crossings:

@@ -369,7 +369,7 @@ class CrossingEstimate:
 
     ``n`` is the crossing of P(to) - P(from) by linear interpolation in log n between the bracketing
     sample sizes (None if the difference does not change sign from < 0 to >= 0); ``ci_low``,
-    ``ci_high`` the 2.5% / 97.5% quantiles of the crossing over a parametric bootstrap that redraws
+    ``ci_high`` the (1 - level)/2 and (1 + level)/2 quantiles of the crossing over a parametric bootstrap that redraws
     each difference from a normal with its standard error (sqrt(err_to^2 + err_from^2),
     conservative since the two occupancies are anti-correlated); ``bracketed`` the fraction of
     bootstrap draws with a crossing.
@@ -381,42 +381,62 @@ class CrossingEstimate:
     ci_low: float | None
     ci_high: float | None
     bracketed: float
+    level: float = 0.95
 
     def to_dict(self) -> dict:
         return {"from": self.from_label, "to": self.to_label, "n": self.n, "ci": [self.ci_low, self.ci_high],
-                "bracketed": self.bracketed}
+                "bracketed": self.bracketed, "level": self.level}
 
 
-def _first_up_crossing(logn: np.ndarray, d: np.ndarray) -> float | None:
+def _first_up_crossing(logn: np.ndarray, d: np.ndarray, mass: np.ndarray | None = None, min_mass: float = 0.0) -> float | None:
+    """Up-crossing of d (< 0 to >= 0) by linear interpolation in log n: the first one, or, with
+    ``mass`` (the two phases' summed occupancy), the one where the phases hold the most mass among
+    those with mass > ``min_mass`` at both bracketing points (noise where both are small is ignored)."""
+    best, best_w = None, -1.0
     for k in range(len(d) - 1):
         if d[k] < 0 <= d[k + 1]:
             t = d[k] / (d[k] - d[k + 1])
-            return float(np.exp(logn[k] + t * (logn[k + 1] - logn[k])))
-    return None
+            n = float(np.exp(logn[k] + t * (logn[k + 1] - logn[k])))
+            if mass is None:
+                return n
+            w = min(mass[k], mass[k + 1])
+            if w > min_mass and w > best_w:
+                best, best_w = n, w
+    return best
 
 
 def crossing_estimate(
-    results, *, from_label: str = "5", to_label: str = "6", n_boot: int = 4000, rng_key=None
+    results, *, from_label: str = "5", to_label: str = "6", n_boot: int = 4000, rng_key=None, level: float = 0.95,
+    min_mass: float | None = None,
 ) -> CrossingEstimate:
     """Crossing n of two phases' occupancy curves with a bootstrap interval (see
-    :class:`CrossingEstimate`). ``results``: OccupancyResults or their ``to_dict()`` dicts."""
+    :class:`CrossingEstimate`). ``results``: OccupancyResults or their ``to_dict()`` dicts.
+    ``level``: coverage of the interval, the (1 - level)/2 and (1 + level)/2 bootstrap quantiles
+    (0.95 by default; the one crossing estimator of ``tmsphase posterior``, ``compare`` and the report).
+    ``min_mass``: if given, of several up-crossings the one where the two phases hold the most
+    occupancy (at least ``min_mass`` at both bracketing n) is taken instead of the first."""
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ValueError(f"`level` must be a coverage probability in (0, 1); got {level!r}.")
     rows = []
     for r in results:
         get = r.get if isinstance(r, dict) else (lambda k, r=r: getattr(r, k))
         occ, err = get("occupancy"), get("occupancy_err")
         d = occ.get(to_label, 0.0) - occ.get(from_label, 0.0)
         e = math.hypot(err.get(to_label) or 0.0, err.get(from_label) or 0.0)
-        rows.append((int(get("n")), d, e))
+        rows.append((int(get("n")), d, e, occ.get(to_label, 0.0) + occ.get(from_label, 0.0)))
     if len(rows) < 2:
         raise ValueError("`results` must contain at least two sample sizes.")
     rows.sort()
     logn = np.log([r[0] for r in rows])
     d = np.array([r[1] for r in rows])
     e = np.array([r[2] for r in rows])
-    n_hat = _first_up_crossing(logn, d)
+    mass = None if min_mass is None else np.array([r[3] for r in rows])
+    mm = 0.0 if min_mass is None else float(min_mass)
+    n_hat = _first_up_crossing(logn, d, mass, mm)
     seed = 0 if rng_key is None else int(np.asarray(jax.random.randint(rng_key, (), 0, 2**31 - 1)))
     rng = np.random.default_rng(seed)
-    boots = [_first_up_crossing(logn, d + e * rng.normal(size=d.size)) for _ in range(n_boot)]
+    boots = [_first_up_crossing(logn, d + e * rng.normal(size=d.size), mass, mm) for _ in range(n_boot)]
     ok = np.array([b for b in boots if b is not None])
-    lo, hi = (float(np.quantile(ok, 0.025)), float(np.quantile(ok, 0.975))) if ok.size else (None, None)
-    return CrossingEstimate(from_label, to_label, n_hat, lo, hi, float(ok.size / n_boot))
+    q = ((1 - level) / 2, (1 + level) / 2)
+    lo, hi = (float(np.quantile(ok, q[0])), float(np.quantile(ok, q[1]))) if ok.size else (None, None)
+    return CrossingEstimate(from_label, to_label, n_hat, lo, hi, float(ok.size / n_boot), float(level))

@@ -1,0 +1,624 @@
+"""Refined local free energy of a phase: every O(1) term the leading order drops (docs/free_energy.md).
+
+For a phase alpha (a neighbourhood U_alpha of the critical point w*_alpha, with all its symmetric
+copies) at inverse temperature beta, sample size n and prior phi = N(0, I_d) (SCIENCE.md §4):
+
+    F_n(alpha) = -log  int_{U_alpha} phi(w) exp(-beta n L_n(w)) dw
+               = beta n L_n(w_hat) + lambda log n - (m - 1) log log n + C_n(alpha) + o(1),
+
+where w_hat is the phase's minimiser of beta n L_n(w) + |w|^2 / 2 on the data set (or on the
+population loss L when no data set is given). For a phase whose parameters split into *live*
+coordinates, in which the loss is C^2, and *dead columns* (W_j = 0, b_j <= 0) that leave the loss
+exactly constant in a region R, Laplace's method over the live coordinates (orbit direction
+excluded), the length of the SO(2) orbit and the prior mass of R give exactly (m = 1)
+
+    C_n(alpha) = [1/2 log det'(H / 2 pi) - lambda log n]          laplace
+               + [|w_hat_live|^2 / 2 + (d_live / 2) log 2 pi]       prior   (-log phi_live(w_hat))
+               - log(2 pi ||W_hat||_F)                              orbit   (length of the SO(2) orbit)
+               - log(2 M)                                           copies  (M = catalogue multiplicity,
+                                                                             2 = the two components of O(2))
+               - log P_phi(R)                                       flat    (prior mass of the flat region)
+
+with H = beta n Hess L_n(w_hat) + I restricted to the live coordinates orthogonal to the orbit
+tangent (d' = d_live - 1 directions, lambda = d' / 2) and det' its determinant. The terms sum to
+F_n exactly up to the error of Laplace's method (O(1/n) for a C^3 live part); a user sees where the
+nats come from. Points where the loss is not C^2 in the live coordinates (the kinked 4-gons) have no
+Laplace term; :func:`refined_terms` refuses them and :func:`theory.free_energy` with
+``order="refined"`` leaves them out (it says so in its result).
+
+References: Watanabe (2009), *Algebraic Geometry and Statistical Learning Theory*, ch. 6 (the
+asymptotic form and the multiplicity m); Chen et al. (2023), §5; docs/free_energy.md (derivation of
+every term, the orbit volume form and the known-truth tests).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+
+import jax
+import jax.numpy as jnp
+
+__all__ = [
+    "FreeEnergyTerms",
+    "LaplaceResult",
+    "laplace_terms",
+    "flat_region_mass",
+    "refined_terms",
+    "dead_column_integral",
+    "dead_columns",
+    "distinct_permutations",
+    "orbit_copies",
+]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+@dataclass(frozen=True)
+class FreeEnergyTerms:
+    """The terms of the refined local free energy of one phase at one n (module docstring).
+
+    ``total`` = energy + lambda_log_n + loglog + laplace + prior + orbit + copies + flat + numerical.
+
+    Attributes
+    ----------
+    label : str
+    n : float
+    beta : float
+        Inverse temperature (posterior proportional to phi exp(-beta n L_n)).
+    energy : float
+        beta n L_n(w_hat) (``loss`` = L_n(w_hat); population L when ``data`` is None).
+    lambda_log_n : float
+        lambda log n with lambda = (number of quadratic directions transverse to the orbit) / 2.
+    loglog : float
+        -(m - 1) log log n (0 here: m = 1 for the phases this module handles).
+    laplace : float
+        1/2 log det'(H / 2 pi) - lambda log n (tends to 1/2 log det'(beta Hess L / 2 pi)).
+    prior : float
+        -log phi_live(w_hat) = |w_hat_live|^2 / 2 + (d_live / 2) log 2 pi.
+    orbit : float
+        -log(2 pi ||W_hat||_F), the length of the SO(2) orbit through w_hat (0 if W_hat = 0).
+    copies : float
+        -log(number of distinct SO(2) orbits of the phase under S_c x O(2)).
+    flat : float
+        -log P_phi(R), R the region of the dead-column parameters leaving the loss exactly constant.
+    flat_err : float
+        Monte Carlo standard error of ``flat`` (nats).
+    numerical : float
+        Numerical local term (0: not used by the phases this module handles).
+    numerical_err : float
+    llc, multiplicity_m : float, int
+        lambda and m.
+    loss : float
+        L_n(w_hat) (or L(w_hat)).
+    data : bool
+        Whether the energy is on a data set (data-conditional) or the population loss.
+    """
+
+    label: str
+    n: float
+    beta: float
+    energy: float
+    lambda_log_n: float
+    loglog: float
+    laplace: float
+    prior: float
+    orbit: float
+    copies: float
+    flat: float
+    flat_err: float
+    numerical: float
+    numerical_err: float
+    llc: float
+    multiplicity_m: int
+    loss: float
+    data: bool
+
+    @property
+    def constant(self) -> float:
+        """C_n(alpha): laplace + prior + orbit + copies + flat + numerical."""
+        return self.laplace + self.prior + self.orbit + self.copies + self.flat + self.numerical
+
+    @property
+    def total(self) -> float:
+        """F_n(alpha) = energy + lambda log n - (m - 1) log log n + C_n(alpha)."""
+        return self.energy + self.lambda_log_n + self.loglog + self.constant
+
+    @property
+    def error(self) -> float:
+        """Standard error of ``total`` from its Monte Carlo terms (nats)."""
+        return math.hypot(self.flat_err, self.numerical_err)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(constant=self.constant, total=self.total, error=self.error)
+        return d
+
+
+# ----------------------------------------------------------------------------------------------
+# structure of a critical point
+
+
+def dead_columns(W, b, *, tol: float = 1e-9) -> list[int]:
+    """Columns j with W_j = 0 and b_j <= 0: their output is ReLU(b_j) = 0 and the loss is exactly
+    flat in (W_j, b_j) inside the region of :func:`flat_region_mass`."""
+    W, b = np.asarray(W, float), np.asarray(b, float)
+    return [j for j in range(W.shape[1]) if np.linalg.norm(W[:, j]) < tol and b[j] <= 0]
+
+
+def orbit_copies(multiplicity: int, W) -> int:
+    """Number of distinct SO(r) orbits making up a phase: the catalogue multiplicity M (distinct O(r)
+    orbits under feature permutations) times 2 (an O(2) orbit of a configuration with W != 0 in
+    general position is two SO(2) orbits: a reflection is not a rotation); M when W = 0."""
+    if int(multiplicity) < 1:
+        raise ValueError(f"`multiplicity` must be a positive integer; got {multiplicity!r}.")
+    return int(multiplicity) * (2 if np.linalg.norm(np.asarray(W)) > 0 else 1)
+
+
+def flat_region_mass(W, b, dead, *, draws: int = 200_000, seed: int = 0) -> tuple[float, float]:
+    """Prior mass P_phi(R) of the region R of dead-column parameters in which L is exactly constant.
+
+    The live columns (not in ``dead``) are held at (W, b). With every x = mu e_i, mu in [0, 1], the
+    output of channel j on input i is ReLU(mu W_j.W_i + b_j); the loss is the value at W_dead = 0,
+    b_dead <= 0 exactly when every output involving a dead column stays 0 for all mu in [0, 1]:
+
+        b_j <= 0  and  b_j + W_j.W_i <= 0     for dead j and every input i (including j itself),
+        b_j + W_j.W_i <= 0                    for live j and dead i.
+
+    Given the dead W's the dead biases are independent N(0, 1), so (Rao-Blackwellised)
+
+        P_phi(R) = E_{W_dead ~ N(0, I)} [ 1{live constraints} prod_{j dead} Phi(-max(0, max_i W_j.W_i)) ].
+
+    Returns ``(mass, standard error)`` from ``draws`` Monte Carlo draws of W_dead (fixed ``seed``);
+    ``(1.0, 0.0)`` if there are no dead columns.
+    """
+    from scipy.special import log_ndtr
+
+    W, b = np.asarray(W, float), np.asarray(b, float)
+    r, c = W.shape
+    dead = sorted(int(j) for j in dead)
+    if not dead:
+        return 1.0, 0.0
+    if any(not 0 <= j < c for j in dead):
+        raise ValueError(f"`dead` must index columns 0..{c - 1}; got {dead}.")
+    live = [j for j in range(c) if j not in dead]
+    rng = np.random.default_rng(seed)
+    Wd = rng.normal(size=(draws, r, len(dead)))
+    Wf = np.broadcast_to(W, (draws, r, c)).copy()
+    Wf[:, :, dead] = Wd
+    G = np.einsum("kri,krj->kij", Wf, Wf)  # (draws, c, c): G[j, i] = W_j . W_i
+    ok = np.ones(draws, bool)
+    if live:
+        # live channel j, dead input i: b_j + W_j.W_i <= 0
+        ok &= np.all(b[live][None, :, None] + G[:, live][:, :, dead] <= 0, axis=(1, 2))
+    m = np.maximum(0.0, G[:, dead, :].max(axis=2))  # (draws, n_dead)
+    logw = np.sum(log_ndtr(-m), axis=1)
+    w = np.where(ok, np.exp(logw), 0.0)
+    mass = float(w.mean())
+    err = float(w.std(ddof=1) / math.sqrt(draws))
+    return mass, err
+
+
+
+def distinct_permutations(W, b, *, tol: float = 1e-6) -> list[tuple[int, ...]]:
+    """Feature permutations sigma giving distinct O(2) orbits of (W, b) (one representative each).
+
+    Two configurations lie on the same O(2) orbit exactly when their Gram matrices W^T W and biases
+    agree, so the classes of (W[:, sigma], b[sigma]) are found by comparing (Gram, b) rounded to
+    ``tol``. Their number is the catalogue multiplicity M (c! / |stabiliser|); on a data set the
+    copies are not equivalent (which feature is dead, which are neighbours), which is why the
+    data-conditional free energy sums over them (:func:`refined_terms`).
+    """
+    from itertools import permutations
+
+    W, b = np.asarray(W, float), np.asarray(b, float)
+    c = W.shape[1]
+    if c > 8:
+        raise ValueError(f"`W` must have at most 8 columns to enumerate permutations; got c = {c}.")
+    seen: dict = {}
+    G = W.T @ W
+    for sig in permutations(range(c)):
+        s = list(sig)
+        key = (tuple(np.round(G[np.ix_(s, s)] / tol).astype(np.int64).ravel()), tuple(np.round(b[s] / tol).astype(np.int64)))
+        seen.setdefault(key, tuple(sig))
+    return list(seen.values())
+
+
+def dead_column_integral(
+    W, b, dead, loss_fn, *, bn: float, draws: int = 200_000, seed: int = 0
+) -> tuple[float, float]:
+    """Finite-n prior integral over the dead-column parameters with the live ones held fixed:
+
+        I_n = E_{(W_dead, b_dead) ~ N(0, I)} [ 1{b_dead <= 0} exp(-beta n (L(w) - L(w_0))) ],
+
+    w_0 the point (dead columns at W_j = 0). Inside the flat region R the integrand is 1, so
+    I_n >= P(R) and I_n -> P(R) as n -> infinity; just outside R a ReLU kink enters mu in [0, 1]
+    and the loss grows only like the cube of the violation, so I_n - P(R) decays like n^(-1/3)
+    (docs/free_energy.md). b_dead <= 0 keeps the integral in the phase (b_j > 0 flows to the
+    positive-bias phase, e.g. 5 -> 5+). ``loss_fn`` maps a batch of (W, b) to L (jax, vmapped).
+    Returns ``(I_n, standard error)``.
+    """
+    W, b = np.asarray(W, float), np.asarray(b, float)
+    r, c = W.shape
+    dead = sorted(int(j) for j in dead)
+    if not dead:
+        return 1.0, 0.0
+    dL, fac = _dead_dl(W, b, dead, loss_fn, draws=draws, seed=seed)
+    w = np.exp(-bn * dL) * fac
+    return float(w.mean()), float(w.std(ddof=1) / math.sqrt(draws))
+
+
+_FLAT_CACHE: dict = {}
+_DL_CACHE: dict = {}
+
+
+def _dead_dl(W, b, dead, loss_fn, *, draws: int, seed: int):
+    """Loss increase max(0, L(w) - L(w_0)) at prior draws of the dead columns with b_dead <= 0
+    (half-normal biases; the factor 2^-n_dead restores the N(0, 1) measure of b <= 0)."""
+    r, c = W.shape
+    rng = np.random.default_rng(seed)
+    Wf = np.broadcast_to(W, (draws, r, c)).copy()
+    bf = np.broadcast_to(b, (draws, c)).copy()
+    Wf[:, :, dead] = rng.normal(size=(draws, r, len(dead)))
+    bf[:, dead] = -np.abs(rng.normal(size=(draws, len(dead))))
+    L0 = float(loss_fn(np.asarray(W)[None], np.asarray(b)[None])[0])
+    dL = np.asarray(loss_fn(Wf, bf)) - L0
+    return np.maximum(dL, 0.0), 0.5 ** len(dead)
+
+
+# ----------------------------------------------------------------------------------------------
+# Laplace over the live coordinates
+
+
+def _flat_index(r: int, c: int, live: list[int]) -> np.ndarray:
+    """Indices of the live coordinates in z = (W.ravel(), b) (W row-major: W[a, j] at a c + j)."""
+    return np.array([a * c + j for a in range(r) for j in live] + [r * c + j for j in live], dtype=int)
+
+
+@lru_cache(maxsize=None)
+def _objective(r: int, c: int, idx: tuple, kind: str):
+    """jit-compiled value+grad and Hessian of beta n L(z) + |z_live|^2 / 2 over the live coords."""
+    idx = np.asarray(idx)
+
+    def f(x, z0, pot, bn):
+        z = z0.at[idx].set(x)
+        W = z[: r * c].reshape(r, c)
+        b = z[r * c :]
+        if kind == "population":
+            from kgon.potential import potential_jax
+
+            L = potential_jax(W, b)
+        else:
+            L = pot.value(W, b)
+        return bn * L + 0.5 * jnp.sum(x * x)
+
+    def loss(x, z0, pot):
+        z = z0.at[idx].set(x)
+        W = z[: r * c].reshape(r, c)
+        b = z[r * c :]
+        if kind == "population":
+            from kgon.potential import potential_jax
+
+            return potential_jax(W, b)
+        return pot.value(W, b)
+
+    return jax.jit(jax.value_and_grad(f)), jax.jit(jax.hessian(f)), jax.jit(loss)
+
+
+
+@dataclass(frozen=True)
+class LaplaceResult:
+    """Laplace's method for -log int exp(-f(x)) dx around the minimiser ``x`` of f.
+
+    ``half_logdet`` = 1/2 log det'(H / 2 pi) over the ``dim`` directions orthogonal to the orbit
+    tangent (all directions if ``orbit_excluded`` is False); ``value`` = f(x). Then
+
+        -log int exp(-f) dx ~= value + half_logdet - log(orbit length)
+
+    (the orbit length is the caller's: the integral along the orbit of an f invariant under it).
+    """
+
+    x: np.ndarray
+    value: float
+    half_logdet: float
+    dim: int
+    orbit_excluded: bool
+    newton_fallback: bool = False
+
+
+def _set(z0: np.ndarray, idx: np.ndarray, x: np.ndarray) -> np.ndarray:
+    z = np.array(z0, dtype=float)
+    z[idx] = x
+    return z
+
+
+def laplace_terms(
+    value_and_grad, hessian, x0, *, tangent=None, gtol: float = 1e-9, max_shift: float | None = None
+) -> LaplaceResult:
+    """Minimise f from ``x0`` (BFGS) and return the Laplace terms at the minimiser.
+
+    Parameters
+    ----------
+    value_and_grad : callable x -> (f(x), grad f(x))
+    hessian : callable x -> Hessian of f (d x d)
+    x0 : array
+        Start of the minimisation.
+    tangent : callable x -> vector, optional
+        Tangent of a one-dimensional orbit along which f is invariant (e.g. the SO(2) rotation of
+        W); the Hessian is restricted to its orthogonal complement (det'), and the integral along the
+        orbit is the caller's orbit length. Returns a zero vector where the orbit is a point.
+    max_shift : float, optional
+        If the minimiser lies further than this from ``x0`` (transverse to the orbit), the
+        minimisation has left the phase (on a small data set a shallow minimum can slide to a
+        neighbouring phase); then the Gaussian of the second-order expansion at ``x0`` is used
+        instead: value f(x0) - g^T H^-1 g / 2 at x0 - H^-1 g (one Newton step).
+
+    Raises
+    ------
+    ValueError
+        If the restricted Hessian is not positive definite at the minimiser.
+    """
+    from scipy.optimize import minimize
+
+    res = minimize(value_and_grad, np.asarray(x0, float), jac=True, method="BFGS",
+                   options=dict(gtol=gtol, maxiter=10_000))
+    x = np.asarray(res.x, float)
+    x0 = np.asarray(x0, float)
+    value = float(res.fun)
+    newton = False
+    if max_shift is not None:
+        dx = x - x0
+        if tangent is not None:
+            t0 = np.asarray(tangent(x0), float)
+            if np.linalg.norm(t0) > 0:
+                t0 = t0 / np.linalg.norm(t0)
+                dx = dx - (dx @ t0) * t0
+        newton = bool(np.linalg.norm(dx) > max_shift)
+    if newton:
+        x = x0
+    H = np.asarray(hessian(x), float)
+    H = 0.5 * (H + H.T)
+    d = H.shape[0]
+    excluded = False
+    if tangent is not None:
+        t = np.asarray(tangent(x), float)
+        tn = np.linalg.norm(t)
+        if tn > 0:
+            Q, _ = np.linalg.qr(np.column_stack([t / tn, np.eye(d)]))
+            B = Q[:, 1:d]
+            H = B.T @ H @ B
+            excluded = True
+    ev = np.linalg.eigvalsh(H)
+    if np.any(ev <= 0):
+        raise ValueError(f"the Hessian at the minimiser is not positive definite (min eigenvalue {ev.min():.3g}).")
+    half_logdet = 0.5 * float(np.sum(np.log(ev))) - 0.5 * H.shape[0] * _LOG_2PI
+    if newton:
+        f0, g = value_and_grad(x0)
+        g = np.asarray(g, float)
+        if excluded:
+            g = B.T @ g
+            step = B @ np.linalg.solve(H, g)
+        else:
+            step = np.linalg.solve(H, g)
+        value = float(f0) - 0.5 * float(g @ np.linalg.solve(H, g))
+        x = x0 - step
+    return LaplaceResult(x, value, half_logdet, H.shape[0], excluded, newton)
+
+
+def _batch_loss(kind: str, potential):
+    """L (population, closed form) or L_n (data) for a batch of (W, b), in chunks."""
+    from kgon.potential import potential_jax
+
+    if kind == "population":
+        f = jax.jit(jax.vmap(potential_jax))
+
+        def g(W, b):
+            return f(W, b)
+    else:
+        f = jax.jit(jax.vmap(lambda pot, W, b: pot.value(W, b), in_axes=(None, 0, 0)))
+
+        def g(W, b):
+            return f(potential, W, b)
+
+    def batched(W, b, chunk: int = 16384):
+        W, b = jnp.asarray(W), jnp.asarray(b)
+        out = [np.asarray(g(W[i : i + chunk], b[i : i + chunk])) for i in range(0, W.shape[0], chunk)]
+        return np.concatenate(out)
+
+    return batched
+
+
+@lru_cache(maxsize=None)
+def _full_objective(r: int, c: int):
+    """value, gradient and Hessian of beta n L_n(z) + |z|^2 / 2 over all coordinates, vmapped over z."""
+
+    def f(z, pot, bn):
+        W = z[: r * c].reshape(r, c)
+        return bn * pot.value(W, z[r * c :]) + 0.5 * jnp.sum(z * z)
+
+    vg = jax.vmap(jax.value_and_grad(f), in_axes=(0, None, None))
+    h = jax.vmap(jax.hessian(f), in_axes=(0, None, None))
+    return jax.jit(vg), jax.jit(h)
+
+
+def _data_copies(W0: np.ndarray, b0: np.ndarray, potential, bn: float) -> float:
+    """-log sum over the distinct copies sigma of exp(-(V_sigma - V_id)), minus log 2 (reflections).
+
+    On a data set the copies of a phase are not equivalent (which feature is dead, which features
+    are neighbours). Each copy's Laplace value is taken from the second-order expansion at the
+    permuted point sigma w*: V_sigma = f(sigma w*) - g^T H^-1 g / 2 + 1/2 log det' H (f = beta n L_n
+    + |w|^2/2 over that copy's live coordinates, orbit direction excluded): one Newton step, which
+    captures how much each copy relaxes on the data. Eigenvalues of H are floored at 1 (the
+    prior's curvature) where a copy is not convex on the data. For the population loss all V_sigma are equal
+    and the term is -log(2 M).
+    """
+    r, c = W0.shape
+    perms = distinct_permutations(W0, b0)
+    Z = np.stack([np.concatenate([W0[:, list(p)].ravel(), b0[list(p)]]) for p in perms])
+    vg, h = _full_objective(r, c)
+    vals, grads = vg(jnp.asarray(Z), potential, bn)
+    hs = np.asarray(h(jnp.asarray(Z), potential, bn))
+    vals, grads = np.asarray(vals), np.asarray(grads)
+    V = np.empty(len(perms))
+    for k, p in enumerate(perms):
+        Wk, bk = Z[k, : r * c].reshape(r, c), Z[k, r * c :]
+        live = [j for j in range(c) if j not in dead_columns(Wk, bk)]
+        idx = _flat_index(r, c, live)
+        g, H = grads[k][idx], hs[k][np.ix_(idx, idx)]
+        t = _orbit_tangent(Z[k], r, c, idx)
+        if np.linalg.norm(t) > 0:
+            Q, _ = np.linalg.qr(np.column_stack([t / np.linalg.norm(t), np.eye(len(idx))]))
+            B = Q[:, 1 : len(idx)]
+            H, g = B.T @ H @ B, B.T @ g
+        ev, U = np.linalg.eigh(0.5 * (H + H.T))
+        ev = np.maximum(ev, 1.0)  # the prior's curvature floor (a copy that is not convex on the data)
+        V[k] = vals[k] - 0.5 * float(np.sum((U.T @ g) ** 2 / ev)) + 0.5 * float(np.sum(np.log(ev)))
+    V = V - V[0]
+    m = V.min()
+    return -(-m + math.log(float(np.sum(np.exp(-(V - m))))) + math.log(2.0))
+
+
+def _orbit_tangent(z: np.ndarray, r: int, c: int, idx: np.ndarray) -> np.ndarray:
+    """Tangent of the SO(2) orbit at z in the live coordinates: d/dtheta (R_theta W) = J W."""
+    W = z[: r * c].reshape(r, c)
+    J = np.array([[0.0, -1.0], [1.0, 0.0]])
+    t = np.concatenate([(J @ W).ravel(), np.zeros(c)])
+    return t[idx]
+
+
+def refined_terms(
+    point,
+    n: float,
+    *,
+    beta: float = 1.0,
+    data=None,
+    potential=None,
+    flat_draws: int = 200_000,
+    seed: int = 0,
+    finite_n: bool = True,
+    max_shift: float = 0.3,
+) -> FreeEnergyTerms:
+    """Refined local free energy of the phase of a catalogue point, term by term (module docstring).
+
+    Parameters
+    ----------
+    point : kgon.CriticalPoint
+        A local minimum or flat phase (``hessian_signature[0] == 0``) that is C^2 in its live
+        coordinates (``point.smooth``); its ``multiplicity`` counts the O(2) orbits.
+    n : float
+        Sample size (> 0).
+    beta : float
+        Inverse temperature (> 0); 1 is the convention of docs/index.md, 1/2 a unit-noise Gaussian.
+    data : sampling.Dataset, optional
+        Data-conditional free energy: the energy and the Hessian are those of L_n on this data set
+        (``n`` must equal its size). Default: the population loss L.
+    potential : sampling.EmpiricalPotential, optional
+        A precomputed ``sampling.empirical_potential(data)`` (saves the O(n log n) set-up).
+    flat_draws, seed : int
+        Monte Carlo draws and seed of :func:`flat_region_mass` and :func:`dead_column_integral`.
+    finite_n : bool
+        Include the finite-n dead-column term (``numerical`` = -log I_n + log P(R), the prior mass
+        just outside the flat region where the loss grows only like the cube of the distance; it
+        decays like n^(-1/3)). False: the asymptotic constant only.
+    max_shift : float
+        If the minimiser of beta n L_n + |w|^2/2 moves further than this from the catalogue point
+        (it left the phase), the second-order expansion at the point is used
+        (:func:`laplace_terms`).
+
+    Raises
+    ------
+    ValueError
+        A saddle, a non-C^2 point, bad ``n``/``beta``, or ``n`` different from the data set size.
+    """
+    if not (isinstance(n, (int, float, np.integer, np.floating)) and math.isfinite(n) and n > 0):
+        raise ValueError(f"`n` must be a positive finite sample size; got {n!r}.")
+    if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta > 0):
+        raise ValueError(f"`beta` must be a positive finite inverse temperature; got {beta!r}.")
+    label = str(getattr(point, "label", None) or getattr(point, "name"))
+    sig = tuple(getattr(point, "hessian_signature", (0, 0, 0)))
+    if sig[0] > 0:
+        raise ValueError(f"`point` {label!r} is a saddle (Hessian signature {sig}); saddles are not phases.")
+    if not getattr(point, "smooth", True):
+        raise ValueError(
+            f"`point` {label!r} is not C^2 (a kinked point); the refined free energy needs a numerical "
+            "local term there (not implemented)."
+        )
+    W0, b0 = np.asarray(point.W, float), np.asarray(point.b, float)
+    r, c = W0.shape
+    if r != 2:
+        raise ValueError(f"`point` must have r = 2 hidden dimensions (the SO(2) orbit); got r = {r}.")
+    dead = dead_columns(W0, b0)
+    live = [j for j in range(c) if j not in dead]
+    z0 = np.concatenate([W0.ravel(), b0])
+    if data is not None or potential is not None:
+        if potential is None:
+            from sampling import empirical_potential
+
+            potential = empirical_potential(data)
+        if int(potential.n) != int(round(n)):
+            raise ValueError(f"`n` must equal the data set size {int(potential.n)}; got {n!r}.")
+        kind = "data"
+    else:
+        kind = "population"
+    bn = float(beta) * float(n)
+    batch_loss = _batch_loss(kind, potential)
+    key = (W0.tobytes(), b0.tobytes(), flat_draws, seed)
+    if key not in _FLAT_CACHE:
+        _FLAT_CACHE[key] = flat_region_mass(W0, b0, dead, draws=flat_draws, seed=seed)
+    flat_mass, flat_se = _FLAT_CACHE[key]
+    if flat_mass <= 0:
+        raise ValueError(f"the flat region of {label!r} has no prior mass in {flat_draws} draws; raise `flat_draws`.")
+    flat = -math.log(flat_mass)
+    flat_err = flat_se / flat_mass
+    copies = -math.log(orbit_copies(point.multiplicity, W0))
+    if kind == "data" and live:
+        copies = _data_copies(W0, b0, potential, bn)
+    numerical = numerical_err = 0.0
+    if dead and finite_n:
+        if kind == "population":  # the loss differences do not depend on n: cache them
+            if key not in _DL_CACHE:
+                _DL_CACHE[key] = _dead_dl(W0, b0, dead, batch_loss, draws=flat_draws, seed=seed + 1)
+            dL, fac = _DL_CACHE[key]
+        else:
+            dL, fac = _dead_dl(W0, b0, dead, batch_loss, draws=flat_draws, seed=seed + 1)
+        w = np.exp(-bn * dL) * fac
+        I_n, I_se = float(w.mean()), float(w.std(ddof=1) / math.sqrt(len(w)))
+        numerical = -math.log(I_n) - flat
+        numerical_err = math.hypot(I_se / I_n, flat_se / flat_mass)
+    if not live:  # everything flat (the all-dead 0-gon): F = beta n L - log P(R)
+        from kgon.potential import potential as pop
+
+        L = float(pop(W0, b0)) if kind == "population" else float(potential.value(jnp.asarray(W0), jnp.asarray(b0)))
+        return FreeEnergyTerms(label, float(n), float(beta), bn * L, 0.0, 0.0, 0.0, 0.0, 0.0, copies, flat, flat_err,
+                               numerical, numerical_err, 0.0, 1, L, kind == "data")
+    idx = _flat_index(r, c, live)
+    fg, hess, lossf = _objective(r, c, tuple(idx.tolist()), kind)
+    zj = jnp.asarray(z0)
+    pot = potential if kind == "data" else None
+    lap = laplace_terms(
+        lambda x: tuple(np.asarray(v, dtype=float) for v in fg(jnp.asarray(x), zj, pot, bn)),
+        lambda x: np.asarray(hess(jnp.asarray(x), zj, pot, bn)),
+        z0[idx],
+        tangent=lambda x: _orbit_tangent(_set(z0, idx, x), r, c, idx),
+        max_shift=max_shift,
+    )
+    x = lap.x
+    z = _set(z0, idx, x)
+    What = z[: r * c].reshape(r, c)
+    orbit = -math.log(2.0 * math.pi * float(np.linalg.norm(What))) if lap.orbit_excluded else 0.0
+    lam = lap.dim / 2.0
+    logdet = lap.half_logdet
+    lam_log_n = lam * math.log(n)
+    prior = 0.5 * float(x @ x) + 0.5 * len(idx) * _LOG_2PI
+    if lap.newton_fallback:  # energy of the quadratic model at the Newton point
+        L = (lap.value - 0.5 * float(x @ x)) / bn
+    else:
+        L = float(lossf(jnp.asarray(x), zj, pot))
+    return FreeEnergyTerms(
+        label=label, n=float(n), beta=float(beta), energy=bn * L, lambda_log_n=lam_log_n, loglog=0.0,
+        laplace=logdet - lam_log_n, prior=prior, orbit=orbit, copies=copies, flat=flat, flat_err=flat_err,
+        numerical=numerical, numerical_err=numerical_err, llc=lam, multiplicity_m=1, loss=L, data=kind == "data",
+    )
