@@ -21,7 +21,14 @@ import numpy as np
 from theory.compare import OccupancyComparison
 from theory.free_energy import occupancy, phases_of, significant_transitions
 
-__all__ = ["LEGEND_MIN_OCCUPANCY", "plot_loss_complexity", "plot_occupancy", "plot_theory_occupancy", "visible_phases"]
+__all__ = [
+    "LEGEND_MIN_OCCUPANCY",
+    "plot_loss_complexity",
+    "plot_occupancy",
+    "plot_occupancy_orders",
+    "plot_theory_occupancy",
+    "visible_phases",
+]
 
 LEGEND_MIN_OCCUPANCY = 0.03
 """A phase is drawn in the occupancy figures if its occupancy reaches this somewhere (theory or samples)."""
@@ -188,4 +195,39 @@ def plot_loss_complexity(
     ax.set_ylabel("loss L(w*)")
     ax.set_title("Loss vs complexity of critical points")
     ax.legend(fontsize=8)
+    return ax
+
+
+def plot_occupancy_orders(comparisons: Mapping[str, OccupancyComparison], *, ax=None, labels: Sequence[str] | None = None):
+    """Observed occupancy (points with error bars) against the prediction of each order (leading:
+    dashed, refined: solid), at the sampled n (conditional on the compared phases; log x).
+    ``comparisons``: ``{order: OccupancyComparison}`` from :func:`theory.compare_occupancy`; the
+    phases drawn are ``labels`` or those of the first comparison reaching
+    :data:`LEGEND_MIN_OCCUPANCY`. Predicted crossings are marked on the x axis."""
+    ax = _ax(ax)
+    if not comparisons:
+        raise ValueError("`comparisons` must hold at least one OccupancyComparison.")
+    first = next(iter(comparisons.values()))
+    labs = list(labels) if labels is not None else [
+        lab for lab in first.labels
+        if max(first.observed[lab].max(), max(c.predicted[lab].max() for c in comparisons.values() if lab in c.labels))
+        >= LEGEND_MIN_OCCUPANCY
+    ]
+    col = _colors(labs)
+    styles = {"leading": "--", "refined": "-"}
+    for lab in labs:
+        ax.errorbar(first.ns, first.observed[lab], yerr=first.observed_err[lab], fmt="o", ms=4, color=col[lab],
+                    label=f"{lab} sampled", capsize=2)
+        for order, cmp in comparisons.items():
+            if lab in cmp.labels:
+                ax.plot(cmp.ns, cmp.predicted[lab], styles.get(order, ":"), color=col[lab], lw=1.5,
+                        label=f"{lab} {order}")
+    for order, cmp in comparisons.items():
+        for cr in cmp.crossings:
+            ax.axvline(cr.predicted, ls=styles.get(order, ":"), color="0.4", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("n")
+    ax.set_ylabel("occupancy (conditional on the compared phases)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7, ncol=2)
     return ax

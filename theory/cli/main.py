@@ -33,6 +33,7 @@ _SUBCOMMAND_MODULES = [
     "theory.cli.sgd",
     "theory.cli.llc",
     "theory.cli.posterior",
+    "theory.cli.compare",
     "theory.cli.development",
 ]
 

@@ -1,17 +1,19 @@
 """Bayesian phase transitions of the critical-point catalogue (theory.significant_transitions).
 
-``tmsphase transitions --c C [--r R] [--all] [--json] [--plot PATH]`` lists the changes of the globally
+``tmsphase transitions --c C [--r R] [--all] [--order leading|refined] [--beta B] [--json] [--plot PATH]`` lists the changes of the globally
 dominant phase among the local minima at n >= ``theory.MIN_TRANSITION_N`` (below it the leading-order
 free energy means nothing); ``--all`` lists every pairwise crossing at n >= 1 instead. ``--json`` prints
 ``{"c", "r", "min_n", "all", "transitions": [BayesianTransition.to_dict(), ...]}``; ``--plot PATH`` draws
-the loss-vs-complexity diagram with the listed transitions as arrows (PNG + PDF).
+the loss-vs-complexity diagram with the listed transitions as arrows (PNG + PDF). ``--order refined``
+uses the refined local free energy of the smooth minima and flat phases (docs/free_energy.md; kinked
+points and saddles are left out), ``--beta`` the inverse temperature (n -> beta n in the energy).
 """
 
 from __future__ import annotations
 
 
 from kgon.io import dumps_json
-from theory.cli.args import int_range, output_file, positive_int, require_memory, search_bytes
+from theory.cli.args import finite_float, int_range, output_file, positive_int, require_memory, search_bytes
 
 NAME = "transitions"
 
@@ -24,6 +26,10 @@ def add_arguments(parser) -> None:
         help="list every pairwise crossing at n >= 1, not only changes of the globally dominant phase at "
              "n >= theory.MIN_TRANSITION_N",
     )
+    parser.add_argument("--order", choices=("leading", "refined"), default="leading",
+                        help="free energy: leading (default, the paper's) or refined (docs/free_energy.md)")
+    parser.add_argument("--beta", type=finite_float(0, min_inclusive=False), default=1.0,
+                        help="inverse temperature (default 1; 0.5 = unit-noise Gaussian likelihood)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", type=output_file, default=None, metavar="PATH",
                         help="write the loss-vs-complexity diagram with the transitions (PNG + PDF)")
@@ -36,7 +42,14 @@ def run(args) -> int:
 
     require_memory(args, "--c", search_bytes(args.c, args.r), f"the critical-point search at c = {args.c}, r = {args.r}")
     cat = default_catalogue(args.c, r=args.r)
-    ts = significant_transitions(cat, include_all=args.all)
+    if args.order == "refined" or args.beta != 1.0:
+        from theory.free_energy import transitions
+
+        n_min = 1.0 if args.all else MIN_TRANSITION_N
+        ts = [t for t in transitions(cat, order=args.order, beta=args.beta, n_min=n_min)
+              if args.all or t.globally_dominant]
+    else:
+        ts = significant_transitions(cat, include_all=args.all)
     figures = []
     if args.plot is not None:
         import matplotlib.pyplot as plt
@@ -52,6 +65,7 @@ def run(args) -> int:
     if args.json:
         print(dumps_json({
             "c": args.c, "r": args.r, "min_n": None if args.all else MIN_TRANSITION_N, "all": args.all,
+            "order": args.order, "beta": args.beta,
             "transitions": [t.to_dict() for t in ts], "figures": figures,
         }))
         return 0

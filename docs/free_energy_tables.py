@@ -1,0 +1,124 @@
+"""Print the agreement tables of docs/free_energy.md from docs/data/free_energy_c6.json.
+
+    python docs/free_energy_tables.py [--json]
+
+Observed: tempered posterior occupancy at c = 6 on data streams 0-3; predicted: the refined
+data-conditional free energy (order="refined", data = the stream) and the leading order, both
+restricted to the phases the refined order covers (6, 5+, 5; occupancy conditional on them).
+Crossings: ``sampling.crossing_estimate`` (95 % interval) for the observations, linear interpolation
+in log n of P(6) - P(5) on the 25-step prediction grid for the refined order, Lambert W for the
+leading order.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+LABELS = ("6", "5+", "5")
+HERE = Path(__file__).resolve().parent
+
+
+def load(path=HERE / "data" / "free_energy_c6.json") -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def softmax(F: dict) -> dict:
+    m = min(F[lab] for lab in LABELS)
+    e = {lab: math.exp(-(F[lab] - m)) for lab in LABELS}
+    s = sum(e.values())
+    return {lab: e[lab] / s for lab in LABELS}
+
+
+def interp_crossing(ns, d) -> float | None:
+    ln = np.log(ns)
+    for k in range(len(d) - 1):
+        if d[k] < 0 <= d[k + 1]:
+            t = d[k] / (d[k] - d[k + 1])
+            return float(np.exp(ln[k] + t * (ln[k + 1] - ln[k])))
+    return None
+
+
+def leading_probs(ns, beta=1.0) -> dict:
+    """Leading-order occupancy of 6, 5+, 5 with the published constants (SCIENCE.md §4 table)."""
+    pub = {"5": (0.06874, 7.0, 3.62417), "5+": (0.06180, 8.5, 3.62764), "6": (0.04819, 8.5, 6.37767)}
+    out = []
+    for n in ns:
+        F = {lab: beta * n * L + lam * math.log(n) + c for lab, (L, lam, c) in pub.items()}
+        out.append(softmax(F))
+    return out
+
+
+def agreement(data: dict, *, n_min_occ: float = 250.0) -> dict:
+    import sampling
+
+    pred = {}
+    for r in data["predicted"]:
+        pred.setdefault(r["stream"], {})[r["n"]] = r
+    obs = {}
+    for r in data["observed"]:
+        obs.setdefault(r["stream"], {})[r["n"]] = r
+    streams = []
+    for k in sorted(obs):
+        ns = sorted(obs[k])
+        cond = []
+        for n in ns:
+            o = obs[k][n]
+            tot = sum(o["occupancy"].get(lab, 0.0) for lab in LABELS)
+            cond.append({"n": n, "occupancy": {lab: o["occupancy"].get(lab, 0.0) / tot for lab in LABELS},
+                         "occupancy_err": {lab: (o["occupancy_err"].get(lab) or 0.0) / tot for lab in LABELS}})
+        est = sampling.crossing_estimate(cond, from_label="5", to_label="6", level=0.95, min_mass=0.02)
+        grid = sorted(pred[k])
+        P = [softmax({lab: pred[k][n]["beta1.0"][lab]["total"] for lab in LABELS}) for n in grid]
+        n_ref = interp_crossing(grid, np.array([p["6"] - p["5"] for p in P]))
+        lead = leading_probs(ns)
+        dev_ref = max(abs(softmax({lab: pred[k][n]["beta1.0"][lab]["total"] for lab in LABELS})[lab] - c["occupancy"][lab])
+                      for n, c in zip(ns, cond) if n >= n_min_occ for lab in ("5", "6"))
+        dev_lead = max(abs(p[lab] - c["occupancy"][lab]) for n, p, c in zip(ns, lead, cond) if n >= n_min_occ
+                       for lab in ("5", "6"))
+        streams.append({
+            "stream": k, "n_observed": est.n, "interval": [est.ci_low, est.ci_high],
+            "n_refined": n_ref, "n_leading": 601.0,
+            "rel_refined": n_ref / est.n - 1, "rel_leading": 601.0 / est.n - 1,
+            "max_dev_refined": dev_ref, "max_dev_leading": dev_lead,
+        })
+    extra = []
+    for k in sorted(pred):
+        if k < 10:
+            continue
+        grid = sorted(pred[k])
+        P = [softmax({lab: pred[k][n]["beta1.0"][lab]["total"] for lab in LABELS}) for n in grid]
+        extra.append(interp_crossing(grid, np.array([p["6"] - p["5"] for p in P])))
+    pop = {}
+    for beta in ("beta1.0", "beta0.5"):
+        grid = sorted(pred[-1])
+        P = [softmax({lab: pred[-1][n][beta][lab]["total"] for lab in LABELS}) for n in grid]
+        pop[beta] = interp_crossing(grid, np.array([p["6"] - p["5"] for p in P]))
+    data_cross = [s["n_refined"] for s in streams] + [x for x in extra if x is not None]
+    return {
+        "streams": streams,
+        "observed_mean": float(np.mean([s["n_observed"] for s in streams])),
+        "observed_sd": float(np.std([s["n_observed"] for s in streams], ddof=1)),
+        "refined_population": pop,
+        "refined_data_conditional_mean": float(np.mean(data_cross)),
+        "refined_data_conditional_sd": float(np.std(data_cross, ddof=1)),
+        "refined_data_conditional_count": len(data_cross),
+        "extra_unbracketed": sum(x is None for x in extra),
+    }
+
+
+if __name__ == "__main__":
+    res = agreement(load())
+    if "--json" in sys.argv:
+        print(json.dumps(res, indent=1))
+    else:
+        print("| stream | observed (95%) | refined | rel. | leading | rel. | max dev n>=250 refined | leading |")
+        for s in res["streams"]:
+            print(f"| {s['stream']} | {s['n_observed']:.0f} ({s['interval'][0]:.0f}-{s['interval'][1]:.0f}) | "
+                  f"{s['n_refined']:.0f} | {100 * s['rel_refined']:+.0f}% | 601 | {100 * s['rel_leading']:+.0f}% | "
+                  f"{s['max_dev_refined']:.3f} | {s['max_dev_leading']:.3f} |")
+        print({k: v for k, v in res.items() if k != "streams"})
