@@ -209,13 +209,16 @@ class DevelopmentEvaluation:
     ----------
     runs : tuple of dict
         Per run: seed, plateaus [[t_start, t_end, label]], transitions [step], llc_milestones [step],
-        llc_stages, ed_forms [step], llc_excluded_chains.
+        llc_stages, ed_forms [step], llc_excluded_chains, llc_nan_checkpoints. A run whose LLC curve
+        is too short for the smoother (every chain flagged at almost every checkpoint) has
+        ``llc_milestones`` None, the reason in ``llc_note``, and is left out of the LLC scores
+        (``scores["llc"]["runs_scored"]``).
     covariance_jumps : list of int
     scores : dict
         "llc", "essential_dynamics", "covariance": DetectionScore dicts (covariance None when no run
         has a transition), plus "chance_precision" (uniform detections in log t) and "llc_stages",
         "ed_stages" (:func:`stage_bracketing`).
-    stages : tuple of StageAnalysis
+    stages : tuple of StageAnalysis or None
     dynamics : tuple of EssentialDynamics
     covariance : CovarianceSpectra
     config : dict
@@ -277,32 +280,39 @@ def evaluate_development(result, analysis, llc, *, bandwidth: float = 0.25, tole
     for i in range(R):
         pls = [[p.first_step, p.last_step, p.label] for p in analysis.plateaus if p.run == i]
         trs = [t.step for t in analysis.transitions if t.run == i]
-        sa = detect_milestones(result.steps, L[i], bandwidth=bandwidth, tolerance=tolerance, method=method,
-                               min_change=min_change)
+        try:
+            sa = detect_milestones(result.steps, L[i], bandwidth=bandwidth, tolerance=tolerance, method=method,
+                                   min_change=min_change)
+        except ValueError as exc:  # e.g. every chain flagged at (almost) every checkpoint: no LLC curve
+            sa, note = None, str(exc)
         ed = essential_dynamics(tms_probe_outputs(result.W[i], result.b[i]), result.steps, sigma=sigma,
                                 n_components=n_components, vertex_prominence=vertex_prominence,
                                 cusp_angle=cusp_angle, coincidence=coincidence)
         stages.append(sa)
         dyn.append(ed)
         runs.append({"seed": int(result.seeds[i]), "plateaus": pls, "transitions": trs,
-                     "llc_milestones": sa.milestone_steps,
-                     "llc_stages": [[s.first_step, s.last_step, s.type] for s in sa.stages],
+                     "llc_milestones": sa.milestone_steps if sa is not None else None,
+                     "llc_stages": [[s.first_step, s.last_step, s.type] for s in sa.stages] if sa is not None else None,
+                     "llc_note": None if sa is not None else note,
                      "ed_forms": ed.form_steps,
                      "llc_excluded_chains": int(np.sum(excluded[i])),
                      "llc_nan_checkpoints": int(np.sum(~np.isfinite(L[i])))})
     cov = covariance_spectra(result.W, result.b, result.steps, k=k, jump_threshold=jump_threshold,
                              window=jump_window, align=align)
     pl = [r["plateaus"] for r in runs]
-    s_llc = score_on_plateaus([r["llc_milestones"] for r in runs], pl, plateau_window=plateau_window,
-                              min_plateau_decades=min_plateau_decades)
+    ok = [j for j, r in enumerate(runs) if r["llc_milestones"] is not None]  # runs with an LLC curve
+    s_llc = score_on_plateaus([runs[j]["llc_milestones"] for j in ok], [pl[j] for j in ok],
+                              plateau_window=plateau_window, min_plateau_decades=min_plateau_decades)
     s_ed = score_on_plateaus([r["ed_forms"] for r in runs], pl, plateau_window=plateau_window,
                              min_plateau_decades=min_plateau_decades)
     all_tr = [s for r in runs for s in r["transitions"]]
     trl = [r["transitions"] for r in runs]
-    scores = {"llc": s_llc.to_dict(), "essential_dynamics": s_ed.to_dict(),
+    s_llc = s_llc.to_dict()
+    s_llc["runs_scored"] = len(ok)
+    scores = {"llc": s_llc, "essential_dynamics": s_ed.to_dict(),
               "chance_precision": _chance_precision(pl, np.asarray(result.steps), plateau_window),
-              "llc_stages": stage_bracketing([r["llc_milestones"] for r in runs], pl, trl,
-                                             plateau_window=plateau_window),
+              "llc_stages": stage_bracketing([runs[j]["llc_milestones"] for j in ok], [pl[j] for j in ok],
+                                             [trl[j] for j in ok], plateau_window=plateau_window),
               "ed_stages": stage_bracketing([r["ed_forms"] for r in runs], pl, trl, plateau_window=plateau_window)}
     try:
         scores["covariance"] = score_near_transitions(cov.jump_steps, all_tr,
@@ -310,7 +320,7 @@ def evaluate_development(result, analysis, llc, *, bandwidth: float = 0.25, tole
     except ValueError as exc:
         scores["covariance"] = None
         scores["covariance_note"] = str(exc)
-    config = {"llc_milestones": dict(stages[0].config) if stages else None,
+    config = {"llc_milestones": next((dict(x.config) for x in stages if x is not None), None),
               "essential_dynamics": dict(dyn[0].config) if dyn else None,
               "covariance": dict(cov.config), "plateau_window": plateau_window,
               "min_plateau_decades": min_plateau_decades, "transition_window": transition_window,

@@ -32,8 +32,11 @@ def plot_llc_stages(evaluation, result, path, *, runs=None) -> list[Path]:
     ``runs``: run indices (default: the runs with transitions, then others, at most 4)."""
     R = len(evaluation.runs)
     if runs is None:
-        with_tr = [i for i in range(R) if evaluation.runs[i]["transitions"]]
-        runs = (with_tr + [i for i in range(R) if i not in with_tr])[:4]
+        have = [i for i in range(R) if evaluation.stages[i] is not None]
+        with_tr = [i for i in have if evaluation.runs[i]["transitions"]]
+        runs = (with_tr + [i for i in have if i not in with_tr])[:4]
+    if not runs:
+        raise ValueError("no run has an LLC curve to plot.")
     runs = list(runs)
     fig, axes = plt.subplots(2, len(runs), figsize=(4.2 * len(runs), 6), sharex=True, squeeze=False)
     steps = np.asarray(result.steps)
