@@ -46,7 +46,7 @@ def run(args) -> int:
         from theory.free_energy import transitions
 
         n_min = 1.0 if args.all else MIN_TRANSITION_N
-        ts = [t for t in transitions(cat, order=args.order, beta=args.beta, n_min=n_min)
+        ts = [t for t in transitions(cat, order=args.order, beta=args.beta, n_min=n_min, minima_only=True)
               if args.all or t.globally_dominant]
     else:
         ts = significant_transitions(cat, include_all=args.all)
