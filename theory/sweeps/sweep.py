@@ -447,7 +447,7 @@ def _load_catalogue(config: dict):
     """The kgon.Catalogue that prepare_catalogue put into a task config."""
     import kgon
 
-    return kgon.Catalogue.from_json(json.dumps(config["catalogue"]))
+    return kgon.Catalogue.from_dict(config["catalogue"])
 
 
 _POSTERIOR_OPTIONAL = ("threshold", "n_temps", "max_tree_depth", "beta")
