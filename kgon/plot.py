@@ -3,7 +3,8 @@
 The one implementation of each drawing the three packages share (``sampling.plot`` and
 ``theory.plot`` call these):
 
-- :func:`save_figure` - write a figure as PNG and PDF next to each other.
+- :func:`save_figure` - write a figure as PNG and PDF next to each other; :func:`save_or_return` the
+  common ending of figure functions (save and close with a path, return the figure without).
 - :func:`draw_polygon` - the polygon picture of one parameter W: the columns of W as arrows from the
   origin (r = 2; the first two principal directions for r > 2), dead columns omitted, the unit
   circle dotted.
@@ -30,6 +31,7 @@ __all__ = [
     "plot_catalogue",
     "plot_polygons",
     "save_figure",
+    "save_or_return",
 ]
 
 
@@ -55,6 +57,16 @@ def save_figure(fig, path, *, dpi: int = 130) -> list[str]:
     for p in targets:
         fig.savefig(p, dpi=dpi, bbox_inches="tight")
     return [str(p) for p in targets]
+
+
+def save_or_return(fig, path=None, *, dpi: int = 130):
+    """The ending of every figure function: with ``path``, :func:`save_figure` (PNG + PDF), close the
+    figure and return the written paths; without, return the figure."""
+    if path is None:
+        return fig
+    out = save_figure(fig, path, dpi=dpi)
+    _plt().close(fig)
+    return out
 
 
 def draw_polygon(ax, W, b=None, *, title: str | None = None, numbers: bool = False, dead_tol: float = 1e-6):
@@ -141,11 +153,7 @@ def plot_polygons(points, path=None, *, title: str | None = None):
         axes[1, j].set_ylim(min(lo, 0) - pad, max(hi, 0) + pad)
     fig.suptitle(title or "columns of W (arrows, unit circle dotted) and biases", fontsize=9)
     fig.tight_layout()
-    if path is None:
-        return fig
-    out = save_figure(fig, path)
-    plt.close(fig)
-    return out
+    return save_or_return(fig, path)
 
 
 def _points(catalogue):

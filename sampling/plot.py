@@ -20,7 +20,7 @@ import textwrap
 
 import numpy as np
 
-from kgon.plot import draw_polygon, save_figure
+from kgon.plot import draw_polygon, save_or_return
 
 __all__ = ["plot_general_study", "plot_llc_calibration", "plot_llc_traces", "plot_run", "plot_runs"]
 
@@ -98,11 +98,7 @@ def plot_runs(result, analysis=None, llc=None, path=None, *, runs=None, snapshot
     subs = fig.subfigures(len(runs), 1) if len(runs) > 1 else [fig]
     for sub, i in zip(subs, runs):
         plot_run(result, analysis, llc, run=i, snapshots=snapshots, fig=sub)
-    if path is not None:
-        out = save_figure(fig, path, dpi=110)
-        plt.close(fig)
-        return out
-    return fig
+    return save_or_return(fig, path, dpi=110)
 
 
 def plot_llc_traces(res, path=None, *, theory: float | None = None):
@@ -135,11 +131,7 @@ def plot_llc_traces(res, path=None, *, theory: float | None = None):
     a3.set_ylabel("MALA acceptance (mean over chains)")
     a3.set_title(f"mean acceptance after burn-in {res.diagnostics.acceptance_mean:.3f}", fontsize=8)
     fig.tight_layout()
-    if path is not None:
-        out = save_figure(fig, path, dpi=110)
-        plt.close(fig)
-        return out
-    return fig
+    return save_or_return(fig, path, dpi=110)
 
 
 def plot_general_study(results: dict, path=None):
@@ -170,11 +162,7 @@ def plot_general_study(results: dict, path=None):
     ax.legend(fontsize=7)
     ax.set_title("loss curves (one line per run)", fontsize=9)
     fig.tight_layout()
-    if path is not None:
-        out = save_figure(fig, path, dpi=110)
-        plt.close(fig)
-        return out
-    return fig
+    return save_or_return(fig, path, dpi=110)
 
 
 def plot_llc_calibration(res, path=None, *, theory: float | None = None):
@@ -220,8 +208,4 @@ def plot_llc_calibration(res, path=None, *, theory: float | None = None):
     a2.set_ylabel("mean MALA acceptance")
     a2.legend(fontsize=7)
     fig.tight_layout()
-    if path is not None:
-        out = save_figure(fig, path, dpi=110)
-        plt.close(fig)
-        return out
-    return fig
+    return save_or_return(fig, path, dpi=110)
