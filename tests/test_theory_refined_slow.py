@@ -71,7 +71,7 @@ def test_stored_agreement_figures():
 @pytest.mark.slow
 def test_code_reproduces_stored_predictions(cat6):
     """Data-conditional refined F of stream 0 at n = 300, 400 equals the stored values within the
-    Monte Carlo error of the flat and boundary terms (different draws: 200k here, 50k stored)."""
+    Monte Carlo error of the flat and boundary terms (the same 50k draws and seeds as stored)."""
     import jax
 
     import sampling

@@ -244,7 +244,7 @@ def compare_occupancy(
     if order == "refined":
         ts = transitions(catalogue, labels=labs, order="refined", beta=beta, data=data,
                          n_min=ns.min() / 2, n_max=min(ns.max() * 2, data.n) if data is not None else ns.max() * 2,
-                         grid=max(12, 4 * len(ns)))
+                         grid=max(12, 2 * len(ns)))
     else:
         ts = transitions(catalogue, labels=labs, beta=beta)
     crossings = []

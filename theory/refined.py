@@ -496,7 +496,7 @@ def refined_terms(
     beta: float = 1.0,
     data=None,
     potential=None,
-    flat_draws: int = 200_000,
+    flat_draws: int = 50_000,
     seed: int = 0,
     finite_n: bool = True,
     max_shift: float = 0.3,
