@@ -11,9 +11,9 @@ used as given). Prints ``{"llc", "llc_std", "llc_se", "theory_llc", "relative_er
 
 from __future__ import annotations
 
-import json
 import math
 
+from kgon.io import dumps_json
 from theory.cli.args import (
     dataset_bytes,
     fail,
@@ -112,7 +112,7 @@ def run(args) -> int:
             stem, dot, ext = str(args.plot).rpartition(".")
             plot_llc_calibration(res, f"{stem}-calibration.{ext}" if dot else f"{args.plot}-calibration", theory=theory)
     if args.json:
-        print(json.dumps(out))
+        print(dumps_json(out))
         return 0
     d = res.diagnostics
     print(f"point {point.label} (c = {args.c}, r = {args.r}), n = {args.n}, n*beta = {nbeta:.2f}")
