@@ -1,57 +1,42 @@
 """kgon: the mathematics of the TMS potential.
 
 Symbolic closed form (sympy), fast evaluators (numpy / jax / torch), regular k-gon critical points,
-and (see the submodules) critical-point search, geometry and phase classification.
+critical-point search and certification (``kgon.critical``), Hessian geometry, learning coefficients,
+phase classification, the population loss of the general input density, strict JSON and atomic writes
+(``kgon.io``) and JAX configuration (``kgon.configure_jax``). Names are imported from their modules on
+first use (:mod:`kgon.lazy`), so ``import kgon`` loads none of jax, sympy or torch.
 """
 
-from kgon.critical.catalogue import (
-    Catalogue,
-    CriticalPoint,
-    SearchConfig,
-    default_catalogue,
-    find_critical_points,
-)
-from kgon.config import configure_jax
-from kgon.classify import classify, phase_distance, phase_distances
-from kgon.density import DensityLoss, population_loss_density
-from kgon.geometry import HessianGeometry, hessian_geometry
-from kgon.polygons import KgonPoint, KgonResult, kgon, kgon_params
-from kgon.potential import (
-    pair_term_numeric,
-    potential,
-    potential_and_grad_jax,
-    potential_jax,
-    potential_numpy,
-    potential_torch,
-)
-from kgon.symbolic import pair_term, pair_term_branches, pair_term_conditions, potential_expr
+from kgon.lazy import attach
 
-__all__ = [
-    "Catalogue",
-    "CriticalPoint",
-    "DensityLoss",
-    "HessianGeometry",
-    "classify",
-    "configure_jax",
-    "default_catalogue",
-    "find_critical_points",
-    "hessian_geometry",
-    "phase_distance",
-    "phase_distances",
-    "population_loss_density",
-    "KgonPoint",
-    "KgonResult",
-    "SearchConfig",
-    "kgon",
-    "kgon_params",
-    "pair_term",
-    "pair_term_branches",
-    "pair_term_conditions",
-    "pair_term_numeric",
-    "potential",
-    "potential_and_grad_jax",
-    "potential_expr",
-    "potential_jax",
-    "potential_numpy",
-    "potential_torch",
-]
+_EXPORTS = {
+    "Catalogue": "kgon.critical.catalogue",
+    "CriticalPoint": "kgon.critical.catalogue",
+    "DensityLoss": "kgon.density",
+    "HessianGeometry": "kgon.geometry",
+    "KgonPoint": "kgon.polygons",
+    "KgonResult": "kgon.polygons",
+    "SearchConfig": "kgon.critical.catalogue",
+    "classify": "kgon.classification",
+    "configure_jax": "kgon.config",
+    "default_catalogue": "kgon.critical.catalogue",
+    "find_critical_points": "kgon.critical.catalogue",
+    "hessian_geometry": "kgon.geometry",
+    "kgon": "kgon.polygons",
+    "kgon_params": "kgon.polygons",
+    "pair_term": "kgon.symbolic",
+    "pair_term_branches": "kgon.symbolic",
+    "pair_term_conditions": "kgon.symbolic",
+    "pair_term_numeric": "kgon.evaluators",
+    "phase_distance": "kgon.classification",
+    "phase_distances": "kgon.classification",
+    "population_loss_density": "kgon.density",
+    "potential": "kgon.evaluators",
+    "potential_and_grad_jax": "kgon.evaluators",
+    "potential_expr": "kgon.symbolic",
+    "potential_jax": "kgon.evaluators",
+    "potential_numpy": "kgon.evaluators",
+    "potential_torch": "kgon.evaluators",
+}
+
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

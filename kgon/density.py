@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.stats import qmc
 
-from kgon.potential import potential_numpy
+from kgon.evaluators import potential_numpy
 from kgon.validation import check_feature_weights, check_int, check_params
 
 __all__ = ["DensityLoss", "population_loss_density", "reconstruction_loss"]

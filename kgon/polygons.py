@@ -35,7 +35,7 @@ import sympy as sp
 import jax.numpy as jnp
 
 from kgon.config import require_x64
-from kgon.potential import potential_and_grad_jax, potential_numpy
+from kgon.evaluators import potential_and_grad_jax, potential_numpy
 from kgon.symbolic import A, B, DELTA, pair_term_branches
 from kgon.validation import check_int
 

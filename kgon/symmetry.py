@@ -12,7 +12,7 @@ Some coordinates are *free* at a critical point (the loss is locally constant al
 
 :func:`canonicalize` moves these biases to fixed values (-1/(2c) for dead columns, as in
 ``kgon.kgon_params``; -3/2 max_j a_ij for off columns) so that equal points compare equal; the
-classifier compares free biases only by region (:mod:`kgon.classify`).
+classifier compares free biases only by region (:mod:`kgon.classification`).
 """
 
 from __future__ import annotations

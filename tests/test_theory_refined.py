@@ -180,7 +180,7 @@ def test_flat_region_mass_of_5gon_against_quadrature(cat6):
 
 def test_dead_column_integral_decreases_to_flat_mass(cat6):
     """I_n >= P(R), decreasing in n, and I_n - P(R) shrinks roughly like n^(-1/3)."""
-    from kgon.potential import potential_jax
+    from kgon.evaluators import potential_jax
 
     p = cat6.get("5")
     W, b = np.asarray(p.W), np.asarray(p.b)

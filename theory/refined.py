@@ -288,7 +288,7 @@ def _objective(r: int, c: int, idx: tuple, kind: str):
         W = z[: r * c].reshape(r, c)
         b = z[r * c :]
         if kind == "population":
-            from kgon.potential import potential_jax
+            from kgon.evaluators import potential_jax
 
             L = potential_jax(W, b)
         else:
@@ -300,7 +300,7 @@ def _objective(r: int, c: int, idx: tuple, kind: str):
         W = z[: r * c].reshape(r, c)
         b = z[r * c :]
         if kind == "population":
-            from kgon.potential import potential_jax
+            from kgon.evaluators import potential_jax
 
             return potential_jax(W, b)
         return pot.value(W, b)
@@ -410,7 +410,7 @@ def laplace_terms(
 
 def _batch_loss(kind: str, potential):
     """L (population, closed form) or L_n (data) for a batch of (W, b), in chunks."""
-    from kgon.potential import potential_jax
+    from kgon.evaluators import potential_jax
 
     if kind == "population":
         f = jax.jit(jax.vmap(potential_jax))
@@ -589,7 +589,7 @@ def refined_terms(
         numerical = -math.log(I_n) - flat
         numerical_err = math.hypot(I_se / I_n, flat_se / flat_mass)
     if not live:  # everything flat (the all-dead 0-gon): F = beta n L - log P(R)
-        from kgon.potential import potential as pop
+        from kgon.evaluators import potential as pop
 
         L = float(pop(W0, b0)) if kind == "population" else float(potential.value(jnp.asarray(W0), jnp.asarray(b0)))
         return FreeEnergyTerms(label, float(n), float(beta), bn * L, 0.0, 0.0, 0.0, 0.0, 0.0, copies, flat, flat_err,

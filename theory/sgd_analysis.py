@@ -65,11 +65,11 @@ def match_checkpoints(W, b, catalogue, *, threshold: float | None = None) -> tup
     """Nearest catalogue label and phase distance of every parameter (batched (..., r, c)).
 
     Returns ``(labels, distances)``; the label is ``"other"`` and the distance ``inf`` where no point
-    is within ``threshold`` (default: :data:`kgon.classify.DEFAULT_THRESHOLD`); non-finite parameters
+    is within ``threshold`` (default: :data:`kgon.classification.DEFAULT_THRESHOLD`); non-finite parameters
     get ``"nan"``.
     """
     import kgon
-    from kgon.classify import DEFAULT_THRESHOLD, OTHER
+    from kgon.classification import DEFAULT_THRESHOLD, OTHER
 
     thr = DEFAULT_THRESHOLD if threshold is None else float(threshold)
     if not thr > 0:

@@ -1098,7 +1098,7 @@ _SOURCE_FILES = (  # relative to the kgon package
     "geometry.py",
     "llc.py",
     "polygons.py",
-    "potential.py",
+    "evaluators.py",
 )
 
 

@@ -38,7 +38,7 @@ import numpy as np
 
 import jax
 import jax.numpy as jnp
-from kgon.potential import potential_jax
+from kgon.evaluators import potential_jax
 
 __all__ = [
     "GRAD_TOL",
