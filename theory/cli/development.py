@@ -36,6 +36,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--checkpoints", type=int_range(6), default=200, help="log-spaced checkpoints (default 200)")
     parser.add_argument("--chains", type=positive_int, default=4, help="SGLD chains per checkpoint (default 4, the paper's)")
     parser.add_argument("--draws", type=positive_int, default=500, help="SGLD steps per chain (default 500, the paper's)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="choose the SGLD step per run by the calibration sweep (default: the paper's eps = 1e-3)")
     parser.add_argument("--bandwidth", type=finite_float(0, min_inclusive=False), default=0.25,
                         help="GP length scale of the LLC curve in decades of t (default 0.25)")
     parser.add_argument("--min-change", type=finite_float(0), default=0.5,
@@ -85,8 +87,10 @@ def run(args) -> int:
     analysis = theory.analyze_sgd(result, catalogue)
     timings["matching_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    _say(f"SGLD LLC at {result.steps.size} checkpoints x {args.runs} runs (paper setting)", quiet)
+    _say(f"SGLD LLC at {result.steps.size} checkpoints x {args.runs} runs "
+         f"({'calibrated' if args.calibrate else 'paper setting'})", quiet)
     llc = llc_curves(result, seed=args.seed, out=out / "llc" if out else None, chains=args.chains, draws=args.draws,
+                     calibrate=args.calibrate,
                      progress=None if quiet else (lambda i, R: _say(f"LLC curve {i}/{R} done", False)))
     timings["llc_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -103,7 +107,10 @@ def run(args) -> int:
         from theory.development.plot import plot_covariance_spectrum, plot_essential_dynamics, plot_llc_stages
 
         pdir = Path(args.plot)
-        figures += plot_llc_stages(ev, result, pdir / "llc_stages.png")
+        if any(st is not None for st in ev.stages):
+            figures += plot_llc_stages(ev, result, pdir / "llc_stages.png")
+        else:
+            _say("no run has an LLC curve (see llc_note): the LLC figure is skipped", False)
         shown = [i for i, r in enumerate(ev.runs) if r["transitions"]][:2] or [0]
         for i in shown:
             figures += plot_essential_dynamics(ev.dynamics[i], pdir / f"essential_dynamics_seed{seeds[i]}.png",

@@ -49,6 +49,14 @@ class DetectionScore:
                 "config": dict(self.config)}
 
 
+def _jsonable(v) -> bool:
+    try:
+        json.dumps(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
 def _lg(step) -> float:
     return math.log10(max(float(step), 1.0))
 
@@ -109,14 +117,17 @@ def score_near_transitions(detections, transitions, *, transition_window: float 
 
 
 def llc_curves(result, *, seed: int = 0, out=None, eps: float = 1e-3, gamma: float = 1.0, chains: int = 4,
-               draws: int = 500, progress=None) -> dict:
+               draws: int = 500, calibrate: bool = False, progress=None) -> dict:
     """SGLD LLC at every checkpoint of every run (:func:`sampling.llc_trajectory`, the paper's setting by
-    default), one run at a time, each saved as ``llc-run<seed>.npz`` under ``out`` as it finishes and
-    reused by a later call (resumable).
+    default: eps = 1e-3), one run at a time, each saved as ``llc-run<seed>.npz`` (``llc-cal-run<seed>.npz``
+    when calibrated) under ``out`` as it finishes and reused by a later call (resumable). With
+    ``calibrate=True`` the step size is chosen per run by ``llc_trajectory``'s calibration sweep
+    (``eps`` is then ignored).
 
     Returns ``{"llc": (R, K), "llc_se": (R, K), "excluded": (R, K) chains flagged per checkpoint,
-    "reasons": per-reason totals, "config": SGLD settings}``; flagged chains are excluded from each
-    estimate (a checkpoint with no healthy chain is NaN).
+    "reasons": per-reason totals, "config": SGLD settings, "notes": per run, why the calibration found
+    no valid step ("" otherwise)}``; flagged chains are excluded from each estimate (a checkpoint with
+    no healthy chain is NaN).
     """
     import jax
 
@@ -131,8 +142,9 @@ def llc_curves(result, *, seed: int = 0, out=None, eps: float = 1e-3, gamma: flo
     excl = np.zeros((R, K), dtype=int)
     reasons = {"nan": 0, "diverged": 0, "escaped": 0}
     config = None
+    notes = [""] * R
     for i in range(R):
-        path = out / f"llc-run{result.seeds[i]}.npz" if out is not None else None
+        path = out / f"llc-{'cal-' if calibrate else ''}run{result.seeds[i]}.npz" if out is not None else None
         if path is not None and path.exists():
             with np.load(path) as z:
                 llc[i], se[i], excl[i] = z["llc"], z["llc_se"], z["excluded"]
@@ -140,22 +152,26 @@ def llc_curves(result, *, seed: int = 0, out=None, eps: float = 1e-3, gamma: flo
                 config = json.loads(str(z["config"]))
         else:
             key = jax.random.fold_in(jax.random.key(seed), int(result.seeds[i]))
-            tr = sampling.llc_trajectory(key, result, centers=[(i, k) for k in range(K)], eps=eps, gamma=gamma,
-                                         chains=chains, draws=draws, chunk=K)
+            sgld = dict(calibrate=True) if calibrate else dict(eps=eps, calibrate=False)
+            tr = sampling.llc_trajectory(key, result, centers=[(i, k) for k in range(K)], gamma=gamma,
+                                         chains=chains, draws=draws, chunk=K, **sgld)
             llc[i], se[i] = tr.llc[i], tr.llc_se[i]
             excl[i] = (~tr.healthy[i]).sum(-1) * tr.computed[i]
-            rs, config = tr.reasons, {k: v for k, v in tr.config.items() if k != "centers"}
+            rs = tr.reasons
+            config = {k: v for k, v in tr.config.items() if k != "centers" and _jsonable(v)}
+            config["calibration_failed"] = tr.reason  # "" unless the calibration found no valid step
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_name(path.name + ".tmp.npz")
                 np.savez(tmp, llc=llc[i], llc_se=se[i], excluded=excl[i], reasons=json.dumps(rs),
                          config=json.dumps(config))
                 tmp.replace(path)
+        notes[i] = (config or {}).get("calibration_failed", "") or ""
         for k_, v in rs.items():
             reasons[k_] = reasons.get(k_, 0) + int(v)
         if progress is not None:
             progress(i + 1, R)
-    return {"llc": llc, "llc_se": se, "excluded": excl, "reasons": reasons, "config": config}
+    return {"llc": llc, "llc_se": se, "excluded": excl, "reasons": reasons, "config": config, "notes": notes}
 
 
 def stage_bracketing(detections, plateaus, transitions, *, plateau_window: float = 0.1) -> dict:
@@ -284,7 +300,8 @@ def evaluate_development(result, analysis, llc, *, bandwidth: float = 0.25, tole
             sa = detect_milestones(result.steps, L[i], bandwidth=bandwidth, tolerance=tolerance, method=method,
                                    min_change=min_change)
         except ValueError as exc:  # e.g. every chain flagged at (almost) every checkpoint: no LLC curve
-            sa, note = None, str(exc)
+            extra = llc.get("notes", [""] * R)[i] if isinstance(llc, dict) else getattr(llc, "reason", "")
+            sa, note = None, str(exc) + (f" (calibration: {extra})" if extra else "")
         ed = essential_dynamics(tms_probe_outputs(result.W[i], result.b[i]), result.steps, sigma=sigma,
                                 n_components=n_components, vertex_prominence=vertex_prominence,
                                 cusp_angle=cusp_angle, coincidence=coincidence)
