@@ -10,8 +10,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from theory.compare import EmpiricalOccupancy, compare_occupancy  # noqa: E402
-from theory.free_energy import crossing_roots, free_energy, occupancy, transitions  # noqa: E402
-from theory.free_energy import _SimplePhase as Ph  # noqa: E402
+from theory.free_energies import crossing_roots, free_energy, occupancy, transitions  # noqa: E402
+from theory.free_energies import _SimplePhase as Ph  # noqa: E402
 from kgon.plot import energy_levels  # noqa: E402
 from theory.plot import plot_loss_complexity, plot_occupancy  # noqa: E402
 

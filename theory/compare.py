@@ -28,7 +28,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from theory.free_energy import _check_beta, _check_order, occupancy, phases_of, refined_phases, transitions
+from theory.free_energies import _check_beta, _check_order, occupancy, phases_of, refined_phases, transitions
 
 __all__ = ["EmpiricalOccupancy", "OccupancyComparison", "CrossingComparison", "compare_occupancy", "as_empirical"]
 

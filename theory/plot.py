@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from theory.compare import OccupancyComparison
-from theory.free_energy import occupancy, phases_of, significant_transitions
+from theory.free_energies import occupancy, phases_of, significant_transitions
 
 __all__ = [
     "LEGEND_MIN_OCCUPANCY",

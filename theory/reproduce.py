@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from kgon.io import write_atomic, write_json_atomic, write_text_atomic
-from theory.free_energy import MIN_TRANSITION_N, phases_of, significant_transitions
+from theory.free_energies import MIN_TRANSITION_N, phases_of, significant_transitions
 
 __all__ = ["ReproduceConfig", "ReproduceResult", "reproduce"]
 

@@ -87,7 +87,7 @@ def run(args) -> int:
         data = sampling.make_dataset(jax.random.PRNGKey(args.data_seed), max(int(r["n"]) for r in results), args.c)
     labels = None
     if "refined" in orders:  # compare both orders on the phases the refined order covers
-        from theory.free_energy import refined_phases
+        from theory.free_energies import refined_phases
 
         covered = {p.label for p in refined_phases(cat)[0]}
         seen = {lab for r in results for lab in r["occupancy"]}

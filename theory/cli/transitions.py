@@ -38,12 +38,12 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from kgon import default_catalogue
 
-    from theory.free_energy import MIN_TRANSITION_N, significant_transitions
+    from theory.free_energies import MIN_TRANSITION_N, significant_transitions
 
     require_memory(args, "--c", search_bytes(args.c, args.r), f"the critical-point search at c = {args.c}, r = {args.r}")
     cat = default_catalogue(args.c, r=args.r)
     if args.order == "refined" or args.beta != 1.0:
-        from theory.free_energy import transitions
+        from theory.free_energies import transitions
 
         n_min = 1.0 if args.all else MIN_TRANSITION_N
         ts = [t for t in transitions(cat, order=args.order, beta=args.beta, n_min=n_min, minima_only=True)
