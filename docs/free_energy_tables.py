@@ -44,7 +44,7 @@ def interp_crossing(ns, d) -> float | None:
 
 
 def leading_probs(ns, beta=1.0) -> dict:
-    """Leading-order occupancy of 6, 5+, 5 with the published constants (SCIENCE.md §4 table)."""
+    """Leading-order occupancy of 6, 5+, 5 with the published constants (the paper's table (docs/index.md))."""
     pub = {"5": (0.06874, 7.0, 3.62417), "5+": (0.06180, 8.5, 3.62764), "6": (0.04819, 8.5, 6.37767)}
     out = []
     for n in ns:

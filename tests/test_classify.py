@@ -1,4 +1,4 @@
-"""Issue 4 item 5: the phase classifier (kgon.classify / kgon.phase_distance)."""
+"""The phase classifier (kgon.classify / kgon.phase_distance)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _noisy_copies(rng, p, n, noise):
 
 
 def test_noisy_copies_of_every_point_labelled_correctly(catalogue6):
-    # acceptance (issue 4, 2): >= 99% for every catalogue point. 300 copies per point: with a true
+    # >= 99% for every catalogue point. 300 copies per point: with a true
     # error rate of 1% the chance of seeing < 99% correct... we require >= 297/300 per point and
     # >= 99.5% overall (the classifier's actual error rate is ~0, so this cannot flake).
     rng = np.random.default_rng(2024)

@@ -74,7 +74,7 @@ def test_transitions_beta_half_leading(capsys):
     assert main(["transitions", "--c", "6", "--beta", "0.5", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     t = next(t for t in out["transitions"] if (t["from"], t["to"]) == ("5", "6"))
-    assert abs(t["n_critical"] - 1316.5) < 3  # n -> n / 2 in the energy term (SCIENCE.md §4)
+    assert abs(t["n_critical"] - 1316.5) < 3  # n -> n / 2 in the energy term (docs/index.md)
     assert out["order"] == "leading" and out["beta"] == 0.5
 
 

@@ -1,4 +1,4 @@
-"""Issue 2: regular k-gon critical points, published values, CLI and bad input."""
+"""Regular k-gon critical points, published values, CLI and bad input."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def c6():
 
 
 def test_published_losses_c6(c6):
-    # SCIENCE.md §3 (Chen et al. 2023): L(5) = 0.06874, L(5+) = 0.06180, L(6) = 0.04819
+    # docs/index.md (Chen et al. 2023): L(5) = 0.06874, L(5+) = 0.06180, L(6) = 0.04819
     for name, published in [("5", 0.06874), ("5+", 0.06180), ("6", 0.04819)]:
         res = c6[name]
         assert res.exists

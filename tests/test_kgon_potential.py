@@ -1,4 +1,4 @@
-"""Issue 2: the closed-form TMS potential against an independent quadrature, across backends."""
+"""The closed-form TMS potential against an independent quadrature, across backends."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``tmsphase sgd`` and ``tmsphase llc`` commands (issue 6, item 7)."""
+"""The ``tmsphase sgd`` and ``tmsphase llc`` commands."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Self-diagnosing SGLD: NaN/divergence, escapes to lower loss, MALA acceptance, exclusion policy (issue 6, item 3)."""
+"""Self-diagnosing SGLD: NaN/divergence, escapes to lower loss, MALA acceptance, exclusion policy."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Known-truth validation of the SGLD LLC estimator (issue 6, item 4; SCIENCE.md §6).
+"""Known-truth validation of the SGLD LLC estimator (docs/index.md).
 
 Statistical tolerances: each estimate is the mean of C chain values; its Monte Carlo standard error is
 ``llc_se`` = std(chain values) / sqrt(C). We allow 4 standard errors (a fixed-seed test that fails

@@ -1,4 +1,4 @@
-"""The LLC of the TMS at catalogue points (issue 6, items 3-4; acceptance 2 as a slow test)."""
+"""The LLC of the TMS at catalogue points (acceptance 2 as a slow test)."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def test_minibatch_loss_matches_the_exact_loss(catalogue6):
 @pytest.mark.slow
 @pytest.mark.parametrize("label,truth", [("5", 7.0), ("6", 8.5)])
 def test_acceptance_llc_at_1e5(label, truth, catalogue6):
-    """Acceptance 2 (issue 6): ``tmsphase llc`` defaults at n = 1e5 within 5% of 7 and 8.5."""
+    """Acceptance 2: ``tmsphase llc`` defaults at n = 1e5 within 5% of 7 and 8.5."""
     from theory.cli import main
     import contextlib
     import io

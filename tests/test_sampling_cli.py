@@ -1,4 +1,4 @@
-"""`tmsphase posterior` (issue 4, items 7-8)."""
+"""`tmsphase posterior`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The posterior model: flat log density, numpyro models, the exp(-n L_n) convention (issue 4, item 3)."""
+"""The posterior model: flat log density, numpyro models, the exp(-n L_n) convention."""
 
 from __future__ import annotations
 

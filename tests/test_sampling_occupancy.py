@@ -1,4 +1,4 @@
-"""NUTS runner, tempering on the TMS, occupancy with errors, diagnostics and storage (issue 4, items 4, 6, 8)."""
+"""NUTS runner, tempering on the TMS, occupancy with errors, diagnostics and storage."""
 
 from __future__ import annotations
 

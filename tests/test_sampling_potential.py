@@ -1,4 +1,4 @@
-"""Data sets and the exact fast empirical potential (issue 4, items 1-2; acceptance 1)."""
+"""Data sets and the exact fast empirical potential (acceptance 1)."""
 
 from __future__ import annotations
 

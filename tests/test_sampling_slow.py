@@ -1,4 +1,4 @@
-"""Issue 4, acceptance 4 (slow): c = 6 occupancy curves over 10 log-spaced n in [100, 10^4], both methods.
+"""Slow: c = 6 occupancy curves over 10 log-spaced n in [100, 10^4], both methods.
 
 Run with ``pytest -m slow tests/test_sampling_slow.py`` (about 25 minutes on 2 loaded cores; the
 numbers are recorded in docs/sampling.md). Checks:

@@ -1,4 +1,4 @@
-"""Parallel tempering: known-answer bimodal target (issue 4, item 6; acceptance 3) and the ladder."""
+"""Parallel tempering: known-answer bimodal target (acceptance 3) and the ladder."""
 
 from __future__ import annotations
 

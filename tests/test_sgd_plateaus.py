@@ -1,4 +1,4 @@
-"""Plateaus, catalogue matching modulo symmetry, transitions and the antecedent check (issue 6, items 2, 5)."""
+"""Plateaus, catalogue matching modulo symmetry, transitions and the antecedent check."""
 
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ def test_short_paper_runs_sit_on_the_4_family(catalogue6):
 
 @pytest.mark.slow
 def test_paper_protocol_20_runs(catalogue6):
-    """Acceptance 1 (issue 6): the paper's protocol with 20 runs (~1-2 minutes of SGD on 2 cores)."""
+    """Acceptance 1: the paper's protocol with 20 runs (~1-2 minutes of SGD on 2 cores)."""
     res = train_sgd(SGDConfig(), list(range(20)))
     a = analyze_sgd(res, catalogue6)
     assert a.fraction_on_plateaus >= 0.9

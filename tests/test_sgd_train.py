@@ -1,4 +1,4 @@
-"""Batched SGD (issue 6, item 1): gradients, batching invariance, seeds, checkpoints, losses."""
+"""Batched SGD: gradients, batching invariance, seeds, checkpoints, losses."""
 
 from __future__ import annotations
 

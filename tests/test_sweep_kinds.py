@@ -39,7 +39,7 @@ def _point(name, k, sigma_plus, W, b):
 
 @pytest.fixture(scope="module")
 def catalogue_file(tmp_path_factory):
-    """c = 4: the regular 4-gon (l = 1, b = 0, loss 0; SCIENCE.md §3) and W = 0, b = 1/(2c) (all features
+    """c = 4: the regular 4-gon (l = 1, b = 0, loss 0; docs/index.md) and W = 0, b = 1/(2c) (all features
     dead with the positive bias, loss 1/3 - 1/(4c)); both exact critical points."""
     import kgon
 

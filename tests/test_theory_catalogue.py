@@ -1,4 +1,4 @@
-"""Issue 5 on the real c = 6 catalogue: the 5 -> 6 Bayesian transition and the transitions CLI."""
+"""On the real c = 6 catalogue: the 5 -> 6 Bayesian transition and the transitions CLI."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from theory.cli import main
 
 
 def test_n_critical_5_to_6(catalogue6):
-    # SCIENCE.md §4: the seed reports the 5-gon -> 6-gon transition near n = 600 (601 with its table)
+    # docs/index.md: the seed reports the 5-gon -> 6-gon transition near n = 600 (601 with its table)
     ts = [t for t in transitions(catalogue6) if (t.from_label, t.to_label) == ("5", "6")]
     assert len(ts) == 1
     t = ts[0]

@@ -1,4 +1,4 @@
-"""Issue 5: free energies, exact transitions, theoretical occupancy, comparison, figures."""
+"""Free energies, exact transitions, theoretical occupancy, comparison, figures."""
 
 from __future__ import annotations
 

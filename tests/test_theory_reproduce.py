@@ -1,4 +1,4 @@
-"""Issue 5: the main job on a tiny configuration: report content, figures, resume."""
+"""The main job on a tiny configuration: report content, figures, resume."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 3: the critical-point catalogue at c = 6 (acceptance 1-3) and the Catalogue object."""
+"""The critical-point catalogue at c = 6 (acceptance 1-3) and the Catalogue object."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_at_least_18_certified_low_loss_points_with_the_families(catalogue6):
 
 
 def test_published_losses_and_polygons_recovered_by_the_search(catalogue6):
-    # SCIENCE.md §3: L(5) - L(5+) = 1/144 exactly; 5-gon l* = 1.17046, b* = -0.28230 (computed here
+    # docs/index.md: L(5) - L(5+) = 1/144 exactly; 5-gon l* = 1.17046, b* = -0.28230 (computed here
     # from the searched representative, not typed in as outputs)
     five, five_plus, six = (catalogue6.get(n) for n in ("5", "5+", "6"))
     assert abs((five.loss - five_plus.loss) - 1 / 144) < 1e-12
@@ -41,7 +41,7 @@ def test_published_losses_and_polygons_recovered_by_the_search(catalogue6):
 
 
 def test_free_energy_constants_reproduce_science_table(catalogue6):
-    # SCIENCE.md §4 table (seed 001): c_alpha to 1e-3; computed as 1/2 ||w*||^2 over non-free coordinates
+    # the paper's table (docs/index.md) (seed 001): c_alpha to 1e-3; computed as 1/2 ||w*||^2 over non-free coordinates
     for name, published in [("5", 3.62417), ("5+", 3.62764), ("6", 6.37767)]:
         assert abs(catalogue6.get(name).constant - published) < 1e-3
 
@@ -89,7 +89,7 @@ def test_numerical_llc_of_kinked_4gons_matches_the_local_count(catalogue6):
 
 def test_hessian_and_numerical_llc_agree_at_every_regular_point(catalogue6):
     # "regular" = the Hessian decides lambda (llc_hessian is not None). Agreement within 3 standard
-    # errors of the numerical estimate, plus 0.05 for the finite-m localization bias (SCIENCE.md §6;
+    # errors of the numerical estimate, plus 0.05 for the finite-m localization bias (docs/index.md;
     # the bias is -(1/2) sum gamma / (m h) <= 0.05 for the smallest curvatures at c = 6).
     n_checked = 0
     for p in catalogue6.points:
@@ -107,7 +107,7 @@ def test_geometry_flags(catalogue6):
     five = catalogue6.get("5")
     assert five.zero_modes == (1, 3, 0)  # rotation + the dead column (W_j in R^2 and its free bias)
     four = catalogue6.get("4")
-    assert not four.smooth  # zero bias, orthogonal neighbours: pair terms at a = b = 0 (SCIENCE.md §3)
+    assert not four.smooth  # zero bias, orthogonal neighbours: pair terms at a = b = 0 (docs/index.md)
 
 
 def test_multiplicity_counts_permuted_copies(catalogue6):

@@ -1,4 +1,4 @@
-"""Issue 3 item 7: ``tmsphase critical-points`` and the catalogue plots."""
+"""``tmsphase critical-points`` and the catalogue plots."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 3 items 2-3: symmetry (canonical pose, automorphisms), naming and Hessian geometry of
+"""Symmetry (canonical pose, automorphisms), naming and Hessian geometry of
 catalogue points."""
 
 from __future__ import annotations
@@ -76,4 +76,4 @@ def test_hessian_geometry_regular_and_kinked(polys):
     assert (five.orbit_dim, five.flat_dim, five.degenerate_dim) == (1, 3, 0)
     assert five.rank == 14
     four = hessian_geometry(polys["4"].W, polys["4"].b)
-    assert not four.smooth  # zero bias, orthogonal neighbours: pair terms at a = b = 0 (SCIENCE.md §3)
+    assert not four.smooth  # zero bias, orthogonal neighbours: pair terms at a = b = 0 (docs/index.md)

@@ -1,4 +1,4 @@
-"""Issue 3: the search itself - return to every point, seeds, other (c, r), bad input."""
+"""The search itself - return to every point, seeds, other (c, r), bad input."""
 
 from __future__ import annotations
 

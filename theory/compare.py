@@ -1,4 +1,4 @@
-"""Theoretical versus empirical phase occupancy (SCIENCE.md §4; Chen et al. 2023, Fig. "occupancy").
+"""Theoretical versus empirical phase occupancy (docs/index.md; Chen et al. 2023, Fig. "occupancy").
 
 The empirical occupancy at sample size n is the fraction of posterior draws classified into each
 catalogue phase. Draws labelled ``"other"`` (not near any catalogue point, e.g. the broad posterior

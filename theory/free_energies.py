@@ -1,7 +1,7 @@
 """Local free energies, Bayesian phase transitions and theoretical phase occupancy.
 
 For a phase alpha (a neighbourhood of the critical point w*_alpha) the local free energy is
-(Watanabe 2009; Chen et al. 2023, §5; SCIENCE.md §4)
+(Watanabe 2009; Chen et al. 2023, §5; docs/index.md)
 
     F_n(alpha) ~= n L(w*_alpha) + lambda_alpha log n + c_alpha,
 
@@ -233,7 +233,7 @@ class TheoreticalOccupancy:
 def occupancy(
     catalogue, ns, *, labels: Sequence[str] | None = None, order: str = "leading", beta: float = 1.0, data=None
 ) -> TheoreticalOccupancy:
-    """Theoretical occupancy P_n(alpha) = exp(-F_n(alpha)) / sum_beta exp(-F_n(beta)) (SCIENCE.md §4)
+    """Theoretical occupancy P_n(alpha) = exp(-F_n(alpha)) / sum_beta exp(-F_n(beta)) (docs/index.md)
     with the free energy of ``order`` (:func:`free_energy`; ``data`` makes it data-conditional)."""
     ns = _check_ns(ns)
     F = free_energy(catalogue, ns, labels=labels, order=order, beta=beta, data=data)

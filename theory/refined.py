@@ -1,7 +1,7 @@
 """Refined local free energy of a phase: every O(1) term the leading order drops (docs/free_energy.md).
 
 For a phase alpha (a neighbourhood U_alpha of the critical point w*_alpha, with all its symmetric
-copies) at inverse temperature beta, sample size n and prior phi = N(0, I_d) (SCIENCE.md §4):
+copies) at inverse temperature beta, sample size n and prior phi = N(0, I_d) (docs/index.md):
 
     F_n(alpha) = -log  int_{U_alpha} phi(w) exp(-beta n L_n(w)) dw
                = beta n L_n(w_hat) + lambda log n - (m - 1) log log n + C_n(alpha) + o(1),

@@ -1,4 +1,4 @@
-"""Benchmark (issue 3): time to the full c = 6 critical-point catalogue, and starts per second.
+"""Benchmark: time to the full c = 6 critical-point catalogue, and starts per second.
 
 1. Wall time of ``kgon.find_critical_points(6)`` (default settings, fresh process: includes the jax
    compilations), and of its parts measured separately.
@@ -86,10 +86,10 @@ def main() -> None:
 | **speed-up of the batched solver** | **{rate_batch / rate_base:.0f}x** |
 | classifier, {N} noisy parameters, {len(cat)} points | {N / t_cls:.0f} parameters/s ({acc:.1%} correct) |
 
-Acceptance (issue 3): the full c = 6 catalogue in under 3 minutes on 2 cores.
+Acceptance: the full c = 6 catalogue in under 3 minutes on 2 cores.
 """
     print(body)
-    write_section("catalogue", "Critical-point catalogue (issue 3)", body, "bench_catalogue.py")
+    write_section("catalogue", "Critical-point catalogue", body, "bench_catalogue.py")
 
 
 if __name__ == "__main__":

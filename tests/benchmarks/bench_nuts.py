@@ -1,4 +1,4 @@
-"""Benchmark (issue 4, acceptance 5b): NUTS effective samples per second of the loss.
+"""Benchmark: NUTS effective samples per second of the loss.
 
 Same sampler (numpyro ``MCMC(NUTS(model))``, one chain, ``jit_model_args=True``) on the same
 posterior phi(w) exp(-n L_n(w)) (c = 6, r = 2) with two likelihoods, measured in the same run:
@@ -90,10 +90,10 @@ def main() -> None:
     body = "\n".join(lines) + (
         f"\n\nNUTS, {WARMUP} warmup + {SAMPLES} draws per chain, c = 6, r = 2, all samplers started at the same "
         "perturbed 6-gon (the dominant phase at these n); ESS of L_n; "
-        "compile time excluded (timed second run). Target (issue 4): >= 10x at n = 10^4."
+        "compile time excluded (timed second run). Target: >= 10x at n = 10^4."
     )
     print(body)
-    write_section("nuts", "NUTS effective samples per second: fast vs dense likelihood (issue 4)", body, "bench_nuts.py")
+    write_section("nuts", "NUTS effective samples per second: fast vs dense likelihood", body, "bench_nuts.py")
 
 
 if __name__ == "__main__":

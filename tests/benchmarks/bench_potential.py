@@ -1,4 +1,4 @@
-"""Benchmark (issue 2): jax value+gradient throughput of the closed-form potential at c = 6.
+"""Benchmark: jax value+gradient throughput of the closed-form potential at c = 6.
 
 Batched over 10^4 parameter sets with jit(vmap(value_and_grad)), against a plain-Python loop over the
 numpy evaluator (value only) measured in the same run. Writes its section of docs/benchmarks.md.
@@ -56,7 +56,7 @@ c = {c}, r = {r}, float64, random parameters (W ~ N(0,1), b ~ N(0, 0.25)); best 
 jax compile time excluded.
 """
     print(body)
-    write_section("potential", "Closed-form potential throughput (issue 2)", body, "bench_potential.py")
+    write_section("potential", "Closed-form potential throughput", body, "bench_potential.py")
 
 
 if __name__ == "__main__":
