@@ -151,3 +151,38 @@ def test_llc_cli_calibrate(catalogue6, tmp_path):
     assert (tmp_path / "llc-calibration.png").stat().st_size > 0
     code, _ = run(["llc", "--point", "6", "--c", "6", "--n", "1000", "--calibrate", "--eps", "1e-3"])
     assert code == 2
+
+
+@pytest.mark.slow
+def test_acceptance_tms_calibrated(catalogue6):
+    """Acceptance (docs/llc.md §3): calibrate=True with defaults (16 chains) at c = 6, n = 1e5: the mean of
+    3 seeds is within 3% of the catalogue value, allowing 3 standard errors of that mean on top."""
+    from sampling import make_dataset, tms_llc, tms_truth
+
+    for label in ("5", "6"):
+        truth = tms_truth(label, 6, catalogue=catalogue6)
+        vals, ses = [], []
+        for seed in range(3):
+            k_data, k_chain = jax.random.split(jax.random.key(seed))
+            res = tms_llc(k_chain, *truth.w_star, make_dataset(k_data, 100_000, 6), calibrate=True, chains=16)
+            assert res.calibration.chosen is not None and res.llc > 0, res.reason
+            vals.append(res.llc)
+            ses.append(res.llc_se)
+        mean, se = float(np.mean(vals)), float(np.sqrt(np.sum(np.square(ses))) / 3)
+        assert abs(mean - truth.llc) <= 0.03 * truth.llc + 3 * se, (label, vals, ses)
+
+
+@pytest.mark.slow
+def test_dln_calibrated_reads_the_finite_n_target():
+    """Deep linear network (5,3,5), rank 0, n = 1e5 at the true parameter: the calibrated estimate is
+    finite, positive and below lambda = 6.5 by about beta lambda (beta = 1/log n; docs/llc.md §4: the
+    estimator's finite-n target at w0, (d/2)(1 - beta) exactly for a regular model), not within 5%."""
+    from sampling import dln_data, dln_loss, dln_truth
+
+    truth = dln_truth((5, 3, 5), 0)
+    n = 100_000
+    beta = 1 / math.log(n)
+    res = estimate_llc(jax.random.key(0), dln_loss, tuple(jnp.asarray(W) for W in truth.w_star),
+                       dln_data(jax.random.key(1000), truth, n), n=n, calibrate=True)
+    assert res.calibration.chosen is not None
+    assert truth.llc * (1 - 2 * beta) - 4 * res.llc_se <= res.llc <= truth.llc

@@ -1,4 +1,4 @@
-"""SGLD estimation of the local learning coefficient, with diagnostics (SCIENCE.md §6).
+"""SGLD estimation of the local learning coefficient, with diagnostics (docs/dynamics.md §4).
 
 The estimator of Lau et al. (2023) ("Quantifying degeneracy in singular models via the learning
 coefficient", eq. 10) as used by Chen et al. (2023) and Hoogland et al. (2024, Appendix A):
@@ -36,6 +36,11 @@ listed with the reason* (:class:`LLCDiagnostics`):
   mode the recorded losses scatter around L_n(w), so the minimum is taken over means of 20 blocks of
   consecutive draws.
 
+**Calibration** (``calibrate=True``; :mod:`sampling.dynamics.calibrate`, docs/llc.md): eps is chosen
+by a sweep at fixed n beta and fixed SGLD time (health, MALA acceptance >= 0.99, stationarity, the
+small-step plateau); the result carries the sweep and the reason, and is NaN with the reason when no
+step passes. Settings are held in a typed, frozen :class:`SGLDConfig`.
+
 The **MALA acceptance** of each step (the Metropolis-adjusted Langevin acceptance probability the
 same proposal would have, min(1, exp(-U(w') + U(w) - |w - w' + eps/2 grad U(w')|^2/(2 eps) +
 |w' - w + eps/2 grad U(w)|^2/(2 eps))), U = n beta L + gamma/2 ||w - w*||^2) measures the discretisation
@@ -49,7 +54,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any, Callable
 
@@ -99,7 +104,7 @@ def sgld_step(rng_key, w, grad_loss, w_star, *, eps, gamma, nbeta, noise=1.0):
 
         w' = w - (eps / 2) ( nbeta * grad_loss + gamma (w - w*) ) + noise * sqrt(eps) xi,  xi ~ N(0, I)
 
-    SCIENCE.md §6; Welling & Teh (2011) eq. 4; Lau et al. (2023) eq. 11. With ``noise = 0`` this is
+    docs/dynamics.md §4; Welling & Teh (2011) eq. 4; Lau et al. (2023) eq. 11. With ``noise = 0`` this is
     exactly a gradient step of size eps/2 on U(w) = nbeta L(w) + gamma/2 ||w - w*||^2.
 
     Parameters
@@ -618,7 +623,7 @@ def estimate_llc(
     """Estimate the local learning coefficient at ``w_star`` with SGLD (module docstring).
 
     lambda_hat = n beta ( E_loc[L_n(w)] - L_n(w*) ),  SGLD  w <- w - eps/2 (n beta grad L_m + gamma (w - w*))
-    + N(0, eps); Lau et al. (2023) eq. 10-11, SCIENCE.md §6.
+    + N(0, eps); Lau et al. (2023) eq. 10-11, docs/dynamics.md §4.
 
     Parameters
     ----------

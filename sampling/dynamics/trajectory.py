@@ -1,4 +1,4 @@
-"""The LLC of the TMS: at a critical point (calibrated) and along SGD trajectories (SCIENCE.md §5-6).
+"""The LLC of the TMS: at a critical point (calibrated) and along SGD trajectories (docs/dynamics.md §4-6).
 
 :func:`tms_llc` estimates lambda_hat(w*) = n beta (E_loc[L_n] - L_n(w*)) (:mod:`sampling.dynamics.sgld`) for a TMS
 parameter w* = (W*, b*) and a data set, with the exact O(c^2 log n) empirical loss

@@ -4,7 +4,7 @@ singular point of the true set (for validating LLC estimators; docs/llc.md).
 Conventions. A model is a loss ``loss_fn(w, data)`` on a pytree ``w``; ``K(w) = L(w) - L(w0)`` is the
 population loss relative to the truth and lambda the real log canonical threshold of K at the true
 parameter returned (Watanabe 2009, "Algebraic Geometry and Statistical Learning Theory", ch. 2;
-SCIENCE.md §6). The learning coefficient is invariant under K -> c K (c > 0), so the factor 1/2 of a
+docs/dynamics.md §4). The learning coefficient is invariant under K -> c K (c > 0), so the factor 1/2 of a
 Gaussian likelihood does not matter for lambda (it does for the finite-n value an estimator sees).
 
 Known values:
@@ -35,7 +35,7 @@ Known values:
   N + H < M + r: (H N - H r + M r) / 2; else (M + N < H + r): M N / 2. It agrees with the deep-linear
   formula for L = 2 (tested).
 - **TMS** critical points: the catalogue's value (``kgon.default_catalogue(c).get(label).llc``; the
-  exact k-gon values of SCIENCE.md §3, e.g. 7 for the 5-gon and 8.5 for the 6-gon at c = 6).
+  exact k-gon values of docs/zoo.md, e.g. 7 for the 5-gon and 8.5 for the 6-gon at c = 6).
 
 True parameters at the most singular point: for a deep linear network of rank r the true map A = U
 diag(s) V^T is routed through the first r units of every hidden layer (W_1 = [diag(s) V_r^T; 0],
@@ -288,7 +288,7 @@ def regular_truth(d: int) -> KnownTruth:
 
 def tms_truth(label: str, c: int, *, r: int = 2, catalogue: Any = None) -> KnownTruth:
     """The TMS catalogue point ``label`` at (r, c) with its catalogue learning coefficient
-    (``kgon.default_catalogue``; SCIENCE.md §3). ``w_star = (W, b)``."""
+    (``kgon.default_catalogue``; docs/zoo.md). ``w_star = (W, b)``."""
     import kgon
 
     cat = kgon.default_catalogue(c, r=r) if catalogue is None else catalogue
