@@ -18,7 +18,7 @@ importance I and input scale s default to ones):
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import sympy as sp
@@ -27,6 +27,9 @@ import jax
 import jax.numpy as jnp
 from kgon.symbolic import A, B, DELTA, pair_term_branches
 from kgon.validation import check_feature_weights, check_params
+
+if TYPE_CHECKING:  # torch is imported by potential_torch itself, so importing kgon does not load it
+    import torch
 
 __all__ = [
     "pair_term_numeric",

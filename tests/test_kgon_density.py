@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import kgon
-from kgon.density import population_loss_density, reconstruction_loss
+from kgon.density import reconstruction_loss
 
 
 def _params(seed, r=2, c=6, negative_bias=True):

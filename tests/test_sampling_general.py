@@ -7,8 +7,6 @@ import pytest
 
 import jax
 import jax.numpy as jnp
-import kgon
-from kgon.density import reconstruction_loss
 from sampling import estimate_llc, make_dataset
 from sampling.general import general_loss_fn, general_posterior, make_general_dataset
 

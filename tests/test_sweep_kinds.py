@@ -67,7 +67,6 @@ def test_sgd_kind_defaults_are_sgdconfig_defaults():
 
     import inspect
 
-    import sampling
     import theory
 
     kind = TASK_KINDS["sgd"]
@@ -211,7 +210,6 @@ def test_posterior_kind_defaults_are_run_occupancy_defaults():
     import inspect
 
     import sampling
-    import theory
 
     params = inspect.signature(sampling.run_occupancy).parameters
     kind = TASK_KINDS["posterior"]
@@ -250,7 +248,6 @@ def test_posterior_sweep_one_task(catalogue_file, tmp_path, capsys):
 def test_posterior_sweep_equals_direct_run_occupancy(catalogue_file, tmp_path):
     import kgon
     import sampling
-    import theory
     import jax
 
     exp = parse_experiment(

@@ -134,7 +134,6 @@ def _posterior_path(out: Path, cfg: ReproduceConfig, n: int) -> Path:
 def _stage_posterior(cfg: ReproduceConfig, cat, out: Path, quiet: bool):
     """One occupancy result per n, each saved as soon as it is done (JSON + netCDF draws)."""
     import sampling
-    import theory
     import jax
 
     (out / "posterior").mkdir(parents=True, exist_ok=True)

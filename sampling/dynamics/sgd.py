@@ -62,7 +62,7 @@ from kgon import population_loss_density, potential_torch
 from kgon.validation import check_feature_weights, check_int
 
 __all__ = ["SGDConfig", "SGDResult", "checkpoint_steps", "dense_training_inputs", "initial_params",
-           "run_generators", "train_sgd", "training_data"]
+           "run_generators", "sgd_run_key", "train_or_load", "train_sgd", "training_data"]
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -253,6 +253,27 @@ class SGDResult:
                 steps=z["steps"], W=z["W"], b=z["b"], train_loss=z["train_loss"], loss=z["loss"],
                 features=z["features"], mu=z["mu"], diverged=z["diverged"], wall_time=float(z["wall_time"]),
             )
+
+
+def sgd_run_key(config: SGDConfig, seeds) -> str:
+    """A short hash of (config, seeds): the name under which a batch of runs is stored and reused."""
+    blob = json.dumps({"config": config.to_dict(), "seeds": [int(s) for s in seeds]}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def train_or_load(config: SGDConfig, seeds, path=None, *, progress: bool = False) -> tuple[SGDResult, bool]:
+    """``(result, reused)``: load the runs from ``path`` if it exists, else train them and save there.
+
+    ``path`` should be named by :func:`sgd_run_key` (the commands use ``.../sgd-<key>.npz``), so that
+    a file is only reused for the same config and seeds; ``None`` trains without saving. The file is
+    written atomically (:meth:`SGDResult.save`), so an interrupted run leaves no partial result.
+    """
+    if path is not None and Path(path).exists():
+        return SGDResult.load(path), True
+    result = train_sgd(config, seeds, progress=progress)
+    if path is not None:
+        result.save(path)
+    return result, False
 
 
 def checkpoint_steps(total_steps: int, checkpoints: int) -> np.ndarray:

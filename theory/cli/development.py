@@ -11,11 +11,11 @@ LLC curve are saved as they finish and reused by a re-run (resumable). See docs/
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 import time
 from pathlib import Path
+
+from kgon.io import dumps_json, write_json_atomic
 
 from theory.cli.args import finite_float, int_range, nonnegative_int, output_dir, positive_int
 
@@ -61,6 +61,7 @@ def run(args) -> int:
     import kgon
     import sampling
     import theory
+    from sampling.dynamics.sgd import sgd_run_key, train_or_load
     from theory.development.evaluate import evaluate_development, llc_curves
 
     kgon.configure_jax()
@@ -68,19 +69,14 @@ def run(args) -> int:
                                 epochs=args.epochs, init_k=args.init_k, checkpoints=args.checkpoints)
     seeds = list(range(args.seed, args.seed + args.runs))
     quiet = args.json
-    key = hashlib.sha256(json.dumps({"config": config.to_dict(), "seeds": seeds}, sort_keys=True).encode()).hexdigest()[:12]
-    out = Path(args.out) / f"development-{key}" if args.out else None
+    out = Path(args.out) / f"development-{sgd_run_key(config, seeds)}" if args.out else None
     timings = {}
     t0 = time.perf_counter()
     cached = out / "sgd.npz" if out else None
-    if cached is not None and cached.exists():
-        result = sampling.SGDResult.load(cached)
-        _say(f"reusing {cached}", quiet)
-    else:
-        _say(f"training {args.runs} runs x {config.total_steps} steps", quiet)
-        result = sampling.train_sgd(config, seeds)
-        if cached is not None:
-            result.save(cached)
+    _say(f"SGD: {args.runs} runs x {config.total_steps} steps" + (f" (results in {cached})" if cached else ""), quiet)
+    result, reused = train_or_load(config, seeds, cached)
+    if reused:
+        _say(f"reused {cached}", quiet)
     timings["sgd_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     catalogue = kgon.default_catalogue(args.c, r=args.r)
@@ -101,7 +97,7 @@ def run(args) -> int:
     d.update(c=args.c, r=args.r, seeds=seeds, llc_excluded_chains=llc["reasons"], llc_config=llc["config"],
              timings=timings)
     if out is not None:
-        (out / "development.json").write_text(json.dumps(d, indent=1))
+        write_json_atomic(out / "development.json", d)
     figures = []
     if args.plot:
         from theory.development.plot import plot_covariance_spectrum, plot_essential_dynamics, plot_llc_stages
@@ -120,7 +116,7 @@ def run(args) -> int:
                                             transitions=[s for r in ev.runs for s in r["transitions"]])
     d["figures"] = [str(f) for f in figures]
     if args.json:
-        print(json.dumps(d))
+        print(dumps_json(d))
     else:
         sc = d["scores"]
         print(f"{args.runs} runs at c = {args.c}, {config.total_steps} steps; "

@@ -12,8 +12,6 @@ settings), the analysis JSON and the figures are written there. See docs/dynamic
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 import time
 from pathlib import Path
@@ -73,6 +71,7 @@ def run(args) -> int:
     import kgon
     import sampling
     import theory
+    from sampling.dynamics.sgd import sgd_run_key, train_or_load
     from theory.sgd_analysis import format_sign_counts
     import jax
 
@@ -82,18 +81,14 @@ def run(args) -> int:
     seeds = list(range(args.seed, args.seed + args.runs))
     quiet = args.json
     out = Path(args.out) if args.out else None
-    key = hashlib.sha256(json.dumps({"config": config.to_dict(), "seeds": seeds}, sort_keys=True).encode()).hexdigest()[:12]
+    key = sgd_run_key(config, seeds)
     cached = out / f"sgd-{key}.npz" if out else None
     timings = {}
     t0 = time.perf_counter()
-    if cached is not None and cached.exists():
-        result = sampling.SGDResult.load(cached)
-        _say(f"reusing {cached}", quiet)
-    else:
-        _say(f"training {args.runs} runs x {config.total_steps} steps", quiet)
-        result = sampling.train_sgd(config, seeds, progress=args.progress)
-        if cached is not None:
-            result.save(cached)
+    _say(f"SGD: {args.runs} runs x {config.total_steps} steps" + (f" (results in {cached})" if cached else ""), quiet)
+    result, reused = train_or_load(config, seeds, cached, progress=args.progress)
+    if reused:
+        _say(f"reused {cached}", quiet)
     timings["sgd_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     catalogue = kgon.default_catalogue(args.c, r=args.r)
