@@ -368,6 +368,14 @@ def _report(cfg, cat, trans, posterior, comparison, sgd, figures, timings, out: 
             f"Columns are shown for phases that reach {LEGEND_MIN_OCCUPANCY:.0%} at some n, predicted or observed "
             "(the same phases as in the figure); comparison.json has all.\n"
         )
+        unvisited = [p.label for p in phases_of(cat, minima_only=True) if p.label not in comparison.labels]
+        if unvisited:
+            L.append(
+                "Theory and samples are compared over the phases the samples visit; both are normalised over "
+                f"them. Local minima the samples never visit ({', '.join(unvisited)}) are left out of both, so "
+                "the crossings below are those among the visited phases and can differ from the transitions "
+                "of section 3 at small n.\n"
+            )
         L.append("Each phase cell is theory / observed ± s.e.\n")
         L.append("| n | " + " | ".join(labs) + " | other | R-hat(L) | ESS(L) | div. |")
         L.append("|---|" + "---|" * len(labs) + "---|---|---|---|")
