@@ -13,26 +13,8 @@ from theory.cli.args import finite_float, int_range, nonnegative_int, output_fil
 
 NAME = "critical-points"
 
-_JSON_FIELDS = (
-    "name",
-    "label",
-    "k",
-    "sigma_plus",
-    "sigma_minus",
-    "loss",
-    "llc",
-    "llc_err",
-    "llc_method",
-    "llc_hessian",
-    "llc_numerical",
-    "constant",
-    "multiplicity",
-    "grad_norm",
-    "hessian_signature",
-    "smooth",
-    "W",
-    "b",
-)
+_PER_CATALOGUE = ("c", "r", "zero_modes", "llc_numerical_err")
+"""Keys of ``CriticalPoint.to_dict`` left out of each point's entry (c and r are given once, at the top)."""
 
 
 def add_arguments(parser) -> None:
@@ -84,7 +66,7 @@ def run(args) -> int:
         pts = []
         for p in cat.points:
             d = p.to_dict()
-            pts.append({k: d[k] for k in _JSON_FIELDS})  # dumps_json: NaN -> null
+            pts.append({k: v for k, v in d.items() if k not in _PER_CATALOGUE})  # dumps_json: NaN -> null
         print(
             dumps_json(
                 {
