@@ -1,0 +1,106 @@
+"""kgon.io.ResultStore: the one resume mechanism (keys, get/put/contains/list, arrays, corruption)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from kgon.io import ResultStore, StoreError, config_key, put_args, write_npz_atomic
+
+
+def test_config_key_is_stable_and_order_independent():
+    cfg = {"c": 6, "n": 100, "method": "nuts", "threshold": None, "x": 0.1}
+    # the canonical JSON is '{"c":6,"method":"nuts","n":100,"threshold":null,"x":0.1}': a fixed hash
+    assert config_key(cfg) == config_key(dict(reversed(list(cfg.items()))))
+    assert config_key(cfg) == KNOWN_KEY
+    assert config_key({**cfg, "n": 101}) != config_key(cfg)
+    assert config_key({"v": float("nan")}) == config_key({"v": None})  # strict JSON: NaN -> null
+    assert len(config_key(cfg, length=12)) == 12 and config_key(cfg).startswith(config_key(cfg, length=12))
+    with pytest.raises(ValueError, match="length"):
+        config_key(cfg, length=4)
+
+
+# sha256 of the canonical text '{"c":6,"method":"nuts","n":100,"threshold":null,"x":0.1}' (frozen: a
+# change of the key derivation would orphan every stored result)
+KNOWN_KEY = "cf84967a7c82bf23fe4f3dfc75663046"
+
+
+def test_put_get_contains_list_with_arrays_and_attachments(tmp_path):
+    store = ResultStore(tmp_path / "s")
+    cfg = {"kind": "demo", "n": 3}
+    assert not store.contains(cfg) and cfg not in store
+    with pytest.raises(KeyError):
+        store.get(cfg)
+    W = np.arange(12.0).reshape(3, 4)
+    entry = store.put(cfg, {"x": 1.5, "bad": float("nan")}, arrays={"W": W, "flag": np.array([True, False])},
+                      attachments={"csv": lambda p: p.write_text("a,b\n1,2\n")}, elapsed_s=0.5)
+    assert cfg in store and store.keys() == [config_key(cfg)] == [entry.key]
+    got = store.get(cfg)
+    assert got.result == {"x": 1.5, "bad": None} and got.config == cfg and got.meta["elapsed_s"] == 0.5
+    arrays = got.load_arrays()
+    np.testing.assert_array_equal(arrays["W"], W)
+    assert arrays["flag"].dtype == bool
+    assert got.attachment("csv").read_text() == "a,b\n1,2\n"
+    assert [e.key for e in store.list()] == [entry.key]
+    assert not list((tmp_path / "s").glob(".tmp-*"))  # no temporaries left behind
+
+
+def test_get_or_compute_computes_once(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return put_args({"y": 2}, arrays={"a": np.ones(3)})
+
+    store = ResultStore(tmp_path)
+    e1, reused1 = store.get_or_compute({"k": 1}, compute)
+    e2, reused2 = ResultStore(tmp_path).get_or_compute({"k": 1}, compute)
+    assert (reused1, reused2) == (False, True) and len(calls) == 1
+    assert e1.result == e2.result == {"y": 2}
+    np.testing.assert_array_equal(e2.load_arrays()["a"], np.ones(3))
+
+
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        (lambda p: p.write_text(p.read_text()[:30]), "not valid JSON"),
+        (lambda p: p.write_text(json.dumps({**json.loads(p.read_text()), "result": {"x": 2}})), "checksum"),
+        (lambda p: p.write_text(json.dumps({**json.loads(p.read_text()), "store_format": 1})), "another version"),
+        (lambda p: p.write_text(json.dumps({**json.loads(p.read_text()), "config": {"k": 2}})), "config does not match"),
+        (lambda p: p.with_suffix(".npz").unlink(), "payload .* missing"),
+    ],
+)
+def test_corrupt_entry_is_a_clear_error(tmp_path, damage, match):
+    store = ResultStore(tmp_path)
+    entry = store.put({"k": 1}, {"x": 1}, arrays={"a": np.zeros(2)})
+    damage(entry.path)
+    with pytest.raises(StoreError, match=match) as info:
+        store.get({"k": 1})
+    assert str(entry.path) in str(info.value) and "\n" not in str(info.value)
+    assert isinstance(info.value, ValueError)  # the CLI turns it into one line and exit 2
+
+
+def test_corrupt_array_payload_is_detected(tmp_path):
+    store = ResultStore(tmp_path)
+    entry = store.put({"k": 1}, {"x": 1}, arrays={"a": np.zeros(2)})
+    write_npz_atomic(entry.path.with_suffix(".npz"), {"a": np.ones(2)})
+    with pytest.raises(StoreError, match="checksum"):
+        store.get({"k": 1}).load_arrays()
+
+
+def test_store_root_must_be_a_directory(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(ValueError, match="is a file"):
+        ResultStore(f)
+    with pytest.raises(ValueError, match="parent is a file"):
+        ResultStore(f / "sub")
+
+
+def test_stale_temporaries_of_dead_writers_are_removed(tmp_path):
+    dead = tmp_path / ".tmp-999999999-x.json"
+    dead.write_text("partial")
+    ResultStore(tmp_path)
+    assert not dead.exists()
