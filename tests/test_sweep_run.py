@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from theory import DaskExecutor, LocalExecutor, ResultStore, load_experiment, run_sweep
+from theory import DaskExecutor, LocalExecutor, SweepStore, load_experiment, run_sweep
 from theory.cli import main
 
 # 12 cheap tasks (each ~0.1-0.3 s: 30000 prior draws of the exact potential), so that a kill lands
@@ -62,7 +62,7 @@ def test_local_processes_and_dask_local_cluster_give_identical_results(experimen
         assert (out["computed_tasks"], out["resumed_tasks"], out["total_tasks"]) == (N_TASKS, 0, N_TASKS)
         assert out["results"] == reference["results"]  # bit-identical floats, grid order
     # the per-task records are identical too (same keys, seeds and results)
-    a, b = ResultStore(tmp_path / "local"), ResultStore(tmp_path / "dask")
+    a, b = SweepStore(tmp_path / "local"), SweepStore(tmp_path / "dask")
     assert a.keys() == b.keys() and len(a.keys()) == N_TASKS
     for task in load_experiment(experiment_file).tasks():
         assert a.load(task).result == b.load(task).result
@@ -105,7 +105,7 @@ def test_dask_scheduler_address_and_failures(dask_client, square_kind, tmp_path,
     exp = parse_experiment('[experiment]\nkind = "square"\na = [1, 2, 3, 4]\nseed = 0\n')
     with pytest.raises(SweepError, match=r"(?s)1 of 4 tasks failed.*ArithmeticError: three is not allowed"):
         run_sweep(exp, tmp_path / "a", executor=DaskExecutor(client=dask_client), progress=False)
-    stored = ResultStore(tmp_path / "a")
+    stored = SweepStore(tmp_path / "a")
     assert [stored.load(t).status for t in exp.tasks()] == ["ok", "ok", "missing", "ok"]
     pids = {stored.load(t).result["pid"] for t in exp.tasks() if stored.load(t).status == "ok"}
     assert os.getpid() not in pids  # ran on the workers
@@ -162,7 +162,7 @@ def test_sigkill_mid_sweep_then_resume(experiment_file, reference, tmp_path, cap
     assert proc.returncode == -signal.SIGKILL
 
     tasks = load_experiment(experiment_file).tasks()
-    store = ResultStore(out)
+    store = SweepStore(out)
     status = [store.load(t).status for t in tasks]
     # atomic writes: after a SIGKILL every record present is complete and valid
     finished = [t for t, s in zip(tasks, status) if s == "ok"]

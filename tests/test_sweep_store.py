@@ -11,14 +11,15 @@ from theory import (
     TASK_KINDS,
     Field,
     LocalExecutor,
-    ResultStore,
     SweepError,
+    SweepStore,
     Task,
     TaskKind,
     parse_experiment,
     register_task_kind,
     run_sweep,
 )
+from kgon.io import config_key
 from theory.sweeps.store import write_json_atomic
 from theory.sweeps.sweep import execute_task, potential_task
 
@@ -71,7 +72,7 @@ def _task():
 
 
 def test_record_round_trip_and_format(tmp_path):
-    store = ResultStore(tmp_path / "s")
+    store = SweepStore(tmp_path / "s")
     task = _task()
     assert store.load(task).status == "missing"
     path = store.save(task, {"x": 1.5, "nan": float("nan")}, elapsed_s=0.25)
@@ -82,7 +83,9 @@ def test_record_round_trip_and_format(tmp_path):
     assert "NaN" not in path.read_text()
     assert got.elapsed_s == 0.25
     record = json.loads(path.read_text())
-    assert record["key"] == task.key and record["seed"] == task.seed and record["config"] == task.config
+    # a kgon.io.ResultStore entry whose config is the task identity: its config_key is the task key
+    assert record["key"] == task.key and record["meta"]["seed"] == task.seed
+    assert record["config"]["config"] == task.config and config_key(record["config"]) == task.key
     assert len(record["checksum"]) == 64
     assert store.keys() == [task.key]
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temporaries left
@@ -94,12 +97,12 @@ def test_record_round_trip_and_format(tmp_path):
         (lambda text: text[: len(text) // 2], "not valid JSON"),  # a partial write
         (lambda text: "", "not valid JSON"),
         (lambda text: text.replace('"x": 1.5', '"x": 2.5'), "checksum mismatch"),  # bit rot / edits
-        (lambda text: text.replace('"replicate": 0', '"replicate": 1'), "task identity does not match"),
+        (lambda text: text.replace('"replicate": 0', '"replicate": 1'), "config does not match its key"),
         (lambda text: "[1, 2]", "not a JSON object"),
     ],
 )
 def test_corrupt_records_are_detected(tmp_path, damage, reason):
-    store = ResultStore(tmp_path)
+    store = SweepStore(tmp_path)
     task = _task()
     path = store.save(task, {"x": 1.5})
     path.write_text(damage(path.read_text()))
@@ -108,7 +111,7 @@ def test_corrupt_records_are_detected(tmp_path, damage, reason):
 
 
 def test_record_of_another_task_is_rejected(tmp_path):
-    store = ResultStore(tmp_path)
+    store = SweepStore(tmp_path)
     a, b = _task(), Task.make("potential", {"c": 5, "r": 2, "n": 3, "draws": 10}, experiment_seed=0, replicate=0)
     store.save(a, {"x": 1.0})
     os.replace(store.path(a.key), store.path(b.key))
@@ -132,7 +135,7 @@ def test_stale_temporaries_of_dead_writers_are_removed(tmp_path):
     mine = tasks / f".tmp-{os.getpid()}-abc.json"
     dead.write_text("{")
     mine.write_text("{")
-    ResultStore(tmp_path)
+    SweepStore(tmp_path)
     assert not dead.exists() and mine.exists()
 
 
@@ -140,7 +143,7 @@ def test_out_must_be_a_directory(tmp_path):
     f = tmp_path / "file"
     f.write_text("")
     with pytest.raises(ValueError, match="must be a directory"):
-        ResultStore(f)
+        SweepStore(f)
 
 
 def test_resume_reuses_finished_tasks_and_recomputes_corrupt_ones(tmp_path, toy_kind):
@@ -157,7 +160,7 @@ def test_resume_reuses_finished_tasks_and_recomputes_corrupt_ones(tmp_path, toy_
     assert second.output == first.output
 
     victim = exp.tasks()[3]
-    ResultStore(tmp_path).path(victim.key).write_text('{"format": 1, "key": "trunc')
+    SweepStore(tmp_path).path(victim.key).write_text('{"format": 1, "key": "trunc')
     third = run_sweep(exp, tmp_path, progress=False)
     assert (third.computed_tasks, third.resumed_tasks, third.corrupt_tasks) == (1, 5, 1)
     assert CALLS == [(2, victim.seed)]

@@ -1,44 +1,37 @@
-"""A resumable result store: one JSON file per finished task, written atomically.
+"""The sweeps' view of the result store (:class:`kgon.io.ResultStore`): one entry per finished task.
 
-Layout of a store directory ``DIR``::
+Layout of a sweep directory ``DIR``::
 
-    DIR/tasks/<key>.json     one record per finished task (key: see theory.sweeps.experiment.Task)
+    DIR/tasks/<key>.json     one :class:`kgon.io.ResultStore` entry per finished task
     DIR/experiment.json      the last experiment run into DIR (normalised)
     DIR/summary.json         the last sweep's output (what ``tmsphase run --json`` prints)
 
-A record is written with :func:`kgon.io.write_json_atomic` (strict JSON: NaN -> null; a temporary
-file in the same directory, fsync'ed, renamed over the final name: ``os.replace`` is atomic on POSIX), so a reader sees either no file or
-a complete one, even if the writer is killed. A record holds the task identity, the result and a
-sha256 checksum of the result; on reading, a file that does not parse, belongs to another task, or
-fails the checksum is reported as corrupt and the task is recomputed.
+The configuration of a task's entry is ``{"format": TASK_FORMAT, **task.identity()}`` (kind, config,
+experiment seed, replicate), whose :func:`kgon.io.config_key` is the task's key
+(:class:`theory.sweeps.experiment.Task`). Records are written atomically and checked on reading
+(:class:`kgon.io.ResultStore`); a sweep recomputes a task whose record is corrupt and says why.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
-import json
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from kgon.io import TMP_PREFIX, write_json_atomic
-from theory.sweeps.experiment import TASK_FORMAT, Task, canonical_json
+from kgon.io import ResultStore, StoreError, write_json_atomic
+from theory.sweeps.experiment import TASK_FORMAT, Task
 
-__all__ = ["ResultStore", "StoredResult", "write_json_atomic"]
-
-_TMP_PREFIX = TMP_PREFIX  # temporaries of kgon.io.write_atomic: ".tmp-<pid>-..."
+__all__ = ["StoredResult", "SweepStore", "task_store_config", "write_json_atomic"]
 
 
-def _checksum(result: Any) -> str:
-    return hashlib.sha256(canonical_json(result).encode()).hexdigest()
+def task_store_config(task: Task) -> dict:
+    """The configuration under which ``task`` is stored; its :func:`kgon.io.config_key` is ``task.key``."""
+    return {"format": TASK_FORMAT, **task.identity()}
 
 
 @dataclass(frozen=True)
 class StoredResult:
-    """What :meth:`ResultStore.load` found for a task.
+    """What :meth:`SweepStore.load` found for a task.
 
     Attributes
     ----------
@@ -47,7 +40,7 @@ class StoredResult:
     result : dict or None
         The task's result when ``status == "ok"``.
     reason : str or None
-        Why a file was judged corrupt.
+        Why a file was judged corrupt (the :class:`kgon.io.StoreError` message).
     elapsed_s : float or None
         Compute time recorded with the result.
     """
@@ -58,109 +51,47 @@ class StoredResult:
     elapsed_s: float | None = None
 
 
-class ResultStore:
-    """Finished-task records under ``root/tasks``; see the module docstring for the format.
+class SweepStore:
+    """Finished-task entries of a sweep directory: a :class:`kgon.io.ResultStore` at ``root/tasks``.
+
+    See the module docstring for the layout.
 
     Parameters
     ----------
     root : path
-        The store directory; created if absent.
+        The sweep directory; created if absent.
     """
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
             raise ValueError(f"`out` must be a directory; {str(self.root)!r} is a file.")
-        self.tasks_dir = self.root / "tasks"
-        self.tasks_dir.mkdir(parents=True, exist_ok=True)
-        self._remove_stale_temporaries()
+        self.results = ResultStore(self.root / "tasks")
+        self.tasks_dir = self.results.root
 
     def path(self, key: str) -> Path:
         """The record file of the task with this key."""
-        return self.tasks_dir / f"{key}.json"
+        return self.results.path(key)
 
     def keys(self) -> list[str]:
         """Keys of all record files present (not checked)."""
-        return sorted(p.stem for p in self.tasks_dir.glob("*.json") if not p.name.startswith("."))
+        return self.results.keys()
 
     def load(self, task: Task) -> StoredResult:
         """Read and verify the record of ``task``."""
-        path = self.path(task.key)
         try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+            entry = self.results.get(task_store_config(task))
+        except KeyError:
             return StoredResult("missing")
-        except (OSError, UnicodeDecodeError) as exc:
-            return StoredResult("corrupt", reason=f"unreadable: {exc}")
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return StoredResult("corrupt", reason=f"not valid JSON ({exc})")
-        if not isinstance(record, dict):
-            return StoredResult("corrupt", reason="not a JSON object")
-        if record.get("format") != TASK_FORMAT:
-            return StoredResult("corrupt", reason=f"format {record.get('format')!r}, expected {TASK_FORMAT}")
-        if record.get("key") != task.key:
-            return StoredResult("corrupt", reason="key does not match the file name")
-        identity = task.identity()
-        if canonical_json({k: record.get(k) for k in identity}) != canonical_json(identity):
-            return StoredResult("corrupt", reason="task identity does not match its key")
-        if record.get("seed") != task.seed:
-            return StoredResult("corrupt", reason="seed does not match the task")
-        result = record.get("result")
-        if not isinstance(result, dict):
-            return StoredResult("corrupt", reason="no result object")
-        if record.get("checksum") != _checksum(result):
-            return StoredResult("corrupt", reason="checksum mismatch")
-        elapsed = record.get("elapsed_s")
-        return StoredResult("ok", result=result, elapsed_s=float(elapsed) if elapsed is not None else None)
+        except StoreError as exc:
+            return StoredResult("corrupt", reason=str(exc))
+        if entry.key != task.key:  # pragma: no cover - the key derivations agree (tested)
+            return StoredResult("corrupt", reason="task key does not match the store key")
+        if not isinstance(entry.result, dict):
+            return StoredResult("corrupt", reason=f"{entry.path}: no result object")
+        elapsed = entry.meta.get("elapsed_s")
+        return StoredResult("ok", result=entry.result, elapsed_s=float(elapsed) if elapsed is not None else None)
 
     def save(self, task: Task, result: dict, *, elapsed_s: float | None = None) -> Path:
         """Write the record of a finished task atomically; returns its path."""
-        record = {
-            "format": TASK_FORMAT,
-            "key": task.key,
-            **task.identity(),
-            "seed": task.seed,
-            "result": result,
-            "checksum": _checksum(result),
-            "elapsed_s": elapsed_s,
-            "finished_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "host": socket.gethostname(),
-            "tmsphase_version": _package_version(),
-        }
-        path = self.path(task.key)
-        write_json_atomic(path, record)
-        return path
-
-    def _remove_stale_temporaries(self) -> None:
-        """Delete temporary files left by writers that were killed (their process is gone)."""
-        for p in self.tasks_dir.glob(f"{_TMP_PREFIX}*"):
-            try:
-                pid = int(p.name[len(_TMP_PREFIX):].split("-", 1)[0])
-            except ValueError:
-                continue
-            if pid != os.getpid() and not _pid_alive(pid):
-                try:
-                    p.unlink()
-                except FileNotFoundError:
-                    pass
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _package_version() -> str | None:
-    try:
-        from importlib.metadata import version
-
-        return version("tmsphase")
-    except Exception:  # pragma: no cover - not installed
-        return None
+        return self.results.put(task_store_config(task), result, meta={"seed": task.seed}, elapsed_s=elapsed_s).path

@@ -4,7 +4,7 @@
 
 1. expands the experiment into tasks (``Experiment.tasks``; each has a key and a seed derived from
    a hash of its configuration, see :mod:`theory.sweeps.experiment`);
-2. loads every finished task from the store (:class:`theory.sweeps.store.ResultStore`); corrupt records are
+2. loads every finished task from the store (:class:`theory.sweeps.store.SweepStore`); corrupt records are
    reported and recomputed;
 3. sends the remaining tasks to an executor (:mod:`theory.sweeps.executor`) as ``execute_task(kind,
    config, seed)`` and writes each result to the store the moment it arrives, so a killed sweep loses
@@ -31,7 +31,7 @@ from typing import Sequence
 from theory.sweeps.executor import Executor, LocalExecutor
 from theory.sweeps.experiment import TASK_KINDS, Experiment, Task, canonical_json, resolve
 from kgon.io import write_json_atomic
-from theory.sweeps.store import ResultStore
+from theory.sweeps.store import SweepStore
 
 __all__ = [
     "SweepError",
@@ -244,7 +244,7 @@ def run_sweep(
     if not isinstance(experiment, Experiment):
         raise ValueError(f"`experiment` must be an Experiment; got {type(experiment).__name__}.")
     start = time.perf_counter()
-    store = ResultStore(out)
+    store = SweepStore(out)
     tasks = experiment.tasks()  # runs the kind's prepare hook (e.g. loads the catalogue)
     records: list[TaskRecord | None] = [None] * len(tasks)
     corrupt: dict[int, str] = {}
