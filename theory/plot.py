@@ -23,6 +23,8 @@ from theory.free_energies import occupancy, phases_of, significant_transitions
 
 __all__ = [
     "LEGEND_MIN_OCCUPANCY",
+    "SNAPSHOT_FRACTIONS",
+    "plot_general_sgd_run",
     "plot_loss_complexity",
     "plot_occupancy",
     "plot_occupancy_orders",
@@ -231,3 +233,104 @@ def plot_occupancy_orders(comparisons: Mapping[str, OccupancyComparison], *, ax=
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=7, ncol=2)
     return ax
+
+
+#: Fractions of the training run at which :func:`plot_general_sgd_run` draws weight snapshots (the
+#: epochs 0, 200, 2000, 10000 and 20000 of 20000 of the extension study's figures).
+SNAPSHOT_FRACTIONS = (0.0, 0.01, 0.1, 0.5, 1.0)
+
+
+def _draw_columns_3d(ax, W, *, title: str | None = None):
+    """Columns of W (r >= 3) as arrows from the origin in 3-D: r = 3 as they are, r > 3 projected onto
+    the first three left singular vectors of W; colour C{i} per feature, as :func:`kgon.plot.draw_polygon`."""
+    W = np.asarray(W, dtype=np.float64)
+    Z = W if W.shape[0] == 3 else np.linalg.svd(W, full_matrices=False)[0][:, :3].T @ W
+    lim = max(1.0, float(np.abs(Z).max()) * 1.1)
+    for i in range(Z.shape[1]):
+        if np.linalg.norm(Z[:, i]) <= 1e-6:
+            continue
+        col = f"C{i % 10}"
+        ax.plot([0, Z[0, i]], [0, Z[1, i]], [0, Z[2, i]], color=col, lw=1.4)
+        ax.scatter([Z[0, i]], [Z[1, i]], [Z[2, i]], color=col, s=10)
+        ax.text(Z[0, i] * 1.1, Z[1, i] * 1.1, Z[2, i] * 1.1, str(i), fontsize=6, color=col)
+    for setter in (ax.set_xlim, ax.set_ylim, ax.set_zlim):
+        setter(-lim, lim)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_zticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+    return ax
+
+
+def plot_general_sgd_run(run: Mapping, *, title: str | None = None):
+    """One SGD run of the general TMS (a result of the ``general_sgd`` sweep kind, docs/general.md).
+
+    Top: weight snapshots at :data:`SNAPSHOT_FRACTIONS` of the run (polygons of the columns of W for
+    r = 2, :func:`kgon.plot.draw_polygon`; 3-D views for r >= 3, r > 3 projected onto the first three
+    singular directions). Middle: population loss L and training loss L_n against the step (log-log),
+    plateaus shaded and labelled (catalogue label where matched, else the number of live columns),
+    snapshot steps dotted. Bottom: the calibrated SGLD LLC at the checkpoints (± standard error over the
+    healthy chains); estimates that are NaN (no step size passed the calibration) are crosses on the
+    axis, with their count and most common reason in the legend. Returns the figure.
+    """
+    from kgon.plot import draw_polygon
+
+    steps = np.asarray(run["steps"], dtype=float)
+    loss = np.array([np.nan if v is None else v for v in run["loss"]], dtype=float)
+    train = np.array([np.nan if v is None else v for v in run["train_loss"]], dtype=float)
+    W = np.asarray(run["W"], dtype=float)
+    r = W.shape[1]
+    total = steps[-1]
+    snaps = sorted({int(np.argmin(np.abs(steps - f * total))) for f in SNAPSHOT_FRACTIONS})
+    fig = plt.figure(figsize=(2.3 * max(len(snaps), 5), 8.2))
+    grid = fig.add_gridspec(3, len(snaps), height_ratios=[1.0, 1.15, 1.0])
+    for j, k in enumerate(snaps):
+        lab = f"step {int(steps[k])}\nL = {loss[k]:.4g}"
+        if run.get("labels") is not None:
+            lab += f" ({run['labels'][k]})"
+        if r >= 3:
+            _draw_columns_3d(fig.add_subplot(grid[0, j], projection="3d"), W[k], title=lab)
+        else:
+            draw_polygon(fig.add_subplot(grid[0, j]), W[k], title=lab, numbers=True)
+    x = np.maximum(steps, 1.0)
+    ax = fig.add_subplot(grid[1, :])
+    ax.plot(x, loss, "-", color="C0", lw=1.2, label="population loss L")
+    ax.plot(x, train, "--", color="C1", lw=1.0, label="training loss L_n")
+    for p in run.get("plateaus", []):
+        lo, hi = max(p["first_step"], 1), max(p["last_step"], 1)
+        ax.axvspan(lo, hi, color="0.85", zorder=0)
+        tag = p["label"] if p.get("label") is not None else f"{p['live_columns']} live"
+        ax.text(np.sqrt(lo * hi), p["train_loss"] or p["loss"] or 1.0, tag, fontsize=7, ha="center", va="bottom")
+    for k in snaps:
+        ax.axvline(x[k], color="0.5", ls=":", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylabel("loss")
+    ax.legend(fontsize=7, loc="lower left")
+    ax2 = fig.add_subplot(grid[2, :], sharex=ax)
+    entries = run.get("llc", [])
+    fin = [e for e in entries if e["llc"] is not None]
+    nan = [e for e in entries if e["llc"] is None]
+    if fin:
+        ax2.errorbar([max(e["step"], 1) for e in fin], [e["llc"] for e in fin],
+                     yerr=[e["llc_se"] or 0.0 for e in fin], fmt="o-", ms=3, lw=0.8, capsize=2, color="C2",
+                     label=f"calibrated SGLD LLC ({len(fin)} estimates)")
+    if nan:
+        reasons = [(e.get("reason") or "").split(":")[0] for e in nan]
+        common = max(set(reasons), key=reasons.count)
+        ax2.plot([max(e["step"], 1) for e in nan], [0.0] * len(nan), "x", color="C3",
+                 label=f"NaN: {len(nan)} ({common[:60]})")
+    excluded = sum(len(e.get("excluded", [])) for e in fin)
+    chains = sum(len(e.get("chain_llc", [])) for e in fin)
+    ax2.set_title(f"LLC along training (calibrated SGLD); finite estimates: {excluded} of {chains} chains excluded "
+                  "by the estimator, never averaged in", fontsize=8)
+    ax2.axhline(0.0, color="0.6", lw=0.6)
+    ax2.set_xlabel("SGD step")
+    ax2.set_ylabel("LLC")
+    if fin or nan:
+        ax2.legend(fontsize=7, loc="upper left")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

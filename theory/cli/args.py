@@ -37,6 +37,8 @@ from pathlib import Path
 
 __all__ = [
     "MEMORY_FRACTION",
+    "check_feature_list",
+    "comma_floats",
     "comma_ints",
     "dataset_bytes",
     "existing_file",
@@ -53,6 +55,7 @@ __all__ = [
     "require_memory",
     "search_bytes",
     "sgd_bytes",
+    "sparsity",
 ]
 
 MEMORY_FRACTION = 0.5
@@ -149,6 +152,39 @@ def comma_ints(minimum: int | None = 1, maximum: int | None = None):
 
     parse.__name__ = "list"
     return parse
+
+
+def comma_floats(minimum: float | None = 0.0, *, min_inclusive: bool = False):
+    """``type=`` for a comma-separated list of finite floats, each > ``minimum`` (>= with ``min_inclusive``):
+    ``"1,0.8,0.6"`` (feature importance, input scales; one value per feature, checked against ``--c`` by the
+    command)."""
+    one = finite_float(minimum, min_inclusive=min_inclusive)
+
+    def parse(text) -> list[float]:
+        parts = [p.strip() for p in str(text).split(",")]
+        if not all(parts):
+            raise _err(f"must be a comma-separated list of numbers, e.g. 1,0.8,0.6; got {text!r}.")
+        out = []
+        for p in parts:
+            try:
+                out.append(one(p))
+            except argparse.ArgumentTypeError as exc:
+                raise _err(f"{str(exc).rstrip('.')} in the list {text!r}.") from None
+        return out
+
+    parse.__name__ = "list"
+    return parse
+
+
+def sparsity(text) -> float:
+    """``type=`` for the input sparsity S of the general input density: a number in [0, 1)."""
+    return finite_float(0.0, 1.0, max_inclusive=False)(text)
+
+
+def check_feature_list(args, flag: str, values, c: int) -> None:
+    """A per-feature list (``--importance``, ``--input-scale``) must have exactly c entries (one-line error)."""
+    if values is not None and len(values) != c:
+        fail(args, flag, f"must have one value per feature, c = {c}; got {len(values)} value(s).")
 
 
 def _check_parents(path: Path, what: str) -> None:

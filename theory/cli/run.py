@@ -62,8 +62,29 @@ def _sgd_lines(a: dict) -> list[str]:
     return lines
 
 
+def _general_lines(output: dict) -> list[str]:
+    """A general_sgd sweep: per grid point, final losses, plateaus and LLC counts."""
+    lines = []
+    for point in output["results"]:
+        sgd, s = point["sgd"], point["summary"]
+        head = " ".join(f"{k}={sgd[k]}" for k in ("c", "r", "sparsity", "importance", "input_scale") if sgd.get(k) is not None)
+        lines.append(head + f"  runs {len(s['seeds'])}, diverged {s['diverged_runs']}, final L "
+                     + ", ".join("nan" if v is None else f"{v:.4g}" for v in s["final_loss"]))
+        for seed, pls in zip(s["seeds"], s["plateaus"]):
+            lines.append(f"  seed {seed} plateaus: " + (", ".join(
+                f"[{p['steps'][0]}..{p['steps'][1]}] L={p['loss']:.4g} "
+                + (p["label"] if p["label"] is not None else f"{p['live_columns']} live")
+                + ("" if p["llc"] is None else f" llc={p['llc']:.2f}") for p in pls) or "none"))
+        llc = s["llc"]
+        lines.append(f"  LLC: {llc['finite']} of {llc['estimates']} estimates finite; NaN by reason "
+                     f"{llc['nan_reasons'] or '{}'}; excluded chains {llc['excluded_chains'] or '{}'}")
+    return lines
+
+
 def _table(output: dict, kind: str) -> str:
     """Human-readable rows of the aggregated output."""
+    if kind == "general_sgd":
+        return "\n".join(_general_lines(output))
     if kind == "sgd":
         parts = output["results"] if "results" in output else [output]
         lines = []
@@ -120,9 +141,16 @@ def run(args) -> int:
             if args.json:
                 print(dumps_json(exc.result.to_dict(), indent=1, sort_keys=True))
             return 1
+    figures = []
+    if experiment.task_kind.report is not None:  # e.g. general_sgd: one figure per run, in the store directory
+        from theory.sweeps.experiment import resolve
+
+        figures = resolve(experiment.task_kind.report)(result.output, args.out, name=experiment.name)
     if args.json:
-        print(dumps_json(result.to_dict(), indent=1, sort_keys=True))
+        print(dumps_json(dict(result.to_dict(), figures=figures), indent=1, sort_keys=True))
     else:
         print(_table(result.output, experiment.kind))
         print(result.summary())
+        for f in figures:
+            print(f"figure: {f}")
     return 0

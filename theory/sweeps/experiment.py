@@ -285,6 +285,10 @@ class TaskKind:
         The generated fields that are grid axes.
     replicates : bool
         Whether ``replicates`` may be larger than 1 for this kind.
+    report : str or None
+        ``"module:attr"`` of ``f(output: dict, out_dir, *, name) -> list[str]``: figures of a finished
+        sweep, written into the store directory by ``tmsphase run`` (the ``general_sgd`` kind: one
+        figure per run).
     """
 
     name: str
@@ -298,6 +302,7 @@ class TaskKind:
     replicates: bool = True
     config: str | None = None
     config_grid: tuple[str, ...] = ()
+    report: str | None = None
 
     @cached_property
     def schema(self) -> tuple[Field, ...]:
@@ -404,6 +409,42 @@ register_task_kind(
         replicates=False,
         config="sampling.dynamics.sgd:SGDConfig",
         config_grid=("c", "r", "n", "batch_size", "lr", "epochs", "init_k", "init_noise", "sparsity"),
+    )
+)
+
+
+register_task_kind(
+    TaskKind(
+        name="general_sgd",
+        doc="SGD runs of the general TMS (r, sparsity, importance, input scale), one task per run: plateaus "
+            "(matched to a catalogue where one exists) and the calibrated SGLD LLC along training",
+        # the fields of sampling.SGDConfig are generated from the dataclass (``config``)
+        fields=(
+            Field("runs", "int", "SGD runs per grid point (seeds seed, seed+1, ...; one task each)", default=1,
+                  minimum=1),
+            Field("slope_tol", "float", "plateau: |d log L_n / d log t| at most this", default=0.05, minimum=0.0),
+            Field("min_length", "int", "plateau: at least this many consecutive flat checkpoints", default=3,
+                  minimum=1),
+            Field("threshold", "float", "largest phase distance to a catalogue point", default=None, minimum=0.0),
+            Field("catalogue", "str", "catalogue JSON file for plateau matching (high sparsity only; 'default': "
+                  "kgon.default_catalogue(c, r=r))", default=None),
+            Field("llc_checkpoints", "int", "checkpoints with a calibrated SGLD LLC, spread evenly (default all; "
+                  "0: none)", default=None, minimum=0),
+            Field("llc_chains", "int", "SGLD chains per estimate", default=4, minimum=1),
+            Field("llc_burnin", "int", "SGLD burn-in steps at the reference step 1/(8 n beta)", default=1000,
+                  minimum=0),
+            Field("llc_draws", "int", "SGLD draws at the reference step 1/(8 n beta)", default=4000, minimum=1),
+            Field("llc_batch_size", "int", "SGLD minibatch size (default: full batch)", default=None, minimum=1),
+        ),
+        function="theory.sweeps.general:general_sgd_task",
+        aggregate="theory.sweeps.general:aggregate_general_sgd",
+        check="theory.sweeps.general:check_general_sgd",
+        expand="theory.sweeps.general:expand_general_sgd",
+        prepare="theory.sweeps.general:prepare_general_sgd",
+        replicates=False,
+        config="sampling.dynamics.sgd:SGDConfig",
+        config_grid=("c", "r", "n", "batch_size", "lr", "epochs", "init_k", "init_noise", "sparsity"),
+        report="theory.sweeps.general:general_sgd_report",
     )
 )
 
