@@ -45,6 +45,7 @@ __all__ = [
     "config_key",
     "dumps_json",
     "put_args",
+    "refuse_legacy",
     "to_jsonable",
     "write_atomic",
     "write_json_atomic",
@@ -477,3 +478,19 @@ def _package_version() -> str | None:
         return version("tmsphase")
     except Exception:  # pragma: no cover - not installed
         return None
+
+
+def refuse_legacy(directory: str | os.PathLike, patterns: tuple[str, ...], *, argument: str = "--out") -> None:
+    """Raise ``ValueError`` if ``directory`` holds files of an older on-disk layout (glob ``patterns``).
+
+    Results written before the :class:`ResultStore` are not read back; the message says so and names
+    a file, instead of silently recomputing beside them.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        return
+    for pattern in patterns:
+        found = sorted(root.glob(pattern))
+        if found:
+            raise ValueError(f"`{argument}` directory {str(root)!r} was written by an older version of tmsphase "
+                             f"({found[0].relative_to(root)}); use a new directory, or delete it to recompute.")

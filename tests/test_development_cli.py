@@ -35,7 +35,7 @@ def test_shortened_evaluation(tmp_path, capsys):
     assert d["scores"]["llc"]["precision"] >= 0.8 and d["scores"]["covariance"]["recall"] == 1.0
     assert sorted(p.name for p in (tmp_path / "fig").glob("*.png"))[0] == "covariance_spectrum.png"
     # resumable: the per-run LLC curves were saved and a re-run reuses them (same numbers)
-    saved = list((tmp_path / "out").glob("development-*/llc/llc-run*.npz"))
+    saved = list((tmp_path / "out").glob("llc-curves/*.npz"))  # one store entry per run
     assert len(saved) == 8
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["runs"] == d["runs"]

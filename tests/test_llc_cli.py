@@ -63,7 +63,7 @@ def test_sgd_cli_json_and_resume(catalogue6, tmp_path):
     assert d["runs"] == 2 and sum(d["final_phases"].values()) == 2
     assert d["antecedent"]["n_transitions"] == sum(t["count"] for t in d["transitions"])
     assert any(p.endswith("sgd_runs.png") for p in d["figures"])
-    npz = list(tmp_path.glob("sgd-*.npz"))
+    npz = list(tmp_path.glob("sgd-runs/*.npz"))  # the result store of SGD runs (kgon.io.ResultStore)
     assert len(npz) == 1
     mtime = npz[0].stat().st_mtime_ns
     code, out2, _ = _run(argv[:-1] + ["--llc-per-plateau", "0", "--json"])

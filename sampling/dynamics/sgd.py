@@ -59,10 +59,11 @@ import numpy as np
 import torch
 
 from kgon import population_loss_density, potential_torch
+from kgon.io import ResultStore, config_key, put_args, write_npz_atomic
 from kgon.validation import check_feature_weights, check_int
 
 __all__ = ["SGDConfig", "SGDResult", "checkpoint_steps", "dense_training_inputs", "initial_params",
-           "run_generators", "sgd_run_key", "train_or_load", "train_sgd", "training_data"]
+           "run_generators", "sgd_run_key", "sgd_store_config", "train_or_load", "train_sgd", "training_data"]
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -224,56 +225,81 @@ class SGDResult:
     def runs(self) -> int:
         return len(self.seeds)
 
+    def _arrays(self) -> dict:
+        """The arrays of the result (the ``.npz`` payload of :meth:`save` and of the result store)."""
+        arrays = dict(steps=self.steps, W=self.W, b=self.b, train_loss=self.train_loss, loss=self.loss,
+                      features=self.features, mu=self.mu, diverged=self.diverged)
+        if self.inputs is not None:
+            arrays["inputs"] = self.inputs
+        return arrays
+
+    @classmethod
+    def _from_arrays(cls, config: "SGDConfig", seeds, wall_time: float, arrays) -> "SGDResult":
+        return cls(
+            config=config, seeds=tuple(int(s) for s in seeds), wall_time=float(wall_time),
+            inputs=arrays["inputs"] if "inputs" in arrays else None,
+            steps=arrays["steps"], W=arrays["W"], b=arrays["b"], train_loss=arrays["train_loss"],
+            loss=arrays["loss"], features=arrays["features"], mu=arrays["mu"], diverged=arrays["diverged"],
+        )
+
     def save(self, path) -> Path:
-        """Write to a ``.npz`` file (config as JSON inside); :meth:`load` reads it back."""
+        """Write to a ``.npz`` file (config as JSON inside) atomically (:func:`kgon.io.write_npz_atomic`);
+        :meth:`load` reads it back."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(
-            tmp,
-            config=json.dumps(self.config.to_dict()),
-            seeds=np.asarray(self.seeds, dtype=np.int64),
-            steps=self.steps, W=self.W, b=self.b, train_loss=self.train_loss, loss=self.loss,
-            features=self.features, mu=self.mu, diverged=self.diverged, wall_time=self.wall_time,
-            **({} if self.inputs is None else {"inputs": self.inputs}),
-        )
-        tmp.replace(path)
-        return path
+        return write_npz_atomic(path, {
+            "config": np.asarray(json.dumps(self.config.to_dict())),
+            "seeds": np.asarray(self.seeds, dtype=np.int64), "wall_time": np.asarray(self.wall_time),
+            **self._arrays(),
+        })
 
     @classmethod
     def load(cls, path) -> "SGDResult":
         with np.load(Path(path), allow_pickle=False) as z:
-            cfg = json.loads(str(z["config"]))
-            for name in ("importance", "input_scale"):
-                if cfg.get(name) is not None:
-                    cfg[name] = tuple(cfg[name])
-            return cls(
-                config=SGDConfig(**cfg), inputs=z["inputs"] if "inputs" in z.files else None,
-                seeds=tuple(int(s) for s in z["seeds"]),
-                steps=z["steps"], W=z["W"], b=z["b"], train_loss=z["train_loss"], loss=z["loss"],
-                features=z["features"], mu=z["mu"], diverged=z["diverged"], wall_time=float(z["wall_time"]),
-            )
+            arrays = {k: z[k] for k in z.files}
+        return cls._from_arrays(_config_from_dict(json.loads(str(arrays["config"]))), arrays["seeds"],
+                                arrays["wall_time"], arrays)
+
+
+def _config_from_dict(cfg: dict) -> SGDConfig:
+    cfg = dict(cfg)
+    for name in ("importance", "input_scale"):
+        if cfg.get(name) is not None:
+            cfg[name] = tuple(cfg[name])
+    return SGDConfig(**cfg)
+
+
+def sgd_store_config(config: SGDConfig, seeds) -> dict:
+    """The configuration under which a batch of runs is stored in a :class:`kgon.io.ResultStore`."""
+    return {"kind": "sgd", "config": config.to_dict(), "seeds": [int(s) for s in seeds]}
 
 
 def sgd_run_key(config: SGDConfig, seeds) -> str:
-    """A short hash of (config, seeds): the name under which a batch of runs is stored and reused."""
-    blob = json.dumps({"config": config.to_dict(), "seeds": [int(s) for s in seeds]}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+    """The store key of (config, seeds) (:func:`kgon.io.config_key` of :func:`sgd_store_config`)."""
+    return config_key(sgd_store_config(config, seeds))
 
 
-def train_or_load(config: SGDConfig, seeds, path=None, *, progress: bool = False) -> tuple[SGDResult, bool]:
-    """``(result, reused)``: load the runs from ``path`` if it exists, else train them and save there.
+def train_or_load(config: SGDConfig, seeds, store: ResultStore | None = None, *,
+                  progress: bool = False) -> tuple[SGDResult, bool]:
+    """``(result, reused)``: the runs of (config, seeds) from ``store`` if it holds them, else train
+    them and store them there.
 
-    ``path`` should be named by :func:`sgd_run_key` (the commands use ``.../sgd-<key>.npz``), so that
-    a file is only reused for the same config and seeds; ``None`` trains without saving. The file is
-    written atomically (:meth:`SGDResult.save`), so an interrupted run leaves no partial result.
+    ``store`` is a :class:`kgon.io.ResultStore` (``tmsphase sgd --out DIR`` and ``tmsphase
+    development --out DIR`` share ``DIR/sgd-runs``); the entry's key is :func:`sgd_run_key`, its
+    arrays the checkpoints, written atomically, so an interrupted run leaves no partial result.
+    ``None`` trains without storing. A corrupt entry raises :class:`kgon.io.StoreError`.
     """
-    if path is not None and Path(path).exists():
-        return SGDResult.load(path), True
-    result = train_sgd(config, seeds, progress=progress)
-    if path is not None:
-        result.save(path)
-    return result, False
+    seeds = [int(s) for s in seeds]
+    if store is None:
+        return train_sgd(config, seeds, progress=progress), False
+
+    def compute():
+        result = train_sgd(config, seeds, progress=progress)
+        return put_args({"seeds": seeds, "wall_time": result.wall_time}, arrays=result._arrays())
+
+    entry, reused = store.get_or_compute(sgd_store_config(config, seeds), compute)
+    return SGDResult._from_arrays(config, entry.result["seeds"], entry.result["wall_time"] if entry.result["wall_time"]
+                                  is not None else float("nan"), entry.load_arrays()), reused
 
 
 def checkpoint_steps(total_steps: int, checkpoints: int) -> np.ndarray:

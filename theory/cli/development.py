@@ -61,7 +61,9 @@ def run(args) -> int:
     import kgon
     import sampling
     import theory
+    from kgon.io import ResultStore
     from sampling.dynamics.sgd import sgd_run_key, train_or_load
+    from theory.cli.sgd import sgd_store
     from theory.development.evaluate import evaluate_development, llc_curves
 
     kgon.configure_jax()
@@ -69,12 +71,13 @@ def run(args) -> int:
                                 epochs=args.epochs, init_k=args.init_k, checkpoints=args.checkpoints)
     seeds = list(range(args.seed, args.seed + args.runs))
     quiet = args.json
+    store = sgd_store(args.out)
     out = Path(args.out) / f"development-{sgd_run_key(config, seeds)}" if args.out else None
     timings = {}
     t0 = time.perf_counter()
-    cached = out / "sgd.npz" if out else None
+    cached = store.path(sgd_run_key(config, seeds)) if store is not None else None
     _say(f"SGD: {args.runs} runs x {config.total_steps} steps" + (f" (results in {cached})" if cached else ""), quiet)
-    result, reused = train_or_load(config, seeds, cached)
+    result, reused = train_or_load(config, seeds, store)
     if reused:
         _say(f"reused {cached}", quiet)
     timings["sgd_s"] = time.perf_counter() - t0
@@ -85,7 +88,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     _say(f"SGLD LLC at {result.steps.size} checkpoints x {args.runs} runs "
          f"({'calibrated' if args.calibrate else 'paper setting'})", quiet)
-    llc = llc_curves(result, seed=args.seed, out=out / "llc" if out else None, chains=args.chains, draws=args.draws,
+    llc = llc_curves(result, seed=args.seed, store=ResultStore(Path(args.out) / "llc-curves") if args.out else None, chains=args.chains, draws=args.draws,
                      calibrate=args.calibrate,
                      progress=None if quiet else (lambda i, R: _say(f"LLC curve {i}/{R} done", False)))
     timings["llc_s"] = time.perf_counter() - t0

@@ -6,8 +6,9 @@ lr 0.005, 4500 epochs by default), matches every checkpoint to ``kgon.default_ca
 symmetry, detects plateaus and transitions, estimates the LLC with SGLD at up to
 ``--llc-per-plateau`` checkpoints of every plateau (the paper's setting; 0 skips it) and prints
 ``{"fraction_on_plateaus", "transitions", "final_phases", "antecedent", ...}`` with ``--json``.
-With ``--out DIR`` the SGD checkpoints (``sgd-<hash>.npz``, reused by a re-run with the same
-settings), the analysis JSON and the figures are written there. See docs/dynamics.md.
+With ``--out DIR`` the SGD checkpoints go into the result store ``DIR/sgd-runs`` (:class:`kgon.io.ResultStore`,
+shared with ``tmsphase development``; a re-run with the same settings and seeds reuses them), the
+analysis JSON (``analysis-<key>.json``) and the figures into DIR. See docs/dynamics.md.
 """
 
 from __future__ import annotations
@@ -67,6 +68,20 @@ def _say(msg: str, quiet: bool) -> None:
         print(f"[tmsphase sgd] {msg}", file=sys.stderr, flush=True)
 
 
+def sgd_store(out):
+    """The result store of SGD runs under ``--out DIR`` (``DIR/sgd-runs``), or None without ``--out``.
+
+    ``tmsphase sgd`` and ``tmsphase development`` share it. A directory written before the store
+    (``sgd-<hash>.npz``, ``development-<hash>/sgd.npz``) is refused with a one-line error.
+    """
+    if out is None:
+        return None
+    from kgon.io import ResultStore, refuse_legacy
+
+    refuse_legacy(out, ("sgd-*.npz", "development-*/sgd.npz", "development-*/llc/llc-*run*.npz"))
+    return ResultStore(Path(out) / "sgd-runs")
+
+
 def run(args) -> int:
     import kgon
     import sampling
@@ -82,11 +97,12 @@ def run(args) -> int:
     quiet = args.json
     out = Path(args.out) if args.out else None
     key = sgd_run_key(config, seeds)
-    cached = out / f"sgd-{key}.npz" if out else None
+    store = sgd_store(out)
+    cached = store.path(key) if store is not None else None
     timings = {}
     t0 = time.perf_counter()
     _say(f"SGD: {args.runs} runs x {config.total_steps} steps" + (f" (results in {cached})" if cached else ""), quiet)
-    result, reused = train_or_load(config, seeds, cached, progress=args.progress)
+    result, reused = train_or_load(config, seeds, store, progress=args.progress)
     if reused:
         _say(f"reused {cached}", quiet)
     timings["sgd_s"] = time.perf_counter() - t0

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -116,11 +115,12 @@ def score_near_transitions(detections, transitions, *, transition_window: float 
                           config={"transition_window": transition_window})
 
 
-def llc_curves(result, *, seed: int = 0, out=None, eps: float = 1e-3, gamma: float = 1.0, chains: int = 4,
+def llc_curves(result, *, seed: int = 0, store=None, eps: float = 1e-3, gamma: float = 1.0, chains: int = 4,
                draws: int = 500, calibrate: bool = False, progress=None) -> dict:
     """SGLD LLC at every checkpoint of every run (:func:`sampling.llc_trajectory`, the paper's setting by
-    default: eps = 1e-3), one run at a time, each saved as ``llc-run<seed>.npz`` (``llc-cal-run<seed>.npz``
-    when calibrated) under ``out`` as it finishes and reused by a later call (resumable). With
+    default: eps = 1e-3), one run at a time, each stored in ``store`` (a :class:`kgon.io.ResultStore`;
+    ``tmsphase development --out DIR`` uses ``DIR/llc-curves``) as it finishes, keyed by the SGD runs,
+    the run's seed and the SGLD settings, and reused by a later call with the same settings. With
     ``calibrate=True`` the step size is chosen per run by ``llc_trajectory``'s calibration sweep
     (``eps`` is then ignored).
 
@@ -132,40 +132,43 @@ def llc_curves(result, *, seed: int = 0, out=None, eps: float = 1e-3, gamma: flo
     import jax
 
     import sampling
+    from kgon.io import put_args
     from kgon.validation import check_int
+    from sampling.dynamics.sgd import sgd_run_key
 
     seed = check_int("seed", seed, minimum=0)
     R, K = result.train_loss.shape
-    out = Path(out) if out is not None else None
     llc = np.full((R, K), np.nan)
     se = np.full((R, K), np.nan)
     excl = np.zeros((R, K), dtype=int)
     reasons = {"nan": 0, "diverged": 0, "escaped": 0}
     config = None
     notes = [""] * R
+    runs_key = sgd_run_key(result.config, result.seeds) if store is not None else None
     for i in range(R):
-        path = out / f"llc-{'cal-' if calibrate else ''}run{result.seeds[i]}.npz" if out is not None else None
-        if path is not None and path.exists():
-            with np.load(path) as z:
-                llc[i], se[i], excl[i] = z["llc"], z["llc_se"], z["excluded"]
-                rs = json.loads(str(z["reasons"]))
-                config = json.loads(str(z["config"]))
-        else:
+
+        def compute(i=i):
             key = jax.random.fold_in(jax.random.key(seed), int(result.seeds[i]))
             sgld = dict(calibrate=True) if calibrate else dict(eps=eps, calibrate=False)
             tr = sampling.llc_trajectory(key, result, centers=[(i, k) for k in range(K)], gamma=gamma,
                                          chains=chains, draws=draws, chunk=K, **sgld)
-            llc[i], se[i] = tr.llc[i], tr.llc_se[i]
-            excl[i] = (~tr.healthy[i]).sum(-1) * tr.computed[i]
-            rs = tr.reasons
-            config = {k: v for k, v in tr.config.items() if k != "centers" and _jsonable(v)}
-            config["calibration_failed"] = tr.reason  # "" unless the calibration found no valid step
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(path.name + ".tmp.npz")
-                np.savez(tmp, llc=llc[i], llc_se=se[i], excluded=excl[i], reasons=json.dumps(rs),
-                         config=json.dumps(config))
-                tmp.replace(path)
+            cfg = {k: v for k, v in tr.config.items() if k != "centers" and _jsonable(v)}
+            cfg["calibration_failed"] = tr.reason  # "" unless the calibration found no valid step
+            excluded = (~tr.healthy[i]).sum(-1) * tr.computed[i]
+            return put_args({"reasons": tr.reasons, "config": cfg},
+                            arrays={"llc": tr.llc[i], "llc_se": tr.llc_se[i], "excluded": excluded})
+
+        if store is None:
+            out = compute()
+            res, arr = out.result, out.arrays
+        else:
+            task = {"kind": "llc-curve", "sgd_runs": runs_key, "run": int(result.seeds[i]), "seed": seed,
+                    "eps": None if calibrate else eps, "gamma": gamma, "chains": chains, "draws": draws,
+                    "calibrate": bool(calibrate)}
+            entry, _ = store.get_or_compute(task, compute)
+            res, arr = entry.result, entry.load_arrays()
+        llc[i], se[i], excl[i] = arr["llc"], arr["llc_se"], arr["excluded"]
+        rs, config = res["reasons"], res["config"]
         notes[i] = (config or {}).get("calibration_failed", "") or ""
         for k_, v in rs.items():
             reasons[k_] = reasons.get(k_, 0) + int(v)
