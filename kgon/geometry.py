@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from kgon.config import require_x64
-from kgon.critical.search import _loss_fn, flatten
+from kgon.critical.search import ModelSpec, _loss_fn_model, flatten
 from kgon.symmetry import orbit_tangents
 
 __all__ = ["HessianGeometry", "hessian_geometry", "ZERO_TOL"]
@@ -78,8 +78,8 @@ class HessianGeometry:
 
 
 @lru_cache(maxsize=None)
-def _grad_hess(r: int, c: int):
-    f = _loss_fn(r, c)
+def _grad_hess(model: ModelSpec):
+    f = _loss_fn_model(model)
     return jax.jit(jax.grad(f)), jax.jit(jax.hessian(f)), jax.jit(jax.vmap(f)), jax.jit(jax.vmap(jax.grad(f)))
 
 
@@ -126,13 +126,15 @@ def _candidate_curves(W: np.ndarray, b: np.ndarray, ts: np.ndarray) -> tuple[np.
     return np.concatenate(tangents), np.concatenate(points)
 
 
-def hessian_geometry(W, b) -> HessianGeometry:
+def hessian_geometry(W, b, *, importance=None) -> HessianGeometry:
     """Hessian spectrum of L at a critical point (W, b) with its zero modes classified.
 
     Parameters
     ----------
     W : array_like, shape (r, c)
     b : array_like, shape (c,)
+    importance : array_like of shape (c,), optional, keyword-only
+        Feature importance of the potential (:func:`kgon.potential`); None: uniform.
 
     Returns
     -------
@@ -143,7 +145,7 @@ def hessian_geometry(W, b) -> HessianGeometry:
     b = np.asarray(b, dtype=np.float64)
     r, c = W.shape
     x = flatten(W, b)
-    g, hess, fv, gv = _grad_hess(r, c)
+    g, hess, fv, gv = _grad_hess(ModelSpec(c=c, r=r, importance=importance))
     H = np.asarray(hess(jnp.asarray(x)))
     H = 0.5 * (H + H.T)
     lam, vec = np.linalg.eigh(H)

@@ -46,7 +46,7 @@ import jax.numpy as jnp
 
 from kgon.config import require_x64
 from kgon.geometry import HessianGeometry
-from kgon.critical.search import _loss_fn
+from kgon.critical.search import ModelSpec, _loss_fn_model, as_model
 
 __all__ = ["LLCEstimate", "llc_hessian", "llc_numerical", "DEFAULT_TEMPERATURES", "ESCAPE_TOL"]
 
@@ -85,8 +85,8 @@ def llc_hessian(geom: HessianGeometry) -> float | None:
 
 
 @lru_cache(maxsize=None)
-def _mala_program(r: int, c: int, warmup: int, samples: int):
-    f = _loss_fn(r, c)
+def _mala_program(model: ModelSpec, warmup: int, samples: int):
+    f = _loss_fn_model(model)
     vg = jax.value_and_grad(f)
 
     def chain(key, x0, L0, V, prec_lam, m, gamma):
@@ -139,8 +139,8 @@ def _mala_program(r: int, c: int, warmup: int, samples: int):
 def llc_numerical(
     rng_key,
     points: list[tuple[np.ndarray, float, HessianGeometry]],
-    r: int,
-    c: int,
+    r,
+    c: int | None = None,
     *,
     temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES,
     gamma: float = 1e2,
@@ -149,7 +149,7 @@ def llc_numerical(
     warmup: int = 300,
     samples: int = 700,
 ) -> list[LLCEstimate]:
-    """Numerical LLC of several critical points of the same (r, c) by localized tempered MALA.
+    """Numerical LLC of several critical points of the same model by localized tempered MALA.
 
     Parameters
     ----------
@@ -159,7 +159,8 @@ def llc_numerical(
         ``x`` = ``flatten(W, b)`` of a certified critical point, its loss and its
         :class:`~kgon.geometry.HessianGeometry`.
     r, c : int
-        Model shape.
+        Model shape (uniform importance); or ``r`` a :class:`kgon.critical.search.ModelSpec` (the
+        potential with its importance) and ``c`` omitted.
     temperatures : tuple of float, keyword-only
         The effective inverse temperatures m (increasing).
     gamma, gamma_zero : float, keyword-only
@@ -196,7 +197,7 @@ def llc_numerical(
     X, L0, V, P, M, GM = (jnp.asarray(np.asarray(a, dtype=np.float64)) for a in (X, L0, V, P, M, GM))
     n_prob = X.shape[0]
     keys = jax.random.split(rng_key, n_prob * chains).reshape(n_prob, chains, -1)
-    prog = _mala_program(r, c, warmup, samples)
+    prog = _mala_program(as_model(r, c), warmup, samples)
     meanK, acc, minK = prog(keys, X, L0, V, P, M, GM)
     meanK = np.asarray(meanK).reshape(len(points), ms.size, chains)
     minK = np.asarray(minK).reshape(len(points), ms.size, chains)

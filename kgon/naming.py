@@ -22,7 +22,8 @@ The **0-gon** has no live column: W = 0. With every bias <= 0 (all outputs dead,
 constant prediction 0) it is named ``"0"``; dead columns with the positive bias 1/(2c) add ``"+"``.
 
 Every other certified point is kept and named ``"irregular-<8 hex digits>"``, the first 8 hex digits
-of the SHA-1 of ``"<c>|<r>|<loss rounded to 1e-9>"``: the name is reproducible across searches and
+of the SHA-1 of ``"<c>|<r>|<loss rounded to 1e-9>"`` (with non-uniform importance I followed by
+``"|I=<I_1>,...,<I_c>"``, each rounded to 1e-12): the name is reproducible across searches and
 seeds because it depends only on the critical value (distinct critical values at the same (c, r)
 get distinct names up to hash collisions, which the catalogue resolves with its labels).
 """
@@ -157,14 +158,18 @@ def _is_regular(V: np.ndarray, tol: float) -> bool:
     return bool(np.all(np.abs(gaps - 2 * np.pi / k) <= tol))
 
 
-def irregular_name(c: int, r: int, loss: float) -> str:
-    """``"irregular-<hash>"`` for a point that is not a regular polygon (module docstring)."""
+def irregular_name(c: int, r: int, loss: float, *, importance=None) -> str:
+    """``"irregular-<hash>"`` for a point that is not a regular polygon (module docstring); the
+    importance (None or all ones: uniform) enters the hash."""
     key = f"{int(c)}|{int(r)}|{round(float(loss), 9):.9f}"
+    if importance is not None and not all(float(v) == 1.0 for v in importance):
+        key += "|I=" + ",".join(f"{round(float(v), 12):.12f}" for v in importance)
     return "irregular-" + hashlib.sha1(key.encode()).hexdigest()[:8]
 
 
-def point_name(W, b, loss: float) -> str:
-    """The name of a certified critical point (module docstring)."""
+def point_name(W, b, loss: float, *, importance=None) -> str:
+    """The name of a certified critical point (module docstring); ``importance`` enters only the
+    hash of irregular names."""
     W = np.asarray(W, dtype=np.float64)
     info = polygon_info(W, b)
     suffix = "+" * info.sigma_plus + "-" * info.sigma_minus
@@ -173,5 +178,5 @@ def point_name(W, b, loss: float) -> str:
     if info.polytope is not None:
         return f"{info.polytope}{suffix}"
     r, c = W.shape
-    return irregular_name(c, r, loss)
+    return irregular_name(c, r, loss, importance=importance)
 

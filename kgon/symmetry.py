@@ -1,7 +1,9 @@
 """Symmetries of the TMS potential: column types, canonical free directions, orbits, alignment.
 
 L(W, b) is invariant under W -> Q W (Q in O(r)) and under permuting the features (columns of W
-together with the entries of b), docs/zoo.md. Modulo O(r), a parameter is determined by the Gram
+together with the entries of b), docs/zoo.md. With feature importance I (:func:`kgon.potential`) only
+permutations among features of equal importance are symmetries: the functions below that take
+``importance`` count and use only those (``None``: uniform, every permutation). Modulo O(r), a parameter is determined by the Gram
 matrix G = W^T W and b; modulo both, by (G, b) up to a simultaneous permutation.
 
 Some coordinates are *free* at a critical point (the loss is locally constant along them):
@@ -92,7 +94,17 @@ def _invariants(W: np.ndarray, b: np.ndarray):
     return W.T @ W, b
 
 
-def automorphism_count(W: np.ndarray, b: np.ndarray, *, tol: float = 1e-6) -> int:
+def _weights(importance, c: int) -> np.ndarray | None:
+    """``None`` for uniform importance (None or all ones), else the importance as an array of shape (c,)."""
+    if importance is None:
+        return None
+    w = np.asarray(importance, dtype=np.float64).reshape(-1)
+    if w.shape != (c,):
+        raise ValueError(f"`importance` must have one entry per feature, shape ({c},); got shape {w.shape}.")
+    return None if np.all(w == 1.0) else w
+
+
+def automorphism_count(W: np.ndarray, b: np.ndarray, *, tol: float = 1e-6, importance=None) -> int:
     """Number of feature permutations pi with (G, b) o pi = (G, b), G = W^T W (after canonicalize).
 
     A permutation that preserves the Gram matrix and the biases is realised by some Q in O(r), so
@@ -100,10 +112,13 @@ def automorphism_count(W: np.ndarray, b: np.ndarray, *, tol: float = 1e-6) -> in
     same bias, same Gram row, e.g. the dead columns) are permuted freely, so
     |Aut| = prod_classes (size!) * |Aut(quotient)|, and the automorphisms of the quotient (one column
     per twin class, classes mapped to classes of equal size) are counted by backtracking with
-    pruning on the Gram entries.
+    pruning on the Gram entries. With ``importance``, only permutations that map every feature to
+    one of equal importance count.
     """
     G, bb = _invariants(W, b)
     c = G.shape[0]
+    w = _weights(importance, c)
+    wt = np.zeros(c) if w is None else w
     # twin classes
     cls = [-1] * c
     reps: list[int] = []
@@ -111,6 +126,7 @@ def automorphism_count(W: np.ndarray, b: np.ndarray, *, tol: float = 1e-6) -> in
         for k, j in enumerate(reps):
             if (
                 abs(bb[i] - bb[j]) <= tol
+                and wt[i] == wt[j]
                 and abs(G[i, i] - G[j, j]) <= tol
                 and abs(G[i, j] - G[i, i]) <= tol
                 and all(abs(G[i, m] - G[j, m]) <= tol for m in range(c) if m not in (i, j))
@@ -124,8 +140,10 @@ def automorphism_count(W: np.ndarray, b: np.ndarray, *, tol: float = 1e-6) -> in
     n = len(reps)
     Gq = G[np.ix_(reps, reps)]
     bq = bb[reps]
+    wq = wt[reps]
     cand = [
-        [q for q in range(n) if sizes[q] == sizes[p] and abs(Gq[q, q] - Gq[p, p]) <= tol and abs(bq[q] - bq[p]) <= tol]
+        [q for q in range(n) if sizes[q] == sizes[p] and abs(Gq[q, q] - Gq[p, p]) <= tol and abs(bq[q] - bq[p]) <= tol
+         and wq[q] == wq[p]]
         for p in range(n)
     ]
     count = 0
@@ -152,10 +170,17 @@ def automorphism_count(W: np.ndarray, b: np.ndarray, *, tol: float = 1e-6) -> in
     return count * math.prod(math.factorial(s) for s in sizes)
 
 
-def multiplicity(W: np.ndarray, b: np.ndarray, *, tol: float = 1e-6) -> int:
-    """Number of distinct feature-permuted copies of the point modulo O(r): c! / |Aut|."""
+def multiplicity(W: np.ndarray, b: np.ndarray, *, tol: float = 1e-6, importance=None) -> int:
+    """Number of distinct feature-permuted copies of the point modulo O(r): |S| / |Aut|, with S = S_c
+    (c!) for uniform importance, else the permutations among features of equal importance
+    (prod over the distinct importance values of (number of features with it)!)."""
     c = np.shape(W)[1]
-    return math.factorial(c) // automorphism_count(W, b, tol=tol)
+    w = _weights(importance, c)
+    if w is None:
+        order = math.factorial(c)
+    else:
+        order = math.prod(math.factorial(int(np.sum(w == v))) for v in np.unique(w))
+    return order // automorphism_count(W, b, tol=tol, importance=importance)
 
 
 def procrustes(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -179,7 +204,7 @@ def orbit_tangents(W: np.ndarray) -> np.ndarray:
     return np.array(out).reshape(-1, r * c + c)
 
 
-def canonical_pose(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def canonical_pose(W: np.ndarray, b: np.ndarray, *, importance=None) -> tuple[np.ndarray, np.ndarray]:
     """A canonical element of the O(r) x S_c orbit of (W, b) (for reproducible representatives).
 
     r = 2: one of the longest firing ("on") columns (else of the longest live columns) is rotated
@@ -189,10 +214,17 @@ def canonical_pose(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray
     bias, then the other dead columns. r >= 3: the principal axes of the live columns
     (signs fixed so the largest component of each axis is positive), columns ordered by decreasing
     length. Entries below 1e-13 in absolute value are set to zero. Free biases are not changed.
+
+    With non-uniform ``importance`` the symmetry group is O(r) x (permutations among features of
+    equal importance): the importance joins the comparison keys (as the last entry of each column's
+    tuple), and each column is then placed in a position of its own importance class (the positions of
+    a class are kept; within a class the columns take the order above), so the result is a point of
+    the same weighted model.
     """
     W = np.array(W, dtype=np.float64, copy=True)
     b = np.array(b, dtype=np.float64, copy=True)
     r, c = W.shape
+    w = _weights(importance, c)
     types = column_types(W, b)
     live = [i for i in range(c) if types[i] in (ON, OFF)]
     on = [i for i in range(c) if types[i] == ON]
@@ -214,9 +246,13 @@ def canonical_pose(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray
                     W1[1] = -W1[1]
                 ang = np.mod(np.arctan2(W1[1, live], W1[0, live]), 2 * np.pi)
                 ang = np.where(np.abs(ang - 2 * np.pi) < 1e-12, 0.0, ang)
-                order = np.lexsort((np.round(b[live], 9), np.round(norms[live], 9), np.round(ang, 9)))
+                sort_keys = (np.round(b[live], 9), np.round(norms[live], 9), np.round(ang, 9))
+                if w is not None:
+                    sort_keys = (w[live],) + sort_keys
+                order = np.lexsort(sort_keys)
                 key = tuple(
                     (round(float(ang[j]), 9), round(float(norms[live[j]]), 9), round(float(b[live[j]]), 9))
+                    + (() if w is None else (float(w[live[j]]),))
                     for j in order
                 )
                 if best_key is None or key < best_key:
@@ -229,10 +265,19 @@ def canonical_pose(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray
             if U[k, a] < 0:
                 U[:, a] = -U[:, a]
         W = U.T @ W
-        order_live = sorted(live, key=lambda i: (-round(norms[i], 9), round(float(b[i]), 9)))
+        order_live = sorted(
+            live, key=lambda i: (-round(norms[i], 9), round(float(b[i]), 9)) + (() if w is None else (float(w[i]),))
+        )
     else:
         order_live = live
     order = order_live + dead_pos + dead
+    if w is not None:  # each column into a position of its own importance class
+        placed = [0] * c
+        for v in np.unique(w):
+            positions = [i for i in range(c) if w[i] == v]
+            for pos, col in zip(positions, [i for i in order if w[i] == v]):
+                placed[pos] = col
+        order = placed
     W = W[:, order]
     b = b[order]
     W[np.abs(W) < 1e-13] = 0.0

@@ -80,6 +80,8 @@ from kgon.naming import point_name, polygon_info
 from kgon.critical.search import (
     DEAD_TOL,
     GRAD_TOL,
+    ModelSpec,
+    as_model,
     certify,
     flatten,
     gradient_descent,
@@ -278,6 +280,9 @@ class SearchConfig:
         Rounds of local exploration (>= 0). Default 3.
     numerical_llc : bool
         Run the numerical LLC for every point. Default True.
+    importance : tuple of float or None
+        Feature importance I_j > 0 of the potential (:class:`kgon.critical.search.ModelSpec`); None (and
+        all ones, stored as None) is the uniform model. Omitted from :meth:`to_dict` when None.
     """
 
     c: int
@@ -288,10 +293,12 @@ class SearchConfig:
     max_index: int | None = 0
     explore_rounds: int = 3
     numerical_llc: bool = True
+    importance: tuple[float, ...] | None = None
 
     def __post_init__(self):
         check_int("c", self.c, minimum=2)
         check_int("r", self.r, minimum=1)
+        object.__setattr__(self, "importance", ModelSpec(c=self.c, r=self.r, importance=self.importance).importance)
         if self.n_starts is not None:
             check_int("n_starts", self.n_starts, minimum=1)
         _check_seed(self.seed)
@@ -303,8 +310,18 @@ class SearchConfig:
         if not isinstance(self.numerical_llc, bool):
             raise ValueError(f"`numerical_llc` must be True or False; got {self.numerical_llc!r}.")
 
+    @property
+    def model(self) -> ModelSpec:
+        """The model searched: (c, r, importance)."""
+        return ModelSpec(c=self.c, r=self.r, importance=self.importance)
+
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if out["importance"] is None:
+            del out["importance"]  # the uniform model's dict is unchanged from before importance existed
+        else:
+            out["importance"] = list(out["importance"])
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> "SearchConfig":
@@ -351,6 +368,16 @@ class Catalogue:
 
     def __len__(self) -> int:
         return len(self.points)
+
+    @property
+    def importance(self) -> tuple[float, ...] | None:
+        """The feature importance of the potential (None: uniform), from ``config``."""
+        return None if self.config is None else self.config.importance
+
+    @property
+    def model(self) -> ModelSpec:
+        """The model of the catalogue, :class:`kgon.critical.search.ModelSpec` (c, r, importance)."""
+        return ModelSpec(c=self.c, r=self.r, importance=self.importance)
 
     def __iter__(self):
         return iter(self.points)
@@ -453,19 +480,20 @@ def _clean(X: np.ndarray, r: int, c: int, dead_tol: float = 1e-7) -> np.ndarray:
     return flatten(W, b)
 
 
-def _certified_clean(X: np.ndarray, r: int, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _certified_clean(X: np.ndarray, model: ModelSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Canonicalize and certify. Columns shorter than 1e-4 are zeroed where the result is still
     certified (else only those shorter than 1e-7); rows that fail are re-polished once."""
+    r, c = model.r, model.c
     Xc = _clean(X, r, c, dead_tol=DEAD_TOL)
-    L, gn, ok = certify(Xc, r, c)
+    L, gn, ok = certify(Xc, model)
     if not np.all(ok):
         Xf = _clean(X[~ok], r, c)
-        Lf, gf, okf = certify(Xf, r, c)
+        Lf, gf, okf = certify(Xf, model)
         Xc[~ok], L[~ok], gn[~ok], ok[~ok] = Xf, Lf, gf, okf
     bad = ~ok & np.all(np.isfinite(X), axis=1)
     if np.any(bad):
-        Xp = _clean(solve_critical(Xc[bad], r, c, iters=40), r, c)
-        L2, g2, ok2 = certify(Xp, r, c)
+        Xp = _clean(solve_critical(Xc[bad], model, iters=40), r, c)
+        L2, g2, ok2 = certify(Xp, model)
         Xc[bad], L[bad], gn[bad], ok[bad] = Xp, L2, g2, ok2
     return Xc, L, gn, ok
 
@@ -497,16 +525,20 @@ RESCUE_TOL = 1e-4
 """Newton endpoints with GRAD_TOL < |grad L| <= RESCUE_TOL are snapped to regular polygons."""
 
 
-def refine_critical(X: np.ndarray, r: int, c: int, *, iters: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def refine_critical(X: np.ndarray, r, c: int | None = None, *, iters: int = 200
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The search's refinement from given starting points: Newton (LM) solve, clean, certify.
 
     Endpoints that are nearly but not certifiably critical (|grad L| <= ``RESCUE_TOL``; the Newton
     iteration stalls at kinks of the potential, e.g. at 4-gons with zero bias) are replaced by the
     nearest (Euclidean) of their structured variants (:func:`_variants`: regular-polygon snapping)
-    that is certified. Returns (X, L, ok): endpoints, losses and the certified mask.
+    that is certified. Returns (X, L, ok): endpoints, losses and the certified mask. ``r, c``: the
+    uniform model's shape, or ``r`` a :class:`kgon.critical.search.ModelSpec` and ``c`` omitted.
     """
-    S = solve_critical(np.asarray(X, dtype=np.float64), r, c, iters=iters)
-    S, L, gn, ok = _certified_clean(S, r, c)
+    model = as_model(r, c)
+    r, c = model.r, model.c
+    S = solve_critical(np.asarray(X, dtype=np.float64), model, iters=iters)
+    S, L, gn, ok = _certified_clean(S, model)
     stuck = np.nonzero(~ok & (gn <= RESCUE_TOL))[0]
     if stuck.size:
         cands, owner = [], []
@@ -516,10 +548,10 @@ def refine_critical(X: np.ndarray, r: int, c: int, *, iters: int = 200) -> tuple
                 owner.append(i)
         if cands:
             C = _clean(np.array(cands), r, c)
-            LC, gC, okC = certify(C, r, c)
+            LC, gC, okC = certify(C, model)
             if np.any(~okC):
-                P = solve_critical(C[~okC], r, c, iters=30)
-                P, LP, gP, okP = _certified_clean(P, r, c)
+                P = solve_critical(C[~okC], model, iters=30)
+                P, LP, gP, okP = _certified_clean(P, model)
                 C[~okC], LC[~okC], gC[~okC], okC[~okC] = P, LP, gP, okP
             best: dict[int, tuple[float, int]] = {}
             for j in np.nonzero(okC)[0]:
@@ -685,10 +717,10 @@ def _gram_key(x: np.ndarray, r: int, c: int) -> tuple:
     return tuple(sorted(np.round(np.concatenate([G.ravel(), b]), 6).tolist()))
 
 
-def _pose_key(x: np.ndarray, r: int, c: int) -> tuple:
+def _pose_key(x: np.ndarray, model: ModelSpec) -> tuple:
     """The canonical pose (:func:`kgon.symmetry.canonical_pose`) rounded to 1e-6, as a tuple: equal
     for points in one O(r) x S_c orbit, and it tells apart e.g. the adjacent and opposite 4-- ."""
-    W, b = canonical_pose(*unflatten(x, r, c))
+    W, b = canonical_pose(*unflatten(x, model.r, model.c), importance=model.importance)
     return tuple((np.round(flatten(W, b), 6) + 0.0).tolist())
 
 
@@ -700,9 +732,10 @@ def _constant(W: np.ndarray, b: np.ndarray) -> float:
 
 
 def _choose_representatives(
-    X: np.ndarray, L: np.ndarray, r: int, c: int, max_members: int = 40
+    X: np.ndarray, L: np.ndarray, model: ModelSpec, max_members: int = 40
 ) -> list[tuple[np.ndarray, float]]:
     """One (x, loss) per level (module docstring, steps 1-2)."""
+    r, c = model.r, model.c
     groups = _levels(L)
     # candidate variants of the members of every level, polished in one batch
     cands, cand_level = [], []
@@ -731,13 +764,13 @@ def _choose_representatives(
     pool: dict[int, list[tuple[np.ndarray, bool]]] = {g: [(X[i], False) for i in grp] for g, grp in enumerate(groups)}
     if cands:
         C0 = np.array(cands)
-        L0, _, ok0 = certify(C0, r, c)
+        L0, _, ok0 = certify(C0, model)
         S = C0.copy()
         SL = L0.copy()
         ok = ok0.copy()
         if np.any(~ok0):
-            P = solve_critical(C0[~ok0], r, c, iters=30)
-            P, PL, _, okp = _certified_clean(P, r, c)
+            P = solve_critical(C0[~ok0], model, iters=30)
+            P, PL, _, okp = _certified_clean(P, model)
             S[~ok0], SL[~ok0], ok[~ok0] = P, PL, okp
         for s_idx in np.nonzero(ok)[0]:
             g_idx = cand_level[s_idx]
@@ -760,7 +793,7 @@ def _choose_representatives(
                 grow_level.append(g_idx)
     if grow:
         G0 = np.array(grow)
-        LG, _, okG = certify(G0, r, c)
+        LG, _, okG = certify(G0, model)
         for j in np.nonzero(okG)[0]:
             g_idx = grow_level[j]
             if abs(LG[j] - L[groups[g_idx][0]]) <= LEVEL_TOL:
@@ -775,29 +808,30 @@ def _choose_representatives(
                 not exact,
                 round(_sqnorm(x), 6),
                 round(float(np.sum(np.abs(x - np.round(x, 7)))), 10),  # prefer clean values (l = 1, b = 0)
-                _pose_key(x, r, c),
+                _pose_key(x, model),
             )
             if best_key is None or key < best_key:
                 best, best_key = x, key
         reps.append((best, float(L[grp].min())))
-    return _finalize(reps, r, c)
+    return _finalize(reps, model)
 
 
-def _finalize(reps: list[tuple[np.ndarray, float]], r: int, c: int) -> list[tuple[np.ndarray, float]]:
+def _finalize(reps: list[tuple[np.ndarray, float]], model: ModelSpec) -> list[tuple[np.ndarray, float]]:
     """Put each representative in canonical pose (:func:`kgon.symmetry.canonical_pose`) with biases
     below 1e-10 set to zero, keeping each step only if the point stays certified on its level."""
     if not reps:
         return reps
+    r, c = model.r, model.c
     posed, zeroed = [], []
     for x, _ in reps:
-        W, b = canonical_pose(*unflatten(x, r, c))
+        W, b = canonical_pose(*unflatten(x, r, c), importance=model.importance)
         posed.append(flatten(W, b))
         b0 = b.copy()
         b0[np.abs(b0) < 1e-10] = 0.0
         zeroed.append(flatten(W, b0))
     out = []
-    Lp, _, okp = certify(np.array(posed), r, c)
-    Lz, _, okz = certify(np.array(zeroed), r, c)
+    Lp, _, okp = certify(np.array(posed), model)
+    Lz, _, okz = certify(np.array(zeroed), model)
     for i, (x, lo) in enumerate(reps):
         if okz[i] and abs(Lz[i] - lo) <= LEVEL_TOL:
             out.append((zeroed[i], lo))
@@ -830,7 +864,7 @@ def _bias_flips(x: np.ndarray, r: int, c: int) -> list[np.ndarray]:
     return out
 
 
-def _explore(X: np.ndarray, L: np.ndarray, r: int, c: int, rng: np.random.Generator, *, rounds: int,
+def _explore(X: np.ndarray, L: np.ndarray, model: ModelSpec, rng: np.random.Generator, *, rounds: int,
              per_level: int, n_modes: int = 2) -> tuple[np.ndarray, np.ndarray, int]:
     """Closure of the found set under local exploration (module docstring, step 0).
 
@@ -841,6 +875,7 @@ def _explore(X: np.ndarray, L: np.ndarray, r: int, c: int, rng: np.random.Genera
     certified endpoints; it stops early when a round finds no new level. Returns the enlarged
     (X, L) and the number of exploration starts used.
     """
+    r, c = model.r, model.c
     used = 0
     explored: list[float] = []
     for _ in range(rounds):
@@ -861,7 +896,7 @@ def _explore(X: np.ndarray, L: np.ndarray, r: int, c: int, rng: np.random.Genera
             starts.extend(_bias_flips(X[g[0]], r, c))
         # mode following: +- the softest / most negative Hessian eigenvectors (zero modes skipped)
         if fresh and n_modes:
-            Hs = hessians(np.array([X[g[0]] for g in fresh]), r, c)
+            Hs = hessians(np.array([X[g[0]] for g in fresh]), model)
             for g, H in zip(fresh, Hs):
                 lam, vec = np.linalg.eigh(0.5 * (H + H.T))
                 tol = 1e-8 * max(1.0, float(np.max(np.abs(lam))))
@@ -871,7 +906,7 @@ def _explore(X: np.ndarray, L: np.ndarray, r: int, c: int, rng: np.random.Genera
                         starts.append(X[g[0]] + step * vec[:, j])
         if not starts:
             break
-        S, SL, ok = refine_critical(np.array(starts), r, c)
+        S, SL, ok = refine_critical(np.array(starts), model)
         used += len(starts)
         S, SL = S[ok], SL[ok]
         levels = np.array([L[g[0]] for g in groups])
@@ -907,6 +942,7 @@ def find_critical_points(
     max_index: int | None = 0,
     explore_rounds: int = 3,
     numerical_llc: bool = True,
+    importance=None,
 ) -> Catalogue:
     """Find, certify, deduplicate, name and measure the critical points of the TMS potential.
 
@@ -932,6 +968,11 @@ def find_critical_points(
         Rounds of local exploration around the found points (module docstring, step 0; default 3).
     numerical_llc : bool, keyword-only
         Run the numerical LLC (:func:`kgon.llc.llc_numerical`) for every point (default True).
+    importance : sequence of c floats > 0, keyword-only
+        Feature importance I_j of the potential (:func:`kgon.potential`); None (default) or all ones:
+        the uniform model, with results identical to a call without it. Only permutations among
+        features of equal importance are symmetries (:mod:`kgon.symmetry`); the importance enters
+        the names of irregular points and the seed of the numerical LLC.
 
     Returns
     -------
@@ -951,31 +992,32 @@ def find_critical_points(
     """
     require_x64("kgon.find_critical_points")
     config = SearchConfig(c=c, r=r, n_starts=n_starts, seed=seed, max_loss=max_loss, max_index=max_index,
-                          explore_rounds=explore_rounds, numerical_llc=numerical_llc)
+                          explore_rounds=explore_rounds, numerical_llc=numerical_llc, importance=importance)
     if config.n_starts is None:
         config = dataclasses.replace(config, n_starts=_default_n_starts(c, r))
     if config.max_loss is not None:
         config = dataclasses.replace(config, max_loss=float(config.max_loss))
     c, r, n_starts, seed, max_loss = config.c, config.r, config.n_starts, config.seed, config.max_loss
     max_index, explore_rounds = config.max_index, config.explore_rounds
+    model = config.model
     rng = np.random.default_rng(seed)
-    X0, kind = make_starts(rng, n_starts, r, c)
+    X0, kind = make_starts(rng, n_starts, model)
     gd = kind == 2
     if np.any(gd):
-        X0[gd] = gradient_descent(X0[gd], r, c)
+        X0[gd] = gradient_descent(X0[gd], model)
     # the exact regular k-gons of the largest families (resultant solver), so that polygons whose
     # (length, bias) lie outside the random polygon starts' ranges are never missed (the 10-gon at
     # c = 10 has l = -b = golden ratio)
     exact = _exact_polygon_starts(r, c)
     X0 = np.concatenate([X0, exact])
-    X, L, ok = refine_critical(X0, r, c)
+    X, L, ok = refine_critical(X0, model)
     # n_converged counts the same set as n_starts (the requested starts); the exact polygon starts
     # are counted separately in the config
     n_conv = int(ok[:n_starts].sum())
     n_exact_conv = int(ok[n_starts:].sum())
     if n_conv + n_exact_conv == 0:
         raise ValueError(
-            f"no start converged to a certified critical point (|grad L| <= {GRAD_TOL:g}) at c = {c}, r = {r} "
+            f"no start converged to a certified critical point (|grad L| <= {GRAD_TOL:g}) at {model.key()} "
             f"with n_starts = {n_starts}; increase `n_starts`."
         )
     X, L = X[ok], L[ok]
@@ -984,25 +1026,26 @@ def find_critical_points(
         X, L = X[keep], L[keep]
     n_explore = 0
     if X.shape[0] and explore_rounds:
-        X, L, n_explore = _explore(X, L, r, c, rng, rounds=explore_rounds, per_level=4)
+        X, L, n_explore = _explore(X, L, model, rng, rounds=explore_rounds, per_level=4)
         if max_loss is not None:
             keep = L <= max_loss + LEVEL_TOL
             X, L = X[keep], L[keep]
-    reps = _choose_representatives(X, L, r, c) if X.shape[0] else []
+    reps = _choose_representatives(X, L, model) if X.shape[0] else []
     if max_loss is not None:
         reps = [(x, lo) for x, lo in reps if lo <= max_loss]
-    points = _measure(reps, r, c, numerical_llc=numerical_llc, max_index=max_index)
+    points = _measure(reps, model, numerical_llc=numerical_llc, max_index=max_index)
     stats = {"grad_tol": GRAD_TOL, "level_tol": LEVEL_TOL, "n_explore": n_explore,
              "exact_starts": int(exact.shape[0]), "exact_converged": n_exact_conv}
     return Catalogue(c, r, tuple(points), seed, n_starts, n_conv, max_loss, config=config, stats=stats)
 
 
-def _measure(reps, r: int, c: int, *, numerical_llc: bool, max_index: int | None = None) -> list[CriticalPoint]:
+def _measure(reps, model: ModelSpec, *, numerical_llc: bool, max_index: int | None = None) -> list[CriticalPoint]:
     from kgon.critical.search import loss_and_grad_norm
 
+    r, c, imp = model.r, model.c, model.importance
     if max_index is not None and reps:
         # cheap prefilter on the Hessian index before the full geometry
-        Hs = hessians(np.array([x for x, _ in reps]), r, c)
+        Hs = hessians(np.array([x for x, _ in reps]), model)
         kept = []
         for (x, lo), H in zip(reps, Hs):
             lam = np.linalg.eigvalsh(0.5 * (H + H.T))
@@ -1013,26 +1056,27 @@ def _measure(reps, r: int, c: int, *, numerical_llc: bool, max_index: int | None
     geoms, kept = [], []
     for x, lo in reps:
         W, b = unflatten(x, r, c)
-        geom = hessian_geometry(W, b)
+        geom = hessian_geometry(W, b, importance=imp)
         if max_index is not None and geom.signature[0] > max_index and not polygon_info(W, b).regular:
             continue
         geoms.append(geom)
         kept.append((x, lo))
     reps = kept
     if numerical_llc and reps:
-        key_int = int(hashlib.sha1(f"llc|{c}|{r}".encode()).hexdigest()[:8], 16)
-        nums = llc_numerical(jax.random.PRNGKey(key_int), [(x, lo, g) for (x, lo), g in zip(reps, geoms)], r, c)
+        llc_key = f"llc|{c}|{r}" if imp is None else f"llc|{model.key()}"
+        key_int = int(hashlib.sha1(llc_key.encode()).hexdigest()[:8], 16)
+        nums = llc_numerical(jax.random.PRNGKey(key_int), [(x, lo, g) for (x, lo), g in zip(reps, geoms)], model)
     else:
         nums = [None] * len(reps)
     Xr = np.array([x for x, _ in reps]) if reps else np.zeros((0, r * c + c))
-    Ls, gns = loss_and_grad_norm(Xr, r, c)
+    Ls, gns = loss_and_grad_norm(Xr, model)
     raw = []
     for (x, _), geom, num, loss, gnorm in zip(reps, geoms, nums, Ls, gns):
         W, b = unflatten(x, r, c)
         W = np.array(W)
         b = np.array(b)
         info = polygon_info(W, b)
-        name = point_name(W, b, loss)
+        name = point_name(W, b, loss, importance=imp)
         lh = llc_hessian(geom)
         saddle = geom.signature[0] > 0
         suffix = "-stable" if saddle else ""
@@ -1063,7 +1107,7 @@ def _measure(reps, r: int, c: int, *, numerical_llc: bool, max_index: int | None
                 llc_hessian=lh,
                 llc_numerical=None if num is None or num.escaped else num.value,
                 constant=_constant(W, b),
-                multiplicity=multiplicity(W, b),
+                multiplicity=multiplicity(W, b, importance=imp),
                 hessian_signature=tuple(int(v) for v in geom.signature),
                 smooth=bool(geom.smooth),
                 zero_modes=(geom.orbit_dim, geom.flat_dim, geom.degenerate_dim),
@@ -1115,25 +1159,30 @@ def _cache_dir() -> Path:
     return Path(root) if root else Path.home() / ".cache" / "tmsphase"
 
 
-def default_catalogue_path(c: int, *, r: int = 2, max_loss: float | None = None) -> Path:
-    """The file under which :func:`default_catalogue` caches the catalogue at (c, r, max_loss).
+def default_catalogue_path(c: int, *, r: int = 2, max_loss: float | None = None, importance=None) -> Path:
+    """The file under which :func:`default_catalogue` caches the catalogue at (c, r, max_loss, importance).
 
     ``$TMSPHASE_CACHE/catalogue-c<c>-r<r>-<key>.json`` (default directory ``~/.cache/tmsphase``); the
-    key hashes the source of the search modules and the arguments, so a code change starts a new file.
+    key hashes the source of the search modules and the arguments (the importance only when it is not
+    uniform), so a code change starts a new file.
     """
-    key = hashlib.sha1(f"{_code_hash()}|c={c}|r={r}|max_loss={max_loss!r}".encode()).hexdigest()[:16]
+    model = ModelSpec(c=c, r=r, importance=importance)
+    text = f"{_code_hash()}|c={c}|r={r}|max_loss={max_loss!r}"
+    if not model.uniform:
+        text += "|" + model.key()
+    key = hashlib.sha1(text.encode()).hexdigest()[:16]
     return _cache_dir() / f"catalogue-c{c}-r{r}-{key}.json"
 
 
 @lru_cache(maxsize=None)
-def _default_catalogue_cached(c: int, r: int, max_loss: float | None) -> Catalogue:
-    path = default_catalogue_path(c, r=r, max_loss=max_loss)
+def _default_catalogue_cached(c: int, r: int, max_loss: float | None, importance=None) -> Catalogue:
+    path = default_catalogue_path(c, r=r, max_loss=max_loss, importance=importance)
     if path.exists():
         try:
             return Catalogue.from_json(path.read_text())
         except (ValueError, KeyError):
             pass  # corrupt cache entry: recompute
-    cat = find_critical_points(c, r=r, seed=0, max_loss=max_loss)
+    cat = find_critical_points(c, r=r, seed=0, max_loss=max_loss, importance=importance)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(path, cat.to_json())
@@ -1142,7 +1191,7 @@ def _default_catalogue_cached(c: int, r: int, max_loss: float | None) -> Catalog
     return cat
 
 
-def default_catalogue(c: int = 6, *, r: int = 2, max_loss: float | None = None) -> Catalogue:
+def default_catalogue(c: int = 6, *, r: int = 2, max_loss: float | None = None, importance=None) -> Catalogue:
     """The catalogue at (c, r) with default search settings (seed 0), computed once and cached.
 
     Cached in memory and on disk under ``$TMSPHASE_CACHE`` (default ``~/.cache/tmsphase``), keyed by
@@ -1157,11 +1206,14 @@ def default_catalogue(c: int = 6, *, r: int = 2, max_loss: float | None = None) 
         Hidden dimension (>= 1).
     max_loss : float, keyword-only
         Keep only points with loss <= max_loss.
+    importance : sequence of c floats > 0, keyword-only
+        Feature importance (:func:`find_critical_points`); None or all ones: uniform.
     """
     c = check_int("c", c, minimum=2)
     r = check_int("r", r, minimum=1)
+    importance = ModelSpec(c=c, r=r, importance=importance).importance
     if max_loss is not None:
         if isinstance(max_loss, bool) or not isinstance(max_loss, (int, float)) or not math.isfinite(max_loss):
             raise ValueError(f"`max_loss` must be a finite number or None; got {max_loss!r}.")
         max_loss = float(max_loss)
-    return _default_catalogue_cached(c, r, max_loss)
+    return _default_catalogue_cached(c, r, max_loss, importance)

@@ -32,6 +32,7 @@ Deduplication, naming and geometry are done by :mod:`kgon.critical.catalogue` on
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -39,8 +40,11 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 from kgon.evaluators import potential_jax
+from kgon.validation import check_feature_weights, check_int
 
 __all__ = [
+    "ModelSpec",
+    "as_model",
     "GRAD_TOL",
     "DEAD_TOL",
     "solve_critical",
@@ -63,6 +67,69 @@ DEAD_TOL = 1e-4
 _CHUNK = 256  # batch size of the compiled solvers (inputs are padded to a multiple of it)
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """The model whose potential the search works on: c features, hidden dimension r, importance.
+
+    Hashable and frozen: it keys the compiled solvers and the catalogue cache.
+
+    Attributes
+    ----------
+    c : int
+        Number of features (>= 2).
+    r : int
+        Hidden dimension (>= 1). Default 2.
+    importance : tuple of float or None
+        Feature importance I_j > 0 weighting output coordinate j (:func:`kgon.potential`); c finite
+        positive numbers. ``None`` (the default) and all ones are the uniform model and are stored as
+        ``None``, so that every uniform computation is exactly today's.
+    """
+
+    c: int
+    r: int = 2
+    importance: tuple[float, ...] | None = None
+
+    def __post_init__(self):
+        check_int("c", self.c, minimum=2)
+        check_int("r", self.r, minimum=1)
+        if self.importance is not None:
+            arr = check_feature_weights("importance", self.importance, self.c)
+            imp = tuple(float(v) for v in arr)
+            object.__setattr__(self, "importance", None if all(v == 1.0 for v in imp) else imp)
+
+    @property
+    def uniform(self) -> bool:
+        """True for the uniform model (importance all ones)."""
+        return self.importance is None
+
+    @property
+    def d(self) -> int:
+        """Number of parameters r c + c."""
+        return self.r * self.c + self.c
+
+    def weights(self) -> np.ndarray:
+        """The importance as an array of shape (c,) (ones for the uniform model)."""
+        return np.ones(self.c) if self.importance is None else np.array(self.importance)
+
+    def key(self) -> str:
+        """Text key: ``"c=<c>|r=<r>"``, plus ``"|I=<I_1>,...,<I_c>"`` (repr of each float) if not uniform."""
+        out = f"c={self.c}|r={self.r}"
+        if self.importance is not None:
+            out += "|I=" + ",".join(repr(v) for v in self.importance)
+        return out
+
+
+def as_model(r, c: int | None = None) -> ModelSpec:
+    """A :class:`ModelSpec` from ``r`` (a ModelSpec, returned as is) or from the pair (r, c) (uniform model)."""
+    if isinstance(r, ModelSpec):
+        if c is not None and c != r.c:
+            raise ValueError(f"`c` = {c!r} does not match the model's c = {r.c}.")
+        return r
+    if c is None:
+        raise ValueError("`c` is required when `r` is an int (or pass a ModelSpec).")
+    return ModelSpec(c=c, r=r)
+
+
 def _split(x, r: int, c: int):
     return x[: r * c].reshape(r, c), x[r * c :]
 
@@ -80,34 +147,47 @@ def unflatten(x, r: int, c: int) -> tuple[np.ndarray, np.ndarray]:
     return x[..., : r * c].reshape(x.shape[:-1] + (r, c)), x[..., r * c :]
 
 
+def _loss_fn(r, c: int | None = None):
+    """L(x) for flattened x of the model ``as_model(r, c)`` (jax; one function per model)."""
+    return _loss_fn_model(as_model(r, c))
+
+
 @lru_cache(maxsize=None)
-def _loss_fn(r: int, c: int):
-    def f(x):
-        W, b = _split(x, r, c)
-        return potential_jax(W, b)
+def _loss_fn_model(model: ModelSpec):
+    r, c = model.r, model.c
+    imp = None if model.importance is None else np.array(model.importance)
+
+    if imp is None:
+        def f(x):
+            W, b = _split(x, r, c)
+            return potential_jax(W, b)
+    else:
+        def f(x):
+            W, b = _split(x, r, c)
+            return potential_jax(W, b, importance=jnp.asarray(imp))
 
     return f
 
 
 @lru_cache(maxsize=None)
-def _value_grad_batched(r: int, c: int):
-    f = _loss_fn(r, c)
+def _value_grad_batched(model: ModelSpec):
+    f = _loss_fn_model(model)
     return jax.jit(jax.vmap(jax.value_and_grad(f)))
 
 
 @lru_cache(maxsize=None)
-def _hessian_batched(r: int, c: int):
-    return jax.jit(jax.vmap(jax.hessian(_loss_fn(r, c))))
+def _hessian_batched(model: ModelSpec):
+    return jax.jit(jax.vmap(jax.hessian(_loss_fn_model(model))))
 
 
 @lru_cache(maxsize=None)
-def _lm_solver(r: int, c: int):
+def _lm_solver(model: ModelSpec):
     """jit(vmap) Levenberg-Marquardt on grad L = 0 (module docstring, step 2); the number of
     iterations is a traced argument, so one compilation serves every call."""
-    f = _loss_fn(r, c)
+    f = _loss_fn_model(model)
     g = jax.grad(f)
     H = jax.hessian(f)
-    d = r * c + c
+    d = model.d
     eye = jnp.eye(d)
 
     def solve_one(x0, iters):
@@ -135,8 +215,8 @@ def _lm_solver(r: int, c: int):
 
 
 @lru_cache(maxsize=None)
-def _gd_solver(r: int, c: int, steps: int, lr: float):
-    g = jax.grad(_loss_fn(r, c))
+def _gd_solver(model: ModelSpec, steps: int, lr: float):
+    g = jax.grad(_loss_fn_model(model))
 
     def run_one(x0):
         def body(x, _):
@@ -164,32 +244,36 @@ def _chunked(fn, X: np.ndarray, *args) -> np.ndarray:
     return np.concatenate(outs, axis=0)
 
 
-def solve_critical(X: np.ndarray, r: int, c: int, *, iters: int = 200) -> np.ndarray:
-    """Run the LM iteration on grad L = 0 from each row of ``X`` (shape (n, r c + c))."""
+def solve_critical(X: np.ndarray, r, c: int | None = None, *, iters: int = 200) -> np.ndarray:
+    """Run the LM iteration on grad L = 0 from each row of ``X`` (shape (n, r c + c)).
+
+    ``r, c``: the shape of the uniform model, or ``r`` a :class:`ModelSpec` (and ``c`` omitted); the
+    same for every function of this module that takes ``r, c``."""
     X = np.asarray(X, dtype=np.float64)
-    solver = _lm_solver(r, c)
+    model = as_model(r, c)
+    solver = _lm_solver(model)
     first = min(int(iters), 40)
     out = _chunked(solver, X, jnp.asarray(first))
     if iters > first and out.shape[0]:
         # continue only the rows that are not yet converged (most are after 40 iterations)
-        _, gn = loss_and_grad_norm(out, r, c)
+        _, gn = loss_and_grad_norm(out, model)
         todo = ~(gn <= 1e-3 * GRAD_TOL)
         if np.any(todo):
             out[todo] = _chunked(solver, out[todo], jnp.asarray(int(iters) - first))
     return out
 
 
-def gradient_descent(X: np.ndarray, r: int, c: int, *, steps: int = 1500, lr: float = 0.1) -> np.ndarray:
+def gradient_descent(X: np.ndarray, r, c: int | None = None, *, steps: int = 1500, lr: float = 0.1) -> np.ndarray:
     """Plain gradient descent w <- w - lr grad L(w) from each row of ``X``."""
-    return _chunked(_gd_solver(r, c, steps, lr), np.asarray(X, dtype=np.float64))
+    return _chunked(_gd_solver(as_model(r, c), steps, lr), np.asarray(X, dtype=np.float64))
 
 
-def loss_and_grad_norm(X: np.ndarray, r: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+def loss_and_grad_norm(X: np.ndarray, r, c: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """L(w) and |grad L(w)| for each row of ``X``."""
     X = np.asarray(X, dtype=np.float64)
     if X.shape[0] == 0:
         return np.zeros(0), np.zeros(0)
-    fn = _value_grad_batched(r, c)
+    fn = _value_grad_batched(as_model(r, c))
     vals, grads = [], []
     for s in range(0, X.shape[0], _CHUNK):
         blk = X[s : s + _CHUNK]
@@ -203,26 +287,29 @@ def loss_and_grad_norm(X: np.ndarray, r: int, c: int) -> tuple[np.ndarray, np.nd
     return np.concatenate(vals), np.sqrt(np.sum(g * g, axis=-1))
 
 
-def gradient_norm(W, b) -> float:
-    """|grad L(W, b)| (full Euclidean norm over W and b) for one parameter."""
+def gradient_norm(W, b, *, importance=None) -> float:
+    """|grad L(W, b)| (full Euclidean norm over W and b) for one parameter (``importance`` as in
+    :class:`ModelSpec`)."""
     r, c = np.shape(W)
-    _, gn = loss_and_grad_norm(flatten(W, b)[None], r, c)
+    _, gn = loss_and_grad_norm(flatten(W, b)[None], ModelSpec(c=c, r=r, importance=importance))
     return float(gn[0])
 
 
-def hessians(X: np.ndarray, r: int, c: int) -> np.ndarray:
+def hessians(X: np.ndarray, r, c: int | None = None) -> np.ndarray:
     """Hessian of L (of the active smooth piece at kinks) at each row of ``X``; shape (n, d, d)."""
     X = np.asarray(X, dtype=np.float64)
-    return _chunked(_hessian_batched(r, c), X) if X.shape[0] else np.zeros((0, r * c + c, r * c + c))
+    model = as_model(r, c)
+    return _chunked(_hessian_batched(model), X) if X.shape[0] else np.zeros((0, model.d, model.d))
 
 
-def make_starts(rng: np.random.Generator, n: int, r: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+def make_starts(rng: np.random.Generator, n: int, r, c: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Starting points: (random, perturbed polygons, to-be-descended random) in thirds.
 
     Returns ``(X, kind)`` with ``X`` shape (n, r c + c) and ``kind`` 0 (random), 1 (polygon),
     2 (gradient-descent start; the caller descends these before solving).
     """
-    d = r * c + c
+    model = as_model(r, c)
+    r, c, d = model.r, model.c, model.d
     kind = np.arange(n) % 3
     X = np.empty((n, d))
     shapes = polygon_shapes(c)
@@ -277,7 +364,7 @@ def _polygon_start(
     return W[:, perm], b[perm]
 
 
-def certify(X: np.ndarray, r: int, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def certify(X: np.ndarray, r, c: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Losses, gradient norms and the certified mask (|grad L| <= GRAD_TOL) for rows of ``X``."""
     L, gn = loss_and_grad_norm(X, r, c)
     ok = np.isfinite(L) & np.isfinite(gn) & (gn <= GRAD_TOL)
