@@ -393,6 +393,6 @@ def general_sgd_report(output: dict, out_dir, *, name: str | None = None) -> lis
         for run in point["runs"]:
             fig = plot_general_sgd_run(run, title=_title(point["sgd"]) + f", seed {run['seed']}")
             tag = f"-p{i}" if len(points) > 1 else ""
-            paths.extend(save_figure(fig, out_dir / f"{stem}{tag}-run{run['seed']}"))
+            paths.extend(save_figure(fig, out_dir / f"{stem}{tag}-run{run['seed']}.png"))  # names like sparsity-0.3
             plt.close(fig)
     return paths
