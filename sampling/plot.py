@@ -168,8 +168,9 @@ def plot_general_study(results: dict, path=None):
 def plot_llc_calibration(res, path=None, *, theory: float | None = None):
     """Estimate vs step size of a calibrated :class:`sampling.LLCResult` (``res.calibration``;
     docs/llc.md): each sweep setting's estimate ± standard error (filled: passed the checks; open:
-    failed), the chosen step, the final estimate and, if given, the theoretical value; right: the MALA
-    acceptance per step with the threshold.
+    failed), the chosen step, the final plain estimate there, the two-temperature estimate (the one
+    reported as ``llc`` by default with calibration, docs/llc.md §4) and, if given, the theoretical value;
+    right: the MALA acceptance per step with the threshold.
 
     With ``path`` it is saved as PNG + PDF and the written paths are returned; otherwise the figure."""
     plt = _plt()
@@ -191,8 +192,12 @@ def plot_llc_calibration(res, path=None, *, theory: float | None = None):
         a2.plot(x, [s.acceptance for s in ss], "o-", color=col, ms=3, lw=0.8, label=f"gamma = {g:g}")
     if cal.chosen is not None:
         a1.axvline(cal.eps * nbeta, color="k", ls=":", lw=0.8, label=f"chosen eps n beta = {cal.eps * nbeta:.3g}")
-        a1.errorbar([cal.eps * nbeta], [res.llc], yerr=[res.llc_se], fmt="s", color="k", ms=5,
-                    label=f"final estimate {res.llc:.3f} ± {res.llc_se:.3f}")
+        plain, plain_se = getattr(res, "llc_plain", res.llc), getattr(res, "llc_plain_se", res.llc_se)
+        a1.errorbar([cal.eps * nbeta], [plain], yerr=[plain_se], fmt="s", color="k", ms=5,
+                    label=f"final plain estimate {plain:.3f} ± {plain_se:.3f}")
+        if getattr(res, "estimator", "plain") == "two_temperature" and np.isfinite(res.llc):
+            a1.errorbar([cal.eps * nbeta], [res.llc], yerr=[res.llc_se], fmt="*", color="tab:red", ms=9,
+                        label=f"two-temperature estimate (reported) {res.llc:.3f} ± {res.llc_se:.3f}")
     if theory is not None:
         a1.axhline(theory, color="tab:green", ls="--", lw=1, label=f"theory {theory:g}")
     a1.set_xscale("log")

@@ -27,6 +27,7 @@ def test_llc_cli(catalogue6, tmp_path):
     d = json.loads(out)
     assert set(d) >= {"llc", "llc_std", "diagnostics", "theory_llc", "relative_error", "config"}
     assert d["theory_llc"] == 8.5 and d["point"] == "6" and d["llc"] > 0
+    assert d["estimator"] == "plain" and d["llc_plain"] == d["llc"]  # uncalibrated: the plain estimate
     assert d["config"]["eps"] == pytest.approx(0.02 * math.log(1e5) / 1e5)
     assert d["config"]["refined"] is True and d["config"]["chains"] == 8
     assert {"acceptance_mean", "excluded", "warnings"} <= set(d["diagnostics"])

@@ -8,7 +8,7 @@ fixed number of steps confound this with mixing (a small step covers less SGLD t
 and an unmixed chain started at w* reads too low), so every setting of the sweep runs the **same
 SGLD time**: ``burnin`` and ``draws`` are counted at a reference step (default eps = 1/(8 n beta)) and
 scale as reference / eps. The sweep goes down a geometric grid (default eps = 2^-k / (n beta),
-k = 0..7) and checks, per setting:
+k = 0..8) and checks, per setting:
 
 1. **healthy**: no chain excluded (nan / diverged / escaped; :func:`sampling.dynamics.sgld.summarize_chains`);
 2. **accurate step**: mean MALA acceptance of the same proposal >= ``min_acceptance`` (default 0.99):
@@ -42,10 +42,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CalibrationSetting", "Calibration", "DEFAULT_EPS_SCALES", "choose_setting", "sweep_setting"]
+__all__ = ["CalibrationSetting", "Calibration", "DEFAULT_EPS_SCALES", "ESTIMATE_EPS_SCALES", "choose_setting",
+           "sweep_setting"]
 
 DEFAULT_EPS_SCALES = tuple(2.0 ** -k for k in range(8))
-"""Default grid of eps * n beta for the calibration sweep (1, 1/2, ..., 1/128)."""
+"""Grid of eps * n beta of the trajectory calibration (1, 1/2, ..., 1/128; ``sampling.llc_trajectory``)."""
+
+ESTIMATE_EPS_SCALES = tuple(2.0 ** -k for k in range(9))
+"""Default grid of eps * n beta of ``estimate_llc(calibrate=True)`` (1, 1/2, ..., 1/256; the sweep stops at
+the first confirmed plateau, so the smallest, most expensive steps run only where nothing larger passes:
+deep networks need 1/256)."""
 
 DEFAULT_REFERENCE_SCALE = 1.0 / 8
 """eps * n beta at which ``burnin`` and ``draws`` are counted in calibration mode (module docstring)."""

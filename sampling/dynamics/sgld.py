@@ -67,7 +67,7 @@ from kgon.validation import check_int
 from sampling.data import key_data
 
 __all__ = ["sgld_step", "estimate_llc", "LLCResult", "LLCDiagnostics", "SGLDConfig", "default_nbeta", "chain_runner",
-           "summarize_chains", "as_typed_key", "quadratic_loss", "CHUNK"]
+           "summarize_chains", "as_typed_key", "quadratic_loss", "CHUNK", "ESTIMATORS", "combine_two_temperatures"]
 
 
 def quadratic_loss(w, curvature):
@@ -458,6 +458,16 @@ class LLCResult:
         acceptance and checks, the chosen one and why (:mod:`sampling.dynamics.calibrate`).
     reason : str
         Why ``llc`` is NaN, if it is ("" otherwise).
+    estimator : str
+        Which estimate ``llc`` is: ``"plain"`` (n beta (E_beta[L_n] - L_n(w*)), Lau et al. 2023 eq. 10)
+        or ``"two_temperature"`` (n (E_beta1[L_n] - E_beta2[L_n]) / (1/beta1 - 1/beta2), docs/llc.md §4;
+        then ``chain_llc`` and ``healthy`` are per pair of chains (chain c at beta1 with chain c at beta2)
+        and ``loss_trace`` / ``acceptance_trace`` / ``diagnostics`` / ``config`` are those at beta1).
+    llc_plain, llc_plain_se : float
+        The plain estimate at n beta = ``config.nbeta`` and its standard error (= ``llc``, ``llc_se`` when
+        ``estimator == "plain"``).
+    parts : tuple of LLCResult
+        Two-temperature: the plain estimates at beta1 and at beta2 = ``beta_ratio`` x beta1 (empty for plain).
     """
 
     llc: float
@@ -473,11 +483,20 @@ class LLCResult:
     seed: tuple[int, ...] = ()
     calibration: Any = None
     reason: str = ""
+    estimator: str = "plain"
+    llc_plain: float = float("nan")
+    llc_plain_se: float = float("nan")
+    parts: tuple = ()
 
     def to_dict(self) -> dict:
         """JSON-able summary (no traces): keys llc, llc_std, llc_se, chain_llc, healthy, loss_star,
-        diagnostics, config, seed, calibration, reason."""
+        diagnostics, config, seed, calibration, reason, estimator, llc_plain, llc_plain_se, parts (each
+        part's summary without its own parts and calibration)."""
         return {
+            "estimator": self.estimator,
+            "llc_plain": _json_float(self.llc_plain),
+            "llc_plain_se": _json_float(self.llc_plain_se),
+            "parts": [{k: v for k, v in p.to_dict().items() if k not in ("parts", "calibration")} for p in self.parts],
             "llc": _json_float(self.llc),
             "llc_std": _json_float(self.llc_std),
             "llc_se": _json_float(self.llc_se),
@@ -619,6 +638,8 @@ def estimate_llc(
     plateau_rtol: float = 0.01,
     sweep_fraction: float = 0.4,
     reference_eps: float | None = None,
+    estimator: str | None = None,
+    beta_ratio: float = 0.5,
 ) -> LLCResult:
     """Estimate the local learning coefficient at ``w_star`` with SGLD (module docstring).
 
@@ -661,7 +682,7 @@ def estimate_llc(
         small-step plateau; then a fresh estimate there.
         If no setting passes, the estimate is NaN and ``reason`` says why.
     eps_grid : sequence of float, keyword-only
-        Steps to try (default ``DEFAULT_EPS_SCALES / nbeta`` = 2^-k / (n beta), k = 0..7).
+        Steps to try (default ``ESTIMATE_EPS_SCALES / nbeta`` = 2^-k / (n beta), k = 0..8).
     gamma_grid : sequence of float, keyword-only
         Localisations to try (default ``(gamma,)``); the smallest one with a valid step is used.
     calibration_acceptance, plateau_rtol, sweep_fraction : float, keyword-only
@@ -671,6 +692,17 @@ def estimate_llc(
         With ``calibrate=True`` every step size runs the same SGLD time t = eps x steps: ``burnin`` and
         ``draws`` are the steps at ``reference_eps`` (default 1 / (8 n beta)) and scale as
         reference_eps / eps (the final estimate at the chosen eps likewise).
+    estimator : {"plain", "two_temperature"} or None, keyword-only
+        ``"plain"``: lambda_hat = n beta (E_beta[L_n] - L_n(w*)) (Lau et al. 2023 eq. 10; the papers' SGLD
+        numbers). ``"two_temperature"``: also run beta2 = ``beta_ratio`` x beta (chains coupled to the
+        beta chains: same keys, step and number of steps) and report lambda_hat_2T = n (E_beta[L_n] - E_beta2[L_n]) / (1/beta - 1/beta2) (Watanabe
+        2013, JMLR 14, the two-temperature estimate of lambda; docs/llc.md §4): L_n(w*) cancels, and with
+        it the O(beta) finite-n bias beta xi_n of the plain estimate centred at a point that is not the
+        empirical minimum (exact for a quadratic loss). Default (None): ``"two_temperature"`` with
+        ``calibrate=True``, ``"plain"`` otherwise. The result carries both (``llc_plain``, ``parts``).
+    beta_ratio : float, keyword-only
+        beta2 / beta for the two-temperature estimate (in (0, 1); default 1/2: lambda_hat_2T =
+        2 lambda_hat(beta/2) - lambda_hat(beta), a Richardson extrapolation of the plain estimate to beta -> 0).
 
     Returns
     -------
@@ -683,6 +715,14 @@ def estimate_llc(
     if calibrate and eps is not None:
         raise ValueError(f"`eps` is chosen by the calibration; got eps={eps!r} with calibrate=True "
                          "(pass eps_grid to restrict the steps tried).")
+    if estimator is None:
+        estimator = "two_temperature" if calibrate else "plain"
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"`estimator` must be one of {ESTIMATORS} or None; got {estimator!r}.")
+    beta_ratio = _check_float("beta_ratio", beta_ratio, positive=True)
+    if not beta_ratio < 1.0:
+        raise ValueError(f"`beta_ratio` must be in (0, 1) (beta2 = beta_ratio x beta, a hotter second run); "
+                         f"got {beta_ratio!r}.")
     if burnin is None:
         burnin = 40000 if calibrate else 0
     if draws is None:
@@ -705,11 +745,62 @@ def estimate_llc(
         batch_size=batch_size, noise=noise, init_noise=init_noise, d=d, divergence_threshold=divergence_threshold,
         escape_tol=escape_tol, min_acceptance=min_acceptance, escape_block=block,
     )
+    ratio = beta_ratio if estimator == "two_temperature" else None
     if not calibrate:
-        return _estimate(rng_key, loss_fn, w_star, data, base, n_data)
+        res = _estimate(rng_key, loss_fn, w_star, data, base, n_data)
+        return res if ratio is None else _two_temperature(rng_key, loss_fn, w_star, data, res, n_data, ratio)
     return _calibrated(rng_key, loss_fn, w_star, data, base, n_data, eps_grid=eps_grid, gamma_grid=gamma_grid,
                        calibration_acceptance=calibration_acceptance, plateau_rtol=plateau_rtol,
-                       sweep_fraction=sweep_fraction, reference_eps=reference_eps)
+                       sweep_fraction=sweep_fraction, reference_eps=reference_eps, beta_ratio=ratio)
+
+
+ESTIMATORS = ("plain", "two_temperature")
+"""The estimates ``estimate_llc(estimator=...)`` can report as ``llc``."""
+
+
+def combine_two_temperatures(llc1, llc2, ratio):
+    """The two-temperature estimate from plain estimates at beta1 and beta2 = ``ratio`` x beta1.
+
+    With lambda_b = n beta (E_beta[L_n] - L_n(w*)), i.e. n E_beta[L_n] = n L_n(w*) + lambda_b / beta:
+
+        lambda_2T = n (E_beta1[L_n] - E_beta2[L_n]) / (1/beta1 - 1/beta2) = (ratio lambda_1 - lambda_2) / (ratio - 1)
+
+    (ratio = 1/2: 2 lambda_2 - lambda_1). Works elementwise on arrays (e.g. per pair of chains).
+    docs/llc.md §4; Watanabe (2013), JMLR 14, the two-temperature estimate of lambda.
+    """
+    return (ratio * np.asarray(llc1, dtype=np.float64) - np.asarray(llc2, dtype=np.float64)) / (ratio - 1.0)
+
+
+def _two_temperature(rng_key, loss_fn, w_star, data, res1: LLCResult, n_data, ratio) -> LLCResult:
+    """Add the run at beta2 = ratio x beta1 < beta1 to the plain result ``res1`` (run with ``rng_key``) and
+    report the two-temperature estimate per pair of chains.
+
+    The beta2 chains are *coupled* to the beta1 chains: same keys, so the same start and the same
+    Gaussian increments at every step (synchronous coupling), the same step eps and the same number of
+    steps (the same SGLD time; eps n beta2 = ratio x eps n beta1, a smaller discretisation error). The
+    paired chain values are then strongly positively correlated and the Monte Carlo error of
+    lambda_2T = (ratio lambda_1 - lambda_2) / (ratio - 1) is far below that of independent chains
+    (docs/llc.md §4)."""
+    c1 = res1.config
+    cfg2 = dataclasses.replace(c1, nbeta=c1.nbeta * ratio)
+    res2 = _estimate(rng_key, loss_fn, w_star, data, cfg2, n_data)
+    pair = combine_two_temperatures(res1.chain_llc, res2.chain_llc, ratio)
+    healthy = np.asarray(res1.healthy) & np.asarray(res2.healthy)
+    k = int(healthy.sum())
+    llc = float(pair[healthy].mean()) if k else float("nan")
+    std = float(pair[healthy].std(ddof=1)) if k >= 2 else float("nan")
+    se = std / math.sqrt(k) if k >= 2 else float("nan")
+    reason = ""
+    if not k:
+        why = [f"beta{i + 1}: {r.reason or 'no healthy chain'}" for i, r in enumerate((res1, res2)) if not r.healthy.any()]
+        reason = "no pair of healthy chains at the two temperatures" + (": " + "; ".join(why) if why else "")
+    elif llc <= 0:
+        reason = (f"the two-temperature estimate {llc:.4g} is not positive (plain estimates {res1.llc:.4g} at n beta "
+                  f"= {c1.nbeta:.4g}, {res2.llc:.4g} at {cfg2.nbeta:.4g}): not reported as an estimate")
+        llc, std, se = float("nan"), float("nan"), float("nan")
+    return dataclasses.replace(res1, llc=llc, llc_std=std, llc_se=se, chain_llc=pair, healthy=healthy, reason=reason,
+                               estimator="two_temperature", llc_plain=res1.llc, llc_plain_se=res1.llc_se,
+                               parts=(res1, res2))
 
 
 def _estimate(rng_key, loss_fn, w_star, data, cfg: SGLDConfig, n_data, *, calibration=None) -> LLCResult:
@@ -732,21 +823,21 @@ def _estimate(rng_key, loss_fn, w_star, data, cfg: SGLDConfig, n_data, *, calibr
     return LLCResult(
         llc=llc, llc_std=std, llc_se=se, chain_llc=chain_llc, healthy=healthy, loss_star=loss_star,
         loss_trace=np.asarray(losses), acceptance_trace=np.asarray(accept), diagnostics=diag, config=cfg,
-        seed=key_data(rng_key), calibration=calibration, reason=reason,
+        seed=key_data(rng_key), calibration=calibration, reason=reason, llc_plain=llc, llc_plain_se=se,
     )
 
 
 def _calibrated(rng_key, loss_fn, w_star, data, base: SGLDConfig, n_data, *, eps_grid, gamma_grid,
-                calibration_acceptance, plateau_rtol, sweep_fraction, reference_eps) -> LLCResult:
+                calibration_acceptance, plateau_rtol, sweep_fraction, reference_eps, beta_ratio=None) -> LLCResult:
     """The calibration sweep and the final estimate (:mod:`sampling.dynamics.calibrate`)."""
     from sampling.dynamics.calibrate import (
-        DEFAULT_EPS_SCALES, DEFAULT_REFERENCE_SCALE, Calibration, choose_setting, sweep_setting,
+        DEFAULT_REFERENCE_SCALE, ESTIMATE_EPS_SCALES, Calibration, choose_setting, sweep_setting,
     )
 
     calibration_acceptance = _check_float("calibration_acceptance", calibration_acceptance, nonneg=True)
     plateau_rtol = _check_float("plateau_rtol", plateau_rtol, nonneg=True)
     sweep_fraction = _check_float("sweep_fraction", sweep_fraction, positive=True)
-    eps_list = _grid("eps_grid", eps_grid, [x / base.nbeta for x in DEFAULT_EPS_SCALES], positive=True)
+    eps_list = _grid("eps_grid", eps_grid, [x / base.nbeta for x in ESTIMATE_EPS_SCALES], positive=True)
     gamma_list = _grid("gamma_grid", gamma_grid, [base.gamma], positive=False)
     ref = DEFAULT_REFERENCE_SCALE / base.nbeta if reference_eps is None else \
         _check_float("reference_eps", reference_eps, positive=True)
@@ -791,13 +882,16 @@ def _calibrated(rng_key, loss_fn, w_star, data, base: SGLDConfig, n_data, *, eps
                               acceptance_mean=nan, min_delta=(), llc_all_chains=nan, warnings=(why,))
         return LLCResult(llc=nan, llc_std=nan, llc_se=nan, chain_llc=np.full(C, nan), healthy=np.zeros(C, bool),
                          loss_star=float(loss_star), loss_trace=np.zeros((C, 0)), acceptance_trace=np.zeros((C, 0)),
-                         diagnostics=diag, config=cfg, seed=key_data(rng_key), calibration=cal, reason=why)
+                         diagnostics=diag, config=cfg, seed=key_data(rng_key), calibration=cal, reason=why,
+                         estimator="plain" if beta_ratio is None else "two_temperature")
     s = settings[chosen]
     b_f, d_f = steps(s.eps, 1.0)
     cfg = dataclasses.replace(base, eps=s.eps, gamma=s.gamma, burnin=b_f, draws=d_f, calibrated=True,
                               escape_block=1 if base.batch_size is None else max(1, d_f // 20))
     t1 = time.perf_counter()
     res = _estimate(k_final, loss_fn, w_star, data, cfg, n_data)
+    if beta_ratio is not None:
+        res = _two_temperature(k_final, loss_fn, w_star, data, res, n_data, beta_ratio)
     cal = dataclasses.replace(cal, estimate_seconds=time.perf_counter() - t1)
     return dataclasses.replace(res, seed=key_data(rng_key), calibration=cal)
 

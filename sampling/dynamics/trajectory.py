@@ -202,6 +202,7 @@ def tms_llc(
     draws_tau: float = 10.0,
     calibrate: bool = False,
     eps_grid=None,
+    estimator: str | None = None,
 ) -> LLCResult:
     """SGLD estimate of the LLC of the TMS at (W, b) for a data set (module docstring).
 
@@ -233,6 +234,8 @@ def tms_llc(
         tried, default 2^-k / (n beta), k = 0..7); ``burnin`` and ``draws`` (by default from the
         relaxation time at the default eps) are the steps at the default eps, and every step size runs
         the same SGLD time eps x steps.
+    estimator : {"plain", "two_temperature"} or None, keyword-only
+        As in :func:`sampling.estimate_llc` (default: two-temperature when calibrated, plain otherwise).
 
     Returns
     -------
@@ -274,6 +277,7 @@ def tms_llc(
         draws = max(1, int(math.ceil(_check_float("draws_tau", draws_tau, positive=True) * tau)))
     info.update(slowest_curvature=h_slow, relaxation_steps=tau)
     cal = dict(calibrate=True, eps_grid=eps_grid, reference_eps=eps) if calibrate else dict(eps=eps)
+    cal["estimator"] = estimator
     if batch_size is None:
         res = estimate_llc(rng_key, tms_loss, w_star, pot, n=dataset.n, nbeta=nbeta, gamma=gamma,
                            chains=chains, burnin=burnin, draws=draws, init_noise=init_noise, **cal)

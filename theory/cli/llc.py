@@ -5,8 +5,9 @@ point's free biases inside its critical set, refines it to the empirical critica
 runs SGLD chains (defaults: eps = 0.02 / (n beta), gamma = 1, 64 chains, burn-in 3 and draws 10
 relaxation times of the slowest curved direction;
 ``--paper`` for the paper's setting eps = 1e-3, gamma = 1, 4 chains, no burn-in, 500 draws, centre
-used as given). Prints ``{"llc", "llc_std", "llc_se", "theory_llc", "relative_error", "diagnostics",
-...}`` with ``--json``. See docs/dynamics.md.
+used as given; ``--calibrate`` chooses eps by the sweep and reports the two-temperature estimate,
+docs/llc.md). Prints ``{"llc", "llc_std", "llc_se", "estimator", "llc_plain", "theory_llc",
+"relative_error", "diagnostics", ...}`` with ``--json``. See docs/dynamics.md.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from theory.cli.args import (
     positive_int,
     require_memory,
 )
+
+from theory.cli.general_model import add_general_arguments, general_llc, general_requested
 
 NAME = "llc"
 
@@ -45,8 +48,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-refine", action="store_true", help="use the catalogue point itself as the centre")
     parser.add_argument("--calibrate", action="store_true",
                         help="choose eps by the calibration sweep at fixed n*beta (docs/llc.md); not with --eps/--paper")
+    parser.add_argument("--estimator", choices=("plain", "two_temperature"), default=None,
+                        help="which estimate is reported as llc: plain n*beta*(E[L] - L*) (the papers'), or the "
+                             "two-temperature one (docs/llc.md section 4); default two_temperature with --calibrate, "
+                             "plain otherwise")
     parser.add_argument("--plot", type=output_file, metavar="PATH", help="write a diagnostics figure (PNG/PDF)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_general_arguments(parser)  # --sparsity, --importance, --input-scale: the general model (docs/general.md)
 
 
 def run(args) -> int:
@@ -77,10 +85,14 @@ def run(args) -> int:
         refine=not (args.no_refine or paper),
         free_bias=None if paper else -1.0,
         calibrate=bool(args.calibrate),
+        estimator=args.estimator,
     )
     k_data, k_chain = jax.random.split(jax.random.key(args.seed))
-    data = make_dataset(k_data, args.n, args.c)
-    res = sampling.tms_llc(k_chain, point.W, point.b, data, **settings)
+    if general_requested(args):  # the general model's empirical loss at the catalogue point, no refinement
+        res = general_llc(args, point, settings, k_data, k_chain)
+    else:
+        data = make_dataset(k_data, args.n, args.c)
+        res = sampling.tms_llc(k_chain, point.W, point.b, data, **settings)
     theory = float(point.llc) if point.llc is not None and math.isfinite(point.llc) else None
     rel = (res.llc - theory) / theory if theory and math.isfinite(res.llc) else None
     out = {
@@ -93,6 +105,9 @@ def run(args) -> int:
         "llc": _f(res.llc),
         "llc_std": _f(res.llc_std),
         "llc_se": _f(res.llc_se),
+        "estimator": res.estimator,
+        "llc_plain": _f(res.llc_plain),
+        "llc_plain_se": _f(res.llc_plain_se),
         "theory_llc": theory,
         "theory_method": point.llc_method,
         "relative_error": rel,
@@ -117,7 +132,9 @@ def run(args) -> int:
     d = res.diagnostics
     print(f"point {point.label} (c = {args.c}, r = {args.r}), n = {args.n}, n*beta = {nbeta:.2f}")
     print(f"  lambda_hat = {res.llc:.4f} +- {res.llc_se:.4f} (se; chain std {res.llc_std:.4f}, "
-          f"{int(res.healthy.sum())}/{res.chain_llc.size} healthy chains)")
+          f"{int(res.healthy.sum())}/{res.chain_llc.size} healthy chains; {res.estimator} estimate)")
+    if res.estimator != "plain":
+        print(f"  plain estimate at n*beta: {res.llc_plain:.4f} +- {res.llc_plain_se:.4f}")
     if theory is not None:
         print(f"  catalogue lambda = {theory:g} ({point.llc_method}); relative error {rel:+.2%}" if rel is not None
               else f"  catalogue lambda = {theory:g} ({point.llc_method})")
