@@ -408,7 +408,7 @@ class ResultStore:
                 **(meta or {}),
             },
         }
-        write_json_atomic(self.path(key), record)
+        write_json_atomic(self.path(key), record, sort_keys=False)  # keeps the result's key order
         return self.get_key(key)
 
     def get_or_compute(self, config: Any, compute: Callable[[], Any]) -> tuple[StoreEntry, bool]:

@@ -36,6 +36,7 @@ from sampling.mcmc.io import to_inference_data
 from sampling.mcmc.nuts import ChainsResult, NutsConfig, NutsResult, initial_points, nuts_chains, run_nuts
 from sampling.mcmc.occupancy import (
     CrossingEstimate,
+    OccupancyConfig,
     OccupancyResult,
     crossing_estimate,
     occupancy_curve,
@@ -80,6 +81,7 @@ __all__ = sorted(
         "LLCResult",
         "NutsConfig",
         "NutsResult",
+        "OccupancyConfig",
         "OccupancyResult",
         "ParallelTemperingResult",
         "PhaseMixingWarning",

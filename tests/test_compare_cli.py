@@ -67,7 +67,7 @@ def test_bad_input_exits_2(argv, capsys):
 
 def test_compare_empty_dir(tmp_path, capsys):
     assert main(["compare", "--posterior", str(tmp_path)]) == 2
-    assert "posterior-n" in capsys.readouterr().err
+    assert "holds no posterior results" in capsys.readouterr().err
 
 
 def test_transitions_beta_half_leading(capsys):

@@ -104,3 +104,10 @@ def test_stale_temporaries_of_dead_writers_are_removed(tmp_path):
     dead.write_text("partial")
     ResultStore(tmp_path)
     assert not dead.exists()
+
+
+def test_result_key_order_is_kept(tmp_path):
+    store = ResultStore(tmp_path)
+    store.put({"k": 1}, {"z": 1, "a": {"6": 0.7, "5": 0.3}})
+    got = store.get({"k": 1}).result
+    assert list(got) == ["z", "a"] and list(got["a"]) == ["6", "5"]  # e.g. occupancy, decreasing

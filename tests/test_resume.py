@@ -114,3 +114,22 @@ def test_development_llc_curves_resume(tmp_path, monkeypatch):
 
 def test_store_error_is_a_value_error():
     assert issubclass(StoreError, ValueError)
+
+
+def test_io_error_while_writing_out_is_one_line(tmp_path, monkeypatch, catalogue6):
+    """Disk full (or permission denied) while a command writes --out: one line naming the path, exit 2."""
+    import errno
+    import os
+
+    import kgon.io
+
+    def full(*args, dir=None, **kw):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dir))
+
+    monkeypatch.setattr(kgon.io.tempfile, "mkstemp", full)
+    out = tmp_path / "o"
+    code, _, err = _run(["sgd", "--c", "6", "--runs", "1", "--epochs", "1", "--checkpoints", "4",
+                         "--llc-per-plateau", "0", "--out", str(out), "--json"])
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1
+    assert lines[0] == f"tmsphase sgd: error: No space left on device: {out / 'sgd-runs'}"

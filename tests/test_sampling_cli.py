@@ -37,9 +37,9 @@ def test_posterior_json_and_files(first_run, catalogue6):
     assert r["n"] == 200 and r["method"] == "nuts"
     assert set(r["occupancy"]) <= set(catalogue6.labels()) | {"other"}
     assert sum(r["occupancy"].values()) == pytest.approx(1.0)
+    # one kgon.io.ResultStore entry: the record, the draws (netCDF) and the occupancy table (CSV)
     files = sorted(p.name for p in out.iterdir())
-    assert len(files) == 2 and files[0].endswith(".csv") and files[1].endswith(".nc")
-    assert files[0].startswith("posterior-n200-nuts-")
+    assert [f.rsplit(".", 1)[1] for f in files] == ["csv", "json", "nc"] and len({f.split(".")[0] for f in files}) == 1
 
 
 def test_rerun_skips_complete_n(first_run, capsys, monkeypatch):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 import sampling
-from kgon.io import write_atomic
+from kgon.io import ResultStore, write_atomic
 import jax
 from sampling.mcmc import io as sio
 from sampling.mcmc.diagnostics import dominant_phases, warn_if_not_mixing
@@ -95,7 +96,7 @@ def test_occupancy_estimate_bootstrap_error():
 
 
 def test_pool_occupancy(nuts_result):
-    from dataclasses import replace
+
 
     a = replace(nuts_result, occupancy={"5": 0.6, "6": 0.4, "other": 0.0})
     b = replace(nuts_result, occupancy={"5": 0.2, "6": 0.8, "other": 0.0})
@@ -117,20 +118,33 @@ def test_phase_diagnostics_and_warning():
     assert set(d.to_dict()) == {"rhat_loss", "ess_loss", "divergences"}
 
 
-def test_storage_round_trip_and_atomicity(nuts_result, tmp_path):
+def test_posterior_store_round_trip_and_atomicity(nuts_result, tmp_path, monkeypatch):
+    """One n as a kgon.io.ResultStore entry: summary record, netCDF and CSV attachments; reused, not recomputed."""
     import arviz as az
 
-    cfg = {"n": 200, "method": "nuts", "seed": 0}
-    nc, cs = sio.task_paths(tmp_path, cfg)
-    assert not sio.is_complete(tmp_path, cfg)
-    sio.write_netcdf(nuts_result.idata, nc)
-    sio.write_occupancy_csv(nuts_result, cs)
-    assert sio.is_complete(tmp_path, cfg)
-    back = sio.load_result(tmp_path, cfg)
-    assert back == json.loads(json.dumps(nuts_result.to_dict()))
-    idata = az.from_netcdf(nc)
+    calls = []
+
+    def fake_run_occupancy(key, config, *, catalogue, progress=False):
+        calls.append(config.n)
+        return nuts_result
+
+    monkeypatch.setattr(sampling, "run_occupancy", fake_run_occupancy)
+    cfg = sampling.OccupancyConfig(method="nuts", data_seed=0, **TINY)
+    res, reused = sio.posterior_entry(ResultStore(tmp_path), cfg, seed=0, catalogue=lambda: None)
+    assert (reused, calls) == (False, [200])
+    assert res == json.loads(json.dumps(nuts_result.to_dict()))
+    again, reused = sio.posterior_entry(ResultStore(tmp_path), cfg, seed=0, catalogue=lambda: None)
+    assert (reused, calls, again) == (True, [200], res)
+    entry = ResultStore(tmp_path).get(sio.posterior_store_config(cfg, 0))
+    idata = az.from_netcdf(entry.attachment("nc"))
     np.testing.assert_array_equal(idata.posterior["W"].values, nuts_result.idata.posterior["W"].values)
     assert json.loads(idata.attrs["occupancy"])["occupancy"] == nuts_result.occupancy
+    assert sio.read_occupancy_csv(entry.attachment("csv")) == res
+    assert sio.read_posterior_store(tmp_path) == [res]
+    # the key follows every setting and the seed
+    keys = {ResultStore.key(sio.posterior_store_config(c, s)) for c, s in
+            [(cfg, 0), (cfg, 1), (replace(cfg, warmup=41), 0), (replace(cfg, data_seed=None), 0)]}
+    assert len(keys) == 4
     # a write that fails half-way leaves neither the final file nor a temporary one
     target = tmp_path / "x.csv"
 
@@ -141,7 +155,33 @@ def test_storage_round_trip_and_atomicity(nuts_result, tmp_path):
     with pytest.raises(RuntimeError):
         write_atomic(target, boom)
     assert not target.exists() and list(tmp_path.glob(".tmp-*")) == []
-    assert sio.task_hash(cfg) != sio.task_hash(dict(cfg, seed=1))
+
+
+def test_posterior_over_n_resumes_after_an_interrupt(nuts_result, tmp_path, monkeypatch):
+    calls, stop_at = [], [300]
+
+    def fake_run_occupancy(key, config, *, catalogue, progress=False):
+        if config.n in stop_at:
+            raise KeyboardInterrupt  # the run is killed while sampling n = 300
+        calls.append(config.n)
+        return replace(nuts_result, n=config.n)
+
+    monkeypatch.setattr(sampling, "run_occupancy", fake_run_occupancy)
+    settings = dict(c=6, chains=2, warmup=40, samples=40, data_seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        sio.posterior_over_n(ResultStore(tmp_path), [100, 200, 300], seed=0, catalogue=lambda: None, **settings)
+    assert calls == [100, 200]
+    stop_at.clear()
+    results, reused = sio.posterior_over_n(ResultStore(tmp_path), [100, 200, 300], seed=0, catalogue=lambda: None,
+                                           **settings)
+    assert calls == [100, 200, 300] and reused == 2  # only the missing n was computed
+    assert [r["n"] for r in results] == [100, 200, 300]
+    assert results == sio.read_posterior_store(tmp_path)
+    # a directory written by the layout before the store is refused with one line
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "posterior-n200-nuts-0123abcd.csv").write_text("")
+    with pytest.raises(ValueError, match="older version"):
+        sio.posterior_over_n(ResultStore(tmp_path / "old"), [100], seed=0, catalogue=lambda: None, **settings)
 
 
 @pytest.mark.parametrize(

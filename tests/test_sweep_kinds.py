@@ -206,17 +206,20 @@ def test_catalogue_is_part_of_the_task_identity(catalogue_file, tmp_path):
 # posterior
 
 
-def test_posterior_kind_defaults_are_run_occupancy_defaults():
-    import inspect
+def test_posterior_kind_matches_occupancy_config():
+    """The posterior kind's parameters are the fields of sampling.OccupancyConfig (run_occupancy's settings):
+    same names, types and defaults as the schema generated from the dataclass (the kind keeps its own copy
+    because parsing an experiment must not import sampling; see test_builtin_kinds_are_registered_lazily)."""
+    from sampling.mcmc.occupancy import OccupancyConfig
+    from theory.sweeps.experiment import config_fields
 
-    import sampling
-
-    params = inspect.signature(sampling.run_occupancy).parameters
-    kind = TASK_KINDS["posterior"]
-    for f in kind.fields:
-        if f.name in params and f.name not in ("c", "n", "catalogue"):
-            # beta: absent (None) takes run_occupancy's 1.0, so the keys of existing tasks stay unchanged
-            assert f.default == params[f.name].default or (f.name == "beta" and f.default is None), f.name
+    kind = {f.name: f for f in TASK_KINDS["posterior"].fields}
+    for g in config_fields(OccupancyConfig):
+        f = kind[g.name]
+        assert f.type == g.type, g.name
+        # beta: absent (None) takes OccupancyConfig's 1.0, so the keys of existing tasks stay unchanged
+        assert f.default == g.default or (g.name == "beta" and f.default is None), g.name
+    assert set(kind) - {g.name for g in config_fields(OccupancyConfig)} == {"max_loss", "catalogue"}
 
 
 def test_posterior_sweep_one_task(catalogue_file, tmp_path, capsys):

@@ -1,16 +1,17 @@
 """The main job: catalogue -> theory -> posterior occupancy -> SGD -> comparison -> report.
 
-``tmsphase reproduce --out DIR [--quick]`` runs :func:`reproduce`. Every stage writes its result into
-DIR as soon as it is done (atomically), keyed by a hash of the stage's configuration; re-running
-with the same configuration reuses finished stages (and finished sample sizes of the posterior
-stage), so an interrupted run resumes where it stopped. The report ``DIR/report.md`` is readable on
+``tmsphase reproduce --out DIR [--quick]`` runs :func:`reproduce`. Every stage stores its result as
+soon as it is done in a :class:`kgon.io.ResultStore` keyed by the stage's configuration (the
+catalogue and the SGD analysis in ``DIR/stages``, the SGD runs in ``DIR/sgd-runs``, one entry per
+sample size in ``DIR/posterior``, through :func:`sampling.mcmc.io.posterior_over_n`, the loop of
+``tmsphase posterior``); re-running with the same configuration reuses finished stages and sample
+sizes, so an interrupted run resumes where it stopped. The report ``DIR/report.md`` is readable on
 its own: tables plus the figures (PNG and PDF) in ``DIR/figures``.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import platform
@@ -22,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from kgon.io import write_atomic, write_json_atomic, write_text_atomic
+from kgon.io import ResultStore, refuse_legacy, write_json_atomic, write_text_atomic
 from theory.free_energies import MIN_TRANSITION_N, phases_of, significant_transitions
 
 __all__ = ["ReproduceConfig", "ReproduceResult", "reproduce"]
@@ -50,11 +51,6 @@ class ReproduceConfig:
             ns=(100, 250, 600, 1500, 4000),
             chains=2, warmup=150, samples=200, sgd_runs=4, sgd_epochs=300, seed=seed, quick=True,
         )
-
-    def stage_key(self, stage: str, *fields_: str) -> str:
-        d = asdict(self)
-        payload = json.dumps({"stage": stage, **{f: d[f] for f in fields_}}, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -93,14 +89,8 @@ def _write_json(path: Path, obj) -> None:
     write_json_atomic(path, obj)
 
 
-def _load_stage(path: Path, key: str):
-    if not path.exists():
-        return None
-    try:
-        obj = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    return obj if obj.get("key") == key else None
+#: Files of the layout before the result store (refused with a clear error).
+_LEGACY = ("sgd.json", "posterior/n*-*.json")
 
 
 def _say(msg: str, quiet: bool) -> None:
@@ -115,74 +105,45 @@ def _say(msg: str, quiet: bool) -> None:
 def _stage_catalogue(cfg: ReproduceConfig, out: Path, quiet: bool):
     import kgon
 
-    path = out / "catalogue.json"
-    key = cfg.stage_key("catalogue", "c")
-    cached = _load_stage(path, key)
-    if cached is not None:
-        return kgon.Catalogue.from_json(json.dumps(cached["catalogue"])), True
-    _say(f"computing the c = {cfg.c} critical-point catalogue", quiet)
-    cat = kgon.default_catalogue(cfg.c)
-    _write_json(path, {"key": key, "catalogue": json.loads(cat.to_json())})
-    cat.to_csv(out / "catalogue.csv")
-    return cat, False
+    def compute():
+        _say(f"computing the c = {cfg.c} critical-point catalogue", quiet)
+        return {"catalogue": json.loads(kgon.default_catalogue(cfg.c).to_json())}
 
-
-def _posterior_path(out: Path, cfg: ReproduceConfig, n: int) -> Path:
-    return out / "posterior" / f"n{n:06d}-{cfg.method}-{cfg.stage_key('posterior', 'c', 'method', 'chains', 'warmup', 'samples', 'seed')}.json"
+    entry, reused = ResultStore(out / "stages").get_or_compute({"stage": "catalogue", "c": cfg.c}, compute)
+    cat = kgon.Catalogue.from_json(json.dumps(entry.result["catalogue"]))
+    if not reused or not (out / "catalogue.csv").exists():
+        cat.to_csv(out / "catalogue.csv")
+    return cat, reused
 
 
 def _stage_posterior(cfg: ReproduceConfig, cat, out: Path, quiet: bool):
-    """One occupancy result per n, each saved as soon as it is done (JSON + netCDF draws)."""
-    import sampling
-    import jax
+    """One occupancy result per n (:func:`sampling.mcmc.io.posterior_over_n`, the loop of ``tmsphase
+    posterior`` with ``--seed`` = the master seed, but without a data seed: every n draws its own data
+    set from its key, which the refined comparison of section 7 assumes), each stored when done."""
+    from sampling.mcmc.io import posterior_over_n
 
-    (out / "posterior").mkdir(parents=True, exist_ok=True)
-    results, reused = [], 0
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover
-        tqdm = None
-    it = cfg.ns if (quiet or tqdm is None) else tqdm(cfg.ns, desc="posterior occupancy", unit="n")
-    for n in it:
-        path = _posterior_path(out, cfg, n)
-        if path.exists():
-            try:
-                results.append(json.loads(path.read_text()))
-                reused += 1
-                continue
-            except json.JSONDecodeError:
-                pass
-        key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), n)
-        res = sampling.run_occupancy(
-            key, c=cfg.c, n=n, method=cfg.method, chains=cfg.chains, warmup=cfg.warmup,
-            samples=cfg.samples, catalogue=cat,
-        )
-        d = res.to_dict()
-        if getattr(res, "idata", None) is not None:
-            write_atomic(path.with_suffix(".nc"), lambda tmp: res.idata.to_netcdf(str(tmp)))
-        _write_json(path, d)
-        results.append(d)
+    results, reused = posterior_over_n(
+        ResultStore(out / "posterior"), cfg.ns, seed=cfg.seed, catalogue=cat, progress=not quiet, c=cfg.c,
+        method=cfg.method, chains=cfg.chains, warmup=cfg.warmup, samples=cfg.samples, data_seed=None,
+    )
     return results, reused == len(cfg.ns)
 
 
 def _stage_sgd(cfg: ReproduceConfig, cat, out: Path, quiet: bool):
     import sampling
     import theory
+    from sampling.dynamics.sgd import train_or_load
 
-    if not hasattr(sampling, "train_sgd"):
-        return None, False
-    path = out / "sgd.json"
-    key = cfg.stage_key("sgd", "c", "sgd_runs", "sgd_epochs", "seed")
-    cached = _load_stage(path, key)
-    if cached is not None:
-        return cached["analysis"], True
-    _say(f"training {cfg.sgd_runs} SGD runs for {cfg.sgd_epochs} epochs", quiet)
-    config = sampling.SGDConfig(c=cfg.c, epochs=cfg.sgd_epochs)
-    seeds = [cfg.seed * 1000 + i for i in range(cfg.sgd_runs)]
-    result = sampling.train_sgd(config, seeds)
-    analysis = theory.analyze_sgd(result, cat).to_dict()
-    _write_json(path, {"key": key, "analysis": analysis})
-    return analysis, False
+    def compute():
+        _say(f"training {cfg.sgd_runs} SGD runs for {cfg.sgd_epochs} epochs", quiet)
+        config = sampling.SGDConfig(c=cfg.c, epochs=cfg.sgd_epochs)
+        seeds = [cfg.seed * 1000 + i for i in range(cfg.sgd_runs)]
+        result, _ = train_or_load(config, seeds, ResultStore(out / "sgd-runs"))
+        return theory.analyze_sgd(result, cat).to_dict()
+
+    stage = {"stage": "sgd", "c": cfg.c, "sgd_runs": cfg.sgd_runs, "sgd_epochs": cfg.sgd_epochs, "seed": cfg.seed}
+    entry, reused = ResultStore(out / "stages").get_or_compute(stage, compute)
+    return entry.result, reused
 
 
 # --------------------------------------------------------------------------------------------
@@ -459,6 +420,7 @@ def reproduce(
     if out.exists() and not out.is_dir():
         raise ValueError(f"`out` must be a directory; got the existing file {str(out)!r}.")
     out.mkdir(parents=True, exist_ok=True)
+    refuse_legacy(out, _LEGACY, argument="out")
     cfg = config or (ReproduceConfig.quick_config(seed=seed) if quick else ReproduceConfig(seed=seed))
     _write_json(out / "config.json", asdict(cfg))
     timings: dict[str, tuple[float, bool]] = {}

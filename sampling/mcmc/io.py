@@ -1,9 +1,13 @@
-"""Storage of posterior runs: arviz InferenceData (netCDF) and occupancy CSV, written atomically.
+"""Storage of posterior runs: one result-store entry per sample size n, with arviz InferenceData
+(netCDF) and an occupancy CSV attached.
 
-Each file is written atomically (:func:`kgon.io.write_atomic`: a temporary file in the destination
-directory renamed over the final name), so an interrupted run never leaves a half-written file under the
-final name; a re-run treats an n as complete when both of its files exist (:func:`is_complete`).
-File names carry a hash of the task's configuration, so that changing a setting re-runs the task.
+:func:`posterior_over_n` is the one loop over sample sizes behind ``tmsphase posterior --out DIR``
+and the posterior stage of ``tmsphase reproduce``: for every n it reuses the entry of
+:func:`posterior_store_config` (the :class:`sampling.OccupancyConfig` and the seed) from a
+:class:`kgon.io.ResultStore`, or runs :func:`sampling.run_occupancy` and stores the result (the
+occupancy summary as the record, the draws as ``<key>.nc``, the occupancy table as ``<key>.csv``;
+each file written atomically, the record last), so an interrupted run resumes at the first missing n
+and changing a setting re-runs the task.
 
 InferenceData layout (one file per n):
 
@@ -19,24 +23,24 @@ InferenceData layout (one file per n):
 from __future__ import annotations
 
 import csv
-import hashlib
 import io as _io
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from kgon.io import dumps_json, write_atomic, write_text_atomic
+from kgon.io import ResultStore, dumps_json, put_args, refuse_legacy, write_atomic, write_text_atomic
 
 __all__ = [
+    "LEGACY_PATTERNS",
+    "posterior_entry",
+    "posterior_over_n",
+    "posterior_store_config",
+    "read_occupancy_csv",
+    "read_posterior_store",
     "to_inference_data",
     "write_netcdf",
     "write_occupancy_csv",
-    "read_occupancy_csv",
-    "task_hash",
-    "task_paths",
-    "is_complete",
-    "load_result",
 ]
 
 
@@ -88,14 +92,16 @@ def to_inference_data(res, occupancy=None):
 
 def write_netcdf(idata, path) -> Path:
     """Write InferenceData to ``path`` (netCDF via h5netcdf) atomically."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return write_atomic(path, lambda p: idata.to_netcdf(str(p), engine="h5netcdf"))
+    return write_atomic(path, lambda p: _write_idata(idata, p))
 
 
 def write_occupancy_csv(result, path) -> Path:
     """Write one row per phase label: n, method, label, occupancy, occupancy_err, rhat_loss,
     ess_loss, divergences (atomically)."""
+    return write_text_atomic(path, _occupancy_csv_text(result))
+
+
+def _occupancy_csv_text(result) -> str:
     buf = _io.StringIO()
     w = csv.writer(buf)
     w.writerow(["n", "method", "label", "occupancy", "occupancy_err", "rhat_loss", "ess_loss", "divergences"])
@@ -104,7 +110,7 @@ def write_occupancy_csv(result, path) -> Path:
             result.n, result.method, label, repr(float(occ)), repr(float(result.occupancy_err.get(label, float("nan")))),
             repr(float(result.rhat_loss)), repr(float(result.ess_loss)), int(result.divergences),
         ])
-    return write_text_atomic(path, buf.getvalue())
+    return buf.getvalue()
 
 
 def read_occupancy_csv(path) -> dict:
@@ -129,25 +135,70 @@ def read_occupancy_csv(path) -> dict:
     }
 
 
-def task_hash(config: dict) -> str:
-    """8-hex-digit hash of a task configuration (JSON with sorted keys)."""
-    text = dumps_json(config, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
+#: Files of ``tmsphase posterior --out`` from before the result store (refused with a clear error).
+LEGACY_PATTERNS = ("posterior-n*-*.csv", "posterior-n*-*.nc")
 
 
-def task_paths(out_dir, config: dict) -> tuple[Path, Path]:
-    """(netCDF path, CSV path) of the task ``config`` (must contain ``n`` and ``method``)."""
-    out_dir = Path(out_dir)
-    stem = f"posterior-n{int(config['n'])}-{config['method']}-{task_hash(config)}"
-    return out_dir / f"{stem}.nc", out_dir / f"{stem}.csv"
+def posterior_store_config(config, seed: int) -> dict:
+    """The configuration under which the run of ``config`` (an :class:`sampling.OccupancyConfig`) with
+    the key ``jax.random.fold_in(jax.random.PRNGKey(seed), n)`` is stored."""
+    return {"kind": "posterior", "config": config.to_dict(), "seed": int(seed)}
 
 
-def is_complete(out_dir, config: dict) -> bool:
-    """Both files of the task exist (each was written atomically)."""
-    nc, cs = task_paths(out_dir, config)
-    return nc.is_file() and cs.is_file()
+def posterior_entry(store: ResultStore, config, *, seed: int, catalogue, progress: bool = False) -> tuple[dict, bool]:
+    """``(result, reused)`` at one sample size: the stored entry of (``config``, ``seed``), or
+    :func:`sampling.run_occupancy` with the key ``fold_in(PRNGKey(seed), config.n)`` stored first.
+
+    ``result`` is ``OccupancyResult.to_dict()`` as stored (the same whether computed now or reused).
+    ``catalogue`` is a ``kgon.Catalogue`` or a function returning one (called only when computing).
+    """
+    import jax
+
+    import sampling
+
+    def compute():
+        cat = catalogue() if callable(catalogue) else catalogue
+        res = sampling.run_occupancy(jax.random.fold_in(jax.random.PRNGKey(int(seed)), config.n), config,
+                                     catalogue=cat, progress=progress)
+        return put_args(res.to_dict(), attachments={
+            "nc": lambda p: _write_idata(res.idata, p),
+            "csv": lambda p: p.write_text(_occupancy_csv_text(res), encoding="utf-8"),
+        })
+
+    entry, reused = store.get_or_compute(posterior_store_config(config, seed), compute)
+    return entry.result, reused
 
 
-def load_result(out_dir, config: dict) -> dict:
-    """The stored summary (``to_dict`` structure) of a complete task."""
-    return read_occupancy_csv(task_paths(out_dir, config)[1])
+def posterior_over_n(store: ResultStore, ns, *, seed: int, catalogue, progress: bool = False,
+                     **settings) -> tuple[list[dict], int]:
+    """``(results, reused)``: :func:`posterior_entry` for every n in ``ns`` (in order) with the
+    :class:`sampling.OccupancyConfig` ``settings`` (all fields but n), and how many were reused.
+
+    The directory must not hold files of the layout before the store (:data:`LEGACY_PATTERNS`).
+    """
+    from sampling.mcmc.occupancy import OccupancyConfig
+
+    refuse_legacy(store.root, LEGACY_PATTERNS)
+    from tqdm.auto import tqdm
+
+    configs = [OccupancyConfig(n=int(n), **settings) for n in ns]  # validates every n before running any
+    results, reused = [], 0
+    for cfg in tqdm(configs, desc="posterior", unit="n", disable=not progress or len(configs) < 2):
+        res, was = posterior_entry(store, cfg, seed=seed, catalogue=catalogue, progress=progress)
+        results.append(res)
+        reused += was
+    return results, reused
+
+
+def read_posterior_store(root) -> list[dict]:
+    """The occupancy results (``OccupancyResult.to_dict()``) of every posterior entry of the store at
+    ``root``, ordered by n."""
+    store = ResultStore(root)
+    entries = [e for e in store.list() if isinstance(e.config, dict) and e.config.get("kind") == "posterior"]
+    return [e.result for e in sorted(entries, key=lambda e: (e.result["n"], e.key))]
+
+
+def _write_idata(idata, path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        idata.to_netcdf(str(path), engine="h5netcdf")

@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Sequence
 
 import numpy as np
 
 import jax
 from kgon.io import to_jsonable
-from kgon.validation import check_int
+from kgon.validation import check_float, check_int
 
 from sampling.data import key_data, make_dataset
 from sampling.mcmc.diagnostics import OTHER, PhaseMixingWarning
@@ -41,6 +41,7 @@ from sampling.mcmc.nuts import run_nuts
 from sampling.mcmc.tempering import run_tempering
 
 __all__ = [
+    "OccupancyConfig",
     "OccupancyResult",
     "run_occupancy",
     "occupancy_estimate",
@@ -160,25 +161,95 @@ def _check_method(method) -> str:
     return method
 
 
+@dataclass(frozen=True)
+class OccupancyConfig:
+    """Settings of :func:`run_occupancy` (validated on construction; held by the posterior sweep kind,
+    whose schema is generated from these fields, and keyed by ``tmsphase posterior --out``).
+
+    Attributes
+    ----------
+    c : int
+        number of features (>= 2)
+    n : int
+        sample size (>= 1)
+    method : str
+        sampler: 'nuts' (independent chains) or 'tempered' (parallel tempering)
+    chains : int
+        chains (nuts) or tempering ladders per task
+    warmup : int
+        warm-up steps (sweeps) per chain
+    samples : int
+        draws (sweeps) per chain
+    r : int
+        number of hidden dimensions
+    init : str
+        chain initialisation: 'prior', 'catalogue' or a catalogue label
+    data_seed : int or None
+        seed of the data stream (default: drawn from the run's key)
+    threshold : float or None
+        classification threshold (default max(0.5, 25/sqrt(n)))
+    n_temps : int or None
+        tempering ladder size (default: sampling's)
+    max_tree_depth : int or None
+        NUTS tree depth (default 10 nuts, 6 tempered)
+    beta : float
+        inverse temperature of the likelihood, phi exp(-beta n L_n) (default 1: the Bayesian posterior)
+    """
+
+    c: int
+    n: int
+    method: str = "nuts"
+    chains: int = 4
+    warmup: int = 500
+    samples: int = 500
+    r: int = 2
+    init: str = "prior"
+    data_seed: int | None = None
+    threshold: float | None = None
+    n_temps: int | None = None
+    max_tree_depth: int | None = None
+    beta: float = 1.0
+
+    def __post_init__(self):
+        set_ = lambda name, v: object.__setattr__(self, name, v)  # noqa: E731 - normalise in __post_init__
+        set_("c", check_int("c", self.c, minimum=2))
+        set_("n", check_int("n", self.n, minimum=1))
+        set_("method", _check_method(self.method))
+        set_("chains", check_int("chains", self.chains, minimum=1))
+        set_("warmup", check_int("warmup", self.warmup, minimum=0))
+        set_("samples", check_int("samples", self.samples, minimum=1))
+        set_("r", check_int("r", self.r, minimum=1))
+        if isinstance(self.init, list):
+            set_("init", tuple(self.init))
+        if not isinstance(self.init, (str, tuple)) or (isinstance(self.init, tuple) and not all(
+                isinstance(x, str) for x in self.init)):
+            raise ValueError(f"`init` must be 'prior', 'catalogue' or catalogue label(s); got {self.init!r}.")
+        if self.data_seed is not None:
+            set_("data_seed", check_int("data_seed", self.data_seed, minimum=0))
+        if self.threshold is not None:
+            t = self.threshold
+            if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or not t > 0:
+                raise ValueError(f"`threshold` must be a positive number; got {t!r}.")
+            set_("threshold", float(t))
+        if self.n_temps is not None:
+            set_("n_temps", check_int("n_temps", self.n_temps, minimum=2))
+        if self.max_tree_depth is not None:
+            set_("max_tree_depth", check_int("max_tree_depth", self.max_tree_depth, minimum=1))
+        set_("beta", check_float("beta", self.beta, positive=True))
+
+    def to_dict(self) -> dict:
+        """The fields as a JSON-able dict."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
 def run_occupancy(
     rng_key,
+    config: OccupancyConfig | None = None,
     *,
-    c: int,
-    n: int,
-    method: str = "nuts",
-    chains: int = 4,
-    warmup: int = 500,
-    samples: int = 500,
     catalogue,
-    data_seed: int | None = None,
-    init="prior",
-    r: int = 2,
-    threshold: float | None = None,
-    n_temps: int | None = None,
-    max_tree_depth: int | None = None,
-    beta: float = 1.0,
     progress: bool = False,
     keep_idata: bool = True,
+    **settings,
 ) -> OccupancyResult:
     """Posterior phase occupancy at sample size n (module docstring).
 
@@ -189,6 +260,9 @@ def run_occupancy(
     Parameters
     ----------
     rng_key : jax PRNG key
+    config : OccupancyConfig, optional
+        The settings; or give them as keywords (``settings``, the fields of :class:`OccupancyConfig`),
+        not both.
     c : int, >= 2
         Number of features (must match the catalogue).
     n : int, >= 1
@@ -224,20 +298,22 @@ def run_occupancy(
     -------
     OccupancyResult
     """
-    c = check_int("c", c, minimum=2)
-    n = check_int("n", n, minimum=1)
-    method = _check_method(method)
-    chains = check_int("chains", chains, minimum=1)
+    if config is None:
+        config = OccupancyConfig(**settings)
+    elif settings:
+        raise ValueError(f"give `config` or the settings {sorted(settings)}, not both.")
+    elif not isinstance(config, OccupancyConfig):
+        raise ValueError(f"`config` must be an OccupancyConfig; got {type(config).__name__}.")
+    c, n, method, chains, warmup, samples = (config.c, config.n, config.method, config.chains, config.warmup,
+                                             config.samples)
+    r, init, data_seed, threshold, n_temps = config.r, config.init, config.data_seed, config.threshold, config.n_temps
+    max_tree_depth, beta = config.max_tree_depth, config.beta
     if catalogue is None or not hasattr(catalogue, "points"):
         raise ValueError(f"`catalogue` must be a kgon.Catalogue; got {type(catalogue).__name__}.")
     if getattr(catalogue, "c", c) != c:
         raise ValueError(f"`catalogue` is for c = {catalogue.c}; got c = {c}.")
-    if data_seed is not None:
-        data_seed = check_int("data_seed", data_seed, minimum=0)
     if threshold is None:
         threshold = occupancy_threshold(n)
-    elif isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
-        raise ValueError(f"`threshold` must be a positive number; got {threshold!r}.")
     k_data, k_run, k_boot = jax.random.split(rng_key, 3)
     if data_seed is not None:
         k_data = jax.random.PRNGKey(data_seed)

@@ -3,7 +3,7 @@
 ``tmsphase compare --posterior DIR|FILE [--order leading|refined|both] [--beta B] [--data-seed K]
 [--c C] [--level L] [--json] [--plot PATH]``
 
-Reads what ``tmsphase posterior --out DIR`` wrote (the per-n occupancy CSVs; a JSON file with
+Reads what ``tmsphase posterior --out DIR`` stored (its result store; a JSON file with
 ``{"results": [...]}`` as printed by ``tmsphase posterior --json`` works too) and compares it with
 ``theory.compare_occupancy`` under the leading-order and/or the refined free energy
 (docs/free_energy.md). ``--data-seed K`` makes the refined prediction data-conditional on the data
@@ -48,15 +48,20 @@ def add_arguments(parser) -> None:
 
 def read_posterior(path) -> list[dict]:
     """Occupancy results (``OccupancyResult.to_dict`` structure) from a `tmsphase posterior` output
-    directory (its CSV files) or a JSON file ``{"results": [...]}``."""
-    from sampling.mcmc.io import read_occupancy_csv
+    directory (its result store; or the ``posterior`` store of a `tmsphase reproduce` directory) or a
+    JSON file ``{"results": [...]}``."""
+    from kgon.io import refuse_legacy
+    from sampling.mcmc.io import LEGACY_PATTERNS, read_posterior_store
 
     p = Path(path)
     if p.is_dir():
-        files = sorted(p.glob("posterior-n*.csv"))
-        if not files:
-            raise ValueError(f"`--posterior` directory {str(p)!r} has no posterior-n*.csv files (run `tmsphase posterior --out`).")
-        return [read_occupancy_csv(f) for f in files]
+        refuse_legacy(p, LEGACY_PATTERNS, argument="--posterior")
+        results = read_posterior_store(p)
+        if not results and (p / "posterior").is_dir():
+            results = read_posterior_store(p / "posterior")
+        if not results:
+            raise ValueError(f"`--posterior` directory {str(p)!r} holds no posterior results (run `tmsphase posterior --out`).")
+        return results
     if p.is_file():
         try:
             data = json.loads(p.read_text())

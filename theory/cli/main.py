@@ -9,7 +9,9 @@ Each subcommand lives in its own module ``theory/cli/<name>.py`` exposing
 and is listed in ``_SUBCOMMAND_MODULES``. Arguments are checked by the ``type=`` validators of
 :mod:`theory.cli.args`; a bad value is reported as ONE line (no usage block, no traceback),
 ``tmsphase <cmd>: error: argument --x: <what is wrong>``, with exit code 2. A ``ValueError`` raised by
-the API is printed the same way, ``tmsphase <cmd>: error: <message>``, also with exit code 2.
+the API is printed the same way, ``tmsphase <cmd>: error: <message>``, also with exit code 2, and so
+is an ``OSError`` at run time (disk full, permission denied while writing ``--out``):
+``tmsphase <cmd>: error: <reason>: <path>``.
 :func:`main` returns the exit code (it does not call ``sys.exit``).
 """
 
@@ -71,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     except ValueError as exc:
         print(f"tmsphase {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # at run time: disk full, permission denied, ... writing (or reading) a file
+        path = exc.filename if exc.filename is not None else "a file"
+        print(f"tmsphase {args.command}: error: {exc.strerror or exc}: {path}", file=sys.stderr)
         return 2
 
 

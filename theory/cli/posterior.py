@@ -5,9 +5,10 @@
 
 For every n: draw the data set (by default all n share one data stream, so D_n are nested), sample
 the posterior phi(w) exp(-n L_n(w)) (docs/index.md, "Conventions"), classify the draws into the phases of
-``kgon.default_catalogue(c)`` and write ``DIR/posterior-n<N>-<method>-<hash>.nc`` (arviz
-InferenceData) and ``.csv`` (occupancy per phase) atomically. A re-run skips every n whose two
-files exist for the same settings. ``--json`` prints ``{"c", "r", "ns", "config", "figures", "results":
+``kgon.default_catalogue(c)`` and store the result in DIR, a :class:`kgon.io.ResultStore`: per n
+``DIR/<key>.json`` (the occupancy summary), ``<key>.nc`` (arviz InferenceData) and ``<key>.csv``
+(occupancy per phase), keyed by the settings and the seed (:func:`sampling.mcmc.io.posterior_over_n`,
+the loop ``tmsphase reproduce`` uses too). A re-run reuses every n stored with the same settings. ``--json`` prints ``{"c", "r", "ns", "config", "figures", "results":
 [{"n", "method", "occupancy", "occupancy_err", "rhat_loss", "ess_loss", "divergences"}, ...]}``;
 ``--plot PATH`` draws the occupancy curve, posterior against theory (PNG + PDF). Built on
 ``sampling.run_occupancy``; see docs/sampling.md.
@@ -30,6 +31,8 @@ from theory.cli.args import (
     positive_int,
     require_memory,
 )
+
+from theory.cli.general_model import add_general_arguments, general_requested, run_general_posterior
 
 NAME = "posterior"
 
@@ -58,6 +61,9 @@ def add_arguments(parser) -> None:
                         help="write the occupancy curve: posterior (points) vs theory (lines) over n (PNG + PDF)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--r", type=positive_int, default=2,
+                        help="hidden dimensions (default 2; another r runs the general-model NUTS diagnostics)")
+    add_general_arguments(parser)  # --sparsity, --importance, --input-scale: the general model (docs/general.md)
 
 
 def _validate(args) -> tuple[list[int], Path]:
@@ -77,36 +83,23 @@ def _task_config(args, n: int) -> dict:
 
 
 def run(args) -> int:
+    if general_requested(args) or args.r != 2:  # no catalogue: NUTS diagnostics of the general posterior
+        return run_general_posterior(args)
     ns, out = _validate(args)
-    out.mkdir(parents=True, exist_ok=True)
 
     import kgon
     import sampling
-    import jax
-    from sampling.mcmc import io as sio
+    from kgon.io import ResultStore
+    from sampling.mcmc.io import posterior_over_n
 
-    progress = not args.no_progress
+    cfg = _task_config(args, ns[0])
+    results, _ = posterior_over_n(
+        ResultStore(out), ns, seed=args.seed, catalogue=lambda: kgon.default_catalogue(args.c),
+        progress=not args.no_progress, c=args.c, method=args.method, chains=args.chains, warmup=args.warmup,
+        samples=args.samples, data_seed=cfg["data_seed"], init=args.init, threshold=args.threshold,
+        n_temps=args.n_temps,
+    )
     catalogue = None
-    results = []
-    from tqdm.auto import tqdm
-
-    for n in tqdm(ns, desc="posterior", unit="n", disable=not progress or len(ns) < 2):
-        cfg = _task_config(args, n)
-        if sio.is_complete(out, cfg):
-            results.append(sio.load_result(out, cfg))
-            continue
-        if catalogue is None:
-            catalogue = kgon.default_catalogue(args.c)
-        res = sampling.run_occupancy(
-            jax.random.fold_in(jax.random.PRNGKey(args.seed), n),
-            c=args.c, n=n, method=args.method, chains=args.chains, warmup=args.warmup, samples=args.samples,
-            catalogue=catalogue, data_seed=cfg["data_seed"], init=args.init, threshold=args.threshold,
-            n_temps=args.n_temps, progress=progress,
-        )
-        nc, csv_path = sio.task_paths(out, cfg)
-        sio.write_netcdf(res.idata, nc)
-        sio.write_occupancy_csv(res, csv_path)  # written last: its presence marks the task complete
-        results.append(res.to_dict())
     figures = _plot(args, results, catalogue) if args.plot is not None else []
     if args.json:
         config = {k: v for k, v in _task_config(args, ns[0]).items() if k != "n"}

@@ -450,9 +450,6 @@ def _load_catalogue(config: dict):
     return kgon.Catalogue.from_dict(config["catalogue"])
 
 
-_POSTERIOR_OPTIONAL = ("threshold", "n_temps", "max_tree_depth", "beta")
-
-
 def expand_posterior(experiment: Experiment) -> list[tuple[dict, int]]:
     """Posterior tasks: the grid points times the replicates; replicate k runs with the seed
     ``seed + k`` (``run_seed`` in the config), the convention of ``tmsphase posterior --seed``."""
@@ -484,21 +481,11 @@ def posterior_task(config: dict, seed: int) -> dict:
     c, n, r = int(config["c"]), int(config["n"]), int(config.get("r", 2))
     run_seed = int(config["run_seed"])
     data_seed = int(config["data_seed"]) if config.get("data_seed") is not None else run_seed
-    res = sampling.run_occupancy(
-        jax.random.fold_in(jax.random.PRNGKey(run_seed), n),
-        c=c,
-        n=n,
-        method=config["method"],
-        chains=int(config["chains"]),
-        warmup=int(config["warmup"]),
-        samples=int(config["samples"]),
-        catalogue=_load_catalogue(config),
-        data_seed=data_seed,
-        init=config["init"],
-        r=r,
-        keep_idata=False,
-        **{k: config[k] for k in _POSTERIOR_OPTIONAL if config.get(k) is not None},
-    )
+    names = [f.name for f in dataclasses.fields(sampling.OccupancyConfig)]
+    settings = {k: config[k] for k in names if config.get(k) is not None}
+    occ = sampling.OccupancyConfig(**dict(settings, data_seed=data_seed))
+    res = sampling.run_occupancy(jax.random.fold_in(jax.random.PRNGKey(run_seed), n), occ,
+                                 catalogue=_load_catalogue(config), keep_idata=False)
     out = res.to_dict()
     out.update(c=c, r=r, seed=run_seed, data_seed=data_seed, phase_switches=[int(s) for s in res.phase_switches],
                threshold=float(res.config["threshold"]))
