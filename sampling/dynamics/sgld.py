@@ -41,6 +41,13 @@ by a sweep at fixed n beta and fixed SGLD time (health, MALA acceptance >= 0.99,
 small-step plateau); the result carries the sweep and the reason, and is NaN with the reason when no
 step passes. Settings are held in a typed, frozen :class:`SGLDConfig`.
 
+**Two-temperature estimate** (``estimator="two_temperature"``, the default with ``calibrate=True``;
+docs/llc.md §4): a second set of chains at beta2 = beta / 2, coupled to the first (same keys, step and
+steps), and lambda_2T = n (E_beta[L_n] - E_beta2[L_n]) / (1/beta - 1/beta2) (Watanabe 2013, JMLR 14):
+L_n(w*) cancels, and with it the O(beta) bias beta xi_n, xi_n = n (L_n(w*) - min L_n), of the plain
+estimate at a centre that is not the empirical minimum (exact for a quadratic loss). The result keeps
+the plain estimate (``llc_plain``) and both runs (``parts``).
+
 The **MALA acceptance** of each step (the Metropolis-adjusted Langevin acceptance probability the
 same proposal would have, min(1, exp(-U(w') + U(w) - |w - w' + eps/2 grad U(w')|^2/(2 eps) +
 |w' - w + eps/2 grad U(w)|^2/(2 eps))), U = n beta L + gamma/2 ||w - w*||^2) measures the discretisation
