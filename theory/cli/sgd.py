@@ -30,6 +30,8 @@ from theory.cli.args import (
     sgd_bytes,
 )
 
+from theory.cli.general_model import add_general_arguments, general_requested, run_general_sgd
+
 NAME = "sgd"
 
 
@@ -51,6 +53,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--plot", type=output_file, metavar="PATH", help="write the loss/LLC-vs-step figure (PNG + PDF)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--progress", action="store_true", help="show a progress bar")
+    add_general_arguments(parser)  # --sparsity, --importance, --input-scale: the general model (docs/general.md)
 
 
 def _check(args) -> None:
@@ -91,6 +94,8 @@ def run(args) -> int:
     import jax
 
     _check(args)
+    if general_requested(args):
+        return run_general_sgd(args)
     config = sampling.SGDConfig(c=args.c, r=args.r, n=args.n, batch_size=args.batch_size, lr=args.lr,
                                 epochs=args.epochs, init_k=args.init_k, checkpoints=args.checkpoints)
     seeds = list(range(args.seed, args.seed + args.runs))

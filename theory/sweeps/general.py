@@ -40,6 +40,7 @@ from theory.sweeps.experiment import TASK_KINDS, Experiment, Task, canonical_jso
 
 __all__ = [
     "aggregate_general_sgd",
+    "analyze_general_run",
     "check_general_sgd",
     "expand_general_sgd",
     "find_plateaus",
@@ -177,42 +178,32 @@ def _json_float(x):
     return x if math.isfinite(x) else None
 
 
-def _training_inputs(result):
-    """The run's training inputs X (n, c) as the SGD saw them (dense; input scales applied)."""
+def _training_inputs(result, run: int = 0):
+    """The training inputs X (n, c) of run ``run`` as the SGD saw them (dense; input scales applied)."""
     import numpy as np
 
     cfg = result.config
     if result.inputs is not None:
-        return np.asarray(result.inputs[0], dtype=np.float64)
+        return np.asarray(result.inputs[run], dtype=np.float64)
     X = np.zeros((cfg.n, cfg.c))
-    X[np.arange(cfg.n), result.features[0]] = result.mu[0]
+    X[np.arange(cfg.n), result.features[run]] = result.mu[run]
     if cfg.input_scale is not None:
         X = X * np.asarray(cfg.input_scale)
     return X
 
 
-def general_sgd_task(config: dict, seed: int) -> dict:
-    """Train one SGD run of the general TMS; plateaus (matched where a catalogue exists); calibrated
-    SGLD LLC at the checkpoints (module docstring).
+def analyze_general_run(result, run: int = 0, *, seed: int = 0, catalogue=None, threshold: float | None = None,
+                        slope_tol: float = 0.05, min_length: int = 3, llc_checkpoints=None,
+                        llc_per_plateau: int | None = None, llc_chains: int = 4, llc_burnin: int = 1000,
+                        llc_draws: int = 4000, llc_batch_size: int | None = None) -> dict:
+    """Plateaus (matched to ``catalogue`` if given) and calibrated SGLD LLCs of run ``run`` of an
+    :class:`sampling.SGDResult` (module docstring).
 
-    Parameters
-    ----------
-    config : dict
-        The SGDConfig fields, ``run_seed`` (the run's seed), ``slope_tol``, ``min_length``,
-        ``threshold`` (matching), ``catalogue`` (a ``Catalogue.to_dict()``, optional), ``llc_checkpoints``,
-        ``llc_chains``, ``llc_burnin``, ``llc_draws``, ``llc_batch_size``.
-    seed : int
-        The task seed: keys the SGLD chains (``jax.random.fold_in(jax.random.key(seed), checkpoint)``).
+    The LLC is estimated at the checkpoint indices ``llc_checkpoints`` (None: all; an int k: k spread
+    evenly, :func:`_llc_indices`), or, with ``llc_per_plateau`` = k, at the last k checkpoints of every
+    plateau. The chains of checkpoint k use ``jax.random.fold_in(jax.random.key(seed), k)``.
 
-    Returns
-    -------
-    dict
-        ``config`` (SGDConfig.to_dict()), ``seed`` (the run seed), ``steps``, ``loss`` (population),
-        ``train_loss``, ``W`` (K, r, c), ``b`` (K, c), ``diverged``, ``labels`` and ``distances`` (per
-        checkpoint, or None without a catalogue), ``plateaus`` (first, last, first_step, last_step,
-        loss, live_columns, label, distance, llc: median of the finite estimates on it), ``llc`` (one
-        entry per estimated checkpoint: checkpoint, step, llc, llc_se, chain_llc, healthy, excluded
-        [[chain, reason]], eps, acceptance, reason), ``llc_settings``, ``timings``.
+    Returns the dict described in :func:`general_sgd_task` (without ``timings``' SGD entry).
     """
     import jax
     import numpy as np
@@ -220,35 +211,39 @@ def general_sgd_task(config: dict, seed: int) -> dict:
     import kgon
     import sampling
     from sampling.general import general_loss_fn
-    from theory.sweeps.sweep import _sgd_config
 
-    kgon.configure_jax()  # a worker process starts without JAX settings (no-op where already set)
-    cfg = _sgd_config(config)
-    run_seed = int(config["run_seed"])
-    timings = {}
-    t0 = time.perf_counter()
-    result = sampling.train_sgd(cfg, [run_seed])
-    timings["sgd_s"] = time.perf_counter() - t0
+    cfg = result.config
     steps = np.asarray(result.steps)
-    W, b = result.W[0], result.b[0]
-    train_loss, loss = result.train_loss[0], result.loss[0]
+    W, b = result.W[run], result.b[run]
+    train_loss, loss = result.train_loss[run], result.loss[run]
     K = steps.size
+    timings = {}
 
     labels = distances = None
-    if config.get("catalogue") is not None:
+    if catalogue is not None:
         from theory.sgd_analysis import match_checkpoints
 
-        catalogue = kgon.Catalogue.from_dict(config["catalogue"])
-        lab, dist = match_checkpoints(W, b, catalogue, threshold=config.get("threshold"))
+        if isinstance(catalogue, dict):
+            catalogue = kgon.Catalogue.from_dict(catalogue)
+        lab, dist = match_checkpoints(W, b, catalogue, threshold=threshold)
         labels = [str(x) for x in lab]
         distances = [_json_float(x) for x in dist]
 
+    found = find_plateaus(steps, train_loss, slope_tol=float(slope_tol), min_length=int(min_length))
+    if llc_per_plateau is not None:
+        idx = np.unique(np.array([k for first, last in found for k in range(max(first, last - llc_per_plateau + 1),
+                                                                          last + 1)], dtype=int))
+    elif llc_checkpoints is None or isinstance(llc_checkpoints, int):
+        idx = _llc_indices(K, llc_checkpoints)
+    else:
+        idx = np.unique(np.asarray(llc_checkpoints, dtype=int))
+
     llc_entries = []
-    settings = {k: config.get(k) for k in _LLC_KEYS}
-    idx = _llc_indices(K, config.get("llc_checkpoints"))
+    settings = {"llc_checkpoints": [int(k) for k in idx], "llc_chains": llc_chains, "llc_burnin": llc_burnin,
+                "llc_draws": llc_draws, "llc_batch_size": llc_batch_size}
     if idx.size:
         t0 = time.perf_counter()
-        X = _training_inputs(result)
+        Xrun = _training_inputs(result, run)
         loss_fn = general_loss_fn(cfg.importance)
         base = jax.random.key(seed)
         for k in idx:
@@ -259,9 +254,8 @@ def general_sgd_task(config: dict, seed: int) -> dict:
                 llc_entries.append(entry)
                 continue
             res = sampling.estimate_llc(
-                jax.random.fold_in(base, int(k)), loss_fn, (W[k], b[k]), X, n=cfg.n, calibrate=True,
-                chains=int(config.get("llc_chains") or 4), burnin=int(config["llc_burnin"]),
-                draws=int(config["llc_draws"]), batch_size=config.get("llc_batch_size"),
+                jax.random.fold_in(base, int(k)), loss_fn, (W[k], b[k]), Xrun, n=cfg.n, calibrate=True,
+                chains=int(llc_chains), burnin=int(llc_burnin), draws=int(llc_draws), batch_size=llc_batch_size,
             )
             entry.update(
                 llc=_json_float(res.llc), llc_se=_json_float(res.llc_se),
@@ -276,8 +270,7 @@ def general_sgd_task(config: dict, seed: int) -> dict:
 
     by_ck = {e["checkpoint"]: e for e in llc_entries}
     plateaus = []
-    for first, last in find_plateaus(steps, train_loss, slope_tol=float(config.get("slope_tol", 0.05)),
-                                     min_length=int(config.get("min_length", 3))):
+    for first, last in found:
         norms = np.linalg.norm(W[last], axis=0)
         pl = {
             "first": int(first), "last": int(last), "first_step": int(steps[first]), "last_step": int(steps[last]),
@@ -297,13 +290,13 @@ def general_sgd_task(config: dict, seed: int) -> dict:
 
     return {
         "config": cfg.to_dict(),
-        "seed": run_seed,
+        "seed": int(result.seeds[run]),
         "steps": [int(s) for s in steps],
         "loss": [_json_float(x) for x in loss],
         "train_loss": [_json_float(x) for x in train_loss],
         "W": np.where(np.isfinite(W), W, np.nan).tolist(),
         "b": np.where(np.isfinite(b), b, np.nan).tolist(),
-        "diverged": bool(result.diverged[0]),
+        "diverged": bool(result.diverged[run]),
         "labels": labels,
         "distances": distances,
         "plateaus": plateaus,
@@ -311,6 +304,49 @@ def general_sgd_task(config: dict, seed: int) -> dict:
         "llc_settings": settings,
         "timings": timings,
     }
+
+
+def general_sgd_task(config: dict, seed: int) -> dict:
+    """Train one SGD run of the general TMS; plateaus (matched where a catalogue exists); calibrated
+    SGLD LLC at the checkpoints (module docstring; :func:`analyze_general_run`).
+
+    Parameters
+    ----------
+    config : dict
+        The SGDConfig fields, ``run_seed`` (the run's seed), ``slope_tol``, ``min_length``,
+        ``threshold`` (matching), ``catalogue`` (a ``Catalogue.to_dict()``, optional), ``llc_checkpoints``,
+        ``llc_chains``, ``llc_burnin``, ``llc_draws``, ``llc_batch_size``.
+    seed : int
+        The task seed: keys the SGLD chains (``jax.random.fold_in(jax.random.key(seed), checkpoint)``).
+
+    Returns
+    -------
+    dict
+        ``config`` (SGDConfig.to_dict()), ``seed`` (the run seed), ``steps``, ``loss`` (population),
+        ``train_loss``, ``W`` (K, r, c), ``b`` (K, c), ``diverged``, ``labels`` and ``distances`` (per
+        checkpoint, or None without a catalogue), ``plateaus`` (first, last, first_step, last_step,
+        loss, train_loss, live_columns, label, distance, llc: median of the finite estimates on it),
+        ``llc`` (one entry per estimated checkpoint: checkpoint, step, llc, llc_se, chain_llc, healthy,
+        excluded [[chain, reason]], eps, acceptance, reason), ``llc_settings``, ``timings``.
+    """
+    import kgon
+    import sampling
+    from theory.sweeps.sweep import _sgd_config
+
+    kgon.configure_jax()  # a worker process starts without JAX settings (no-op where already set)
+    cfg = _sgd_config(config)
+    t0 = time.perf_counter()
+    result = sampling.train_sgd(cfg, [int(config["run_seed"])])
+    sgd_s = time.perf_counter() - t0
+    out = analyze_general_run(
+        result, 0, seed=seed, catalogue=config.get("catalogue"), threshold=config.get("threshold"),
+        slope_tol=float(config.get("slope_tol", 0.05)), min_length=int(config.get("min_length", 3)),
+        llc_checkpoints=config.get("llc_checkpoints"), llc_chains=int(config.get("llc_chains") or 4),
+        llc_burnin=int(config["llc_burnin"]), llc_draws=int(config["llc_draws"]),
+        llc_batch_size=config.get("llc_batch_size"),
+    )
+    out["timings"] = dict(sgd_s=sgd_s, **out["timings"])
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
