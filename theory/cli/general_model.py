@@ -78,6 +78,7 @@ def run_general_sgd(args) -> int:
     import sampling
     from kgon.io import write_json_atomic
     from sampling.dynamics.sgd import sgd_run_key, train_or_load
+    from theory.cli.sgd import sgd_store
     from theory.sweeps.general import analyze_general_run
 
     check_general(args)
@@ -88,7 +89,7 @@ def run_general_sgd(args) -> int:
     seeds = list(range(args.seed, args.seed + args.runs))
     out = Path(args.out) if args.out else None
     key = sgd_run_key(config, seeds)
-    result, _ = train_or_load(config, seeds, out / f"sgd-{key}.npz" if out else None, progress=args.progress)
+    result, _ = train_or_load(config, seeds, sgd_store(out), progress=args.progress)  # DIR/sgd-runs, reused
     k = args.llc_per_plateau
     runs = [analyze_general_run(result, i, seed=args.seed, llc_per_plateau=k if k > 0 else None,
                                 llc_checkpoints=0 if k == 0 else None) for i in range(result.runs)]
