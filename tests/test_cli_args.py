@@ -71,6 +71,12 @@ CASES = [
     (["sgd", "--c", "6", "--runs", "1", "--llc-per-plateau", "-1"], "--llc-per-plateau"),
     (["sgd", "--c", "6", "--runs", "1", "--out", UNDER_FILE], "--out"),
     (["sgd", "--c", "6", "--runs", "1", "--plot", "@DIR"], "--plot"),
+    (["sgd", "--c", "6", "--runs", "1", "--sparsity", "1"], "--sparsity"),
+    (["sgd", "--c", "6", "--runs", "1", "--sparsity", "nan"], "--sparsity"),
+    (["sgd", "--c", "6", "--runs", "1", "--importance", "1,1,1,1,1"], "--importance"),
+    (["sgd", "--c", "6", "--runs", "1", "--importance", "1,1,1,1,1,0"], "--importance"),
+    (["sgd", "--c", "6", "--runs", "1", "--input-scale", "1,1,1,1,1,1,1"], "--input-scale"),
+    (["sgd", "--c", "6", "--runs", "1", "--input-scale", "1,,1"], "--input-scale"),
     # llc
     (["llc", "--point", "5", "--c", "6", "--n", "1"], "--n"),
     (["llc", "--point", "5", "--c", "1", "--n", "100"], "--c"),
@@ -86,6 +92,9 @@ CASES = [
     (["llc", "--point", "5", "--c", "6", "--n", "100", "--batch-size", "101"], "--batch-size"),
     (["llc", "--point", "5", "--c", "6", "--n", "100", "--seed", "-1"], "--seed"),
     (["llc", "--point", "5", "--c", "6", "--n", "100", "--plot", UNDER_FILE], "--plot"),
+    (["llc", "--point", "5", "--c", "6", "--n", "100", "--sparsity", "-0.1"], "--sparsity"),
+    (["llc", "--point", "5", "--c", "6", "--n", "100", "--importance", "1,1,x,1,1,1"], "--importance"),
+    (["llc", "--point", "5", "--c", "6", "--n", "100", "--input-scale", "inf,1,1,1,1,1"], "--input-scale"),
     # development (the command's own module; its flags use the same validators)
     (["development", "--c", "6", "--runs", "1"], "--runs"),
     (["development", "--c", "6", "--runs", "3", "--lr", "nan"], "--lr"),
@@ -112,6 +121,11 @@ CASES = [
     (["posterior", "--c", "6", "--n", "100", "--out", "@DIR/p", "--threshold", "0"], "--threshold"),
     (["posterior", "--c", "6", "--n", "100", "--out", "@DIR/p", "--n-temps", "0"], "--n-temps"),
     (["posterior", "--c", "6", "--n", "100", "--out", "@DIR/p", "--plot", UNDER_FILE], "--plot"),
+    (["posterior", "--c", "6", "--n", "100", "--out", "@DIR/p", "--r", "0"], "--r"),
+    (["posterior", "--c", "6", "--n", "100", "--out", "@DIR/p", "--sparsity", "2"], "--sparsity"),
+    (["posterior", "--c", "6", "--n", "100", "--out", "@DIR/p", "--importance", "1,1"], "--importance"),
+    (["posterior", "--c", "6", "--n", "100", "--out", "@DIR/p", "--input-scale", "1,1,1,1,1,-2"], "--input-scale"),
+    (["posterior", "--c", "6", "--n", "100", "--out", "@DIR/p", "--sparsity", "0.5", "--plot", "@DIR/o.png"], "--plot"),
 ]
 
 
