@@ -38,10 +38,15 @@ CASES = [
     (["critical-points", "--c", "6", "--csv", UNDER_FILE], "--csv"),
     (["critical-points", "--c", "6", "--plot", UNDER_FILE], "--plot"),
     (["critical-points", "--c", "1000000"], "--c"),
+    (["critical-points", "--c", "6", "--importance", "1,1,1,1,1"], "--importance"),
+    (["critical-points", "--c", "6", "--importance", "1,1,1,1,1,0"], "--importance"),
+    (["critical-points", "--c", "6", "--importance", "1,1,1,1,1,nan"], "--importance"),
     # transitions
     (["transitions", "--c", "1"], "--c"),
     (["transitions", "--c", "1000000"], "--c"),
     (["transitions", "--c", "6", "--r", "-1"], "--r"),
+    (["transitions", "--c", "6", "--importance", "1,1,1,1,1,1,1"], "--importance"),
+    (["transitions", "--c", "6", "--importance", "1,-1,1,1,1,1"], "--importance"),
     (["transitions", "--c", "6", "--plot", UNDER_FILE], "--plot"),
     # reproduce
     (["reproduce", "--out", FILE], "--out"),

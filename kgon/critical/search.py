@@ -65,6 +65,7 @@ DEAD_TOL = 1e-4
 """Columns with |W_i| below this are set exactly to zero ("dead") if the result stays certified."""
 
 _CHUNK = 256  # batch size of the compiled solvers (inputs are padded to a multiple of it)
+_SMALL = 4  # batch size for at most this many rows
 
 
 @dataclass(frozen=True)
@@ -154,52 +155,74 @@ def _loss_fn(r, c: int | None = None):
 
 @lru_cache(maxsize=None)
 def _loss_fn_model(model: ModelSpec):
-    r, c = model.r, model.c
-    imp = None if model.importance is None else np.array(model.importance)
+    """L(x) of one model (jax function of x alone; the importance is a constant of it)."""
+    f = _loss_fn_args(model.r, model.c, not model.uniform)
+    imp = model.weights()
+    return lambda x: f(x, jnp.asarray(imp))
 
-    if imp is None:
-        def f(x):
+
+@lru_cache(maxsize=None)
+def _loss_fn_args(r: int, c: int, weighted: bool):
+    """L(x, imp): the importance as an argument, so that one compilation serves every importance
+    vector (the continuation in the importance, :mod:`kgon.critical.continuation`); the uniform
+    model ignores ``imp`` and evaluates the paper's potential exactly as before."""
+    if not weighted:
+        def f(x, imp):
             W, b = _split(x, r, c)
             return potential_jax(W, b)
     else:
-        def f(x):
+        def f(x, imp):
             W, b = _split(x, r, c)
-            return potential_jax(W, b, importance=jnp.asarray(imp))
+            return potential_jax(W, b, importance=imp)
 
     return f
 
 
+def _bind(fn, model: ModelSpec):
+    """``fn(X, *args, imp)`` with the model's importance bound as the last argument."""
+    imp = jnp.asarray(model.weights())
+    return lambda X, *args: fn(X, *args, imp)
+
+
 @lru_cache(maxsize=None)
+def _value_grad_compiled(r: int, c: int, weighted: bool):
+    f = _loss_fn_args(r, c, weighted)
+    return jax.jit(jax.vmap(jax.value_and_grad(f), in_axes=(0, None)))
+
+
 def _value_grad_batched(model: ModelSpec):
-    f = _loss_fn_model(model)
-    return jax.jit(jax.vmap(jax.value_and_grad(f)))
+    return _bind(_value_grad_compiled(model.r, model.c, not model.uniform), model)
 
 
 @lru_cache(maxsize=None)
+def _hessian_compiled(r: int, c: int, weighted: bool):
+    return jax.jit(jax.vmap(jax.hessian(_loss_fn_args(r, c, weighted)), in_axes=(0, None)))
+
+
 def _hessian_batched(model: ModelSpec):
-    return jax.jit(jax.vmap(jax.hessian(_loss_fn_model(model))))
+    return _bind(_hessian_compiled(model.r, model.c, not model.uniform), model)
 
 
 @lru_cache(maxsize=None)
-def _lm_solver(model: ModelSpec):
+def _lm_compiled(r: int, c: int, weighted: bool):
     """jit(vmap) Levenberg-Marquardt on grad L = 0 (module docstring, step 2); the number of
-    iterations is a traced argument, so one compilation serves every call."""
-    f = _loss_fn_model(model)
+    iterations and the importance are traced arguments, so one compilation serves every call."""
+    f = _loss_fn_args(r, c, weighted)
     g = jax.grad(f)
     H = jax.hessian(f)
-    d = model.d
+    d = r * c + c
     eye = jnp.eye(d)
 
-    def solve_one(x0, iters):
+    def solve_one(x0, iters, imp):
         def body(_, carry):
             x, mu, g2 = carry
-            gv = g(x)
-            Hv = H(x)
+            gv = g(x, imp)
+            Hv = H(x, imp)
             rhs = Hv @ gv
             A = Hv @ Hv + mu * eye
             dx = -jnp.linalg.solve(A, rhs)
             xn = x + dx
-            gn = g(xn)
+            gn = g(xn, imp)
             g2n = jnp.sum(gn * gn)
             ok = jnp.isfinite(g2n) & (g2n < g2)
             x = jnp.where(ok, xn, x)
@@ -207,40 +230,50 @@ def _lm_solver(model: ModelSpec):
             mu = jnp.where(ok, jnp.maximum(mu / 3.0, 1e-14), jnp.minimum(mu * 4.0, 1e8))
             return x, mu, g2
 
-        g0 = g(x0)
+        g0 = g(x0, imp)
         x, _, _ = jax.lax.fori_loop(0, iters, body, (x0, jnp.asarray(1e-3), jnp.sum(g0 * g0)))
         return x
 
-    return jax.jit(jax.vmap(solve_one, in_axes=(0, None)))
+    return jax.jit(jax.vmap(solve_one, in_axes=(0, None, None)))
+
+
+def _lm_solver(model: ModelSpec):
+    return _bind(_lm_compiled(model.r, model.c, not model.uniform), model)
 
 
 @lru_cache(maxsize=None)
-def _gd_solver(model: ModelSpec, steps: int, lr: float):
-    g = jax.grad(_loss_fn_model(model))
+def _gd_compiled(r: int, c: int, weighted: bool, steps: int, lr: float):
+    g = jax.grad(_loss_fn_args(r, c, weighted))
 
-    def run_one(x0):
+    def run_one(x0, imp):
         def body(x, _):
-            return x - lr * g(x), None
+            return x - lr * g(x, imp), None
 
         x, _ = jax.lax.scan(body, x0, None, length=steps)
         return x
 
-    return jax.jit(jax.vmap(run_one))
+    return jax.jit(jax.vmap(run_one, in_axes=(0, None)))
+
+
+def _gd_solver(model: ModelSpec, steps: int, lr: float):
+    return _bind(_gd_compiled(model.r, model.c, not model.uniform, steps, lr), model)
 
 
 def _chunked(fn, X: np.ndarray, *args) -> np.ndarray:
-    """Apply a compiled batched function in fixed-size chunks (one compilation per shape)."""
+    """Apply a compiled batched function in fixed-size chunks (one compilation per shape: chunks of
+    256 rows, or of ``_SMALL`` rows for at most that many, e.g. the continuation's single points)."""
     n = X.shape[0]
     if n == 0:
         return X.copy()
+    size = _SMALL if n <= _SMALL else _CHUNK
     outs = []
-    for s in range(0, n, _CHUNK):
-        blk = X[s : s + _CHUNK]
-        pad = _CHUNK - blk.shape[0]
+    for s in range(0, n, size):
+        blk = X[s : s + size]
+        pad = size - blk.shape[0]
         if pad:
             blk = np.concatenate([blk, np.repeat(blk[-1:], pad, axis=0)], axis=0)
         out = np.asarray(fn(jnp.asarray(blk), *args))
-        outs.append(out[: _CHUNK - pad])
+        outs.append(out[: size - pad])
     return np.concatenate(outs, axis=0)
 
 
@@ -275,14 +308,15 @@ def loss_and_grad_norm(X: np.ndarray, r, c: int | None = None) -> tuple[np.ndarr
         return np.zeros(0), np.zeros(0)
     fn = _value_grad_batched(as_model(r, c))
     vals, grads = [], []
-    for s in range(0, X.shape[0], _CHUNK):
-        blk = X[s : s + _CHUNK]
-        pad = _CHUNK - blk.shape[0]
+    size = _SMALL if X.shape[0] <= _SMALL else _CHUNK
+    for s in range(0, X.shape[0], size):
+        blk = X[s : s + size]
+        pad = size - blk.shape[0]
         if pad:
             blk = np.concatenate([blk, np.repeat(blk[-1:], pad, axis=0)], axis=0)
         v, gr = fn(jnp.asarray(blk))
-        vals.append(np.asarray(v)[: _CHUNK - pad])
-        grads.append(np.asarray(gr)[: _CHUNK - pad])
+        vals.append(np.asarray(v)[: size - pad])
+        grads.append(np.asarray(gr)[: size - pad])
     g = np.concatenate(grads)
     return np.concatenate(vals), np.sqrt(np.sum(g * g, axis=-1))
 

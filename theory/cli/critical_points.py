@@ -2,6 +2,8 @@
 
 With the default search settings (``--seed 0``, no ``--n-starts``, no ``--all-saddles``) the cached
 default catalogue (``kgon.default_catalogue``) is used, so repeated calls are instant.
+``--importance I1,...,Ic`` searches the potential with feature importance (output weights; docs/general.md):
+one finite value > 0 per feature; all ones is the uniform model.
 """
 
 from __future__ import annotations
@@ -9,7 +11,17 @@ from __future__ import annotations
 import math
 
 from kgon.io import dumps_json
-from theory.cli.args import finite_float, int_range, nonnegative_int, output_file, positive_int, require_memory, search_bytes
+from theory.cli.args import (
+    check_feature_list,
+    comma_floats,
+    finite_float,
+    int_range,
+    nonnegative_int,
+    output_file,
+    positive_int,
+    require_memory,
+    search_bytes,
+)
 
 NAME = "critical-points"
 
@@ -20,6 +32,8 @@ _PER_CATALOGUE = ("c", "r", "zero_modes", "llc_numerical_err")
 def add_arguments(parser) -> None:
     parser.add_argument("--c", type=int_range(2), required=True, help="number of features (>= 2)")
     parser.add_argument("--r", type=positive_int, default=2, help="hidden dimension (default 2)")
+    parser.add_argument("--importance", type=comma_floats(0.0), default=None, metavar="I1,...,Ic",
+                        help="feature importance: output weights I_j > 0, one per feature (default all 1)")
     parser.add_argument("--max-loss", type=finite_float(), default=None, help="keep only points with loss <= X")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the search (default 0)")
     parser.add_argument("--n-starts", type=positive_int, default=None, help="number of starts (default 200 c)")
@@ -39,12 +53,13 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import kgon
 
+    check_feature_list(args, "--importance", args.importance, args.c)
     require_memory(args, "--c", search_bytes(args.c, args.r), f"the critical-point search at c = {args.c}, r = {args.r}")
     if args.n_starts is not None:
         require_memory(args, "--n-starts", search_bytes(args.c, args.r, args.n_starts),
                        f"the critical-point search with {args.n_starts} starts")
     if args.seed == 0 and args.n_starts is None and not args.all_saddles:
-        cat = kgon.default_catalogue(args.c, r=args.r)
+        cat = kgon.default_catalogue(args.c, r=args.r, importance=args.importance)
         if args.max_loss is not None:
             cat = _filtered(cat, args.max_loss)
     else:
@@ -55,6 +70,7 @@ def run(args) -> int:
             seed=args.seed,
             max_loss=args.max_loss,
             max_index=None if args.all_saddles else 0,
+            importance=args.importance,
         )
     if args.csv:
         cat.to_csv(args.csv)
@@ -72,6 +88,7 @@ def run(args) -> int:
                 {
                     "c": cat.c,
                     "r": cat.r,
+                    **({} if cat.importance is None else {"importance": list(cat.importance)}),
                     "seed": cat.seed,
                     "n_starts": cat.n_starts,
                     "n_converged": cat.n_converged,
@@ -80,8 +97,9 @@ def run(args) -> int:
             )
         )
         return 0
+    imp = "" if cat.importance is None else ", importance " + ",".join(f"{v:g}" for v in cat.importance)
     print(
-        f"c = {cat.c}, r = {cat.r}: {len(cat)} critical points "
+        f"c = {cat.c}, r = {cat.r}{imp}: {len(cat)} critical points "
         f"({cat.n_converged} of {cat.n_starts} starts certified, seed {cat.seed})"
     )
     print(

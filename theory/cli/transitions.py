@@ -1,19 +1,29 @@
 """Bayesian phase transitions of the critical-point catalogue (theory.significant_transitions).
 
-``tmsphase transitions --c C [--r R] [--all] [--order leading|refined] [--beta B] [--json] [--plot PATH]`` lists the changes of the globally
+``tmsphase transitions --c C [--r R] [--importance I1,...,Ic] [--all] [--order leading|refined] [--beta B] [--json] [--plot PATH]`` lists the changes of the globally
 dominant phase among the local minima at n >= ``theory.MIN_TRANSITION_N`` (below it the leading-order
 free energy means nothing); ``--all`` lists every pairwise crossing at n >= 1 instead. ``--json`` prints
 ``{"c", "r", "min_n", "all", "transitions": [BayesianTransition.to_dict(), ...]}``; ``--plot PATH`` draws
 the loss-vs-complexity diagram with the listed transitions as arrows (PNG + PDF). ``--order refined``
 uses the refined local free energy of the smooth minima and flat phases (docs/free_energy.md; kinked
 points and saddles are left out), ``--beta`` the inverse temperature (n -> beta n in the energy).
+``--importance`` uses the catalogue of the potential with that feature importance (docs/general.md).
 """
 
 from __future__ import annotations
 
 
 from kgon.io import dumps_json
-from theory.cli.args import finite_float, int_range, output_file, positive_int, require_memory, search_bytes
+from theory.cli.args import (
+    check_feature_list,
+    comma_floats,
+    finite_float,
+    int_range,
+    output_file,
+    positive_int,
+    require_memory,
+    search_bytes,
+)
 
 NAME = "transitions"
 
@@ -21,6 +31,8 @@ NAME = "transitions"
 def add_arguments(parser) -> None:
     parser.add_argument("--c", type=int_range(2), required=True, help="number of features (>= 2)")
     parser.add_argument("--r", type=positive_int, default=2, help="hidden dimension (default 2)")
+    parser.add_argument("--importance", type=comma_floats(0.0), default=None, metavar="I1,...,Ic",
+                        help="feature importance: output weights I_j > 0, one per feature (default all 1)")
     parser.add_argument(
         "--all", action="store_true",
         help="list every pairwise crossing at n >= 1, not only changes of the globally dominant phase at "
@@ -40,8 +52,9 @@ def run(args) -> int:
 
     from theory.free_energies import MIN_TRANSITION_N, significant_transitions
 
+    check_feature_list(args, "--importance", args.importance, args.c)
     require_memory(args, "--c", search_bytes(args.c, args.r), f"the critical-point search at c = {args.c}, r = {args.r}")
-    cat = default_catalogue(args.c, r=args.r)
+    cat = default_catalogue(args.c, r=args.r, importance=args.importance)
     if args.order == "refined" or args.beta != 1.0:
         from theory.free_energies import transitions
 
@@ -64,7 +77,8 @@ def run(args) -> int:
         plt.close(fig)
     if args.json:
         print(dumps_json({
-            "c": args.c, "r": args.r, "min_n": None if args.all else MIN_TRANSITION_N, "all": args.all,
+            "c": args.c, "r": args.r, **({} if cat.importance is None else {"importance": list(cat.importance)}),
+            "min_n": None if args.all else MIN_TRANSITION_N, "all": args.all,
             "order": args.order, "beta": args.beta,
             "transitions": [t.to_dict() for t in ts], "figures": figures,
         }))

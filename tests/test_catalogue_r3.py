@@ -1,0 +1,78 @@
+"""Certified critical-point catalogues at r = 3 hidden dimensions, c = 4..8 (docs/zoo.md, "r = 3").
+
+The values were found by the default search (seed 0) and are asserted from the structure where it
+is known: loss 0 for c <= 2 r = 6 columns with pairwise overlaps <= 0, the octahedron at c = 6 and
+its dead-column and output-off relatives (loss (c - 6) / (3 c) and (c - 5) / (3 c)); the planar
+k-gons (k >= 5) are saddles in R^3.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import kgon
+from kgon.naming import point_name
+from kgon.symmetry import multiplicity
+
+
+def test_octahedron_and_tetrahedron_are_zero_loss_points_with_their_multiplicities():
+    W = np.hstack([np.eye(3), -np.eye(3)])
+    assert multiplicity(W, np.zeros(6)) == math.factorial(6) // 48  # the octahedral group, order 48
+    T = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], float).T / np.sqrt(3)
+    assert kgon.potential(T, np.zeros(4)) == pytest.approx(0.0, abs=1e-15)
+    assert point_name(T, np.zeros(4), 0.0) == "tetrahedron"
+    assert multiplicity(T, np.zeros(4)) == 1  # every permutation of a regular simplex is a rotation
+
+
+def _check_certified(cat, c):
+    assert cat.r == 3 and cat.c == c and len(cat) > 0
+    for p in cat.points:
+        assert p.grad_norm <= 1e-9, p.label
+        assert p.loss == pytest.approx(kgon.potential(p.W, p.b), abs=1e-14), p.label
+    assert [p.loss for p in cat.points] == sorted(p.loss for p in cat.points)
+
+
+def _search(c):
+    return kgon.find_critical_points(c, r=3, seed=0, numerical_llc=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("c", [4, 5])
+def test_r3_small_c_zero_loss_and_buckled_polygons(c):
+    cat = _search(c)
+    _check_certified(cat, c)
+    best = cat.points[0]
+    assert abs(best.loss) < 1e-12 and best.is_minimum
+    # c = 4: the zero-loss level holds the square and the tetrahedron; named by its planar 4-gon
+    assert best.name == ("4" if c == 4 else "irregular-08f098fa")
+    if c == 5:
+        assert cat.get("5").hessian_signature[0] == 2  # the pentagon buckles out of its plane
+        assert cat.get("4").loss == pytest.approx(1 / 15, abs=1e-12) and cat.get("4").is_minimum
+
+
+@pytest.mark.slow
+def test_r3_c6_octahedron_is_the_global_minimum_and_the_hexagon_a_saddle():
+    cat = _search(6)
+    _check_certified(cat, 6)
+    best = cat.points[0]
+    assert best.name == "octahedron" and abs(best.loss) < 1e-12 and best.multiplicity == 15
+    assert cat.get("octahedron-").loss == pytest.approx(1 / 18, abs=1e-12) and cat.get("octahedron-").is_minimum
+    for name in ("6", "5+", "5"):
+        assert not cat.get(name).is_minimum, name
+    assert [p.name for p in cat.points if p.is_minimum][:3] == ["octahedron", cat.points[1].name, "octahedron-"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("c", [7, 8])
+def test_r3_larger_c_octahedron_families_are_minima(c):
+    cat = _search(c)
+    _check_certified(cat, c)
+    octa = cat.get("octahedron")  # six live columns, c - 6 dead ones with negative bias
+    assert octa.loss == pytest.approx((c - 6) / (3 * c), abs=1e-12) and octa.is_minimum
+    assert cat.get("octahedron-").loss == pytest.approx((c - 5) / (3 * c), abs=1e-12)
+    assert cat.points[0].loss < octa.loss and cat.points[0].is_minimum
+    if c == 7:
+        assert cat.points[0].loss == pytest.approx(0.0076397, abs=1e-6)
