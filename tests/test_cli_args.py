@@ -47,6 +47,7 @@ CASES = [
     (["transitions", "--c", "6", "--r", "-1"], "--r"),
     (["transitions", "--c", "6", "--importance", "1,1,1,1,1,1,1"], "--importance"),
     (["transitions", "--c", "6", "--importance", "1,-1,1,1,1,1"], "--importance"),
+    (["transitions", "--c", "6", "--importance", "1,1,1,1,1,0.5", "--order", "refined"], "--importance"),
     (["transitions", "--c", "6", "--plot", UNDER_FILE], "--plot"),
     # reproduce
     (["reproduce", "--out", FILE], "--out"),

@@ -7,7 +7,8 @@ free energy means nothing); ``--all`` lists every pairwise crossing at n >= 1 in
 the loss-vs-complexity diagram with the listed transitions as arrows (PNG + PDF). ``--order refined``
 uses the refined local free energy of the smooth minima and flat phases (docs/free_energy.md; kinked
 points and saddles are left out), ``--beta`` the inverse temperature (n -> beta n in the energy).
-``--importance`` uses the catalogue of the potential with that feature importance (docs/general.md).
+``--importance`` uses the catalogue of the potential with that feature importance (docs/general.md); only
+with the leading order (the refined free energy evaluates the uniform potential).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from kgon.io import dumps_json
 from theory.cli.args import (
     check_feature_list,
     comma_floats,
+    fail,
     finite_float,
     int_range,
     output_file,
@@ -53,6 +55,10 @@ def run(args) -> int:
     from theory.free_energies import MIN_TRANSITION_N, significant_transitions
 
     check_feature_list(args, "--importance", args.importance, args.c)
+    if args.importance is not None and args.order == "refined" and any(v != 1.0 for v in args.importance):
+        # theory.refined evaluates the uniform potential; only the leading order follows from the catalogue
+        fail(args, "--importance", "works only with --order leading (the refined free energy uses the uniform "
+                                   "potential).")
     require_memory(args, "--c", search_bytes(args.c, args.r), f"the critical-point search at c = {args.c}, r = {args.r}")
     cat = default_catalogue(args.c, r=args.r, importance=args.importance)
     if args.order == "refined" or args.beta != 1.0:
