@@ -262,7 +262,8 @@ def analyze_general_run(result, run: int = 0, *, seed: int = 0, catalogue=None, 
                 chain_llc=[_json_float(x) for x in res.chain_llc], healthy=[bool(h) for h in res.healthy],
                 excluded=[[int(ch), str(why)] for ch, why in res.diagnostics.excluded],
                 eps=_json_float(res.config.eps), acceptance=_json_float(res.diagnostics.acceptance_mean),
-                reason=res.reason,
+                reason=res.reason, estimator=getattr(res, "estimator", "plain"),
+                llc_plain=_json_float(getattr(res, "llc_plain", res.llc)),
             )
             llc_entries.append(entry)
         timings["llc_s"] = time.perf_counter() - t0
@@ -327,7 +328,8 @@ def general_sgd_task(config: dict, seed: int) -> dict:
         checkpoint, or None without a catalogue), ``plateaus`` (first, last, first_step, last_step,
         loss, train_loss, live_columns, label, distance, llc: median of the finite estimates on it),
         ``llc`` (one entry per estimated checkpoint: checkpoint, step, llc, llc_se, chain_llc, healthy,
-        excluded [[chain, reason]], eps, acceptance, reason), ``llc_settings``, ``timings``.
+        excluded [[chain, reason]], eps, acceptance, reason, estimator, llc_plain), ``llc_settings``,
+        ``timings``.
     """
     import kgon
     import sampling
