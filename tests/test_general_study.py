@@ -199,3 +199,58 @@ def test_nuts_on_the_general_posterior(S):
                                                         np.random.default_rng(1).standard_normal((200, 3)),
                                                         sparsity=S, n_points=256, replicates=2).value))
     assert float(np.mean(post.loss)) < 0.5 * prior
+
+
+# --------------------------------------------------------------------------------------------------
+# the CLI flags
+
+
+def test_cli_flags_absent_means_todays_model():
+    from theory.cli import build_parser
+    from theory.cli.general_model import general_requested
+
+    parser = build_parser()
+    for argv in (["sgd", "--c", "6", "--runs", "1"], ["llc", "--point", "5", "--c", "6", "--n", "100"],
+                 ["posterior", "--c", "6", "--n", "100", "--out", "x"]):
+        args = parser.parse_args(argv)
+        assert not general_requested(args)
+        assert getattr(args, "r", 2) == 2
+        args = parser.parse_args(argv + ["--sparsity", "0.5", "--importance", "1,1,1,1,1,2"])
+        assert general_requested(args) and args.sparsity == 0.5 and args.importance == [1, 1, 1, 1, 1, 2.0]
+
+
+def test_cli_sgd_with_general_flags(tmp_path, capsys):
+    import json
+
+    from theory.cli import main
+
+    code = main(["sgd", "--c", "4", "--runs", "2", "--epochs", "20", "--checkpoints", "8", "--sparsity", "0.6",
+                 "--input-scale", "1,1,0.5,0.5", "--llc-per-plateau", "0", "--out", str(tmp_path), "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["sparsity"] == 0.6 and out["input_scale"] == [1, 1, 0.5, 0.5]
+    assert out["config"]["sparsity"] == 0.6 and out["seeds"] == [0, 1]
+    assert [r["seed"] for r in out["runs"]] == [0, 1]
+    for r in out["runs"]:
+        assert r["llc"] == [] and r["labels"] is None
+        assert r["train_loss"][-1] < r["train_loss"][0]
+    assert len(out["figures"]) == 4 and all(Path(f).exists() for f in out["figures"])
+    # the runs are stored and reused
+    assert main(["sgd", "--c", "4", "--runs", "2", "--epochs", "20", "--checkpoints", "8", "--sparsity", "0.6",
+                 "--input-scale", "1,1,0.5,0.5", "--llc-per-plateau", "0", "--out", str(tmp_path), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["runs"][0]["train_loss"] == out["runs"][0]["train_loss"]
+
+
+@pytest.mark.slow
+def test_cli_posterior_with_general_flags(capsys, tmp_path):
+    import json
+
+    from theory.cli import main
+
+    code = main(["posterior", "--c", "3", "--n", "200", "--out", str(tmp_path), "--sparsity", "0.5", "--chains", "4",
+                 "--warmup", "200", "--samples", "200", "--no-progress", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    (res,) = out["results"]
+    assert res["n"] == 200 and res["rhat_loss"] < 1.1 and res["ess_loss"] > 50
