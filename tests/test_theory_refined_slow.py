@@ -33,8 +33,11 @@ def test_refined_free_energy_api(cat6):
     T = theory.free_energy_terms(cat6, 400, flat_draws=20_000)
     assert set(T) >= {"6", "5+", "5"}
     for t in T.values():
-        parts = t.energy + t.lambda_log_n + t.loglog + t.laplace + t.prior + t.orbit + t.copies + t.flat + t.numerical
+        parts = (t.energy + t.lambda_log_n + t.loglog + t.laplace + t.prior + t.orbit + t.copies + t.flat
+                 + t.numerical + t.nongaussian)
         assert math.isclose(t.total, parts, abs_tol=1e-9)
+        if t.label in ("6", "5+", "5"):  # Laplace misses 1-3 nats at n = 400 (docs/free_energy.md)
+            assert -3.5 < t.nongaussian < -0.5 and t.nongaussian_err < 0.3
     assert T["6"].llc == 8.5 and T["5+"].llc == 8.5 and T["5"].llc == 7.0
     assert math.isclose(T["6"].copies, -math.log(120)) and math.isclose(T["5"].copies, -math.log(144))
     assert 4.1 < T["5"].flat < 4.45 and T["6"].flat == 0.0

@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+import math
+
 import numpy as np
 
 from theory.free_energies import _check_beta, _check_order, occupancy, phases_of, refined_phases, transitions
@@ -240,10 +242,11 @@ def compare_occupancy(
          "occupancy_err": {lab: float(err[lab][i]) for lab in labs}}
         for i, n in enumerate(ns)
     ]
-    if order == "refined":
-        ts = transitions(catalogue, labels=labs, order="refined", beta=beta, data=data,
-                         n_min=ns.min() / 2, n_max=min(ns.max() * 2, data.n) if data is not None else ns.max() * 2,
-                         grid=max(12, 2 * len(ns)))
+    if order == "refined" and data is not None:
+        ts = _grid_crossings(theory, catalogue)
+    elif order == "refined":
+        ts = transitions(catalogue, labels=labs, order="refined", beta=beta,
+                         n_min=ns.min() / 2, n_max=ns.max() * 2, grid=max(12, 2 * len(ns)))
     else:
         ts = transitions(catalogue, labels=labs, beta=beta)
     crossings = []
@@ -275,6 +278,35 @@ def compare_occupancy(
         beta=beta,
         dropped=dropped,
     )
+
+
+def _grid_crossings(theory, catalogue) -> list:
+    """Crossings of the dominant phase on the sampled grid of n (data-conditional refined order).
+
+    On a data set F_n is evaluated at the sampled n only (each evaluation integrates every phase
+    numerically, docs/free_energy.md); where the dominant phase changes from a to b between two
+    sampled n, the crossing is where log(P_b / P_a) = F_a - F_b reaches 0, linear in log n between
+    them, the same interpolation the observed crossing uses. Each ordered pair is reported once
+    (its first crossing)."""
+    from theory.free_energies import BayesianTransition, _kind
+
+    by = {str(getattr(p, "label", None) or p.name): p for p in getattr(catalogue, "points", catalogue)}
+    dom = theory.dominant()
+    ln = np.log(theory.ns.astype(float))
+    out, seen = [], set()
+    for k in range(len(dom) - 1):
+        a, b = dom[k], dom[k + 1]
+        if a == b or (a, b) in seen:
+            continue
+        seen.add((a, b))
+        d0 = math.log(theory.probs[b][k]) - math.log(theory.probs[a][k])
+        d1 = math.log(theory.probs[b][k + 1]) - math.log(theory.probs[a][k + 1])
+        t = d0 / (d0 - d1) if d1 != d0 else 0.5
+        n = float(np.exp(ln[k] + t * (ln[k + 1] - ln[k])))
+        dL = float(by[b].loss - by[a].loss)
+        dlam = float(by[b].llc - by[a].llc) if by[b].llc is not None and by[a].llc is not None else float("nan")
+        out.append(BayesianTransition(a, b, n, _kind(dL, dlam), dL, dlam, float("nan"), True))
+    return out
 
 
 def _key(seed: int):

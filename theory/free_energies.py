@@ -164,16 +164,24 @@ def _prefix(data, n: float):
     return Dataset(data.features[:k], data.mu[:k], data.c, k, data.key)
 
 
-def free_energy_terms(catalogue, n: float, *, labels=None, beta: float = 1.0, data=None, **kwargs) -> dict:
+def free_energy_terms(
+    catalogue, n: float, *, labels=None, beta: float = 1.0, data=None, cells: bool = True, **kwargs
+) -> dict:
     """Refined free energy of every covered phase at one n, term by term: ``{label: FreeEnergyTerms}``
     (:func:`theory.refined.refined_terms`; ``data``: a data set of at least n samples, its first n
-    are used)."""
+    are used). With ``data`` and ``cells`` the non-Gaussian term integrates over each phase's cell
+    as :func:`kgon.classify` draws it at the sampler's threshold (``sampling.occupancy_threshold``)."""
     from sampling import empirical_potential
     from theory.refined import refined_terms
 
     beta = _check_beta(beta)
     pts, _ = refined_phases(catalogue, labels=labels)
     pot = None if data is None else empirical_potential(_prefix(data, n))
+    if data is not None and cells and hasattr(catalogue, "points"):
+        from sampling import occupancy_threshold
+
+        kwargs.setdefault("catalogue", catalogue)  # the phase's cell as the sampler counts it
+        kwargs.setdefault("threshold", occupancy_threshold(int(round(float(n)))))
     return {t.label: t for t in (refined_terms(p, n, beta=beta, potential=pot, **kwargs) for p in pts)}
 
 
