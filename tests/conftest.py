@@ -25,6 +25,23 @@ import pytest
 import kgon
 from kgon.critical.catalogue import default_catalogue_path
 
+if os.environ.get("TMSPHASE_TEST_JAX_CACHE", "1") != "0":
+    # One persistent XLA compilation cache per test session (a fresh temporary directory, so a clean
+    # clone starts empty): a computation compiled once is not compiled again by a later test that
+    # builds the same program anew (a new closure, another module's fixture, a CLI subprocess, which
+    # inherits these variables).
+    import atexit
+    import tempfile
+
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="tmsphase-xla-cache-")
+    atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 kgon.configure_jax()
 
 FROZEN_CATALOGUE6 = Path(__file__).resolve().parent / "fixtures" / "catalogue_c6_r2.json"

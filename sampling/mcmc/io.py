@@ -160,10 +160,10 @@ def posterior_entry(store: ResultStore, config, *, seed: int, catalogue, progres
         cat = catalogue() if callable(catalogue) else catalogue
         res = sampling.run_occupancy(jax.random.fold_in(jax.random.PRNGKey(int(seed)), config.n), config,
                                      catalogue=cat, progress=progress)
-        return put_args(res.to_dict(), attachments={
-            "nc": lambda p: _write_idata(res.idata, p),
-            "csv": lambda p: p.write_text(_occupancy_csv_text(res), encoding="utf-8"),
-        })
+        attachments = {"csv": lambda p: p.write_text(_occupancy_csv_text(res), encoding="utf-8")}
+        if res.idata is not None:  # the draws (run_occupancy keeps them by default)
+            attachments["nc"] = lambda p: _write_idata(res.idata, p)
+        return put_args(res.to_dict(), attachments=attachments)
 
     entry, reused = store.get_or_compute(posterior_store_config(config, seed), compute)
     return entry.result, reused
