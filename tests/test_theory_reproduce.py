@@ -33,10 +33,19 @@ def test_report_has_tables_and_figures(run_dir):
         assert (out / "figures" / f"{stem}.pdf").stat().st_size > 1000
     cmp = json.loads((out / "comparison.json").read_text())
     assert cmp["ns"] == [150.0, 1500.0]
-    assert len(list((out / "posterior").glob("*.nc"))) == 2
+    assert len(list((out / "posterior").glob("*.nc"))) == 2  # one ResultStore entry per n
+    assert len(list((out / "posterior").glob("*.json"))) == 2 and len(list((out / "stages").glob("*.json"))) == 2
 
 
-def test_rerun_resumes(run_dir):
+def test_rerun_resumes(run_dir, monkeypatch):
+    import sampling
+    import sampling.dynamics.sgd as sgd_module
+
+    def recomputed(*args, **kwargs):
+        raise AssertionError("a stored stage was recomputed")
+
+    monkeypatch.setattr(sampling, "run_occupancy", recomputed)  # every n is in DIR/posterior
+    monkeypatch.setattr(sgd_module, "train_sgd", recomputed)  # the SGD runs and their analysis are stored
     out, first = run_dir
     second = reproduce(out, config=TINY, quiet=True)
     assert {"catalogue", "posterior"} <= set(second.stages_reused)
