@@ -5,8 +5,10 @@ SGD runs (the paper's protocol by default; seeds S..S+R-1), matches their platea
 ``kgon.default_catalogue(C)`` (the ground truth), estimates the LLC by SGLD at every checkpoint (the
 paper's setting, flagged chains excluded), detects LLC milestones and Type A/B stages, runs essential
 dynamics on the probe outputs and the weight-covariance spectrum across runs, and scores each method
-against the catalogue plateaus and transitions. With ``--out DIR`` the SGD checkpoints and each run's
-LLC curve are saved as they finish and reused by a re-run (resumable). See docs/development.md.
+against the catalogue plateaus and transitions. With ``--out DIR`` the SGD checkpoints
+(``DIR/sgd-runs``, shared with ``tmsphase sgd``) and each run's LLC curve (``DIR/llc-curves``) are
+stored in :class:`kgon.io.ResultStore` directories as they finish and reused by a re-run (resumable);
+``DIR/development-<key>/development.json`` holds the evaluation. See docs/development.md.
 """
 
 from __future__ import annotations
