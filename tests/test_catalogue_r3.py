@@ -65,11 +65,39 @@ def test_r3_c6_octahedron_is_the_global_minimum_and_the_hexagon_a_saddle():
     assert [p.name for p in cat.points if p.is_minimum][:3] == ["octahedron", cat.points[1].name, "octahedron-"]
 
 
+def _recertify(cat):
+    """Independent re-certification of stored points: gradient and Hessian of the closed form
+    (jax) at each point; minima have no negative Hessian eigenvalue, saddles at least one."""
+    import jax
+    import jax.numpy as jnp
+
+    from kgon.evaluators import potential_jax
+
+    r, c = cat.r, cat.c
+
+    def f(z):
+        return potential_jax(z[: r * c].reshape(r, c), z[r * c :])
+
+    g, h = jax.jit(jax.grad(f)), jax.jit(jax.hessian(f))
+    for p in cat.points:
+        z = jnp.concatenate([jnp.asarray(p.W, float).ravel(), jnp.asarray(p.b, float)])
+        assert float(jnp.linalg.norm(g(z))) <= 1e-9, p.label
+        ev = np.linalg.eigvalsh(np.asarray(h(z)))
+        assert (ev.min() > -1e-7) == p.is_minimum, (p.label, ev.min())
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("c", [7, 8])
 def test_r3_larger_c_octahedron_families_are_minima(c):
-    cat = _search(c)
+    """c = 7, 8: the catalogues of the default search (seed 0; 970 s and 2926 s on the loaded
+    two-core machine, too long for the test run) are stored in tests/fixtures and re-certified
+    here independently of the search; c <= 6 run the search itself (above)."""
+    from pathlib import Path
+
+    path = Path(__file__).parent / "fixtures" / f"catalogue_c{c}_r3.json"
+    cat = kgon.Catalogue.from_json(path.read_text())
     _check_certified(cat, c)
+    _recertify(cat)
     octa = cat.get("octahedron")  # six live columns, c - 6 dead ones with negative bias
     assert octa.loss == pytest.approx((c - 6) / (3 * c), abs=1e-12) and octa.is_minimum
     assert cat.get("octahedron-").loss == pytest.approx((c - 5) / (3 * c), abs=1e-12)
