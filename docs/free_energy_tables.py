@@ -5,9 +5,13 @@
 Observed: tempered posterior occupancy at c = 6 on data streams 0-3; predicted: the refined
 data-conditional free energy (order="refined", data = the stream) and the leading order, both
 restricted to the phases the refined order covers (6, 5+, 5; occupancy conditional on them).
-Crossings: ``sampling.crossing_estimate`` (95 % interval) for the observations, linear interpolation
-in log n of P(6) - P(5) on the 25-step prediction grid for the refined order, Lambert W for the
-leading order.
+Two refined predictions are stored: ``predicted`` (Laplace terms only, on a 25-step grid in n) and
+``predicted_nongaussian`` (with the non-Gaussian term, at the sampled n; the current default of
+``theory.free_energy_terms``). Crossings: ``sampling.crossing_estimate`` (95 % interval) for the
+observations, linear interpolation in log n of P(6) - P(5) on the prediction grid for the refined
+order, Lambert W for the leading order.
+
+    python docs/free_energy_tables.py [--json] [--laplace-only]
 """
 
 from __future__ import annotations
@@ -53,11 +57,12 @@ def leading_probs(ns, beta=1.0) -> dict:
     return out
 
 
-def agreement(data: dict, *, n_min_occ: float = 250.0) -> dict:
+def agreement(data: dict, *, n_min_occ: float = 250.0, key: str = "predicted_nongaussian") -> dict:
+    """Agreement figures of the refined prediction stored under ``key`` (docstring above)."""
     import sampling
 
     pred = {}
-    for r in data["predicted"]:
+    for r in data["predicted"] if key == "predicted" else data[key]:
         pred.setdefault(r["stream"], {})[r["n"]] = r
     obs = {}
     for r in data["observed"]:
@@ -77,26 +82,30 @@ def agreement(data: dict, *, n_min_occ: float = 250.0) -> dict:
         n_ref = interp_crossing(grid, np.array([p["6"] - p["5"] for p in P]))
         lead = leading_probs(ns)
         dev_ref = max(abs(softmax({lab: pred[k][n]["beta1.0"][lab]["total"] for lab in LABELS})[lab] - c["occupancy"][lab])
-                      for n, c in zip(ns, cond) if n >= n_min_occ for lab in ("5", "6"))
+                      for n, c in zip(ns, cond) if n >= n_min_occ and n in pred[k] for lab in ("5", "6"))
+        missing = [n for n in ns if n >= n_min_occ and n not in pred[k]]
         dev_lead = max(abs(p[lab] - c["occupancy"][lab]) for n, p, c in zip(ns, lead, cond) if n >= n_min_occ
                        for lab in ("5", "6"))
         streams.append({
             "stream": k, "n_observed": est.n, "interval": [est.ci_low, est.ci_high],
             "n_refined": n_ref, "n_leading": 601.0,
             "rel_refined": n_ref / est.n - 1, "rel_leading": 601.0 / est.n - 1,
-            "max_dev_refined": dev_ref, "max_dev_leading": dev_lead,
+            "max_dev_refined": dev_ref, "max_dev_leading": dev_lead, "n_not_predicted": missing,
         })
+    base = {}
+    for r in data["predicted"]:
+        base.setdefault(r["stream"], {})[r["n"]] = r
     extra = []
-    for k in sorted(pred):
+    for k in sorted(base):
         if k < 10:
             continue
-        grid = sorted(pred[k])
-        P = [softmax({lab: pred[k][n]["beta1.0"][lab]["total"] for lab in LABELS}) for n in grid]
+        grid = sorted(base[k])
+        P = [softmax({lab: base[k][n]["beta1.0"][lab]["total"] for lab in LABELS}) for n in grid]
         extra.append(interp_crossing(grid, np.array([p["6"] - p["5"] for p in P])))
     pop = {}
     for beta in ("beta1.0", "beta0.5"):
-        grid = sorted(pred[-1])
-        P = [softmax({lab: pred[-1][n][beta][lab]["total"] for lab in LABELS}) for n in grid]
+        grid = sorted(base[-1])
+        P = [softmax({lab: base[-1][n][beta][lab]["total"] for lab in LABELS}) for n in grid]
         pop[beta] = interp_crossing(grid, np.array([p["6"] - p["5"] for p in P]))
     data_cross = [s["n_refined"] for s in streams] + [x for x in extra if x is not None]
     return {
@@ -108,11 +117,12 @@ def agreement(data: dict, *, n_min_occ: float = 250.0) -> dict:
         "refined_data_conditional_sd": float(np.std(data_cross, ddof=1)),
         "refined_data_conditional_count": len(data_cross),
         "extra_unbracketed": sum(x is None for x in extra),
+        "refined_population_nongaussian": data.get("population_nongaussian", {}),
     }
 
 
 if __name__ == "__main__":
-    res = agreement(load())
+    res = agreement(load(), key="predicted" if "--laplace-only" in sys.argv else "predicted_nongaussian")
     if "--json" in sys.argv:
         print(json.dumps(res, indent=1))
     else:

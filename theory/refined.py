@@ -668,7 +668,7 @@ def refined_terms(
     seed: int = 0,
     finite_n: bool = True,
     max_shift: float = 0.3,
-    nongaussian_draws: int = 20_000,
+    nongaussian_draws: int | None = None,
     catalogue=None,
     threshold: float | None = None,
 ) -> FreeEnergyTerms:
@@ -698,9 +698,12 @@ def refined_terms(
         If the minimiser of beta n L_n + |w|^2/2 moves further than this from the catalogue point
         (it left the phase), the second-order expansion at the point is used
         (:func:`laplace_terms`).
-    nongaussian_draws : int
+    nongaussian_draws : int, optional
         Importance draws of :func:`nongaussian_correction` (the exact live integral over its
         Laplace approximation, over every copy on a data set); 0 leaves the term out (Laplace only).
+        Default: 20,000 on a data set, 0 for the population loss (without a data set there are no
+        sampler cells to integrate over, and below n ~ 150 the Gaussian proposal fails: the
+        population-level order stays Laplace's, docs/free_energy.md).
     catalogue, threshold : optional
         With a catalogue, the importance draws count only inside the phase's cell as
         :func:`kgon.classify` (``threshold``) draws it, i.e. the phase as a sampler counts it.
@@ -795,6 +798,8 @@ def refined_terms(
     else:
         L = float(lossf(jnp.asarray(x), zj, pot))
     ng = ng_err = 0.0
+    if nongaussian_draws is None:
+        nongaussian_draws = 20_000 if kind == "data" else 0
     if nongaussian_draws:
         # the exact live integral over every copy (both reflections) replaces its Laplace value:
         # nongaussian = F_live(exact) - (energy + lambda log n + laplace + prior + orbit + copies)
