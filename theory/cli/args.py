@@ -136,12 +136,17 @@ def finite_float(
 
 def comma_ints(minimum: int | None = 1, maximum: int | None = None):
     """``type=`` for a comma-separated list of integers, each in ``minimum..maximum``: ``"100,300,1000"``."""
-    one = int_range(minimum, maximum)
+    return _comma_list(int_range(minimum, maximum), "integers, e.g. 100,300,1000", all_parts=False)
 
-    def parse(text) -> list[int]:
+
+def _comma_list(one, what: str, *, all_parts: bool):
+    """A comma-separated list parsed item by item with ``one``; an empty list (any empty item with
+    ``all_parts``) is refused naming ``what``."""
+
+    def parse(text) -> list:
         parts = [p.strip() for p in str(text).split(",")]
-        if not any(parts):
-            raise _err(f"must be a comma-separated list of integers, e.g. 100,300,1000; got {text!r}.")
+        if not (all(parts) if all_parts else any(parts)):
+            raise _err(f"must be a comma-separated list of {what}; got {text!r}.")
         out = []
         for p in parts:
             try:
@@ -158,22 +163,7 @@ def comma_floats(minimum: float | None = 0.0, *, min_inclusive: bool = False):
     """``type=`` for a comma-separated list of finite floats, each > ``minimum`` (>= with ``min_inclusive``):
     ``"1,0.8,0.6"`` (feature importance, input scales; one value per feature, checked against ``--c`` by the
     command)."""
-    one = finite_float(minimum, min_inclusive=min_inclusive)
-
-    def parse(text) -> list[float]:
-        parts = [p.strip() for p in str(text).split(",")]
-        if not all(parts):
-            raise _err(f"must be a comma-separated list of numbers, e.g. 1,0.8,0.6; got {text!r}.")
-        out = []
-        for p in parts:
-            try:
-                out.append(one(p))
-            except argparse.ArgumentTypeError as exc:
-                raise _err(f"{str(exc).rstrip('.')} in the list {text!r}.") from None
-        return out
-
-    parse.__name__ = "list"
-    return parse
+    return _comma_list(finite_float(minimum, min_inclusive=min_inclusive), "numbers, e.g. 1,0.8,0.6", all_parts=True)
 
 
 def sparsity(text) -> float:
