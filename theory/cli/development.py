@@ -103,6 +103,7 @@ def run(args) -> int:
     d.update(c=args.c, r=args.r, seeds=seeds, llc_excluded_chains=llc["reasons"], llc_config=llc["config"],
              timings=timings)
     if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "development.json", d)
     figures = []
     if args.plot:
