@@ -391,14 +391,12 @@ def laplace_terms(
         x = x0
     H = np.asarray(hessian(x), float)
     H = 0.5 * (H + H.T)
-    d = H.shape[0]
     excluded = False
     if tangent is not None:
         t = np.asarray(tangent(x), float)
         tn = np.linalg.norm(t)
         if tn > 0:
-            Q, _ = np.linalg.qr(np.column_stack([t / tn, np.eye(d)]))
-            B = Q[:, 1:d]
+            B = _transverse_basis(t / tn)
             H = B.T @ H @ B
             excluded = True
     ev = np.linalg.eigvalsh(H)
@@ -441,51 +439,71 @@ def _batch_loss(kind: str, potential):
     return batched
 
 
-@lru_cache(maxsize=None)
-def _full_objective(r: int, c: int):
-    """value, gradient and Hessian of beta n L_n(z) + |z|^2 / 2 over all coordinates, vmapped over z."""
+@dataclass(frozen=True)
+class _CopyExpansion:
+    """Second-order expansion of f = beta n L + |w|^2 / 2 at one copy (a permuted catalogue point) over
+    its live coordinates transverse to the orbit: Newton point ``x_newton``, value ``f_newton`` there,
+    floored transverse eigenvalues ``ev`` with eigenvectors ``BU`` (columns, in live coordinates) and
+    the unit orbit tangent ``t_hat``."""
 
-    def f(z, pot, bn):
-        W = z[: r * c].reshape(r, c)
-        return bn * pot.value(W, z[r * c :]) + 0.5 * jnp.sum(z * z)
+    z0: np.ndarray
+    idx: np.ndarray
+    n_live: int
+    x_newton: np.ndarray
+    f_newton: float
+    ev: np.ndarray
+    BU: np.ndarray
+    t_hat: np.ndarray
 
-    vg = jax.vmap(jax.value_and_grad(f), in_axes=(0, None, None))
-    h = jax.vmap(jax.hessian(f), in_axes=(0, None, None))
-    return jax.jit(vg), jax.jit(h)
 
+def _copy_expansions(W0: np.ndarray, b0: np.ndarray, potential, bn: float, *, all_copies: bool) -> list:
+    """:class:`_CopyExpansion` of every distinct copy (``all_copies``) or of the point itself.
 
-def _data_copies(W0: np.ndarray, b0: np.ndarray, potential, bn: float) -> float:
-    """-log sum over the distinct copies sigma of exp(-(V_sigma - V_id)), minus log 2 (reflections).
-
-    On a data set the copies of a phase are not equivalent (which feature is dead, which features
-    are neighbours). Each copy's Laplace value is taken from the second-order expansion at the
-    permuted point sigma w*: V_sigma = f(sigma w*) - g^T H^-1 g / 2 + 1/2 log det' H (f = beta n L_n
-    + |w|^2/2 over that copy's live coordinates, orbit direction excluded): one Newton step, which
-    captures how much each copy relaxes on the data. Eigenvalues of H are floored at 1 (the
-    prior's curvature) where a copy is not convex on the data. For the population loss all V_sigma are equal
-    and the term is -log(2 M).
-    """
+    One Newton step from each copy sigma w*: f(sigma w*) - g^T H^-1 g / 2 at sigma w* - H^-1 g, with H
+    the Hessian transverse to the orbit tangent and its eigenvalues floored at 1 (the prior's
+    curvature) where a copy is not convex on the data. ``potential`` None: the population loss."""
     r, c = W0.shape
-    perms = distinct_permutations(W0, b0)
-    Z = np.stack([np.concatenate([W0[:, list(p)].ravel(), b0[list(p)]]) for p in perms])
-    vg, h = _full_objective(r, c)
-    vals, grads = vg(jnp.asarray(Z), potential, bn)
-    hs = np.asarray(h(jnp.asarray(Z), potential, bn))
-    vals, grads = np.asarray(vals), np.asarray(grads)
-    V = np.empty(len(perms))
-    for k, p in enumerate(perms):
-        Wk, bk = Z[k, : r * c].reshape(r, c), Z[k, r * c :]
+    kind = "population" if potential is None else "data"
+    perms = distinct_permutations(W0, b0) if all_copies else [tuple(range(c))]
+    Z0 = np.stack([np.concatenate([W0[:, list(p)].ravel(), b0[list(p)]]) for p in perms])
+    _, fvg, fh = _full_values(r, c, kind)
+    vals, grads = (np.asarray(v) for v in fvg(jnp.asarray(Z0), potential, bn))
+    hs = np.asarray(fh(jnp.asarray(Z0), potential, bn))
+    out = []
+    for k, z0 in enumerate(Z0):
+        Wk, bk = z0[: r * c].reshape(r, c), z0[r * c :]
         live = [j for j in range(c) if j not in dead_columns(Wk, bk)]
         idx = _flat_index(r, c, live)
         g, H = grads[k][idx], hs[k][np.ix_(idx, idx)]
-        t = _orbit_tangent(Z[k], r, c, idx)
-        if np.linalg.norm(t) > 0:
-            Q, _ = np.linalg.qr(np.column_stack([t / np.linalg.norm(t), np.eye(len(idx))]))
-            B = Q[:, 1 : len(idx)]
-            H, g = B.T @ H @ B, B.T @ g
-        ev, U = np.linalg.eigh(0.5 * (H + H.T))
+        t = _orbit_tangent(z0, r, c, idx)
+        t_hat = t / np.linalg.norm(t)
+        B = _transverse_basis(t_hat)
+        gr = B.T @ g
+        ev, U = np.linalg.eigh(B.T @ (0.5 * (H + H.T)) @ B)
         ev = np.maximum(ev, 1.0)  # the prior's curvature floor (a copy that is not convex on the data)
-        V[k] = vals[k] - 0.5 * float(np.sum((U.T @ g) ** 2 / ev)) + 0.5 * float(np.sum(np.log(ev)))
+        step = U @ ((U.T @ gr) / ev)
+        out.append(_CopyExpansion(z0, idx, len(live), z0[idx] - B @ step, float(vals[k]) - 0.5 * float(gr @ step),
+                                  ev, B @ U, t_hat))
+    return out
+
+
+def _transverse_basis(t_hat: np.ndarray) -> np.ndarray:
+    """Orthonormal basis (columns) of the complement of the unit vector ``t_hat``."""
+    d = len(t_hat)
+    Q, _ = np.linalg.qr(np.column_stack([t_hat, np.eye(d)]))
+    return Q[:, 1:d]
+
+
+def _copies_term(expansions: list) -> float:
+    """-log sum over the distinct copies sigma of exp(-(V_sigma - V_id)), minus log 2 (reflections).
+
+    On a data set the copies of a phase are not equivalent (which feature is dead, which features
+    are neighbours). Each copy's Laplace value V_sigma = f_N + 1/2 log det' H is taken from its
+    second-order expansion (:func:`_copy_expansions`: one Newton step, which captures how much each
+    copy relaxes on the data). For the population loss all V_sigma are equal and the term is
+    -log(2 M).
+    """
+    V = np.array([e.f_newton + 0.5 * float(np.sum(np.log(e.ev))) for e in expansions])
     V = V - V[0]
     m = V.min()
     return -(-m + math.log(float(np.sum(np.exp(-(V - m))))) + math.log(2.0))
@@ -573,51 +591,37 @@ def nongaussian_correction(
     misses at finite n (its error is O(1/n) only asymptotically; at n ~ 400 it is 1-3 nats here,
     docs/free_energy.md).
     """
+    W0, b0 = np.asarray(W, float), np.asarray(b, float)
+    if all_copies is None:
+        all_copies = potential is not None
+    expansions = _copy_expansions(W0, b0, potential, bn, all_copies=all_copies)
+    return _importance_correction(expansions, W0.shape, bn=bn, potential=potential, catalogue=catalogue,
+                                  label=label, threshold=threshold, draws=draws, nu=nu, scale=scale, seed=seed,
+                                  chunk=chunk)
+
+
+def _importance_correction(expansions, shape, *, bn, potential, catalogue, label, threshold, draws, nu=5.0,
+                           scale=1.2, seed=0, chunk=2048) -> tuple[float, float, dict]:
+    """:func:`nongaussian_correction` from the copies' expansions (:func:`_copy_expansions`)."""
     if not (isinstance(draws, (int, np.integer)) and draws >= 100):
         raise ValueError(f"`draws` must be an integer >= 100; got {draws!r}.")
-    W0, b0 = np.asarray(W, float), np.asarray(b, float)
-    r, c = W0.shape
-    kind = "population" if potential is None else "data"
-    if all_copies is None:
-        all_copies = kind == "data"
-    perms = distinct_permutations(W0, b0) if all_copies else [tuple(range(c))]
-    Z0 = np.stack([np.concatenate([W0[:, list(p)].ravel(), b0[list(p)]]) for p in perms])
-    fval, fvg, fh = _full_values(r, c, kind)
-    vals, grads = (np.asarray(v) for v in fvg(jnp.asarray(Z0), potential, bn))
-    hs = np.asarray(fh(jnp.asarray(Z0), potential, bn))
-    copies = []
-    for k, z0 in enumerate(Z0):
-        Wk, bk = z0[: r * c].reshape(r, c), z0[r * c :]
-        dead = dead_columns(Wk, bk)
-        live = [j for j in range(c) if j not in dead]
-        idx = _flat_index(r, c, live)
-        g, H = grads[k][idx], hs[k][np.ix_(idx, idx)]
-        t = _orbit_tangent(z0, r, c, idx)
-        that = t / np.linalg.norm(t)
-        Q, _ = np.linalg.qr(np.column_stack([that, np.eye(len(idx))]))
-        B = Q[:, 1:]
-        Hr, gr = B.T @ (0.5 * (H + H.T)) @ B, B.T @ g
-        ev, U = np.linalg.eigh(Hr)
-        ev = np.maximum(ev, 1.0)
-        step = U @ ((U.T @ gr) / ev)
-        xs = z0[idx] - B @ step
-        fN = float(vals[k]) - 0.5 * float(gr @ step)
-        speed = abs(float(_orbit_speed(xs[None], that, r, len(live))[0]))
-        kd = len(ev)
-        logZ_lap = _LOG_2PI + math.log(speed) - fN + 0.5 * kd * _LOG_2PI - 0.5 * float(np.sum(np.log(ev)))
-        copies.append((z0, idx, xs, B @ U, ev, that, len(live), logZ_lap))
-    lz = np.array([cp[-1] for cp in copies])
+    r, c = shape
+    fval = _full_values(r, c, "population" if potential is None else "data")[0]
+    lz = np.array([_LOG_2PI + math.log(abs(float(_orbit_speed(e.x_newton[None], e.t_hat, r, e.n_live)[0])))
+                   - e.f_newton + 0.5 * len(e.ev) * _LOG_2PI - 0.5 * float(np.sum(np.log(e.ev)))
+                   for e in expansions])
     m = lz.max()
     pi = np.exp(lz - m)
     pi /= pi.sum()
     keep = pi >= 1e-3 * pi.max()
     rng = np.random.default_rng(seed)
-    est = np.full(len(copies), -np.inf)
-    rel_var = np.zeros(len(copies))
+    est = np.full(len(expansions), -np.inf)
+    rel_var = np.zeros(len(expansions))
     ess = 0.0
-    for k, (z0, idx, xs, BU, ev, that, n_live, _) in enumerate(copies):
+    for k, e in enumerate(expansions):
         if not keep[k]:
             continue
+        z0, idx, xs, BU, ev, that, n_live = e.z0, e.idx, e.x_newton, e.BU, e.ev, e.t_hat, e.n_live
         N = max(200, int(round(draws * pi[k])))
         kd = len(ev)
         T = rng.standard_normal((N, kd)) / np.sqrt(rng.chisquare(nu, N) / nu)[:, None]
@@ -652,7 +656,7 @@ def nongaussian_correction(
     Z_is = np.exp(est[keep] - m).sum() + mean_ratio * np.exp(lz[~keep] - m).sum()
     Z_lap = np.exp(lz - m).sum()
     se = math.sqrt(float(np.sum(np.exp(2 * (est[keep] - m)) * rel_var[keep]))) / Z_is
-    info = {"copies": len(copies), "sampled": int(keep.sum()), "ess": ess,
+    info = {"copies": len(expansions), "sampled": int(keep.sum()), "ess": ess,
             "log_Z_laplace": float(m + math.log(Z_lap))}
     return math.log(Z_is / Z_lap), se, info
 
@@ -755,7 +759,8 @@ def refined_terms(
     flat_err = flat_se / flat_mass
     copies = -math.log(orbit_copies(point.multiplicity, W0))
     if kind == "data" and live:
-        copies = _data_copies(W0, b0, potential, bn)
+        expansions = _copy_expansions(W0, b0, potential, bn, all_copies=True)
+        copies = _copies_term(expansions)
     numerical = numerical_err = 0.0
     if dead and finite_n:
         if kind == "population":  # the loss differences do not depend on n: cache them
@@ -803,8 +808,10 @@ def refined_terms(
     if nongaussian_draws:
         # the exact live integral over every copy (both reflections) replaces its Laplace value:
         # nongaussian = F_live(exact) - (energy + lambda log n + laplace + prior + orbit + copies)
-        corr, ng_err, info = nongaussian_correction(
-            W0, b0, bn=bn, potential=potential if kind == "data" else None, catalogue=catalogue,
+        if kind == "population":
+            expansions = _copy_expansions(W0, b0, None, bn, all_copies=False)
+        corr, ng_err, info = _importance_correction(
+            expansions, (r, c), bn=bn, potential=potential if kind == "data" else None, catalogue=catalogue,
             label=label, threshold=threshold, draws=int(nongaussian_draws), seed=seed + 2)
         n_orbits = 2 if kind == "data" else orbit_copies(point.multiplicity, W0)
         F_live = -(corr + info["log_Z_laplace"]) - math.log(n_orbits) + 0.5 * len(idx) * _LOG_2PI
