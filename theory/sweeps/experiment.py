@@ -384,6 +384,10 @@ register_task_kind(
 )
 
 
+_SGD_CONFIG_GRID = ("c", "r", "n", "batch_size", "lr", "epochs", "init_k", "init_noise", "sparsity")
+"""SGDConfig fields a sweep may grid over (the sgd and general_sgd kinds)."""
+
+
 register_task_kind(
     TaskKind(
         name="sgd",
@@ -408,7 +412,7 @@ register_task_kind(
         prepare="theory.sweeps.sweep:prepare_catalogue",
         replicates=False,
         config="sampling.dynamics.sgd:SGDConfig",
-        config_grid=("c", "r", "n", "batch_size", "lr", "epochs", "init_k", "init_noise", "sparsity"),
+        config_grid=_SGD_CONFIG_GRID,
     )
 )
 
@@ -443,7 +447,7 @@ register_task_kind(
         prepare="theory.sweeps.general:prepare_general_sgd",
         replicates=False,
         config="sampling.dynamics.sgd:SGDConfig",
-        config_grid=("c", "r", "n", "batch_size", "lr", "epochs", "init_k", "init_noise", "sparsity"),
+        config_grid=_SGD_CONFIG_GRID,
         report="theory.sweeps.general:general_sgd_report",
     )
 )
