@@ -55,6 +55,43 @@ def test_dln_two_layers_equals_rrr():
             assert dln_llc((M, H, N), r) == rrr_llc(M, H, N, r), (M, H, N, r)
 
 
+def _zero_fiber_components(widths):
+    """Codimensions of the loci of {W_L ... W_1 = 0} by rank data, computed here independently of
+    sampling.dynamics.truths: W_l maps V_{l-1} (dim k_{l-1}; V_0 = the input, k_0 = H_1) onto V_l (dim
+    k_l), with k_L = 0. The locus has dimension sum_l [k_l (k_{l-1} + H_{l+1} - k_l) + H_{l+1} (H_l -
+    k_{l-1})]. Returns (C, theta): the smallest codimension and how many loci attain it."""
+    L = len(widths) - 1
+    d = sum(a * b for a, b in zip(widths, widths[1:]))
+    codims = []
+    for ks in itertools.product(*(range(min(widths[0], widths[l + 1]) + 1) for l in range(L - 1))):
+        ks = (widths[0],) + ks + (0,)
+        if any(ks[l + 1] > min(ks[l], widths[l + 1]) for l in range(L)):
+            continue
+        dim = sum(ks[l + 1] * (ks[l] + widths[l + 1] - ks[l + 1]) + widths[l + 1] * (widths[l] - ks[l])
+                  for l in range(L))
+        codims.append(d - dim)
+    C = min(codims)
+    return C, codims.count(C)
+
+
+def test_dln_rank0_equals_half_the_codimension_of_the_zero_fiber():
+    # Pepin Lehalleur & Rimanyi (2024, "Geometry of fibers of the multiplication map of deep linear
+    # neural networks", arXiv:2411.19920): the RLCT of ||W_L ... W_1||^2 at 0 is C / 2, C the codimension
+    # of {W_L ... W_1 = 0}; an independent check of Aoyagi's formula for rank 0 at every depth
+    for L in (2, 3, 4):
+        for widths in itertools.product(range(1, 5), repeat=L + 1):
+            C, _ = _zero_fiber_components(widths)
+            assert dln_llc(widths, 0) == C / 2, widths
+    # the number theta of top-dimensional components (docs/llc.md §3: the benchmark's three-layer cases
+    # (4,3,3,4) and (5,4,3,5) rank 1 (= (4,3,2,4) rank 0 shifted) have theta = 3, (6,3,3,6) has 1)
+    assert _zero_fiber_components((5, 3, 5)) == (13, 2)
+    assert _zero_fiber_components((8, 4, 8)) == (28, 1)
+    assert _zero_fiber_components((4, 3, 3, 4)) == (8, 3)
+    assert _zero_fiber_components((4, 3, 2, 4)) == (6, 3)
+    assert _zero_fiber_components((6, 3, 3, 6)) == (9, 1)
+    assert _zero_fiber_components((1, 1, 1, 1)) == (1, 3)  # (w1 w2 w3)^2: lambda 1/2, multiplicity 3
+
+
 def test_dln_llc_increases_with_rank_and_is_at_most_regular():
     for widths in [(5, 3, 5), (4, 3, 3, 4), (6, 4, 3, 5), (3, 4, 5, 4, 3)]:
         vals = [dln_llc(widths, r) for r in range(min(widths) + 1)]
