@@ -44,9 +44,11 @@ OUT = Path(__file__).resolve().parent / "results" / "llc_truths_2t.jsonl"
 """Results of the estimator with the two-temperature correction (the default with calibrate=True). The
 plain-estimator run of 2026-11-29 (and devinterp's rows) is in ``llc_truths.jsonl``."""
 N = 100_000
-DLN_CASES = [((5, 3, 5), 0), ((3, 3, 3), 1), ((8, 4, 8), 0), ((4, 3, 3, 4), 0), ((5, 4, 3, 5), 1),
-             ((3, 4, 5, 4, 3), 1)]
-ACCEPTANCE_DLN = DLN_CASES[:4]
+DLN_CASES = [((5, 3, 5), 0), ((3, 3, 3), 1), ((8, 4, 8), 0), ((4, 3, 3, 4), 0), ((6, 3, 3, 6), 0),
+             ((5, 4, 3, 5), 1), ((3, 4, 5, 4, 3), 1)]
+"""(6,3,3,6) rank 0: the three-layer case whose zero fibre has one top-dimensional component (multiplicity
+1 expected), beside (4,3,3,4) rank 0 with three (docs/llc.md §4, "Multiplicity")."""
+ACCEPTANCE_DLN = DLN_CASES[:5]
 
 
 def _done():
@@ -87,7 +89,7 @@ def run_dln(seeds, done, devinterp, cases=DLN_CASES):
         truth = dln_truth(widths, rank)
         case = truth.name
         w = tuple(jnp.asarray(x) for x in truth.w_star)
-        for seed in range(seeds):
+        for seed in (range(seeds) if isinstance(seeds, int) else seeds):
             stats = dln_data(jax.random.key(1000 + seed), truth, N)
             if (case, seed, "tmsphase") not in done:
                 t0 = time.perf_counter()
@@ -220,11 +222,19 @@ def main():
     p.add_argument("--report", action="store_true")
     p.add_argument("--rest-seeds", type=int, default=None,
                    help="seeds for the deep linear networks outside the acceptance cases (default --seeds)")
+    p.add_argument("--only", default=None,
+                   help="run only this deep linear network, e.g. '6,3,3,6:0' (widths:rank), for --seed-list")
+    p.add_argument("--seed-list", default=None, help="with --only: comma-separated seeds (e.g. '0,1')")
     a = p.parse_args()
     if a.report:
         report()
         return
     done = _done()
+    if a.only:
+        widths, rank = a.only.split(":")
+        seeds = [int(x) for x in a.seed_list.split(",")] if a.seed_list else a.seeds
+        run_dln(seeds, done, a.devinterp, [(tuple(int(x) for x in widths.split(",")), int(rank))])
+        return
     # the acceptance cases first (issue order), then the rest: the long runs last
     run_dln(a.seeds, done, a.devinterp, ACCEPTANCE_DLN)
     if a.tms:
