@@ -19,7 +19,7 @@ def test_readme_commands_match_ci():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "bash .ci/run" in readme and "tmsphase reproduce --quick" in readme
-    command = "python -m pytest -q && python -m pytest -q -m slow"
+    command = "python -m pytest -q -n auto --dist loadscope --no-loadscope-reorder && python -m pytest -q -m slow"
     assert command in readme and ci.strip().endswith(command)
 
 
