@@ -918,6 +918,72 @@ def _explore(X: np.ndarray, L: np.ndarray, model: ModelSpec, rng: np.random.Gene
     return X, L, used
 
 
+def _lattice_closure(reps: list[tuple[np.ndarray, float]], model: ModelSpec, *, max_loss: float | None,
+                     rounds: int = 8) -> tuple[list[tuple[np.ndarray, float]], int]:
+    """Close the representatives under the sigma+/sigma- lattice (module docstring, step 2b).
+
+    Every representative (a clean, canonically posed point: for the regular families the exact
+    polygon) is changed by :func:`_bias_flips` (one dead bias sign flipped, one firing column
+    switched off, one output-off column switched on) and certified as it is (no Newton iteration:
+    the exploration already re-solves flips; here only the exact neighbours count, such as every
+    member of the zero-bias 4-gon family). A certified point on a level not yet present, or
+    a regular polygon on a level whose representative is not regular, makes that level's
+    representative be chosen again (:func:`_choose_representatives` on the level's representative
+    and the new points); the changed representatives are flipped in the next round, until a round
+    changes nothing. (The exploration flips one member of each level, which may lie elsewhere on a
+    flat critical set, where a flip is not a neighbour in the lattice; and a level reached only at
+    such members may otherwise get an irregular representative.) Returns the loss-sorted
+    representatives and the number of flipped starts.
+    """
+    r, c = model.r, model.c
+    out = list(reps)
+    regular = [polygon_info(*unflatten(x, r, c)).regular for x, _ in out]
+    todo = list(range(len(out)))
+    used = 0
+    for _ in range(rounds):
+        starts = [y for i in todo for y in _bias_flips(out[i][0], r, c)]
+        if not starts:
+            break
+        S = _clean(np.array(starts), r, c)
+        SL, _, ok = certify(S, model)
+        used += len(starts)
+        S, SL = S[ok], SL[ok]
+        if max_loss is not None:
+            keep = SL <= max_loss + LEVEL_TOL
+            S, SL = S[keep], SL[keep]
+        levels = np.array([lo for _, lo in out])
+        pick = []
+        for s_idx, v in enumerate(SL):
+            j = int(np.argmin(np.abs(levels - v)))
+            if abs(levels[j] - v) > LEVEL_TOL:
+                pick.append(s_idx)
+            elif not regular[j] and polygon_info(*unflatten(S[s_idx], r, c)).regular:
+                pick.append(s_idx)
+        if not pick:
+            break
+        pick = np.array(pick)
+        touched = sorted({int(np.argmin(np.abs(levels - v))) for v in SL[pick]
+                          if np.min(np.abs(levels - v)) <= LEVEL_TOL})
+        Xs = np.concatenate([np.array([out[j][0] for j in touched]).reshape(len(touched), S.shape[1]), S[pick]])
+        Ls = np.concatenate([np.array([out[j][1] for j in touched]), SL[pick]])
+        todo = []
+        for x, lo in _choose_representatives(Xs, Ls, model):
+            j = int(np.argmin(np.abs(levels - lo)))
+            is_reg = polygon_info(*unflatten(x, r, c)).regular
+            if abs(levels[j] - lo) <= LEVEL_TOL:
+                if is_reg and not regular[j]:
+                    out[j], regular[j] = (x, lo), True
+                    todo.append(j)
+            else:
+                out.append((x, lo))
+                regular.append(is_reg)
+                todo.append(len(out) - 1)
+        if not todo:
+            break
+    out.sort(key=lambda t: t[1])
+    return out, used
+
+
 def _check_seed(seed) -> int:
     return check_int("seed", seed, minimum=0)
 
@@ -1031,10 +1097,11 @@ def find_critical_points(
             keep = L <= max_loss + LEVEL_TOL
             X, L = X[keep], L[keep]
     reps = _choose_representatives(X, L, model) if X.shape[0] else []
+    reps, n_lattice = _lattice_closure(reps, model, max_loss=max_loss)
     if max_loss is not None:
         reps = [(x, lo) for x, lo in reps if lo <= max_loss]
     points = _measure(reps, model, numerical_llc=numerical_llc, max_index=max_index)
-    stats = {"grad_tol": GRAD_TOL, "level_tol": LEVEL_TOL, "n_explore": n_explore,
+    stats = {"grad_tol": GRAD_TOL, "level_tol": LEVEL_TOL, "n_explore": n_explore, "n_lattice": n_lattice,
              "exact_starts": int(exact.shape[0]), "exact_converged": n_exact_conv}
     return Catalogue(c, r, tuple(points), seed, n_starts, n_conv, max_loss, config=config, stats=stats)
 

@@ -1,0 +1,96 @@
+"""The critical-point search at scale (docs/zoo.md, "Cost"): the closed-form Hessian of the Newton
+iteration, and the default search against reference sets that lose no point.
+
+Reference sets: ``tests/fixtures/zoo_reference_c{7,8,9}_r2.json`` hold every point that the search
+before the closed-form Hessian and the lattice closure found at r = 2 (name, loss, Hessian
+signature, an orbit-invariant key); ``tests/fixtures/catalogue_c{7,8}_r3.json`` are full r = 3
+catalogues of that search. The slow tests run today's default search and require each reference
+point to be found again: same loss within 1e-9 (one level), same name and Hessian signature.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import jax
+import jax.numpy as jnp
+import kgon
+from kgon.critical.search import _analytic_value_grad_hess, _loss_fn_args
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.mark.parametrize("r, c, weighted", [
+    (3, 4, True),
+    pytest.param(2, 6, False, marks=pytest.mark.slow),
+    pytest.param(2, 9, False, marks=pytest.mark.slow),
+    pytest.param(3, 7, False, marks=pytest.mark.slow),
+])
+def test_closed_form_hessian_equals_autodiff(r, c, weighted):
+    """Value, gradient and Hessian of the closed form (pair-term derivatives assembled through
+    G = W^T W) equal jax's autodiff of the potential to rounding, at random points (every case of
+    the pair term occurs) and at points with exact zero overlaps and biases (kinks)."""
+    rng = np.random.default_rng(10 * r + c)
+    imp = jnp.asarray(rng.uniform(0.5, 2.0, c)) if weighted else jnp.ones(c)
+    f = _loss_fn_args(r, c, weighted)
+    vgh = jax.jit(jax.vmap(_analytic_value_grad_hess(r, c, weighted), in_axes=(0, None)))
+    ref_g = jax.jit(jax.vmap(jax.grad(f), in_axes=(0, None)))
+    ref_h = jax.jit(jax.vmap(jax.hessian(f), in_axes=(0, None)))
+    d = r * c + c
+    X = rng.normal(size=(24, d)) * rng.uniform(0.3, 1.5, size=(24, 1))
+    # an exact square (zero overlaps) with zero biases, and its dead columns: kinks of the potential
+    sq = np.zeros((r, c))
+    sq[0, 0], sq[1, 1], sq[0, 2], sq[1, 3] = 1.0, 1.0, -1.0, -1.0
+    X[0] = np.concatenate([sq.ravel(), np.zeros(c)])
+    X[1] = np.concatenate([sq.ravel(), -np.full(c, 1.0 / (2 * c))])
+    L, g, H = vgh(jnp.asarray(X), imp)
+    scale = max(1.0, float(jnp.max(jnp.abs(H))))
+    np.testing.assert_allclose(np.asarray(L), np.asarray(jax.vmap(f, in_axes=(0, None))(jnp.asarray(X), imp)),
+                               rtol=0, atol=1e-13)
+    np.testing.assert_allclose(np.asarray(g), np.asarray(ref_g(jnp.asarray(X), imp)), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(np.asarray(H), np.asarray(ref_h(jnp.asarray(X), imp)), rtol=0, atol=1e-12 * scale)
+    assert np.max(np.abs(np.asarray(H) - np.swapaxes(np.asarray(H), 1, 2))) <= 1e-13 * scale
+
+
+def _missing(reference: list[dict], cat) -> list[str]:
+    """Reference points with no catalogue point of the same level, name and Hessian signature."""
+    out = []
+    for p in reference:
+        hit = [q for q in cat.points if abs(q.loss - p["loss"]) <= 1e-9]
+        if not hit or hit[0].name != p["name"] or list(hit[0].hessian_signature) != list(p["hessian_signature"]):
+            out.append(f"{p['name']} (loss {p['loss']:.10f}, signature {p['hessian_signature']})")
+    return out
+
+
+def _reference_r2(c: int) -> list[dict]:
+    return json.loads((FIXTURES / f"zoo_reference_c{c}_r2.json").read_text())["points"]
+
+
+def _reference_r3(c: int) -> list[dict]:
+    return json.loads((FIXTURES / f"catalogue_c{c}_r3.json").read_text())["critical_points"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("c", [7, 8, 9])
+def test_default_search_finds_every_reference_point_r2(c):
+    cat = kgon.find_critical_points(c, r=2, seed=0, numerical_llc=False)
+    ref = _reference_r2(c)
+    assert _missing(ref, cat) == []
+    # the orbit-invariant key of the regular polygons (sorted column norms and biases) is the same
+    for p in ref:
+        if p["k"] is None:
+            continue
+        q = next(q for q in cat.points if abs(q.loss - p["loss"]) <= 1e-9)
+        np.testing.assert_allclose(np.sort(np.linalg.norm(q.W, axis=0)), p["key"]["norms"], atol=2e-6)
+        np.testing.assert_allclose(np.sort(q.b), p["key"]["biases"], atol=2e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("c", [7, 8])
+def test_default_search_finds_every_reference_point_r3(c):
+    cat = kgon.find_critical_points(c, r=3, seed=0, numerical_llc=False)
+    assert _missing(_reference_r3(c), cat) == []
