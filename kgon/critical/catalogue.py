@@ -36,6 +36,13 @@ added as starts (a few seconds), so that the largest polygon families are always
    named ``"irregular-<hash>"`` (:mod:`kgon.naming`). Representatives are put in a canonical
    pose (:func:`kgon.symmetry.canonical_pose`), so that equal levels give bit-for-bit (regular
    polygons) or nearly (irregular points) equal representatives under any seed.
+2b. **Lattice closure.** The representatives are closed under the exact sigma+/sigma- lattice
+   moves (:func:`_lattice_closure`: one dead bias sign flipped, one firing column switched off, one
+   output-off column switched on, certified without a Newton step): a flip on a new level adds it,
+   a regular flip on a level whose representative is irregular replaces that representative.
+   The exploration flips only one member of each level, which may lie elsewhere on a flat
+   critical set; without the closure the zero-bias 4-gon family (every sigma+ and sigma-) was
+   complete or not depending on rounding in the Newton iteration.
 3. **Geometry and LLC.** Hessian spectrum and zero modes (:mod:`kgon.geometry`), the Hessian LLC
    where it is exact and the numerical LLC for every point (:mod:`kgon.llc`); ``llc`` is the
    Hessian value where it exists (``llc_method = "hessian"``), otherwise the numerical one.

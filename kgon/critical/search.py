@@ -18,7 +18,11 @@ d = r c + c. The search
    accepting a step only if it lowers |g| (then mu <- mu / 3, else mu <- 4 mu). L is C^1 and only
    piecewise C^2, so H is the Hessian of the active piece (a generalized Jacobian of g); the
    iteration is a semismooth Newton method and converges quadratically to regular zeros of g, and
-   the step is the least-norm one along flat directions (free dead biases, ...);
+   the step is the least-norm one along flat directions (free dead biases, ...). g and H are
+   computed in closed form from the first and second derivatives of the pair terms, which
+   depend on W only through the Gram matrix G = W^T W (:func:`_analytic_value_grad_hess`; the
+   same numbers as ``jax.hessian`` of the potential to rounding, ~20x cheaper), once per
+   iteration at the trial point;
 3. cleans each endpoint (columns shorter than ``DEAD_TOL`` = 1e-4 set exactly to zero where the
    result is still certified, otherwise only those shorter than 1e-7; free biases moved to a
    canonical value, see :func:`kgon.symmetry.canonicalize`) and **certifies** it: the full gradient
