@@ -186,6 +186,7 @@ def report():
              "| eps n beta chosen | cost ratio | time per estimate (s) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for (case, method), rs in by.items():
+        rs = sorted(rs, key=lambda r: r["seed"])  # seeds run in parallel processes finish in any order
         vals = [r["llc"] for r in rs]
         fin = [v for v in vals if v is not None]
         mean = float(np.mean(fin)) if fin else float("nan")
