@@ -13,6 +13,7 @@ order, Lambert W for the leading order.
 
     python docs/free_energy_tables.py [--json] [--laplace-only]
     python docs/free_energy_tables.py --joint [--json]     # phase 5 with the joint dead column (SMC)
+    python docs/free_energy_tables.py --with-joint         # the agreement table with those F_5 in place
 """
 
 from __future__ import annotations
@@ -58,13 +59,24 @@ def leading_probs(ns, beta=1.0) -> dict:
     return out
 
 
-def agreement(data: dict, *, n_min_occ: float = 250.0, key: str = "predicted_nongaussian") -> dict:
-    """Agreement figures of the refined prediction stored under ``key`` (docstring above)."""
+def agreement(data: dict, *, n_min_occ: float = 250.0, key: str = "predicted_nongaussian", joint: bool = False) -> dict:
+    """Agreement figures of the refined prediction stored under ``key`` (docstring above); ``joint``:
+    phase 5's total replaced by its ``predicted_joint`` value (dead column jointly, annealed SMC)
+    wherever one is stored (``n_joint`` lists where, per stream)."""
+    import copy
+
     import sampling
 
     pred = {}
     for r in data["predicted"] if key == "predicted" else data[key]:
         pred.setdefault(r["stream"], {})[r["n"]] = r
+    replaced = {}
+    if joint:
+        pred = copy.deepcopy(pred)
+        for r in data.get("predicted_joint", []):
+            if r["n"] in pred.get(r["stream"], {}):
+                pred[r["stream"]][r["n"]]["beta1.0"]["5"] = r["beta1.0"]["5"]
+                replaced.setdefault(r["stream"], []).append(r["n"])
     obs = {}
     for r in data["observed"]:
         obs.setdefault(r["stream"], {})[r["n"]] = r
@@ -92,6 +104,7 @@ def agreement(data: dict, *, n_min_occ: float = 250.0, key: str = "predicted_non
             "n_refined": n_ref, "n_leading": 601.0,
             "rel_refined": n_ref / est.n - 1, "rel_leading": 601.0 / est.n - 1,
             "max_dev_refined": dev_ref, "max_dev_leading": dev_lead, "n_not_predicted": missing,
+            "n_joint": sorted(replaced.get(k, [])),
         })
     base = {}
     for r in data["predicted"]:
@@ -158,7 +171,8 @@ if __name__ == "__main__":
                       f"{x['observed']['5']:.3f} / {x['observed']['6']:.3f} | {x['product']['5']:.3f} / {x['product']['6']:.3f} | "
                       f"{x['joint']['5']:.3f} / {x['joint']['6']:.3f} | {x['dev_product']:.3f} | {x['dev_joint']:.3f} |")
         sys.exit(0)
-    res = agreement(load(), key="predicted" if "--laplace-only" in sys.argv else "predicted_nongaussian")
+    res = agreement(load(), key="predicted" if "--laplace-only" in sys.argv else "predicted_nongaussian",
+                    joint="--with-joint" in sys.argv)
     if "--json" in sys.argv:
         print(json.dumps(res, indent=1))
     else:
@@ -166,5 +180,6 @@ if __name__ == "__main__":
         for s in res["streams"]:
             print(f"| {s['stream']} | {s['n_observed']:.0f} ({s['interval'][0]:.0f}-{s['interval'][1]:.0f}) | "
                   f"{s['n_refined']:.0f} | {100 * s['rel_refined']:+.0f}% | 601 | {100 * s['rel_leading']:+.0f}% | "
-                  f"{s['max_dev_refined']:.3f} | {s['max_dev_leading']:.3f} |")
+                  f"{s['max_dev_refined']:.3f} | {s['max_dev_leading']:.3f} |"
+                  + (f" F_5 joint at n = {s['n_joint']}" if s["n_joint"] else ""))
         print({k: v for k, v in res.items() if k != "streams"})
