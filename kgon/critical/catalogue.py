@@ -7,7 +7,9 @@ added as starts (a few seconds), so that the largest polygon families are always
 
 0. **Exploration.** The certified endpoints are closed under local exploration: every level found
    is perturbed (four points per level, noise scales 0.03 / 0.1 / 0.3; single dead-bias sign flips
-   and output switches, i.e. the neighbours in the sigma+/sigma- lattice; steps along its two
+   and output switches, i.e. the neighbours in the sigma+/sigma- lattice; column moves, i.e. a live
+   column killed, split with a dead one into parallel copies, or a dead one grown along a live one
+   (:func:`_column_moves`); steps along its two
    lowest non-zero Hessian eigenvectors) and re-solved, for up to
    ``explore_rounds`` rounds or until a round finds no new critical value. Saddles near the
    low-loss families have small basins of attraction for the Newton iteration; the exploration
@@ -871,6 +873,34 @@ def _bias_flips(x: np.ndarray, r: int, c: int) -> list[np.ndarray]:
     return out
 
 
+def _column_moves(x: np.ndarray, r: int, c: int, grow: float = 0.03) -> list[np.ndarray]:
+    """Neighbours of x that change which columns are live: each live column set to zero (its bias
+    kept); each live column i split with each dead column d into two parallel copies W_i / sqrt(2)
+    (the dead column taking b_i); each dead column d grown to length ``grow`` along each live column
+    (its bias kept). Many irregular minima at c >= 8 are polygons with such split or slightly live
+    columns, reached from their neighbours by these moves and hardly by random perturbations."""
+    W, b = unflatten(x, r, c)
+    norms = np.linalg.norm(W, axis=0)
+    live = [i for i in range(c) if norms[i] > DEAD_TOL]
+    dead = [i for i in range(c) if norms[i] <= DEAD_TOL]
+    out = []
+    for i in live:
+        W2 = W.copy()
+        W2[:, i] = 0.0
+        out.append(flatten(W2, b))
+    for d in dead:
+        for i in live:
+            W2, b2 = W.copy(), b.copy()
+            W2[:, i] = W[:, i] / math.sqrt(2.0)
+            W2[:, d] = W[:, i] / math.sqrt(2.0)
+            b2[d] = b[i]
+            out.append(flatten(W2, b2))
+            W3 = W.copy()
+            W3[:, d] = grow * W[:, i] / norms[i]
+            out.append(flatten(W3, b))
+    return out
+
+
 def _explore(X: np.ndarray, L: np.ndarray, model: ModelSpec, rng: np.random.Generator, *, rounds: int,
              per_level: int, n_modes: int = 2) -> tuple[np.ndarray, np.ndarray, int]:
     """Closure of the found set under local exploration (module docstring, step 0).
@@ -898,9 +928,11 @@ def _explore(X: np.ndarray, L: np.ndarray, model: ModelSpec, rng: np.random.Gene
                 x = X[grp[q % len(grp)]]
                 scale = (0.03, 0.1, 0.3)[q % 3]
                 starts.append(x + scale * rng.normal(size=x.shape))
-        # bias flips: each dead column's bias sign, each live column's output switched off / on
+        # bias flips: each dead column's bias sign, each live column's output switched off / on;
+        # column moves: a live column killed, split into a dead one, or a dead one grown along it
         for g in fresh:
             starts.extend(_bias_flips(X[g[0]], r, c))
+            starts.extend(_column_moves(X[g[0]], r, c))
         # mode following: +- the softest / most negative Hessian eigenvectors (zero modes skipped)
         if fresh and n_modes:
             Hs = hessians(np.array([X[g[0]] for g in fresh]), model)
