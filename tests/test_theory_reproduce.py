@@ -35,7 +35,21 @@ def test_report_has_tables_and_figures(run_dir):
     cmp = json.loads((out / "comparison.json").read_text())
     assert cmp["ns"] == [150.0, 600.0]
     assert len(list((out / "posterior").glob("*.nc"))) == 2  # one ResultStore entry per n
-    assert len(list((out / "posterior").glob("*.json"))) == 2 and len(list((out / "stages").glob("*.json"))) == 2
+    assert len(list((out / "posterior").glob("*.json"))) == 2 and len(list((out / "stages").glob("*.json"))) == 3
+
+
+def test_refined_section_is_conditional_on_the_runs_data_stream(run_dir):
+    # every n is sampled on a prefix of one data stream (data seed = the master seed), and section 7
+    # predicts from that stream: its refined occupancy differs from the population-loss one
+    out, res = run_dir
+    seeds = {json.loads(p.read_text())["config"]["config"]["data_seed"] for p in (out / "posterior").glob("*.json")}
+    assert seeds == {1}
+    ref = json.loads((out / "comparison_refined.json").read_text())
+    dc, pop = ref["data_conditional"], ref["population"]
+    assert dc["ns"] == pop["ns"] == [150.0, 600.0] and dc["labels"] == pop["labels"]
+    assert max(abs(a - b) for lab in dc["labels"] for a, b in zip(dc["predicted"][lab], pop["predicted"][lab])) > 1e-3
+    text = res.report.read_text()
+    assert "## 7." in text and "| refined, this data stream | " in text and "| refined, population loss | " in text
 
 
 def test_rerun_resumes(run_dir, monkeypatch):
@@ -49,7 +63,7 @@ def test_rerun_resumes(run_dir, monkeypatch):
     monkeypatch.setattr(sgd_module, "train_sgd", recomputed)  # the SGD runs and their analysis are stored
     out, first = run_dir
     second = reproduce(out, config=TINY, quiet=True)
-    assert {"catalogue", "posterior"} <= set(second.stages_reused)
+    assert {"catalogue", "posterior", "refined"} <= set(second.stages_reused)
     assert "posterior" not in second.stages_run
     assert second.comparison.to_dict() == first.comparison.to_dict()
 
@@ -101,3 +115,12 @@ def test_sgd_section_renders_the_antecedent_check_as_a_table():
     assert "| loss ↓, λ ↑ (Type A: consistent with a Bayesian antecedent) | 5 | 5 |" in text
     assert "| λ equal within error | 2 | 2 |" in text and "| fraction consistent (among signed) | 0.83 | 0.83 |" in text
     assert "| 4+ | 5 | 6 |" in text and "| 5 | 3 |" in text and "{" not in text
+
+
+def test_comparison_round_trips_through_its_dict(run_dir):
+    from theory.compare import OccupancyComparison
+
+    out, res = run_dir
+    for d in (res.comparison.to_dict(), *json.loads((out / "comparison_refined.json").read_text()).values()):
+        back = OccupancyComparison.from_dict(d)
+        assert json.dumps(back.to_dict(), sort_keys=True) == json.dumps(d, sort_keys=True)

@@ -131,6 +131,22 @@ class OccupancyComparison:
             return float("nan")
         return float(max(np.max(np.abs(self.observed[lab][keep] - self.predicted[lab][keep])) for lab in labs))
 
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "OccupancyComparison":
+        """The comparison written by :meth:`to_dict` (without ``catalogue_phases``, which it does not hold)."""
+        arr = lambda m: {k: np.asarray(v, dtype=float) for k, v in m.items()}  # noqa: E731
+        crossings = tuple(
+            CrossingComparison(c["from"], c["to"], c["type"], c["n_predicted"], c["n_observed"], c["interval"][0],
+                               c["interval"][1], c.get("level", 0.95))
+            for c in d["crossings"]
+        )
+        return cls(
+            ns=np.asarray(d["ns"], dtype=float), labels=tuple(d["labels"]), predicted=arr(d["predicted"]),
+            observed=arr(d["observed"]), observed_err=arr(d["observed_err"]), other=np.asarray(d["other"], dtype=float),
+            methods=tuple(d["methods"]), crossings=crossings, mean_abs_diff=d["mean_abs_diff"], max_z=d["max_z"],
+            order=d.get("order", "leading"), beta=d.get("beta", 1.0), dropped=dict(d.get("dropped", {})),
+        )
+
     def to_dict(self) -> dict:
         return {
             "ns": self.ns.tolist(),
