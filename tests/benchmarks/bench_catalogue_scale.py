@@ -130,8 +130,10 @@ Load average (1/5/15 min) before the run: {load_before}; after each case in the 
 |---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-Every point of the earlier search's reference sets (r = 2, c = 7, 8, 9; r = 3, c = 7, 8) is found
-again (`tests/test_zoo_scale.py`, slow).
+Points against the earlier search's reference sets (`tests/test_zoo_scale.py`, slow; docs/zoo.md,
+"Cost at scale"): r = 2 c = 6, 7, 8 and r = 3 c = 7 every reference point found (new: `4+---` at
+c = 8, `octahedron+` at r = 3 c = 7); r = 2 c = 9: 79 of 80 (misses `irregular-be2d8e69`, finds two
+new irregular minima); r = 3 c = 8: 51 of 52 (misses `irregular-7ad4192e`, finds one new).
 """
     print(body)
     write_section("catalogue-scale", "Critical-point catalogue at scale", body, "bench_catalogue_scale.py")
