@@ -273,3 +273,11 @@ def test_joint_dead_column_integral_matches_quadrature():
     corr, se, info = nongaussian_correction(W, b, bn=400.0, draws=4000, seed=1, dead_joint=True, anneal=50)
     assert info["ess"] > 1000
     assert abs(corr + info["log_Z_laplace"] - exact) < 4 * se + 0.02, (corr + info["log_Z_laplace"], exact, se)
+
+
+@pytest.mark.parametrize("bad", [50, -1, 2.5, True, "many"])
+def test_free_energy_refuses_bad_nongaussian_draws(catalogue6, bad):
+    import theory
+
+    with pytest.raises(ValueError, match="`nongaussian_draws` must be None, 0 or an integer >= 100"):
+        theory.free_energy(catalogue6, [400], order="refined", nongaussian_draws=bad)

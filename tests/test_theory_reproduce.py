@@ -10,7 +10,8 @@ from theory.reproduce import ReproduceConfig, reproduce
 
 # n = 150 and 600 share one tempering ladder size (16), so the sampler is compiled once for both.
 TINY = ReproduceConfig(
-    ns=(150, 600), method="tempered", chains=1, warmup=40, samples=40, sgd_runs=2, sgd_epochs=3, seed=1
+    ns=(150, 600), method="tempered", chains=1, warmup=40, samples=40, sgd_runs=2, sgd_epochs=3, seed=1,
+    refined_draws=0,  # section 7 without the non-Gaussian integral (tests/test_theory_refined.py tests it)
 )
 
 

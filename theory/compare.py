@@ -177,6 +177,7 @@ def compare_occupancy(
     beta: float = 1.0,
     data=None,
     level: float = 0.95,
+    nongaussian_draws: int | None = None,
 ) -> OccupancyComparison:
     """Compare theoretical and empirical phase occupancy.
 
@@ -201,6 +202,8 @@ def compare_occupancy(
         The data stream of the posterior run (refined order only): data-conditional prediction.
     level : float
         Coverage of the observed crossing's bootstrap interval (``sampling.crossing_estimate``).
+    nongaussian_draws : int, optional
+        Draws of the refined order's non-Gaussian term (:func:`theory.free_energy`; default there).
 
     Raises
     ------
@@ -241,7 +244,8 @@ def compare_occupancy(
             "`empirical` has no draws in any catalogue phase with a known llc (only 'other' or unmodelled "
             "phases); nothing to compare."
         )
-    theory = occupancy(catalogue, ns, labels=labs, order=order, beta=beta, data=data)
+    theory = occupancy(catalogue, ns, labels=labs, order=order, beta=beta, data=data,
+                       nongaussian_draws=nongaussian_draws)
     # draws outside the compared phases ("other" and catalogue phases without a free energy)
     other = np.array([1.0 - sum(float(e.occupancy.get(lab, 0.0)) for lab in labs) for e in emp])
     other = np.clip(other, 0.0, 1.0)

@@ -186,7 +186,8 @@ def free_energy_terms(
 
 
 def free_energy(
-    catalogue, n, *, labels: Sequence[str] | None = None, order: str = "leading", beta: float = 1.0, data=None
+    catalogue, n, *, labels: Sequence[str] | None = None, order: str = "leading", beta: float = 1.0, data=None,
+    nongaussian_draws: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Local free energy of every phase at each n.
 
@@ -194,7 +195,9 @@ def free_energy(
     ``order="refined"``: the refined local free energy with every O(1) term
     (:func:`free_energy_terms`, docs/free_energy.md) for the phases :func:`refined_phases` covers;
     with ``data`` (a ``sampling.Dataset`` with at least max(n) samples) it is data-conditional:
-    at each n the first n samples. Returns ``{label: array of F over n}`` (0-d for scalar ``n``).
+    at each n the first n samples. ``nongaussian_draws`` (refined order): draws of the non-Gaussian
+    term's integral (default: 20,000 on a data set, none on the population loss; 0: leave it out;
+    :func:`theory.refined.refined_terms`). Returns ``{label: array of F over n}`` (0-d for scalar ``n``).
     """
     order = _check_order(order)
     beta = _check_beta(beta)
@@ -208,7 +211,13 @@ def free_energy(
             F = beta * ns * p.loss + p.llc * np.log(ns) + p.constant
             out[p.label] = F[0] if scalar else F
         return out
-    cols = [free_energy_terms(catalogue, float(x), labels=labels, beta=beta, data=data) for x in ns]
+    if nongaussian_draws is not None and not (
+        isinstance(nongaussian_draws, (int, np.integer)) and not isinstance(nongaussian_draws, bool)
+        and (nongaussian_draws == 0 or nongaussian_draws >= 100)
+    ):
+        raise ValueError(f"`nongaussian_draws` must be None, 0 or an integer >= 100; got {nongaussian_draws!r}.")
+    extra = {} if nongaussian_draws is None else {"nongaussian_draws": int(nongaussian_draws)}
+    cols = [free_energy_terms(catalogue, float(x), labels=labels, beta=beta, data=data, **extra) for x in ns]
     for lab in cols[0]:
         F = np.array([col[lab].total for col in cols])
         out[lab] = F[0] if scalar else F
@@ -239,12 +248,14 @@ class TheoreticalOccupancy:
 
 
 def occupancy(
-    catalogue, ns, *, labels: Sequence[str] | None = None, order: str = "leading", beta: float = 1.0, data=None
+    catalogue, ns, *, labels: Sequence[str] | None = None, order: str = "leading", beta: float = 1.0, data=None,
+    nongaussian_draws: int | None = None,
 ) -> TheoreticalOccupancy:
     """Theoretical occupancy P_n(alpha) = exp(-F_n(alpha)) / sum_beta exp(-F_n(beta)) (docs/index.md)
     with the free energy of ``order`` (:func:`free_energy`; ``data`` makes it data-conditional)."""
     ns = _check_ns(ns)
-    F = free_energy(catalogue, ns, labels=labels, order=order, beta=beta, data=data)
+    F = free_energy(catalogue, ns, labels=labels, order=order, beta=beta, data=data,
+                    nongaussian_draws=nongaussian_draws)
     dropped = refined_phases(catalogue)[1] if order == "refined" else {}
     labs = tuple(F)
     M = np.stack([F[lab] for lab in labs])
