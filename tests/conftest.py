@@ -33,21 +33,15 @@ if os.environ.get("TMSPHASE_TEST_JAX_CACHE", "1") != "0":
     import atexit
     import tempfile
 
-    # Under pytest-xdist the controller makes the directory and its workers (which inherit the
-    # environment) share it; the size limit turns on JAX's file lock around every read and write.
-    if "TMSPHASE_TEST_XLA_CACHE" not in os.environ:
-        os.environ["TMSPHASE_TEST_XLA_CACHE"] = tempfile.mkdtemp(prefix="tmsphase-xla-cache-")
-        atexit.register(shutil.rmtree, os.environ["TMSPHASE_TEST_XLA_CACHE"], ignore_errors=True)
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = os.environ["TMSPHASE_TEST_XLA_CACHE"]
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="tmsphase-xla-cache-")
+    atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
     os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
-    os.environ["JAX_COMPILATION_CACHE_MAX_SIZE"] = str(8 << 30)
     import jax
 
     jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    jax.config.update("jax_compilation_cache_max_size", 8 << 30)
 kgon.configure_jax()
 
 
