@@ -281,3 +281,9 @@ def test_free_energy_refuses_bad_nongaussian_draws(catalogue6, bad):
 
     with pytest.raises(ValueError, match="`nongaussian_draws` must be None, 0 or an integer >= 100"):
         theory.free_energy(catalogue6, [400], order="refined", nongaussian_draws=bad)
+    with pytest.raises(ValueError, match="`nongaussian_draws` must be None, 0 or an integer >= 100"):
+        theory.free_energy_terms(catalogue6, 400, labels=["6"], nongaussian_draws=bad)
+    from theory.reproduce import ReproduceConfig
+
+    with pytest.raises(ValueError, match="`refined_draws` must be None, 0 or an integer >= 100"):
+        ReproduceConfig(refined_draws=bad)

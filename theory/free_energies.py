@@ -211,11 +211,9 @@ def free_energy(
             F = beta * ns * p.loss + p.llc * np.log(ns) + p.constant
             out[p.label] = F[0] if scalar else F
         return out
-    if nongaussian_draws is not None and not (
-        isinstance(nongaussian_draws, (int, np.integer)) and not isinstance(nongaussian_draws, bool)
-        and (nongaussian_draws == 0 or nongaussian_draws >= 100)
-    ):
-        raise ValueError(f"`nongaussian_draws` must be None, 0 or an integer >= 100; got {nongaussian_draws!r}.")
+    from theory.refined import check_nongaussian_draws
+
+    check_nongaussian_draws(nongaussian_draws)
     extra = {} if nongaussian_draws is None else {"nongaussian_draws": int(nongaussian_draws)}
     cols = [free_energy_terms(catalogue, float(x), labels=labels, beta=beta, data=data, **extra) for x in ns]
     for lab in cols[0]:

@@ -58,6 +58,16 @@ __all__ = [
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
+def check_nongaussian_draws(draws, name: str = "nongaussian_draws"):
+    """Validate ``nongaussian_draws`` (called ``name`` in the message): None (the default), 0 (leave the non-Gaussian term out) or an
+    integer >= 100 (draws, or particles under annealing). Returns it unchanged; raises ValueError."""
+    if draws is not None and not (
+        isinstance(draws, (int, np.integer)) and not isinstance(draws, bool) and (draws == 0 or draws >= 100)
+    ):
+        raise ValueError(f"`{name}` must be None, 0 or an integer >= 100; got {draws!r}.")
+    return draws
+
+
 @dataclass(frozen=True)
 class FreeEnergyTerms:
     """The terms of the refined local free energy of one phase at one n (module docstring).
@@ -867,6 +877,7 @@ def refined_terms(
         raise ValueError(f"`n` must be a positive finite sample size; got {n!r}.")
     if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta > 0):
         raise ValueError(f"`beta` must be a positive finite inverse temperature; got {beta!r}.")
+    check_nongaussian_draws(nongaussian_draws)
     label = str(getattr(point, "label", None) or getattr(point, "name"))
     sig = tuple(getattr(point, "hessian_signature", (0, 0, 0)))
     if sig[0] > 0:

@@ -47,6 +47,11 @@ class ReproduceConfig:
     quick: bool = False
     refined_draws: int | None = None
 
+    def __post_init__(self):
+        from theory.refined import check_nongaussian_draws
+
+        check_nongaussian_draws(self.refined_draws, "refined_draws")
+
     @classmethod
     def quick_config(cls, *, seed: int = 0) -> "ReproduceConfig":
         return cls(
