@@ -23,9 +23,12 @@ constant prediction 0) it is named ``"0"``; dead columns with the positive bias 
 
 Every other certified point is kept and named ``"irregular-<8 hex digits>"``, the first 8 hex digits
 of the SHA-1 of ``"<c>|<r>|<loss rounded to 1e-9>"`` (with non-uniform importance I followed by
-``"|I=<I_1>,...,<I_c>"``, each rounded to 1e-12): the name is reproducible across searches and
-seeds because it depends only on the critical value (distinct critical values at the same (c, r)
-get distinct names up to hash collisions, which the catalogue resolves with its labels).
+``"|I=<I_1>,...,<I_c>"``, each rounded to 1e-12; a rounded loss of -0 is written as 0): the name is
+reproducible across searches and seeds because it depends only on the critical value, which is
+constant on a level even where the level is a continuum of configurations (distinct critical values
+at the same (c, r) get distinct names up to hash collisions, which the catalogue resolves with its
+labels; a critical value within rounding error of a multiple of 5e-10 could still be rounded either
+way, none is known).
 """
 
 from __future__ import annotations
@@ -161,7 +164,9 @@ def _is_regular(V: np.ndarray, tol: float) -> bool:
 def irregular_name(c: int, r: int, loss: float, *, importance=None) -> str:
     """``"irregular-<hash>"`` for a point that is not a regular polygon (module docstring); the
     importance (None or all ones: uniform) enters the hash."""
-    key = f"{int(c)}|{int(r)}|{round(float(loss), 9):.9f}"
+    # + 0.0 turns a rounded -0.0 into 0.0: a zero-loss level evaluates to +-1e-17 at different
+    # representatives of one continuum, which must not give two names
+    key = f"{int(c)}|{int(r)}|{round(float(loss), 9) + 0.0:.9f}"
     if importance is not None and not all(float(v) == 1.0 for v in importance):
         key += "|I=" + ",".join(f"{round(float(v), 12):.12f}" for v in importance)
     return "irregular-" + hashlib.sha1(key.encode()).hexdigest()[:8]
