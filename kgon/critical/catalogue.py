@@ -1145,6 +1145,44 @@ def find_critical_points(
     return Catalogue(c, r, tuple(points), seed, n_starts, n_conv, max_loss, config=config, stats=stats)
 
 
+_KINK_STEPS = (1e-4, 1e-3)
+"""Step lengths t of the descent test at kinks (:func:`_kink_descent`)."""
+
+
+def _kink_descent(x: np.ndarray, model: ModelSpec, *, n_pieces: int = 8, h: float = 1e-7) -> np.ndarray | None:
+    """A direction v with L(x + t v) < L(x) for every t in ``_KINK_STEPS``, found among the
+    negative-curvature eigenvectors of the Hessians of the smooth pieces that meet at x, or None.
+
+    At a kink of L (a pair term at a = b = 0 or a + b = 0; L is C^1 there, not C^2) the Hessian of
+    the active piece, and so the Hessian index, depends on which side of the kink rounding puts the
+    point: an irregular point whose live column with zero bias is orthogonal to the others has index
+    0 with exactly zero overlaps and index 2 with overlaps of +-1e-10 (r = 3, c = 8, loss 0.077811).
+    The pieces are sampled by evaluating the Hessian at x and at ``n_pieces`` points x + h u
+    (u ~ N(0, I), fixed seed, so the test is deterministic); each eigenvector with a negative
+    eigenvalue (below -1e-8 max(1, max |lambda|), the geometry's zero tolerance) is tried in both
+    signs. A decrease at t = 1e-4 and at 1e-3, both > 1e-14, is a decrease at second order: x is
+    not a local minimum (docs/zoo.md, "Minima at kinks").
+    """
+    from kgon.critical.search import loss_and_grad_norm
+
+    x = np.asarray(x, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    P = np.vstack([x[None], x[None] + h * rng.normal(size=(n_pieces, x.size))])
+    dirs = []
+    for H in hessians(P, model):
+        lam, vec = np.linalg.eigh(0.5 * (H + H.T))
+        tol = 1e-8 * max(1.0, float(np.max(np.abs(lam))))
+        dirs.extend(s * vec[:, j] for j in np.nonzero(lam < -tol)[0] for s in (1.0, -1.0))
+    if not dirs:
+        return None
+    steps = np.array(_KINK_STEPS)
+    T = np.array([x + t * v for v in dirs for t in steps])
+    LT, _ = loss_and_grad_norm(np.vstack([x[None], T]), model)
+    drop = (LT[1:] - LT[0]).reshape(len(dirs), steps.size)
+    hit = np.nonzero(np.all(drop < -1e-14, axis=1))[0]
+    return dirs[int(hit[0])] if hit.size else None
+
+
 def _measure(reps, model: ModelSpec, *, numerical_llc: bool, max_index: int | None = None) -> list[CriticalPoint]:
     from kgon.critical.search import loss_and_grad_norm
 
@@ -1163,8 +1201,12 @@ def _measure(reps, model: ModelSpec, *, numerical_llc: bool, max_index: int | No
     for x, lo in reps:
         W, b = unflatten(x, r, c)
         geom = hessian_geometry(W, b, importance=imp)
-        if max_index is not None and geom.signature[0] > max_index and not polygon_info(W, b).regular:
-            continue
+        if max_index is not None and not polygon_info(W, b).regular:
+            if geom.signature[0] > max_index:
+                continue
+            # at a kink the Hessian's index depends on rounding; a minimum must not descend
+            if max_index == 0 and not geom.smooth and _kink_descent(x, model) is not None:
+                continue
         geoms.append(geom)
         kept.append((x, lo))
     reps = kept
