@@ -121,13 +121,16 @@ def _check_beta(beta) -> float:
     return float(beta)
 
 
-def refined_phases(catalogue, *, labels: Sequence[str] | None = None) -> tuple[list, dict[str, str]]:
+def refined_phases(
+    catalogue, *, labels: Sequence[str] | None = None, kinked: bool = False
+) -> tuple[list, dict[str, str]]:
     """The catalogue points the refined free energy covers, and the dropped ones with the reason.
 
     Kept: local minima and flat phases (no negative Hessian eigenvalue) that are C^2 in their live
-    coordinates (at c = 6: 6, 5+, 5 and the all-dead 0-gon). Dropped: saddles (their neighbourhoods
-    are not phases) and kinked points (the 4-gon family: no Laplace term; a numerical local free
-    energy for them is not implemented).
+    coordinates (at c = 6: 6, 5+, 5 and the all-dead 0-gon), and with ``kinked`` the kinked minima
+    too (the 4-gon family, whose refined free energy is a numerical integral over the phase's
+    classifier cell, minutes per phase and n: :func:`theory.refined.refined_terms`). Dropped:
+    saddles (their neighbourhoods are not phases) and, without ``kinked``, the kinked points.
     """
     points = list(getattr(catalogue, "points", catalogue))
     keep, dropped = [], {}
@@ -135,8 +138,8 @@ def refined_phases(catalogue, *, labels: Sequence[str] | None = None) -> tuple[l
         lab = str(getattr(p, "label", None) or getattr(p, "name"))
         if getattr(p, "hessian_signature", (0, 0, 0))[0] > 0:
             dropped[lab] = "saddle"
-        elif not getattr(p, "smooth", True):
-            dropped[lab] = "kinked (not C^2): no refined term"
+        elif not getattr(p, "smooth", True) and not kinked:
+            dropped[lab] = "kinked (not C^2): numerical term only with kinked=True"
         elif getattr(p, "r", 2) != 2:
             dropped[lab] = "r != 2"
         else:
@@ -165,24 +168,31 @@ def _prefix(data, n: float):
 
 
 def free_energy_terms(
-    catalogue, n: float, *, labels=None, beta: float = 1.0, data=None, cells: bool = True, **kwargs
+    catalogue, n: float, *, labels=None, beta: float = 1.0, data=None, cells: bool = True, kinked: bool = False,
+    **kwargs
 ) -> dict:
     """Refined free energy of every covered phase at one n, term by term: ``{label: FreeEnergyTerms}``
     (:func:`theory.refined.refined_terms`; ``data``: a data set of at least n samples, its first n
     are used). With ``data`` and ``cells`` the non-Gaussian term integrates over each phase's cell
-    as :func:`kgon.classify` draws it at the sampler's threshold (``sampling.occupancy_threshold``)."""
-    from sampling import empirical_potential
+    as :func:`kgon.classify` draws it at the sampler's threshold (``sampling.occupancy_threshold``).
+    ``kinked``: the kinked minima too (:func:`refined_phases`), each by its numerical local integral
+    over its cell at that threshold (with or without data)."""
+    from sampling import empirical_potential, occupancy_threshold
     from theory.refined import refined_terms
 
     beta = _check_beta(beta)
-    pts, _ = refined_phases(catalogue, labels=labels)
+    pts, _ = refined_phases(catalogue, labels=labels, kinked=kinked)
     pot = None if data is None else empirical_potential(_prefix(data, n))
-    if data is not None and cells and hasattr(catalogue, "points"):
-        from sampling import occupancy_threshold
-
-        kwargs.setdefault("catalogue", catalogue)  # the phase's cell as the sampler counts it
-        kwargs.setdefault("threshold", occupancy_threshold(int(round(float(n)))))
-    return {t.label: t for t in (refined_terms(p, n, beta=beta, potential=pot, **kwargs) for p in pts)}
+    cell = {"catalogue": catalogue, "threshold": occupancy_threshold(int(round(float(n))))} \
+        if hasattr(catalogue, "points") else {}
+    if data is not None and cells:
+        kwargs = {**cell, **kwargs}  # the phase's cell as the sampler counts it
+    out = {}
+    for p in pts:
+        kw = {**cell, **kwargs} if not getattr(p, "smooth", True) else kwargs
+        t = refined_terms(p, n, beta=beta, potential=pot, **kw)
+        out[t.label] = t
+    return out
 
 
 def free_energy(

@@ -466,12 +466,15 @@ class _CopyExpansion:
     t_hat: np.ndarray
 
 
-def _copy_expansions(W0: np.ndarray, b0: np.ndarray, potential, bn: float, *, all_copies: bool) -> list:
+def _copy_expansions(W0: np.ndarray, b0: np.ndarray, potential, bn: float, *, all_copies: bool,
+                     newton: bool = True) -> list:
     """:class:`_CopyExpansion` of every distinct copy (``all_copies``) or of the point itself.
 
     One Newton step from each copy sigma w*: f(sigma w*) - g^T H^-1 g / 2 at sigma w* - H^-1 g, with H
     the Hessian transverse to the orbit tangent and its eigenvalues floored at 1 (the prior's
-    curvature) where a copy is not convex on the data. ``potential`` None: the population loss."""
+    curvature) where a copy is not convex on the data. ``potential`` None: the population loss.
+    ``newton`` False: no step (the expansion is centred at the copy itself; for a kinked point,
+    whose autodiff Hessian is one-sided, this only shapes a proposal)."""
     r, c = W0.shape
     kind = "population" if potential is None else "data"
     perms = distinct_permutations(W0, b0) if all_copies else [tuple(range(c))]
@@ -491,7 +494,7 @@ def _copy_expansions(W0: np.ndarray, b0: np.ndarray, potential, bn: float, *, al
         gr = B.T @ g
         ev, U = np.linalg.eigh(B.T @ (0.5 * (H + H.T)) @ B)
         ev = np.maximum(ev, 1.0)  # the prior's curvature floor (a copy that is not convex on the data)
-        step = U @ ((U.T @ gr) / ev)
+        step = U @ ((U.T @ gr) / ev) if newton else np.zeros_like(gr)
         out.append(_CopyExpansion(z0, idx, len(live), z0[idx] - B @ step, float(vals[k]) - 0.5 * float(gr @ step),
                                   ev, B @ U, t_hat))
     return out
@@ -578,6 +581,7 @@ def nongaussian_correction(
     dead_joint: bool = False,
     anneal: int = 0,
     mh_steps: int = 2,
+    partition: bool = True,
 ) -> tuple[float, float, dict]:
     """log(Z / Z_Laplace) for the live integral of a phase, by importance sampling, over its copies.
 
@@ -627,7 +631,8 @@ def nongaussian_correction(
     if all_copies is None:
         all_copies = potential is not None
     expansions = _copy_expansions(W0, b0, potential, bn, all_copies=all_copies)
-    return _importance_correction(expansions, W0.shape, bn=bn, potential=potential, catalogue=catalogue,
+    part = (*_copy_candidates(W0, b0), np.arange(len(expansions))) if partition else None
+    return _importance_correction(expansions, W0.shape, bn=bn, potential=potential, catalogue=catalogue, partition=part,
                                   label=label, threshold=threshold, draws=draws, nu=nu, scale=scale, seed=seed,
                                   chunk=chunk, dead_joint=dead_joint, anneal=anneal, mh_steps=mh_steps)
 
@@ -660,14 +665,44 @@ def _dead_logq(D: np.ndarray, b_mask: np.ndarray) -> np.ndarray:
     return np.where(np.all(D[:, b_mask] <= 0, axis=1), out, -np.inf)
 
 
+def _copy_candidates(W0: np.ndarray, b0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct SO(2) orbits of a point's copies: every distinct feature permutation sigma
+    (:func:`distinct_permutations`, in its order) and then its reflection diag(1, -1) W_sigma.
+    Returns (W (2M, 2, c), b (2M, c)): copy k is row k, its reflection row M + k."""
+    perms = distinct_permutations(W0, b0)
+    Ws = np.stack([W0[:, list(s)] for s in perms])
+    bs = np.stack([b0[list(s)] for s in perms])
+    refl = Ws.copy()
+    refl[:, 1] *= -1.0
+    return np.concatenate([Ws, refl]), np.concatenate([bs, bs])
+
+
+def _nearest_copy(W: np.ndarray, b: np.ndarray, cand_W: np.ndarray, cand_b: np.ndarray) -> np.ndarray:
+    """Index of the candidate orbit (:func:`_copy_candidates`) nearest to each (W, b) of a batch:
+    min over rotations R of |R W - W_k|^2 + |b - b_k|^2, in closed form (2-d Procrustes:
+    max_R tr(R W W_k^T) = sqrt((M11 + M22)^2 + (M21 - M12)^2), M = W W_k^T)."""
+    def m(a, bb):  # M_ab for every (draw, candidate): (N, K)
+        return W[:, a, :] @ cand_W[:, bb, :].T
+
+    rot = np.sqrt((m(0, 0) + m(1, 1)) ** 2 + (m(1, 0) - m(0, 1)) ** 2)
+    d = (np.sum(cand_W * cand_W, axis=(1, 2))[None, :] - 2.0 * rot
+         + np.sum(cand_b * cand_b, axis=1)[None, :] - 2.0 * (b @ cand_b.T))  # + |W|^2 + |b|^2, same for all k
+    return np.argmin(d, axis=1)
+
+
 def _importance_correction(expansions, shape, *, bn, potential, catalogue, label, threshold, draws, nu=5.0,
                            scale=1.2, seed=0, chunk=2048, dead_joint: bool = False, anneal: int = 0,
-                           mh_steps: int = 2) -> tuple[float, float, dict]:
+                           mh_steps: int = 2, partition=None) -> tuple[float, float, dict]:
     """:func:`nongaussian_correction` from the copies' expansions (:func:`_copy_expansions`).
 
     ``dead_joint``: the dead columns are sampled jointly with the live ones (:func:`_dead_proposal`)
     instead of held at the point, and the integrand carries their prior: the estimate is then of
-    the whole integral over the phase's cell, live x dead, divided by the live Laplace value."""
+    the whole integral over the phase's cell, live x dead, divided by the live Laplace value.
+
+    ``partition`` = (cand_W, cand_b, index): a draw of copy k counts only where its nearest copy
+    orbit (:func:`_nearest_copy`) is ``index[k]``: the cell is cut into one piece per copy (an
+    equivariant partition, so on the population loss every piece has the same integral), which keeps
+    one copy's draws from counting the neighbouring copies' pieces where flat directions join them."""
     if not (isinstance(draws, (int, np.integer)) and draws >= 100):
         raise ValueError(f"`draws` must be an integer >= 100; got {draws!r}.")
     if not (isinstance(anneal, (int, np.integer)) and anneal >= 0):
@@ -687,6 +722,7 @@ def _importance_correction(expansions, shape, *, bn, potential, catalogue, label
     est = np.full(len(expansions), -np.inf)
     rel_var = np.zeros(len(expansions))
     ess = wmax = 0.0
+    outside: list[int] = []
     for k, e in enumerate(expansions):
         if not keep[k]:
             continue
@@ -718,6 +754,12 @@ def _importance_correction(expansions, shape, *, bn, potential, catalogue, label
             with np.errstate(divide="ignore"):
                 return -fv + np.log(speed) + _LOG_2PI
 
+        def in_piece(zz):  # the copy's piece of the partition (everywhere without one)
+            if partition is None:
+                return np.ones(len(zz), bool)
+            return _nearest_copy(zz[:, : r * c].reshape(len(zz), r, c), zz[:, r * c :], partition[0],
+                                 partition[1]) == partition[2][k]
+
         ell1 = log_integrand(zz, X)
         log_z_acc = 0.0
         if anneal:
@@ -729,7 +771,8 @@ def _importance_correction(expansions, shape, *, bn, potential, catalogue, label
             # left invariant by ``mh_steps`` random-walk Metropolis steps whose covariance is the
             # particles' weighted covariance (2.38^2 / d scaled, shrunk to its diagonal by half)
             betas = (np.arange(anneal + 1) / anneal) ** 2
-            logw_acc = np.zeros(N)
+            # every target carries the piece's indicator: the first weight is q's mass of the piece
+            logw_acc = np.where(in_piece(zz), 0.0, -np.inf)
             S = np.concatenate([T, D], axis=1)
             dim = S.shape[1]
             step = 1.0
@@ -765,6 +808,8 @@ def _importance_correction(expansions, shape, *, bn, potential, catalogue, label
                     if joint:
                         zn[:, dead_idx] = Dn
                     ok0 = np.isfinite(lq)
+                    if partition is not None:
+                        ok0 &= in_piece(zn)
                     l1 = np.full(N, -np.inf)
                     if ok0.any():
                         l1[ok0] = log_integrand(zn[ok0], Xn[ok0])
@@ -783,25 +828,73 @@ def _importance_correction(expansions, shape, *, bn, potential, catalogue, label
 
             kw = {} if threshold is None else {"threshold": threshold}
             ok &= classify(zz[:, : r * c].reshape(N, r, c), zz[:, r * c :], catalogue, **kw) == label
+        ok &= in_piece(zz)
         logw = np.where(ok, log_w_raw, -np.inf)
         mm = logw.max()
         if not np.isfinite(mm):
-            raise ValueError(f"no importance draw of copy {k} fell in the phase {label!r}; the Laplace "
-                             "Gaussian is far outside the phase's cell (raise `draws` or check the phase).")
+            # no draw of this copy ended in the phase's cell: on this data set the copy's
+            # neighbourhood belongs to another phase (its integral over the cell is negligible)
+            outside.append(k)
+            continue
         w = np.exp(logw - mm)
         est[k] = log_z_acc + mm + math.log(w.mean())
         rel_var[k] = float(w.var(ddof=1)) / float(w.mean()) ** 2 / N
         ess += float(w.sum()) ** 2 / float((w * w).sum())
         wmax = max(wmax, float(w.max() / w.sum()))
+    if len(outside) == int(keep.sum()):
+        raise ValueError(f"no importance draw fell in the phase {label!r}; the Laplace Gaussian is far outside "
+                         "the phase's cell (raise `draws` or check the phase).")
     ratio = np.exp(est[keep] - lz[keep])
     mean_ratio = float(np.sum(pi[keep] * ratio) / np.sum(pi[keep]))
     Z_is = np.exp(est[keep] - m).sum() + mean_ratio * np.exp(lz[~keep] - m).sum()
     Z_lap = np.exp(lz - m).sum()
     se = math.sqrt(float(np.sum(np.exp(2 * (est[keep] - m)) * rel_var[keep]))) / Z_is
-    info = {"copies": len(expansions), "sampled": int(keep.sum()), "ess": ess, "max_weight": wmax,
+    info = {"copies": len(expansions), "sampled": int(keep.sum()), "outside": outside, "ess": ess, "max_weight": wmax,
             "log_ratio_copies": est - lz, "log_weight_copies": lz - m,
             "log_Z_laplace": float(m + math.log(Z_lap))}
     return math.log(Z_is / Z_lap), se, info
+
+
+def _kinked_terms(point, label: str, n: float, beta: float, potential, *, catalogue, threshold, seed: int,
+                  particles: int, anneal: int) -> FreeEnergyTerms:
+    """Numerical local free energy of a kinked phase (L not C^2 at its point: no Laplace term).
+
+    F_n = -log int_cell phi(w) exp(-beta n L_n(w)) dw over the phase's classifier cell (the phase
+    as a sampler counts it, :func:`kgon.classify` at ``threshold``) by the annealed sequential
+    Monte Carlo of :func:`nongaussian_correction` (``anneal`` tempered targets, ``particles``
+    particles, dead columns jointly), from a Student-t proposal centred at each copy of the point
+    whose shape is the one-sided autodiff Hessian there, floored at the prior's curvature (a
+    proposal only: the annealing corrects it). Reported as ``energy`` = beta n L_n(w*) at the
+    catalogue point, ``lambda_log_n`` with the catalogue's numerical learning coefficient (for
+    orientation), and ``numerical`` = the rest, with its Monte Carlo error ``numerical_err``; every
+    other term is 0 (docs/free_energy.md)."""
+    W0, b0 = np.asarray(point.W, float), np.asarray(point.b, float)
+    r, c = W0.shape
+    bn = beta * n
+    dead = dead_columns(W0, b0)
+    z0 = np.concatenate([W0.ravel(), b0])
+    kind = "population" if potential is None else "data"
+    expansions = _copy_expansions(W0, b0, potential, bn, all_copies=kind == "data", newton=False)
+    cand_W, cand_b = _copy_candidates(W0, b0)  # copy k (in expansions' order) is candidate k
+    corr, err, info = _importance_correction(
+        expansions, (r, c), bn=bn, potential=potential, catalogue=catalogue, label=label, threshold=threshold,
+        draws=int(particles), seed=seed + 2, dead_joint=bool(dead), anneal=int(anneal),
+        partition=(cand_W, cand_b, np.arange(len(expansions))))
+    n_orbits = 2 if kind == "data" else orbit_copies(point.multiplicity, W0)
+    F = -(corr + info["log_Z_laplace"]) - math.log(n_orbits) + 0.5 * len(z0) * _LOG_2PI  # every coordinate sampled
+    if kind == "population":
+        from kgon.evaluators import potential as pop
+
+        L = float(pop(W0, b0))
+    else:
+        L = float(potential.value(jnp.asarray(W0), jnp.asarray(b0)))
+    lam = float(getattr(point, "llc", float("nan")))
+    lam = lam if math.isfinite(lam) else 0.0
+    energy, lam_log_n = bn * L, lam * math.log(n)
+    return FreeEnergyTerms(
+        label=label, n=n, beta=beta, energy=energy, lambda_log_n=lam_log_n, loglog=0.0, laplace=0.0, prior=0.0,
+        orbit=0.0, copies=0.0, flat=0.0, flat_err=0.0, numerical=F - energy - lam_log_n, numerical_err=err, llc=lam,
+        multiplicity_m=1, loss=L, data=kind == "data")
 
 
 def refined_terms(
@@ -818,8 +911,8 @@ def refined_terms(
     nongaussian_draws: int | None = None,
     catalogue=None,
     threshold: float | None = None,
-    nongaussian_anneal: int = 0,
-    dead_joint: bool = False,
+    nongaussian_anneal: int | None = None,
+    dead_joint: bool | None = None,
 ) -> FreeEnergyTerms:
     """Refined local free energy of the phase of a catalogue point, term by term (module docstring).
 
@@ -849,24 +942,27 @@ def refined_terms(
         (:func:`laplace_terms`).
     nongaussian_draws : int, optional
         Importance draws of :func:`nongaussian_correction` (the exact live integral over its
-        Laplace approximation, over every copy on a data set); 0 leaves the term out (Laplace only).
-        Default: 20,000 on a data set, 0 for the population loss (without a data set there are no
-        sampler cells to integrate over, and below n ~ 150 the Gaussian proposal fails: the
-        population-level order stays Laplace's, docs/free_energy.md).
+        Laplace approximation, over every copy on a data set; particles under annealing); 0 leaves
+        the term out (Laplace only). Default on a data set: 20,000 draws, or 4,000 particles where
+        the phase has dead columns (annealed, jointly: below); 0 for the population loss (below
+        n ~ 150 the Gaussian proposal fails there: the population-level order stays Laplace's,
+        docs/free_energy.md). A kinked point (numerical term) defaults to 4,000 particles.
     catalogue, threshold : optional
         With a catalogue, the importance draws count only inside the phase's cell as
         :func:`kgon.classify` (``threshold``) draws it, i.e. the phase as a sampler counts it.
-    nongaussian_anneal : int
-        0 (default): plain importance sampling from the Student-t proposal. K > 0: annealed
-        sequential Monte Carlo from the proposal to the integrand over K tempered targets
+    nongaussian_anneal : int, optional
+        0: plain importance sampling from the Student-t proposal. K > 0: annealed sequential Monte
+        Carlo from the proposal to the integrand over K tempered targets
         (:func:`nongaussian_correction`; ``nongaussian_draws`` is then the number of particles).
-        Plain importance sampling has heavy-tailed weights on the 5-gon's cell (docs/free_energy.md).
-    dead_joint : bool
+        Default: 100 where the dead columns are integrated jointly (plain importance sampling has
+        heavy-tailed weights on the 5-gon's cell, docs/free_energy.md) and for kinked points, else 0.
+    dead_joint : bool, optional
         For a phase with dead columns, integrate them jointly with the live coordinates (their
         prior, the true loss and the cell) instead of as the product of the live integral with
         the dead column held at the point and the dead integral with the live columns held
         (``flat`` + ``numerical``). ``nongaussian`` is then the exact joint free energy minus all
         the other terms, so the total is the joint integral and the terms still sum to it.
+        Default: True on a data set when the non-Gaussian term is computed, else False.
 
     Raises
     ------
@@ -882,10 +978,11 @@ def refined_terms(
     sig = tuple(getattr(point, "hessian_signature", (0, 0, 0)))
     if sig[0] > 0:
         raise ValueError(f"`point` {label!r} is a saddle (Hessian signature {sig}); saddles are not phases.")
-    if not getattr(point, "smooth", True):
+    kinked = not getattr(point, "smooth", True)
+    if kinked and (catalogue is None or nongaussian_draws == 0):
         raise ValueError(
-            f"`point` {label!r} is not C^2 (a kinked point); the refined free energy needs a numerical "
-            "local term there (not implemented)."
+            f"`point` {label!r} is not C^2 (a kinked point): its refined free energy is the numerical local "
+            "integral over its classifier cell; pass `catalogue` (and `threshold`) and nongaussian_draws != 0."
         )
     W0, b0 = np.asarray(point.W, float), np.asarray(point.b, float)
     r, c = W0.shape
@@ -905,6 +1002,11 @@ def refined_terms(
     else:
         kind = "population"
     bn = float(beta) * float(n)
+    if kinked:
+        return _kinked_terms(point, label, float(n), float(beta), potential if kind == "data" else None,
+                             catalogue=catalogue, threshold=threshold, seed=seed,
+                             particles=4000 if nongaussian_draws is None else int(nongaussian_draws),
+                             anneal=int(nongaussian_anneal or 100))
     batch_loss = _batch_loss(kind, potential)
     key = (W0.tobytes(), b0.tobytes(), flat_draws, seed)
     if key not in _FLAT_CACHE:
@@ -960,18 +1062,22 @@ def refined_terms(
     else:
         L = float(lossf(jnp.asarray(x), zj, pot))
     ng = ng_err = 0.0
+    if dead_joint is None:
+        dead_joint = kind == "data" and nongaussian_draws != 0
+    joint = bool(dead_joint and dead)
+    if nongaussian_anneal is None:
+        nongaussian_anneal = 100 if joint else 0
     if nongaussian_draws is None:
-        nongaussian_draws = 20_000 if kind == "data" else 0
+        nongaussian_draws = (4000 if nongaussian_anneal else 20_000) if kind == "data" else 0
     if nongaussian_draws:
         # the exact live integral over every copy (both reflections) replaces its Laplace value:
         # nongaussian = F_live(exact) - (energy + lambda log n + laplace + prior + orbit + copies)
         if kind == "population":
             expansions = _copy_expansions(W0, b0, None, bn, all_copies=False)
-        joint = bool(dead_joint and dead)
         corr, ng_err, info = _importance_correction(
             expansions, (r, c), bn=bn, potential=potential if kind == "data" else None, catalogue=catalogue,
             label=label, threshold=threshold, draws=int(nongaussian_draws), seed=seed + 2, dead_joint=joint,
-            anneal=int(nongaussian_anneal))
+            anneal=int(nongaussian_anneal), partition=(*_copy_candidates(W0, b0), np.arange(len(expansions))) if c <= 8 else None)
         n_orbits = 2 if kind == "data" else orbit_copies(point.multiplicity, W0)
         if joint:  # the whole integral, live x dead: nongaussian = F(exact joint) - every other term
             F_joint = -(corr + info["log_Z_laplace"]) - math.log(n_orbits) + 0.5 * len(z0) * _LOG_2PI
