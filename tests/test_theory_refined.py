@@ -155,6 +155,36 @@ def test_copies_equal_catalogue_multiplicity(cat6, label):
     assert perms[0] == tuple(range(6))
 
 
+@pytest.mark.parametrize("label", ["6", "5", "4--"])
+def test_copy_candidates_are_the_distinct_so2_orbits(cat6, label):
+    """The partition's candidates: 2 M orbits (every copy and its reflection), pairwise distinct
+    under rotation (Procrustes distance > 0), and each copy nearest to itself."""
+    from theory.refined import _copy_candidates, _nearest_copy
+
+    p = cat6.get(label)
+    cW, cb = _copy_candidates(np.asarray(p.W), np.asarray(p.b))
+    assert len(cW) == orbit_copies(p.multiplicity, p.W)
+    assert np.array_equal(_nearest_copy(cW, cb, cW, cb), np.arange(len(cW)))
+    th = 0.7  # a rotated copy is still nearest to its own orbit
+    R = np.array([[math.cos(th), -math.sin(th)], [math.sin(th), math.cos(th)]])
+    assert np.array_equal(_nearest_copy(np.einsum("ab,kbc->kac", R, cW), cb, cW, cb), np.arange(len(cW)))
+
+
+def test_nearest_copy_matches_a_rotation_grid():
+    """The closed-form 2-d Procrustes distance picks the same nearest orbit as a brute-force
+    minimum over 4,001 rotation angles (random configurations and candidates)."""
+    from theory.refined import _copy_candidates, _nearest_copy
+
+    rng = np.random.default_rng(0)
+    cW, cb = _copy_candidates(rng.standard_normal((2, 4)), rng.standard_normal(4))
+    W, b = rng.standard_normal((200, 2, 4)), rng.standard_normal((200, 4))
+    th = np.linspace(0, 2 * np.pi, 4001)
+    R = np.stack([np.stack([np.cos(th), -np.sin(th)], -1), np.stack([np.sin(th), np.cos(th)], -1)], -2)
+    brute = [int(np.argmin(((np.einsum("tab,bc->tac", R, W[i])[:, None] - cW[None]) ** 2).sum((2, 3)).min(0)
+                           + ((b[i] - cb) ** 2).sum(1))) for i in range(len(W))]
+    assert np.array_equal(_nearest_copy(W, b, cW, cb), brute)
+
+
 def test_flat_region_mass_of_5gon_against_quadrature(cat6):
     """One dead column: P(R) = int_{W: W_i.W <= -b_i} phi_2(W) Phi(-max(|W|^2, max_i W.W_i)) dW,
     by 2-d polar quadrature, against the Rao-Blackwellised Monte Carlo of flat_region_mass."""
@@ -287,3 +317,14 @@ def test_free_energy_refuses_bad_nongaussian_draws(catalogue6, bad):
 
     with pytest.raises(ValueError, match="`refined_draws` must be None, 0 or an integer >= 100"):
         ReproduceConfig(refined_draws=bad)
+
+
+def test_kinked_point_needs_its_cell(cat6):
+    """A kinked point's refined free energy is a numerical integral over its classifier cell:
+    without a catalogue (or with the non-Gaussian term switched off) it is refused, by name."""
+    from theory.refined import refined_terms
+
+    with pytest.raises(ValueError, match="kinked point.*pass `catalogue`"):
+        refined_terms(cat6.get("4--"), 150)
+    with pytest.raises(ValueError, match="kinked point"):
+        refined_terms(cat6.get("4--"), 150, catalogue=cat6, nongaussian_draws=0)

@@ -138,10 +138,10 @@ def refined_phases(
         lab = str(getattr(p, "label", None) or getattr(p, "name"))
         if getattr(p, "hessian_signature", (0, 0, 0))[0] > 0:
             dropped[lab] = "saddle"
-        elif not getattr(p, "smooth", True) and not kinked:
-            dropped[lab] = "kinked (not C^2): numerical term only with kinked=True"
         elif getattr(p, "r", 2) != 2:
             dropped[lab] = "r != 2"
+        elif not getattr(p, "smooth", True) and not kinked:
+            dropped[lab] = "kinked (not C^2): numerical term only with kinked=True"
         else:
             keep.append(p)
     if labels is not None:
@@ -168,13 +168,14 @@ def _prefix(data, n: float):
 
 
 def free_energy_terms(
-    catalogue, n: float, *, labels=None, beta: float = 1.0, data=None, cells: bool = True, kinked: bool = False,
-    **kwargs
+    catalogue, n: float, *, labels=None, beta: float = 1.0, data=None, cells: bool | None = None,
+    kinked: bool = False, **kwargs
 ) -> dict:
     """Refined free energy of every covered phase at one n, term by term: ``{label: FreeEnergyTerms}``
     (:func:`theory.refined.refined_terms`; ``data``: a data set of at least n samples, its first n
-    are used). With ``data`` and ``cells`` the non-Gaussian term integrates over each phase's cell
-    as :func:`kgon.classify` draws it at the sampler's threshold (``sampling.occupancy_threshold``).
+    are used). With ``cells`` (default: when ``data`` is given) the non-Gaussian term integrates over
+    each phase's cell as :func:`kgon.classify` draws it at the sampler's threshold
+    (``sampling.occupancy_threshold``).
     ``kinked``: the kinked minima too (:func:`refined_phases`), each by its numerical local integral
     over its cell at that threshold (with or without data)."""
     from sampling import empirical_potential, occupancy_threshold
@@ -185,7 +186,8 @@ def free_energy_terms(
     pot = None if data is None else empirical_potential(_prefix(data, n))
     cell = {"catalogue": catalogue, "threshold": occupancy_threshold(int(round(float(n))))} \
         if hasattr(catalogue, "points") else {}
-    if data is not None and cells:
+    use_cells = (data is not None) if cells is None else bool(cells)
+    if use_cells:
         kwargs = {**cell, **kwargs}  # the phase's cell as the sampler counts it
     out = {}
     for p in pts:
@@ -197,7 +199,7 @@ def free_energy_terms(
 
 def free_energy(
     catalogue, n, *, labels: Sequence[str] | None = None, order: str = "leading", beta: float = 1.0, data=None,
-    nongaussian_draws: int | None = None,
+    nongaussian_draws: int | None = None, kinked: bool = False,
 ) -> dict[str, np.ndarray]:
     """Local free energy of every phase at each n.
 
@@ -207,7 +209,10 @@ def free_energy(
     with ``data`` (a ``sampling.Dataset`` with at least max(n) samples) it is data-conditional:
     at each n the first n samples. ``nongaussian_draws`` (refined order): draws of the non-Gaussian
     term's integral (default: 20,000 on a data set, none on the population loss; 0: leave it out;
-    :func:`theory.refined.refined_terms`). Returns ``{label: array of F over n}`` (0-d for scalar ``n``).
+    :func:`theory.refined.refined_terms`). ``kinked`` (refined order): the kinked minima too, each by
+    its numerical local integral over its classifier cell (:func:`refined_phases`; about a minute per
+    phase and n on the population loss, more on a data set). Returns ``{label: array of F over n}``
+    (0-d for scalar ``n``).
     """
     order = _check_order(order)
     beta = _check_beta(beta)
@@ -225,7 +230,8 @@ def free_energy(
 
     check_nongaussian_draws(nongaussian_draws)
     extra = {} if nongaussian_draws is None else {"nongaussian_draws": int(nongaussian_draws)}
-    cols = [free_energy_terms(catalogue, float(x), labels=labels, beta=beta, data=data, **extra) for x in ns]
+    cols = [free_energy_terms(catalogue, float(x), labels=labels, beta=beta, data=data, kinked=kinked, **extra)
+            for x in ns]
     for lab in cols[0]:
         F = np.array([col[lab].total for col in cols])
         out[lab] = F[0] if scalar else F
@@ -257,14 +263,15 @@ class TheoreticalOccupancy:
 
 def occupancy(
     catalogue, ns, *, labels: Sequence[str] | None = None, order: str = "leading", beta: float = 1.0, data=None,
-    nongaussian_draws: int | None = None,
+    nongaussian_draws: int | None = None, kinked: bool = False,
 ) -> TheoreticalOccupancy:
     """Theoretical occupancy P_n(alpha) = exp(-F_n(alpha)) / sum_beta exp(-F_n(beta)) (docs/index.md)
-    with the free energy of ``order`` (:func:`free_energy`; ``data`` makes it data-conditional)."""
+    with the free energy of ``order`` (:func:`free_energy`; ``data`` makes it data-conditional;
+    ``kinked``: the kinked minima too, numerically)."""
     ns = _check_ns(ns)
     F = free_energy(catalogue, ns, labels=labels, order=order, beta=beta, data=data,
-                    nongaussian_draws=nongaussian_draws)
-    dropped = refined_phases(catalogue)[1] if order == "refined" else {}
+                    nongaussian_draws=nongaussian_draws, kinked=kinked)
+    dropped = refined_phases(catalogue, kinked=kinked)[1] if order == "refined" else {}
     labs = tuple(F)
     M = np.stack([F[lab] for lab in labs])
     M = M - M.min(axis=0, keepdims=True)
