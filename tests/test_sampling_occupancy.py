@@ -223,3 +223,18 @@ def test_initial_points_from_catalogue(catalogue6):
     assert not np.allclose(W[0], W[2])
     with pytest.raises(ValueError, match="`init` must be"):
         sampling.initial_points(jax.random.PRNGKey(0), ["nope"], count=1, r=2, c=6, catalogue=catalogue6)
+
+
+def test_crossing_estimate_takes_the_first_significant_up_crossing():
+    """Of several up-crossings the first is the crossing (as the theory's), except where the two
+    phases hold <= min_mass together (noise): a low-mass flicker at n = 120-150, the crossing at
+    n = 200-300 (interpolated in log n), a fall back at 400 and a second crossing at 400-600."""
+    import math
+
+    occ = {100: (0.004, 0.001), 150: (0.002, 0.006), 200: (0.6, 0.3), 300: (0.3, 0.6), 400: (0.55, 0.4),
+           600: (0.1, 0.85)}
+    rows = [{"n": n, "occupancy": {"5": a, "6": b}, "occupancy_err": {"5": 0.0, "6": 0.0}} for n, (a, b) in occ.items()]
+    first = math.exp(math.log(200) + 0.5 * (math.log(300) - math.log(200)))
+    assert sampling.crossing_estimate(rows, min_mass=0.02, n_boot=10).n == pytest.approx(first)
+    noise = sampling.crossing_estimate(rows, n_boot=10).n  # without min_mass the flicker counts
+    assert 100 < noise < 150

@@ -11,8 +11,8 @@ Only transitions between globally dominant phases (``BayesianTransition.globally
 elsewhere both occupancies are exponentially small and their crossing is not observable.
 Observed crossing of a transition alpha -> beta: ``sampling.crossing_estimate`` (the one crossing
 estimator of the toolkit) on the conditional occupancies: where p_obs(beta) - p_obs(alpha) changes
-sign from < 0 to >= 0, by linear interpolation in log n (of several such changes, the one where the
-two phases hold the most mass, at least 0.02), with a parametric-bootstrap interval of explicit
+sign from < 0 to >= 0, by linear interpolation in log n (the first such change where the two phases
+hold more than 0.02 together, as the predicted crossing is the first), with a parametric-bootstrap interval of explicit
 coverage ``level`` (0.95 by default, as ``tmsphase posterior``).
 
 ``order="refined"`` compares with the refined local free energy (docs/free_energy.md) of the phases

@@ -465,20 +465,16 @@ class CrossingEstimate:
 
 
 def _first_up_crossing(logn: np.ndarray, d: np.ndarray, mass: np.ndarray | None = None, min_mass: float = 0.0) -> float | None:
-    """Up-crossing of d (< 0 to >= 0) by linear interpolation in log n: the first one, or, with
-    ``mass`` (the two phases' summed occupancy), the one where the phases hold the most mass among
-    those with mass > ``min_mass`` at both bracketing points (noise where both are small is ignored)."""
-    best, best_w = None, -1.0
+    """First up-crossing of d (< 0 to >= 0) by linear interpolation in log n; with ``mass`` (the two
+    phases' summed occupancy) the first one with mass > ``min_mass`` at both bracketing points
+    (noise where both phases are small is ignored). The first crossing is also what the theory's
+    crossing is (the dominant phase's first change, :func:`theory.compare_occupancy`), so a curve
+    that crosses, falls back and crosses again is compared at its first crossing."""
     for k in range(len(d) - 1):
-        if d[k] < 0 <= d[k + 1]:
+        if d[k] < 0 <= d[k + 1] and (mass is None or min(mass[k], mass[k + 1]) > min_mass):
             t = d[k] / (d[k] - d[k + 1])
-            n = float(np.exp(logn[k] + t * (logn[k + 1] - logn[k])))
-            if mass is None:
-                return n
-            w = min(mass[k], mass[k + 1])
-            if w > min_mass and w > best_w:
-                best, best_w = n, w
-    return best
+            return float(np.exp(logn[k] + t * (logn[k + 1] - logn[k])))
+    return None
 
 
 def crossing_estimate(
@@ -489,8 +485,8 @@ def crossing_estimate(
     :class:`CrossingEstimate`). ``results``: OccupancyResults or their ``to_dict()`` dicts.
     ``level``: coverage of the interval, the (1 - level)/2 and (1 + level)/2 bootstrap quantiles
     (0.95 by default; the one crossing estimator of ``tmsphase posterior``, ``compare`` and the report).
-    ``min_mass``: if given, of several up-crossings the one where the two phases hold the most
-    occupancy (at least ``min_mass`` at both bracketing n) is taken instead of the first."""
+    ``min_mass``: if given, up-crossings where the two phases hold at most ``min_mass`` together at
+    either bracketing n are skipped (the first of the others is taken)."""
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
         raise ValueError(f"`level` must be a coverage probability in (0, 1); got {level!r}.")
     rows = []
