@@ -6,8 +6,8 @@ before the closed-form Hessian and the lattice closure found at r = 2 (name, los
 signature, an orbit-invariant key); ``tests/fixtures/catalogue_c{7,8}_r3.json`` are full r = 3
 catalogues of that search. The slow tests run today's default search and require each reference
 point to be found again: same loss within 1e-9 (one level), same name and (at C^2 points) Hessian
-index; the few reference points not found yet are listed by name (KNOWN_MISSING). Stored irregular
-"minima" at kinks along which the loss descends are saddles and must be absent (``_kink_saddles``).
+index. Stored irregular "minima" at kinks along which the loss descends are saddles and must be
+absent (``_kink_saddles``).
 """
 
 from __future__ import annotations
@@ -83,9 +83,6 @@ def _reference_r3(c: int) -> list[dict]:
     return json.loads((FIXTURES / f"catalogue_c{c}_r3.json").read_text())["critical_points"]
 
 
-# Reference points the default search does not find yet (docs/zoo.md, "Cost at scale"): at r = 2,
-# c = 9 an irregular minimum with two split columns next to irregular-cad567fa. Any other miss fails.
-KNOWN_MISSING = {9: {"irregular-be2d8e69"}}
 
 
 def _kink_saddles(reference: list[dict], model) -> set[str]:
@@ -137,9 +134,7 @@ def test_stored_kink_minimum_is_a_saddle():
 def test_default_search_finds_every_reference_point_r2(c):
     cat = kgon.find_critical_points(c, r=2, seed=0, numerical_llc=False)
     ref = _reference_r2(c)
-    known = KNOWN_MISSING.get(c, set())
-    assert [m for m in _missing(ref, cat) if m.split(" ")[0] not in known] == []
-    ref = [p for p in ref if p["name"] not in known]
+    assert _missing(ref, cat) == []
     # the orbit-invariant key of the regular polygons: sorted column norms (the biases are not
     # compared: a dead column's negative bias is free, and the two searches leave it at different values)
     for p in ref:

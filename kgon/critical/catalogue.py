@@ -11,7 +11,9 @@ added as starts (a few seconds), so that the largest polygon families are always
    column killed, split with a dead one into parallel copies, or a dead one grown along a live one
    (:func:`_column_moves`); steps along its two
    lowest non-zero Hessian eigenvectors) and re-solved, for up to
-   ``explore_rounds`` rounds or until a round finds no new critical value. Saddles near the
+   ``explore_rounds`` rounds or until a round finds no new critical value; then one pass of steps
+   along the most unstable mode at up to two further members of every saddle level (a flat saddle
+   level's unstable mode leads to different minima from different members). Saddles near the
    low-loss families have small basins of attraction for the Newton iteration; the exploration
    finds them from their neighbours, which makes the catalogue (nearly) independent of the seed.
 1. **Levels.** Certified points are grouped by critical value (|L - L'| <= 1e-9). Points of one
@@ -60,6 +62,9 @@ added as starts (a few seconds), so that the largest polygon families are always
    each other by less than the classifier can resolve, and no finite search is guaranteed to find
    all of them, so a catalogue that includes them depends on the seed. ``max_index=1`` adds the
    index-1 saddles (transition states) found, ``max_index=None`` every certified point found.
+   With ``max_index=0`` an irregular point where L is not C^2 is kept only if L does not descend
+   along the unstable directions of the smooth pieces meeting there (:func:`_kink_descent`): at a
+   kink the Hessian index depends on rounding.
 """
 
 from __future__ import annotations
@@ -901,16 +906,32 @@ def _column_moves(x: np.ndarray, r: int, c: int, grow: float = 0.03) -> list[np.
     return out
 
 
+def _distinct_members(X: np.ndarray, grp: np.ndarray, r: int, c: int, n: int) -> list[np.ndarray]:
+    """Up to ``n`` members of a level (in the level's order, the first always) whose Gram matrices
+    and biases differ (:func:`_gram_key`, sorted entries rounded to 1e-6): distinct modulo O(r) x S_c."""
+    out, keys = [], set()
+    for i in grp:
+        key = _gram_key(X[i], r, c)
+        if key not in keys:
+            keys.add(key)
+            out.append(X[i])
+            if len(out) == n:
+                break
+    return out
+
+
 def _explore(X: np.ndarray, L: np.ndarray, model: ModelSpec, rng: np.random.Generator, *, rounds: int,
-             per_level: int, n_modes: int = 2) -> tuple[np.ndarray, np.ndarray, int]:
+             per_level: int, n_modes: int = 2, mode_members: int = 3) -> tuple[np.ndarray, np.ndarray, int]:
     """Closure of the found set under local exploration (module docstring, step 0).
 
     Each round perturbs ``per_level`` points of every level not explored before (scales 0.03, 0.1,
     0.3 in turn), flips single biases (:func:`_bias_flips`: the neighbouring sigma+/sigma- family
     members) and steps of +-0.1, +-0.3 along the ``n_modes`` lowest non-zero Hessian eigenvectors
     (the unstable and softest directions: mode following), solves grad L = 0 from them and adds the
-    certified endpoints; it stops early when a round finds no new level. Returns the enlarged
-    (X, L) and the number of exploration starts used.
+    certified endpoints; it stops early when a round finds no new level. After the rounds, one pass
+    of the same steps along the most unstable direction at up to ``mode_members`` - 1 further
+    members of every saddle level that differ modulo symmetry (:func:`_distinct_members`).
+    Returns the enlarged (X, L) and the number of exploration starts used.
     """
     r, c = model.r, model.c
     used = 0
@@ -954,6 +975,26 @@ def _explore(X: np.ndarray, L: np.ndarray, model: ModelSpec, rng: np.random.Gene
         L = np.concatenate([L, SL])
         if not np.any(new):
             break
+    # the most unstable mode at further members of each saddle level: a level is often a flat continuum
+    # (output-off columns that turn freely, ...), and its unstable mode leads to different minima
+    # from different members (the minimum irregular-be2d8e69 at c = 9 lies along the unstable mode
+    # of one member of the saddle level 0.1506903, not of the member explored above); a pass after
+    # the rounds, so that the rounds, and what they find, are unchanged
+    if mode_members > 1 and n_modes:
+        bases = [x for g in _levels(L) for x in _distinct_members(X, g, r, c, mode_members)[1:]]
+        starts = []
+        if bases:
+            for x, H in zip(bases, hessians(np.array(bases), model)):
+                lam, vec = np.linalg.eigh(0.5 * (H + H.T))
+                tol = 1e-8 * max(1.0, float(np.max(np.abs(lam))))
+                for j in np.nonzero(lam < -tol)[0][:1]:
+                    for step in (0.1, -0.1, 0.3, -0.3):
+                        starts.append(x + step * vec[:, j])
+        if starts:
+            S, SL, ok = refine_critical(np.array(starts), model)
+            used += len(starts)
+            X = np.concatenate([X, S[ok]])
+            L = np.concatenate([L, SL[ok]])
     return X, L, used
 
 
