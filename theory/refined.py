@@ -943,8 +943,8 @@ def refined_terms(
     nongaussian_draws : int, optional
         Importance draws of :func:`nongaussian_correction` (the exact live integral over its
         Laplace approximation, over every copy on a data set; particles under annealing); 0 leaves
-        the term out (Laplace only). Default on a data set: 20,000 draws, or 4,000 particles where
-        the phase has dead columns (annealed, jointly: below); 0 for the population loss (below
+        the term out (Laplace only). Default on a data set: 4,000 particles (annealed, at least 200
+        per sampled copy; 20,000 draws if ``nongaussian_anneal=0``); 0 for the population loss (below
         n ~ 150 the Gaussian proposal fails there: the population-level order stays Laplace's,
         docs/free_energy.md). A kinked point (numerical term) defaults to 4,000 particles.
     catalogue, threshold : optional
@@ -954,8 +954,8 @@ def refined_terms(
         0: plain importance sampling from the Student-t proposal. K > 0: annealed sequential Monte
         Carlo from the proposal to the integrand over K tempered targets
         (:func:`nongaussian_correction`; ``nongaussian_draws`` is then the number of particles).
-        Default: 100 where the dead columns are integrated jointly (plain importance sampling has
-        heavy-tailed weights on the 5-gon's cell, docs/free_energy.md) and for kinked points, else 0.
+        Default: 100 on a data set and for kinked points (plain importance sampling has heavy-tailed
+        weights on the 5-gon's cell and, below n ~ 500, on the 6-gon's: docs/free_energy.md), else 0.
     dead_joint : bool, optional
         For a phase with dead columns, integrate them jointly with the live coordinates (their
         prior, the true loss and the cell) instead of as the product of the live integral with
@@ -1066,7 +1066,7 @@ def refined_terms(
         dead_joint = kind == "data" and nongaussian_draws != 0
     joint = bool(dead_joint and dead)
     if nongaussian_anneal is None:
-        nongaussian_anneal = 100 if joint else 0
+        nongaussian_anneal = 100 if kind == "data" else 0
     if nongaussian_draws is None:
         nongaussian_draws = (4000 if nongaussian_anneal else 20_000) if kind == "data" else 0
     if nongaussian_draws:
