@@ -328,3 +328,15 @@ def test_kinked_point_needs_its_cell(cat6):
         refined_terms(cat6.get("4--"), 150)
     with pytest.raises(ValueError, match="kinked point"):
         refined_terms(cat6.get("4--"), 150, catalogue=cat6, nongaussian_draws=0)
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, True, "many"])
+def test_refuses_bad_nongaussian_anneal(catalogue6, bad):
+    import theory
+    from theory.reproduce import ReproduceConfig
+
+    with pytest.raises(ValueError, match="`nongaussian_anneal` must be None or an integer >= 0"):
+        theory.free_energy(catalogue6, [400], order="refined", nongaussian_anneal=bad)
+    with pytest.raises(ValueError, match="`refined_anneal` must be None or an integer >= 0"):
+        ReproduceConfig(refined_anneal=bad)
+    assert ReproduceConfig.quick_config().refined_anneal == 0  # the quick run: plain importance sampling

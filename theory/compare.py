@@ -178,6 +178,7 @@ def compare_occupancy(
     data=None,
     level: float = 0.95,
     nongaussian_draws: int | None = None,
+    nongaussian_anneal: int | None = None,
 ) -> OccupancyComparison:
     """Compare theoretical and empirical phase occupancy.
 
@@ -202,8 +203,9 @@ def compare_occupancy(
         The data stream of the posterior run (refined order only): data-conditional prediction.
     level : float
         Coverage of the observed crossing's bootstrap interval (``sampling.crossing_estimate``).
-    nongaussian_draws : int, optional
-        Draws of the refined order's non-Gaussian term (:func:`theory.free_energy`; default there).
+    nongaussian_draws, nongaussian_anneal : int, optional
+        Draws (particles) and annealing targets of the refined order's non-Gaussian term
+        (:func:`theory.free_energy`; defaults there).
 
     Raises
     ------
@@ -245,7 +247,7 @@ def compare_occupancy(
             "phases); nothing to compare."
         )
     theory = occupancy(catalogue, ns, labels=labs, order=order, beta=beta, data=data,
-                       nongaussian_draws=nongaussian_draws)
+                       nongaussian_draws=nongaussian_draws, nongaussian_anneal=nongaussian_anneal)
     # draws outside the compared phases ("other" and catalogue phases without a free energy)
     other = np.array([1.0 - sum(float(e.occupancy.get(lab, 0.0)) for lab in labs) for e in emp])
     other = np.clip(other, 0.0, 1.0)

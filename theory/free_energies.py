@@ -199,7 +199,7 @@ def free_energy_terms(
 
 def free_energy(
     catalogue, n, *, labels: Sequence[str] | None = None, order: str = "leading", beta: float = 1.0, data=None,
-    nongaussian_draws: int | None = None, kinked: bool = False,
+    nongaussian_draws: int | None = None, kinked: bool = False, nongaussian_anneal: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Local free energy of every phase at each n.
 
@@ -211,7 +211,9 @@ def free_energy(
     term's integral (default: 20,000 on a data set, none on the population loss; 0: leave it out;
     :func:`theory.refined.refined_terms`). ``kinked`` (refined order): the kinked minima too, each by
     its numerical local integral over its classifier cell (:func:`refined_phases`; about a minute per
-    phase and n on the population loss, more on a data set). Returns ``{label: array of F over n}``
+    phase and n on the population loss, more on a data set). ``nongaussian_anneal``: the non-Gaussian
+    term's integrator (0: plain importance sampling; K: annealed SMC over K targets; default:
+    :func:`theory.refined.refined_terms`'s). Returns ``{label: array of F over n}``
     (0-d for scalar ``n``).
     """
     order = _check_order(order)
@@ -229,7 +231,14 @@ def free_energy(
     from theory.refined import check_nongaussian_draws
 
     check_nongaussian_draws(nongaussian_draws)
+    if nongaussian_anneal is not None and not (
+        isinstance(nongaussian_anneal, (int, np.integer)) and not isinstance(nongaussian_anneal, bool)
+        and nongaussian_anneal >= 0
+    ):
+        raise ValueError(f"`nongaussian_anneal` must be None or an integer >= 0; got {nongaussian_anneal!r}.")
     extra = {} if nongaussian_draws is None else {"nongaussian_draws": int(nongaussian_draws)}
+    if nongaussian_anneal is not None:
+        extra["nongaussian_anneal"] = int(nongaussian_anneal)
     cols = [free_energy_terms(catalogue, float(x), labels=labels, beta=beta, data=data, kinked=kinked, **extra)
             for x in ns]
     for lab in cols[0]:
@@ -263,14 +272,14 @@ class TheoreticalOccupancy:
 
 def occupancy(
     catalogue, ns, *, labels: Sequence[str] | None = None, order: str = "leading", beta: float = 1.0, data=None,
-    nongaussian_draws: int | None = None, kinked: bool = False,
+    nongaussian_draws: int | None = None, kinked: bool = False, nongaussian_anneal: int | None = None,
 ) -> TheoreticalOccupancy:
     """Theoretical occupancy P_n(alpha) = exp(-F_n(alpha)) / sum_beta exp(-F_n(beta)) (docs/index.md)
     with the free energy of ``order`` (:func:`free_energy`; ``data`` makes it data-conditional;
     ``kinked``: the kinked minima too, numerically)."""
     ns = _check_ns(ns)
     F = free_energy(catalogue, ns, labels=labels, order=order, beta=beta, data=data,
-                    nongaussian_draws=nongaussian_draws, kinked=kinked)
+                    nongaussian_draws=nongaussian_draws, kinked=kinked, nongaussian_anneal=nongaussian_anneal)
     dropped = refined_phases(catalogue, kinked=kinked)[1] if order == "refined" else {}
     labs = tuple(F)
     M = np.stack([F[lab] for lab in labs])
