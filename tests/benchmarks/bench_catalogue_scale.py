@@ -132,8 +132,10 @@ Load average (1/5/15 min) before the run: {load_before}; after each case in the 
 
 Points against the earlier search's reference sets (`tests/test_zoo_scale.py`, slow; docs/zoo.md,
 "Cost at scale"): r = 2 c = 6, 7, 8 and r = 3 c = 7 every reference point found (new: `4+---` at
-c = 8, `octahedron+` at r = 3 c = 7); r = 2 c = 9: 79 of 80 (misses `irregular-be2d8e69`, finds two
-new irregular minima); r = 3 c = 8: 51 of 52 (misses `irregular-7ad4192e`, finds one new).
+c = 8, `octahedron+` at r = 3 c = 7); r = 2 c = 9: all 80, with the final mode pass of the exploration
+(finds `irregular-be2d8e69`; two new irregular minima); r = 3: every stored point except the two
+stored "minima" that are saddles at kinks (`irregular-51641b82` at c = 7, `irregular-7ad4192e` at
+c = 8; docs/zoo.md, "Minima at kinks"), one new at c = 8.
 """
     print(body)
     write_section("catalogue-scale", "Critical-point catalogue at scale", body, "bench_catalogue_scale.py")
