@@ -12,7 +12,6 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import theory
@@ -66,64 +65,83 @@ def _tables():
 
 @pytest.mark.slow
 def test_stored_agreement_figures():
-    """The numbers docs/free_energy.md quotes, recomputed from the stored data."""
+    """The acceptance figures docs/free_energy.md quotes, recomputed from the stored data: on each of
+    the four streams the refined data-conditional 5 -> 6 crossing within 10% of the observed and the
+    occupancy of 5 and 6 within 0.1 at every sampled n >= 250, better than the leading order on both."""
     tables = _tables()
-    res = tables.agreement(tables.load())  # refined with the non-Gaussian term (the default)
+    data = tables.load()
+    res = tables.agreement(data)  # refined with the non-Gaussian term (the default)
     assert all(abs(s["rel_refined"]) < 0.10 for s in res["streams"])  # every stream's crossing within 10%
     assert all(not s["n_not_predicted"] for s in res["streams"])
-    devs = sorted(s["max_dev_refined"] for s in res["streams"])
-    assert devs[2] < 0.10 and devs[3] < 0.13  # three streams within 0.1; stream 3 0.122 at n = 450
+    assert all(s["max_dev_refined"] < 0.10 for s in res["streams"]), [s["max_dev_refined"] for s in res["streams"]]
     assert all(abs(s["rel_refined"]) < abs(s["rel_leading"]) for s in res["streams"])
     assert all(s["max_dev_refined"] < s["max_dev_leading"] for s in res["streams"])
+    assert all(s["max_dev_leading"] > 0.4 for s in res["streams"])
     assert 380 < res["observed_mean"] < 420
     assert 170 < res["refined_population"]["beta1.0"] < 230
-    lap = tables.agreement(tables.load(), key="predicted")  # Laplace terms only: two streams off by ~20%
+    lap = tables.agreement(data, key="predicted")  # Laplace terms only: two streams off by ~20%
     assert sum(abs(s["rel_refined"]) < 0.10 for s in lap["streams"]) == 2
+    assert max(s["max_dev_refined"] for s in lap["streams"]) > 0.2
+    # the longer posterior runs: every point's standard error of P(5), P(6) <= 0.03, R-hat <= 1.01
+    assert all(max(r["occupancy_err"].get("5", 0), r["occupancy_err"].get("6", 0)) <= 0.03 for r in data["observed"])
+    assert all(r["rhat_loss"] <= 1.01 for r in data["observed"])
 
 
 @pytest.mark.slow
 def test_code_reproduces_stored_predictions(cat6):
-    """Data-conditional refined F of stream 0 at n = 300, 400 (with the non-Gaussian term) equals the
-    stored values within the Monte Carlo error of the flat, boundary and non-Gaussian terms (the same
-    draws and seeds as stored)."""
+    """Data-conditional refined F of stream 0 at n = 400 with the current defaults (6 and 5: annealed
+    SMC, the 5-gon's dead column jointly, one piece per copy) equals the stored values within their
+    Monte Carlo error (the same particles and seeds: a deterministic recomputation)."""
     import jax
 
     import sampling
 
-    stored = {r["n"]: r["beta1.0"] for r in json.loads(DATA.read_text())["predicted_nongaussian"] if r["stream"] == 0}
+    row = next(r for r in json.loads(DATA.read_text())["predicted_nongaussian"] if r["stream"] == 0 and r["n"] == 400)
+    assert row["method_6"] == "smc"
+    stored = row["beta1.0"]
     data = sampling.make_dataset(jax.random.PRNGKey(0), 400, 6)
-    for n in (300, 400):
-        T = theory.free_energy_terms(cat6, n, data=data, labels=["6", "5+", "5"])
-        for lab, t in T.items():
-            tol = 4 * math.hypot(t.error, stored[n][lab].get("numerical_err", 0.0),
-                                 stored[n][lab].get("nongaussian_err", 0.0)) + 0.02
-            assert abs(t.total - stored[n][lab]["total"]) < tol, (n, lab, t.total, stored[n][lab]["total"])
-        p6 = 1 / (1 + np.exp(T["6"].total - T["5"].total) + np.exp(T["6"].total - T["5+"].total))
-        assert 0 < p6 < 1
+    T = theory.free_energy_terms(cat6, 400, data=data, labels=["6", "5"])
+    for lab, t in T.items():
+        assert abs(t.total - stored[lab]["total"]) < 4 * math.hypot(t.error, stored[lab]["error"]) + 0.02, (
+            lab, t.total, stored[lab]["total"])
+        assert t.nongaussian != 0.0
 
 
 @pytest.mark.slow
 def test_stored_joint_dead_column_figures():
-    """Phase 5 recomputed with its dead column sampled jointly and the annealed SMC integrator
-    (``predicted_joint``): the figures docs/free_energy.md quotes. The shifts of F_5 against the
-    stored product are of both signs and within the product's Monte Carlo uncertainty; at stream 3,
-    n = 450 the occupancy deviation goes from 0.122 to 0.097."""
+    """F_5 as the earlier product against the default (dead column jointly, annealed SMC, one piece
+    per copy): shifts of both signs and at most a few tenths of a nat; with either F_5 the
+    occupancy stays within 0.1 (the figures docs/free_energy.md quotes)."""
     tables = _tables()
     data = tables.load()
-    rows = {(r["stream"], r["n"]): r for r in tables.joint_effect(data)}
-    assert (3, 450) in rows and (1, 400) in rows
-    x = rows[(3, 450)]
-    assert x["dev_product"] > 0.12 and x["dev_joint"] < 0.10
-    assert -0.2 < x["F5_joint"] - x["F5_product"] < 0.0
-    shifts = [r["F5_joint"] - r["F5_product"] for r in rows.values()]
+    rows = tables.joint_effect(data)
+    assert len(rows) == 36
+    shifts = [r["F5_joint"] - r["F5_product"] for r in rows]
     assert all(abs(d) < 0.4 for d in shifts)
-    assert min(shifts) < 0 < max(shifts) or len(shifts) < 3  # both signs: noise, not a systematic term
-    res = tables.agreement(data, joint=True)
-    assert all(abs(s["rel_refined"]) < 0.10 for s in res["streams"])
-    devs = [s["max_dev_refined"] for s in res["streams"]]
-    # stream 3 goes under 0.1 (0.097), stream 2 over it at n = 600 (0.092 -> 0.110): the gap is not
-    # closed by the joint integral, it moves within the 5-gon's Monte Carlo uncertainty
-    assert devs[3] < 0.10 and 0.10 < devs[2] < 0.12 and devs[0] < 0.06 and devs[1] < 0.06, devs
+    assert min(shifts) < 0 < max(shifts)
+    prod = tables.agreement(data, product=True)
+    assert all(s["max_dev_refined"] < 0.10 for s in prod["streams"])
+    assert all(abs(s["rel_refined"]) < 0.10 for s in prod["streams"])
+
+
+@pytest.mark.slow
+def test_every_phase_at_low_n():
+    """Low n with the kinked 4-gons (population-level refined order, stored): at n = 150 the 5-gon's
+    occupancy within 0.05 of the four streams' mean and the 4-gon family's total within 0.1, where
+    the leading order puts > 0.9 on 4-- and < 0.05 on 5; closer to the samples than the leading
+    order (total variation) at n = 150 and 200."""
+    tables = _tables()
+    rows = {x["n"]: x for x in tables.every_phase(tables.load())}
+    assert {100, 150, 200, 250, 300} <= set(rows)
+    x = rows[150]
+    four = [lab for lab in x["labels"] if lab.startswith("4")]
+    assert abs(x["refined"]["5"] - x["observed_mean"]["5"]) < 0.05
+    assert abs(sum(x["refined"][lab] for lab in four) - sum(x["observed_mean"][lab] for lab in four)) < 0.1
+    assert x["leading"]["4--"] > 0.9 and x["leading"].get("5", 0) < 0.05
+    for n in (150, 200):
+        x = rows[n]
+        tv = {k: 0.5 * sum(abs(x[k].get(lab, 0) - x["observed_mean"][lab]) for lab in x["labels"]) for k in ("refined", "leading")}
+        assert tv["refined"] < tv["leading"] - 0.3, (n, tv)
 
 
 @pytest.mark.slow
