@@ -340,3 +340,24 @@ def test_refuses_bad_nongaussian_anneal(catalogue6, bad):
     with pytest.raises(ValueError, match="`refined_anneal` must be None or an integer >= 0"):
         ReproduceConfig(refined_anneal=bad)
     assert ReproduceConfig.quick_config().refined_anneal == 0  # the quick run: plain importance sampling
+
+
+@pytest.mark.parametrize("anneal, joint", [(None, True), (0, False), (20, True)])
+def test_dead_column_jointly_only_under_annealing(cat6, monkeypatch, anneal, joint):
+    """On a data set the 5-gon's dead column is integrated jointly by default only when the
+    integrator anneals (plain joint importance weights are heavy-tailed); the call is intercepted."""
+    import jax
+
+    import sampling
+    import theory.refined as R
+
+    seen = {}
+
+    def fake(expansions, shape, **kw):
+        seen.update(kw)
+        return 0.0, 0.0, {"log_Z_laplace": 0.0}
+
+    monkeypatch.setattr(R, "_importance_correction", fake)
+    data = sampling.make_dataset(jax.random.PRNGKey(0), 300, 6)
+    R.refined_terms(cat6.get("5"), 300, data=data, nongaussian_anneal=anneal, flat_draws=2000)
+    assert seen["dead_joint"] is joint and seen["anneal"] == (100 if anneal is None else anneal)

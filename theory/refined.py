@@ -962,7 +962,8 @@ def refined_terms(
         the dead column held at the point and the dead integral with the live columns held
         (``flat`` + ``numerical``). ``nongaussian`` is then the exact joint free energy minus all
         the other terms, so the total is the joint integral and the terms still sum to it.
-        Default: True on a data set when the non-Gaussian term is computed, else False.
+        Default: True on a data set when the non-Gaussian term is computed by annealing, else False
+        (plain joint importance sampling has heavy-tailed weights, docs/free_energy.md).
 
     Raises
     ------
@@ -1062,11 +1063,11 @@ def refined_terms(
     else:
         L = float(lossf(jnp.asarray(x), zj, pot))
     ng = ng_err = 0.0
-    if dead_joint is None:
-        dead_joint = kind == "data" and nongaussian_draws != 0
-    joint = bool(dead_joint and dead)
     if nongaussian_anneal is None:
         nongaussian_anneal = 100 if kind == "data" else 0
+    if dead_joint is None:  # jointly only under annealing (plain joint importance weights are heavy-tailed)
+        dead_joint = kind == "data" and nongaussian_draws != 0 and nongaussian_anneal > 0
+    joint = bool(dead_joint and dead)
     if nongaussian_draws is None:
         nongaussian_draws = (4000 if nongaussian_anneal else 20_000) if kind == "data" else 0
     if nongaussian_draws:
