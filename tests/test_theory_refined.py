@@ -361,3 +361,13 @@ def test_dead_column_jointly_only_under_annealing(cat6, monkeypatch, anneal, joi
     data = sampling.make_dataset(jax.random.PRNGKey(0), 300, 6)
     R.refined_terms(cat6.get("5"), 300, data=data, nongaussian_anneal=anneal, flat_draws=2000)
     assert seen["dead_joint"] is joint and seen["anneal"] == (100 if anneal is None else anneal)
+
+
+def test_kinked_flag_is_validated(cat6):
+    import theory
+
+    with pytest.raises(ValueError, match="`kinked` must be True or False"):
+        theory.occupancy(cat6, [150], order="refined", kinked="yes")
+    kept, dropped = theory.refined_phases(cat6, kinked=True)
+    assert {"4", "4-", "4--", "4---", "4+", "4++"} <= {p.label for p in kept} and "4--" not in dropped
+    assert all(v == "saddle" for v in dropped.values())

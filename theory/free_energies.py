@@ -132,6 +132,8 @@ def refined_phases(
     classifier cell, minutes per phase and n: :func:`theory.refined.refined_terms`). Dropped:
     saddles (their neighbourhoods are not phases) and, without ``kinked``, the kinked points.
     """
+    if not isinstance(kinked, (bool, np.bool_)):
+        raise ValueError(f"`kinked` must be True or False; got {kinked!r}.")
     points = list(getattr(catalogue, "points", catalogue))
     keep, dropped = [], {}
     for p in points:
