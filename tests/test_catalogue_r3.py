@@ -64,7 +64,10 @@ def test_r3_c6_octahedron_is_the_global_minimum_and_the_hexagon_a_saddle():
     assert cat.get("octahedron-").loss == pytest.approx(1 / 18, abs=1e-12) and cat.get("octahedron-").is_minimum
     for name in ("6", "5+", "5"):
         assert not cat.get(name).is_minimum, name
-    assert [p.name for p in cat.points if p.is_minimum][:3] == ["octahedron", cat.points[1].name, "octahedron-"]
+    # the old search listed a pentagon + an orthogonal zero-bias unit column (irregular-bd3351e7, loss
+    # 0.013188) as a minimum between them: a saddle at a kink (L falls like -0.009 t^2 along a piece's
+    # unstable mode; L-BFGS from there reaches loss ~0), which the catalogue now leaves out
+    assert [p.name for p in cat.points if p.is_minimum][:2] == ["octahedron", "octahedron-"]
 
 
 def _recertify(cat):
