@@ -230,14 +230,10 @@ def free_energy(
             F = beta * ns * p.loss + p.llc * np.log(ns) + p.constant
             out[p.label] = F[0] if scalar else F
         return out
-    from theory.refined import check_nongaussian_draws
+    from theory.refined import check_nongaussian_anneal, check_nongaussian_draws
 
     check_nongaussian_draws(nongaussian_draws)
-    if nongaussian_anneal is not None and not (
-        isinstance(nongaussian_anneal, (int, np.integer)) and not isinstance(nongaussian_anneal, bool)
-        and nongaussian_anneal >= 0
-    ):
-        raise ValueError(f"`nongaussian_anneal` must be None or an integer >= 0; got {nongaussian_anneal!r}.")
+    check_nongaussian_anneal(nongaussian_anneal)
     extra = {} if nongaussian_draws is None else {"nongaussian_draws": int(nongaussian_draws)}
     if nongaussian_anneal is not None:
         extra["nongaussian_anneal"] = int(nongaussian_anneal)

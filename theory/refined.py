@@ -68,6 +68,16 @@ def check_nongaussian_draws(draws, name: str = "nongaussian_draws"):
     return draws
 
 
+def check_nongaussian_anneal(anneal, name: str = "nongaussian_anneal"):
+    """Validate ``nongaussian_anneal`` (called ``name`` in the message): None (the default) or an
+    integer >= 0 (0: plain importance sampling; K: annealed SMC over K targets). Returns it unchanged."""
+    if anneal is not None and not (
+        isinstance(anneal, (int, np.integer)) and not isinstance(anneal, bool) and anneal >= 0
+    ):
+        raise ValueError(f"`{name}` must be None or an integer >= 0; got {anneal!r}.")
+    return anneal
+
+
 @dataclass(frozen=True)
 class FreeEnergyTerms:
     """The terms of the refined local free energy of one phase at one n (module docstring).

@@ -51,13 +51,10 @@ class ReproduceConfig:
     refined_anneal: int | None = None
 
     def __post_init__(self):
-        from theory.refined import check_nongaussian_draws
+        from theory.refined import check_nongaussian_anneal, check_nongaussian_draws
 
         check_nongaussian_draws(self.refined_draws, "refined_draws")
-        if self.refined_anneal is not None and not (
-            isinstance(self.refined_anneal, int) and not isinstance(self.refined_anneal, bool) and self.refined_anneal >= 0
-        ):
-            raise ValueError(f"`refined_anneal` must be None or an integer >= 0; got {self.refined_anneal!r}.")
+        check_nongaussian_anneal(self.refined_anneal, "refined_anneal")
 
     @classmethod
     def quick_config(cls, *, seed: int = 0) -> "ReproduceConfig":
