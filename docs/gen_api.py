@@ -1,6 +1,11 @@
 """Regenerate docs/api.md from the packages' ``__all__`` and docstrings: ``python docs/gen_api.py``."""
 
-import inspect, kgon, sampling, theory
+import inspect
+
+import kgon
+import sampling
+import theory
+
 L = ["# API overview", "", "The public API of the three packages (their `__all__`), with the first line of each",
      "docstring. Full documentation is in the docstrings (`help(kgon.kgon)`). Layering: `kgon` <- `sampling` <- `theory`;",
      "imports point one way only.", ""]
@@ -26,7 +31,10 @@ for m in (kgon, sampling, theory):
         esc = lambda s: s.replace('|', chr(92) + '|')
         L.append('| ' + esc(label) + ' | ' + kind + ' | ' + esc(first) + ' |')
     L.append("")
-import kgon.plot, sampling.plot, theory.plot  # noqa: E401 - the figure modules (matplotlib) are not in the facades
+import kgon.plot  # noqa: E401 - the figure modules (matplotlib) are not in the facades
+import sampling.plot
+import theory.plot
+
 L += ["## Plotting", "",
       "Figures live in a `plot` module of the package whose results they draw; each shared drawing exists once, in",
       "the lowest layer that needs it (`kgon.plot.save_figure` writes every figure as PNG + PDF).", ""]
@@ -34,4 +42,5 @@ L += [f"- `{m.__name__}`: " + ", ".join(f"`{n}`" for n in m.__all__) + "." for m
 L += ["", "## Main job", "", "`theory.reproduce.reproduce(out_dir, *, quick=False, seed=0, config=None)` runs the whole",
       "reproduction (`tmsphase reproduce`)."]
 import pathlib
+
 (pathlib.Path(__file__).resolve().parent / "api.md").open("w").write("\n".join(L) + "\n")

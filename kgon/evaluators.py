@@ -20,12 +20,12 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Callable
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
-import jax
-import jax.numpy as jnp
-from kgon.symbolic import A, B, DELTA, pair_term_branches
+from kgon.symbolic import DELTA, A, B, pair_term_branches
 from kgon.validation import check_feature_weights, check_params
 
 if TYPE_CHECKING:  # torch is imported by potential_torch itself, so importing kgon does not load it

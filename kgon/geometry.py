@@ -25,10 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from kgon.config import require_x64
 from kgon.critical.search import ModelSpec, _loss_fn_model, flatten

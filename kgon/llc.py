@@ -39,14 +39,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from kgon.config import require_x64
-from kgon.geometry import HessianGeometry
 from kgon.critical.search import ModelSpec, _loss_fn_model, as_model
+from kgon.geometry import HessianGeometry
 
 __all__ = ["LLCEstimate", "llc_hessian", "llc_numerical", "DEFAULT_TEMPERATURES", "ESCAPE_TOL"]
 

@@ -29,14 +29,13 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
-import jax.numpy as jnp
-
 from kgon.config import require_x64
 from kgon.evaluators import potential_and_grad_jax, potential_numpy
-from kgon.symbolic import A, B, DELTA, pair_term_branches
+from kgon.symbolic import DELTA, A, B, pair_term_branches
 from kgon.validation import check_int
 
 __all__ = ["KgonPoint", "KgonResult", "kgon", "kgon_params", "GRAD_TOL"]

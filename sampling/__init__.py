@@ -6,9 +6,10 @@ and ``dynamics/`` (SGD, SGLD and LLC estimation). Conventions: ``docs/index.md``
 """
 
 from sampling.data import Dataset, make_dataset
-from sampling.dynamics.sgd import SGDConfig, SGDResult, train_sgd
 from sampling.dynamics.calibrate import Calibration, CalibrationSetting
+from sampling.dynamics.sgd import SGDConfig, SGDResult, train_sgd
 from sampling.dynamics.sgld import LLCDiagnostics, LLCResult, SGLDConfig, default_nbeta, estimate_llc, sgld_step
+from sampling.dynamics.torch_adapter import torch_llc_problem
 from sampling.dynamics.trajectory import TrajectoryLLC, llc_trajectory, move_free_biases, refine_center, tms_llc
 from sampling.dynamics.truths import (
     KnownTruth,
@@ -23,7 +24,6 @@ from sampling.dynamics.truths import (
     rrr_llc,
     tms_truth,
 )
-from sampling.dynamics.torch_adapter import torch_llc_problem
 from sampling.fast_potential import EmpiricalPotential, dense_loss, empirical_potential
 from sampling.mcmc.diagnostics import (
     ChainDiagnostics,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+
 from kgon.validation import check_int
 
 __all__ = ["Dataset", "make_dataset", "key_data"]

@@ -37,10 +37,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from sampling.data import Dataset
 

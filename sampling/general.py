@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+
 from kgon.density import reconstruction_loss
 from kgon.validation import check_feature_weights, check_int
 from sampling.data import key_data, make_dataset

@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import math
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
-
-import jax
-import jax.numpy as jnp
 
 from sampling.fast_potential import EmpiricalPotential
 

@@ -8,7 +8,7 @@ The default c = 6, r = 2 catalogue (``kgon.default_catalogue(6)``, about a minut
 frozen in ``tests/fixtures/catalogue_c6_r2.json``. For the whole session ``default_catalogue``'s disk
 cache (``$TMSPHASE_CACHE``, inherited by CLI subprocesses) is a fresh temporary directory that holds
 the frozen file under the current cache key, so neither the tests nor the commands they run
-recompute it. The slow test ``tests/test_catalogue_frozen.py`` recomputes the catalogue and checks
+recompute it. The slow test ``tests/kgon/test_catalogue_frozen.py`` recomputes the catalogue and checks
 that the frozen file is current; regenerate the file with ``python tests/fixtures/freeze_catalogue.py``.
 
 ``catalogue6``: that catalogue.
@@ -89,9 +89,9 @@ def catalogue6(frozen_catalogue_cache):
 # handing out the longest first lets the workers finish together instead of one waiting on a long
 # module drawn last. The order changes nothing else; the other modules keep theirs.
 _LONGEST_FIRST = (
-    "test_zoo_search.py", "test_theory_reproduce.py", "test_llc_cli.py", "test_sweep_run.py",
-    "test_sampling_occupancy.py", "test_sampling_tempering.py", "test_zoo_scale.py", "test_llc_tms.py",
-    "test_llc_calibrate.py", "test_kgon_potential.py", "test_general_study.py",
+    "test_zoo_search.py", "test_reproduce.py", "test_llc_cli.py", "test_sweep_run.py",
+    "test_occupancy.py", "test_tempering.py", "test_zoo_scale.py", "test_llc_tms.py",
+    "test_llc_calibrate.py", "test_potential.py", "test_general_study.py",
 )
 
 

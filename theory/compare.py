@@ -22,10 +22,9 @@ data-conditional (``data``: the data stream of the posterior run, at least max(n
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
-
-import math
 
 import numpy as np
 

@@ -37,10 +37,9 @@ import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = [
     "FreeEnergyTerms",

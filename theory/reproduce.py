@@ -455,7 +455,6 @@ def reproduce(
         Full control over the settings (overrides ``quick`` and ``seed``).
     """
     from kgon.validation import check_int
-
     from theory.compare import compare_occupancy
 
     seed = check_int("seed", seed, minimum=0)

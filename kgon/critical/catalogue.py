@@ -81,16 +81,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import jax
 import numpy as np
 
-import jax
-
 from kgon.config import require_x64
-from kgon.geometry import hessian_geometry
-from kgon.io import dumps_json, write_text_atomic
-from kgon.polygons import kgon as _exact_kgon
-from kgon.llc import llc_hessian, llc_numerical
-from kgon.naming import point_name, polygon_info
 from kgon.critical.search import (
     DEAD_TOL,
     GRAD_TOL,
@@ -104,6 +98,11 @@ from kgon.critical.search import (
     solve_critical,
     unflatten,
 )
+from kgon.geometry import hessian_geometry
+from kgon.io import dumps_json, write_text_atomic
+from kgon.llc import llc_hessian, llc_numerical
+from kgon.naming import point_name, polygon_info
+from kgon.polygons import kgon as _exact_kgon
 from kgon.symmetry import DEAD, DEAD_POS, OFF, ON, canonical_pose, column_types, multiplicity
 from kgon.validation import check_float, check_int
 

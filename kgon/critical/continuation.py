@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kgon.critical.search import GRAD_TOL, ModelSpec, flatten, hessians, unflatten
+from kgon.critical.search import ModelSpec, flatten, hessians, unflatten
 from kgon.validation import check_float, check_int
 
 __all__ = ["ImportanceThreshold", "follow_importance", "importance_threshold"]

@@ -39,10 +39,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+
 from kgon.evaluators import _pair_term, potential_jax
 from kgon.validation import check_feature_weights, check_int
 

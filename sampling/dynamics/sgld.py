@@ -65,12 +65,11 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any, Callable
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
-from kgon.validation import check_int
+import numpy as np
 
+from kgon.validation import check_int
 from sampling.data import key_data
 
 __all__ = ["sgld_step", "estimate_llc", "LLCResult", "LLCDiagnostics", "SGLDConfig", "default_nbeta", "chain_runner",
@@ -838,7 +837,11 @@ def _calibrated(rng_key, loss_fn, w_star, data, base: SGLDConfig, n_data, *, eps
                 calibration_acceptance, plateau_rtol, sweep_fraction, reference_eps, beta_ratio=None) -> LLCResult:
     """The calibration sweep and the final estimate (:mod:`sampling.dynamics.calibrate`)."""
     from sampling.dynamics.calibrate import (
-        DEFAULT_REFERENCE_SCALE, ESTIMATE_EPS_SCALES, Calibration, choose_setting, sweep_setting,
+        DEFAULT_REFERENCE_SCALE,
+        ESTIMATE_EPS_SCALES,
+        Calibration,
+        choose_setting,
+        sweep_setting,
     )
 
     calibration_acceptance = _check_float("calibration_acceptance", calibration_acceptance, nonneg=True)

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = ["torch_llc_problem"]
 

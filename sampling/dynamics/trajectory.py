@@ -45,14 +45,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
-from kgon.validation import check_int
+import numpy as np
 
+from kgon.validation import check_int
 from sampling.data import Dataset, key_data
-from sampling.fast_potential import EmpiricalPotential, dense_loss, empirical_potential
 from sampling.dynamics.calibrate import (
     DEFAULT_EPS_SCALES,
     DEFAULT_REFERENCE_SCALE,
@@ -60,7 +58,16 @@ from sampling.dynamics.calibrate import (
     choose_setting,
     sweep_setting,
 )
-from sampling.dynamics.sgld import LLCResult, _check_float, as_typed_key, chain_runner, default_nbeta, estimate_llc, summarize_chains
+from sampling.dynamics.sgld import (
+    LLCResult,
+    _check_float,
+    as_typed_key,
+    chain_runner,
+    default_nbeta,
+    estimate_llc,
+    summarize_chains,
+)
+from sampling.fast_potential import EmpiricalPotential, dense_loss, empirical_potential
 
 __all__ = [
     "tms_llc",

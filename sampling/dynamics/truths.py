@@ -46,14 +46,14 @@ normal crossing and a regular model w = 0; for the TMS the catalogue point.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
-
-import numpy as np
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
 from kgon.validation import check_int
 
 __all__ = [

@@ -27,16 +27,21 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from numpyro.infer.hmc import hmc
 
-import jax
-import jax.numpy as jnp
 from kgon.validation import check_float, check_int
-
 from sampling.data import Dataset, key_data
-from sampling.mcmc.diagnostics import PhaseMixingWarning, chain_diagnostics, classify_draws, phase_switches, warn_if_not_mixing
 from sampling.fast_potential import EmpiricalPotential, empirical_potential
+from sampling.mcmc.diagnostics import (
+    PhaseMixingWarning,
+    chain_diagnostics,
+    classify_draws,
+    phase_switches,
+    warn_if_not_mixing,
+)
 from sampling.model import log_prior, unflatten
 
 __all__ = ["NutsConfig", "NutsResult", "run_nuts", "initial_points", "PhaseMixingWarning", "ChainsResult", "nuts_chains", "tms_data", "tms_energy"]

@@ -28,12 +28,11 @@ import warnings
 from dataclasses import dataclass, field, fields
 from typing import Sequence
 
+import jax
 import numpy as np
 
-import jax
 from kgon.io import to_jsonable
 from kgon.validation import check_float, check_int
-
 from sampling.data import key_data, make_dataset
 from sampling.mcmc.diagnostics import OTHER, PhaseMixingWarning
 from sampling.mcmc.io import to_inference_data

@@ -35,16 +35,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
-from kgon.validation import check_float, check_int
+import numpy as np
 
+from kgon.validation import check_float, check_int
 from sampling.data import Dataset, key_data
-from sampling.mcmc.diagnostics import chain_diagnostics, classify_draws, phase_switches, warn_if_not_mixing
 from sampling.fast_potential import empirical_potential
-from sampling.model import log_prior, unflatten
+from sampling.mcmc.diagnostics import chain_diagnostics, classify_draws, phase_switches, warn_if_not_mixing
 from sampling.mcmc.nuts import (
     _check_common,
     _device_layout,
@@ -55,6 +53,7 @@ from sampling.mcmc.nuts import (
     tms_data,
     tms_energy,
 )
+from sampling.model import log_prior, unflatten
 
 __all__ = ["ParallelTemperingResult", "TemperingConfig", "TemperingResult", "parallel_tempering", "run_tempering", "geometric_ladder"]
 

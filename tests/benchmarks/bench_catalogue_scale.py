@@ -130,7 +130,7 @@ Load average (1/5/15 min) before the run: {load_before}; after each case in the 
 |---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-Points against the earlier search's reference sets (`tests/test_zoo_scale.py`, slow; docs/zoo.md,
+Points against the earlier search's reference sets (`tests/kgon/test_zoo_scale.py`, slow; docs/zoo.md,
 "Cost at scale"): r = 2 c = 6, 7, 8 and r = 3 c = 7 every reference point found (new: `4+---` at
 c = 8, `octahedron+` at r = 3 c = 7); r = 2 c = 9: all 80, with the final mode pass of the exploration
 (finds `irregular-be2d8e69`; two new irregular minima); r = 3: every stored point except the two

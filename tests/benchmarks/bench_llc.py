@@ -20,15 +20,15 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 from _report import write_section  # noqa: E402
 
 import kgon  # noqa: E402
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
 from sampling import estimate_llc, refine_center  # noqa: E402
 from sampling.data import make_dataset  # noqa: E402
-from sampling.fast_potential import empirical_potential  # noqa: E402
 from sampling.dynamics.trajectory import tms_loss  # noqa: E402
+from sampling.fast_potential import empirical_potential  # noqa: E402
 
 kgon.configure_jax()
 

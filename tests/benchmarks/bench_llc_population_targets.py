@@ -33,6 +33,7 @@ kgon.configure_jax()
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+
 from sampling import dln_llc, dln_loss, dln_truth  # noqa: E402
 from sampling.dynamics.sgld import chain_runner  # noqa: E402
 

@@ -35,9 +35,15 @@ kgon.configure_jax()
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+
 from sampling import estimate_llc, make_dataset, tms_llc  # noqa: E402
 from sampling.dynamics.truths import (  # noqa: E402
-    dln_data, dln_loss, dln_truth, normal_crossing_loss, normal_crossing_truth, tms_truth,
+    dln_data,
+    dln_loss,
+    dln_truth,
+    normal_crossing_loss,
+    normal_crossing_truth,
+    tms_truth,
 )
 
 OUT = Path(__file__).resolve().parent / "results" / "llc_truths_2t.jsonl"

@@ -25,14 +25,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 from _report import write_section  # noqa: E402
+from numpyro.diagnostics import effective_sample_size  # noqa: E402
+from numpyro.infer import MCMC, NUTS, init_to_value  # noqa: E402
 
 import kgon  # noqa: E402
 import sampling  # noqa: E402
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-from numpyro.diagnostics import effective_sample_size  # noqa: E402
-from numpyro.infer import MCMC, NUTS, init_to_value  # noqa: E402
 
 kgon.configure_jax()
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 from _report import best_of, write_section  # noqa: E402
 
 import kgon  # noqa: E402
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
 
 kgon.configure_jax()
 

@@ -13,7 +13,6 @@ on the shared 2-core machine).
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 from kgon.io import dumps_json, write_json_atomic
-
 from theory.cli.args import finite_float, int_range, nonnegative_int, output_dir, positive_int
 
 NAME = "development"

@@ -172,7 +172,6 @@ def general_llc(args, point, settings: dict, k_data, k_chain):
 def run_general_posterior(args) -> int:
     """``tmsphase posterior`` with general-model flags: NUTS diagnostics per n (module docstring)."""
     import jax
-
     import numpy as np
 
     from sampling.general import general_posterior, make_general_dataset

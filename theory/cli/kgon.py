@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 
-
 from kgon.io import dumps_json
 from theory.cli.args import fail, int_range, nonnegative_int, output_file, positive_int, potential_bytes, require_memory
 

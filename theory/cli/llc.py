@@ -25,7 +25,6 @@ from theory.cli.args import (
     positive_int,
     require_memory,
 )
-
 from theory.cli.general_model import add_general_arguments, general_llc, general_requested
 
 NAME = "llc"
@@ -58,9 +57,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    import jax
+
     import kgon
     import sampling
-    import jax
     from sampling.data import make_dataset
 
     if args.batch_size is not None and args.batch_size > args.n:

@@ -31,7 +31,6 @@ from theory.cli.args import (
     positive_int,
     require_memory,
 )
-
 from theory.cli.general_model import add_general_arguments, general_requested, run_general_posterior
 
 NAME = "posterior"

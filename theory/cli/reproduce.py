@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from kgon.io import dumps_json
 from theory.cli.args import nonnegative_int, output_dir
 

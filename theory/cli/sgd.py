@@ -29,7 +29,6 @@ from theory.cli.args import (
     require_memory,
     sgd_bytes,
 )
-
 from theory.cli.general_model import add_general_arguments, general_requested, run_general_sgd
 
 NAME = "sgd"
@@ -86,12 +85,13 @@ def sgd_store(out):
 
 
 def run(args) -> int:
+    import jax
+
     import kgon
     import sampling
     import theory
     from sampling.dynamics.sgd import sgd_run_key, train_or_load
     from theory.sgd_analysis import format_sign_counts
-    import jax
 
     _check(args)
     if general_requested(args):
@@ -147,9 +147,8 @@ def run(args) -> int:
         if llc is not None:
             write_json_atomic(out / f"llc-{key}.json", llc.to_dict())
     if args.plot or out is not None:
-        from sampling.plot import plot_runs
-
         from kgon.plot import save_figure
+        from sampling.plot import plot_runs
         from theory.plot import plot_loss_complexity
 
         paths = [Path(args.plot)] if args.plot else []

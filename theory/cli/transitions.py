@@ -13,7 +13,6 @@ with the leading order (the refined free energy evaluates the uniform potential)
 
 from __future__ import annotations
 
-
 from kgon.io import dumps_json
 from theory.cli.args import (
     check_feature_list,
@@ -51,7 +50,6 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from kgon import default_catalogue
-
     from theory.free_energies import MIN_TRANSITION_N, significant_transitions
 
     check_feature_list(args, "--importance", args.importance, args.c)

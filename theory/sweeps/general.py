@@ -104,9 +104,9 @@ def prepare_general_sgd(config: dict, base_dir: str | None) -> dict:
     """Prepare hook: put the catalogue itself into the config (as the posterior and SGD kinds do) when
     ``catalogue`` is set (a Catalogue JSON file, relative to the experiment file, or ``"default"`` for
     ``kgon.default_catalogue(c, r=r)``); the task key then depends on the catalogue used."""
-    from theory.sweeps.sweep import _catalogue_dict
-
     import json
+
+    from theory.sweeps.sweep import _catalogue_dict
 
     path = config.pop("catalogue", None)
     if path is None:
@@ -418,10 +418,10 @@ def general_sgd_report(output: dict, out_dir, *, name: str | None = None) -> lis
     import matplotlib
 
     matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
     from kgon.plot import save_figure
     from theory.plot import plot_general_sgd_run
-
-    import matplotlib.pyplot as plt
 
     out_dir = Path(out_dir)
     stem = name or "general_sgd"

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from kgon.io import write_json_atomic
 from theory.sweeps.executor import Executor, LocalExecutor
 from theory.sweeps.experiment import TASK_KINDS, Experiment, Task, canonical_json, resolve
-from kgon.io import write_json_atomic
 from theory.sweeps.store import SweepStore
 
 __all__ = [
@@ -474,6 +474,7 @@ def posterior_task(config: dict, seed: int) -> dict:
     and ``threshold``.
     """
     import jax
+
     import kgon
     import sampling
 

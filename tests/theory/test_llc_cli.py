@@ -1,0 +1,74 @@
+"""The ``tmsphase sgd`` and ``tmsphase llc`` commands."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+
+import pytest
+
+from theory.cli import main
+
+
+def _run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_llc_cli(catalogue6, tmp_path):
+    # n = 1e5 and 8 chains: the compiled chains are shared with test_llc_tms (same shapes)
+    code, out, _ = _run(["llc", "--point", "6", "--c", "6", "--n", "100000", "--chains", "8", "--burnin", "0",
+                         "--draws", "500", "--json", "--plot", str(tmp_path / "llc.png")])
+    assert code == 0
+    d = json.loads(out)
+    assert set(d) >= {"llc", "llc_std", "diagnostics", "theory_llc", "relative_error", "config"}
+    assert d["theory_llc"] == 8.5 and d["point"] == "6" and d["llc"] > 0
+    assert d["estimator"] == "plain" and d["llc_plain"] == d["llc"]  # uncalibrated: the plain estimate
+    assert d["config"]["eps"] == pytest.approx(0.02 * math.log(1e5) / 1e5)
+    assert d["config"]["refined"] is True and d["config"]["chains"] == 8
+    assert {"acceptance_mean", "excluded", "warnings"} <= set(d["diagnostics"])
+    assert d["diagnostics"]["excluded"] == []
+    assert (tmp_path / "llc.png").stat().st_size > 0
+
+
+def test_llc_cli_paper_step_diverges_at_large_n(catalogue6):
+    """The paper's eps = 1e-3 is tuned for n = 1000: at n = 1e5 (n beta ~ 8700) the SGLD step is unstable
+    (eps n beta h_max ~ 11 > 4). The diagnostics say so instead of returning a number."""
+    code, out, _ = _run(["llc", "--point", "6", "--c", "6", "--n", "100000", "--paper", "--chains", "8", "--json"])
+    assert code == 0
+    d = json.loads(out)
+    assert d["config"]["eps"] == 1e-3 and d["config"]["draws"] == 500 and d["config"]["refined"] is False
+    bad = set(d["diagnostics"]["nan_chains"]) | set(d["diagnostics"]["diverged_chains"])
+    assert bad == set(range(8))
+    assert d["llc"] is None and any("no healthy chain" in w for w in d["diagnostics"]["warnings"])
+
+
+def test_llc_cli_errors(catalogue6):
+    code, _, err = _run(["llc", "--point", "7-gon", "--c", "6", "--n", "1000"])
+    assert code == 2 and "no critical point labelled '7-gon'" in err
+    code, _, err = _run(["llc", "--point", "6", "--c", "6", "--n", "1"])
+    assert code == 2 and "argument --n: must be an integer >= 2; got 1." in err
+
+
+def test_sgd_cli_json(catalogue6, tmp_path):
+    argv = ["sgd", "--c", "6", "--runs", "2", "--epochs", "4", "--checkpoints", "30", "--llc-per-plateau", "1",
+            "--out", str(tmp_path), "--json"]
+    code, out, _ = _run(argv)
+    assert code == 0
+    d = json.loads(out)
+    assert set(d) >= {"fraction_on_plateaus", "transitions", "final_phases", "antecedent", "five_to_six"}
+    assert d["runs"] == 2 and sum(d["final_phases"].values()) == 2
+    assert d["antecedent"]["n_transitions"] == sum(t["count"] for t in d["transitions"])
+    assert any(p.endswith("sgd_runs.png") for p in d["figures"])
+    assert len(list(tmp_path.glob("sgd-runs/*.npz"))) == 1  # the runs' store entry (resume: tests/theory/test_resume.py)
+
+
+def test_sgd_cli_rejects_bad_arguments():
+    code, _, err = _run(["sgd", "--c", "6", "--runs", "0"])
+    assert code == 2 and "argument --runs: must be an integer >= 1; got 0." in err
+    code, _, err = _run(["sgd", "--c", "6", "--runs", "1", "--lr", "-1"])
+    assert code == 2 and "argument --lr: must be a finite number > 0" in err
