@@ -1,18 +1,24 @@
 """Theory versus posterior: predicted and observed phase occupancy and crossings, for both orders.
 
 ``tmsphase compare --posterior DIR|FILE [--order leading|refined|both] [--beta B] [--data-seed K]
-[--c C] [--level L] [--json] [--plot PATH]``
+[--c C] [--r R] [--level L] [--json] [--plot PATH]``
 
-Reads what ``tmsphase posterior --out DIR`` stored (its result store; a JSON file with
-``{"results": [...]}`` as printed by ``tmsphase posterior --json`` works too) and compares it with
-``theory.compare_occupancy`` under the leading-order and/or the refined free energy
-(docs/free_energy.md). ``--data-seed K`` makes the refined prediction data-conditional on the data
-stream the posterior run used (``tmsphase posterior --data-seed``; default: the population loss).
-``--beta`` is the inverse temperature of the posterior (1 by default; 1/2 = unit-noise Gaussian).
+Reads what ``tmsphase posterior --out DIR`` stored (its result store, or the ``posterior`` store of a
+``tmsphase reproduce`` directory; a JSON file as printed by ``tmsphase posterior --json``, or just
+``{"results": [...]}``, works too) and compares it with ``theory.compare_occupancy`` under the
+leading-order and/or the refined free energy (docs/free_energy.md).
+
+The run's settings come from the run: the number of features c, the hidden dimension r, the inverse
+temperature beta of its posterior phi(w) exp(-beta n L_n(w)) and the seed of its data stream (every
+n samples the first n draws of one stream). With a known stream the refined prediction is
+data-conditional on it. ``--c``, ``--r``, ``--beta`` and ``--data-seed`` are needed only for a run
+that does not record the setting (a warning names it; defaults c = 6, r = 2, beta = 1 and the
+population loss); one that contradicts the run is an error.
 
 With the refined order, both orders are compared on the phases it covers (smooth minima and flat
-phases: 6, 5+, 5 and the 0-gon at c = 6) and the occupancies are conditional on them.
-``--json`` with one order prints ``{"c", "beta", "data_seed", "order", "crossings": [{"from", "to",
+phases: 6, 5+, 5 and the 0-gon at c = 6) and the occupancies are conditional on them. A crossing that
+the posterior does not show has no observed value and no interval.
+``--json`` with one order prints ``{"c", "r", "beta", "data_seed", "order", "crossings": [{"from", "to",
 "n_predicted", "n_observed", "interval", "level", "type"}], "max_abs_deviation",
 "max_abs_deviation_n250", ...}`` (``OccupancyComparison.to_dict``); with ``--order both`` one such
 object per order under ``"leading"`` and ``"refined"``. ``--plot PATH`` draws the observed occupancy
@@ -21,12 +27,20 @@ with both orders' predictions (PNG + PDF).
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
+import sys
 from pathlib import Path
+from typing import NamedTuple
 
-from theory.cli.args import finite_float, int_range, output_file
+from theory.cli.args import fail, finite_float, int_range, output_file
 
 NAME = "compare"
+
+#: The settings a posterior run records (``sampling.OccupancyConfig`` fields), each with its flag and
+#: the value used when neither the run nor the flag gives one (data_seed None: the population loss).
+SETTINGS = {"c": ("--c", 6), "r": ("--r", 2), "beta": ("--beta", 1.0), "data_seed": ("--data-seed", None)}
 
 
 def add_arguments(parser) -> None:
@@ -34,15 +48,18 @@ def add_arguments(parser) -> None:
                         help="output directory of `tmsphase posterior` (or its --json output file)")
     parser.add_argument("--order", choices=("leading", "refined", "both"), default="both",
                         help="free energy of the prediction (default both)")
-    parser.add_argument("--beta", type=finite_float(0, min_inclusive=False), default=1.0,
-                        help="inverse temperature of the posterior (default 1; 0.5 = unit-noise Gaussian likelihood)")
+    parser.add_argument("--beta", type=finite_float(0, min_inclusive=False), default=None,
+                        help="inverse temperature of the posterior (default: the run's, else 1; 0.5 = unit-noise "
+                             "Gaussian likelihood)")
     parser.add_argument("--data-seed", type=int_range(0), default=None,
-                        help="data stream of the posterior run: data-conditional refined prediction")
+                        help="data stream of the posterior run (default: the run's, else none: the population "
+                             "loss); the refined prediction is conditional on it")
     parser.add_argument("--refined-anneal", type=int_range(0), default=None, metavar="K",
                         help="data-conditional refined order: annealing targets of the non-Gaussian integral "
                              "(default 100, minutes per phase and n; 0: plain importance sampling, faster, "
                              "heavy-tailed below n ~ 500, docs/free_energy.md)")
-    parser.add_argument("--c", type=int_range(2), default=6, help="number of features (default 6)")
+    parser.add_argument("--c", type=int_range(2), default=None, help="number of features (default: the run's, else 6)")
+    parser.add_argument("--r", type=int_range(1), default=None, help="hidden dimensions (default: the run's, else 2)")
     parser.add_argument("--level", type=finite_float(0, 1, min_inclusive=False, max_inclusive=False), default=0.95,
                         help="coverage of the observed crossing's interval (default 0.95)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -50,22 +67,65 @@ def add_arguments(parser) -> None:
                         help="write the occupancy figure with both orders (PNG + PDF)")
 
 
-def read_posterior(path) -> list[dict]:
-    """Occupancy results (``OccupancyResult.to_dict`` structure) from a `tmsphase posterior` output
-    directory (its result store; or the ``posterior`` store of a `tmsphase reproduce` directory) or a
-    JSON file ``{"results": [...]}``."""
-    from kgon.io import refuse_legacy
-    from sampling.mcmc.io import LEGACY_PATTERNS, read_posterior_store
+class StoredRun(NamedTuple):
+    """A posterior run read back from disk.
+
+    Attributes
+    ----------
+    results : list of dict
+        Occupancy results (``OccupancyResult.to_dict`` structure), ordered by n.
+    settings : dict
+        The settings of :data:`SETTINGS` the run records (a name is absent when it does not record it;
+        ``data_seed`` None: each n's data set was drawn from the sampling key, no single stream).
+    source : str
+        The directory or file read.
+    """
+
+    results: list
+    settings: dict
+    source: str
+
+
+_ABSENT = object()
+
+
+def _common_settings(configs: list[dict], source: str) -> dict:
+    """The settings of :data:`SETTINGS` shared by every entry's configuration; entries that disagree
+    are several runs in one directory (an error)."""
+    out = {}
+    for name in SETTINGS:
+        values = [cfg.get(name, _ABSENT) if isinstance(cfg, dict) else _ABSENT for cfg in configs]
+        distinct = {"absent" if v is _ABSENT else json.dumps(v) for v in values}
+        if len(distinct) > 1:
+            raise ValueError(f"`--posterior` {source!r} holds runs with different {name} "
+                             f"({', '.join(sorted(distinct))}); give one run's output.")
+        if values and values[0] is not _ABSENT:
+            out[name] = values[0]
+    return out
+
+
+def read_run(path) -> StoredRun:
+    """The :class:`StoredRun` of a `tmsphase posterior` output directory (its result store; or the
+    ``posterior`` store of a `tmsphase reproduce` directory) or a JSON file (``tmsphase posterior
+    --json``: ``{"c", "r", "config", "results"}``; or only ``{"results": [...]}``, which records no
+    settings)."""
+    from kgon.io import ResultStore, refuse_legacy
+    from sampling.mcmc.io import LEGACY_PATTERNS
 
     p = Path(path)
     if p.is_dir():
         refuse_legacy(p, LEGACY_PATTERNS, argument="--posterior")
-        results = read_posterior_store(p)
-        if not results and (p / "posterior").is_dir():
-            results = read_posterior_store(p / "posterior")
-        if not results:
-            raise ValueError(f"`--posterior` directory {str(p)!r} holds no posterior results (run `tmsphase posterior --out`).")
-        return results
+        for root in (p, p / "posterior"):
+            if not root.is_dir():
+                continue
+            entries = [e for e in ResultStore(root).list()
+                       if isinstance(e.config, dict) and e.config.get("kind") == "posterior"]
+            if entries:
+                entries.sort(key=lambda e: (e.result["n"], e.key))
+                configs = [e.config.get("config") for e in entries]
+                return StoredRun([e.result for e in entries], _common_settings(configs, str(p)), str(p))
+        raise ValueError(f"`--posterior` directory {str(p)!r} holds no posterior results "
+                         "(run `tmsphase posterior --out`).")
     if p.is_file():
         try:
             data = json.loads(p.read_text())
@@ -74,26 +134,100 @@ def read_posterior(path) -> list[dict]:
         rows = data.get("results") if isinstance(data, dict) else data
         if not isinstance(rows, list) or not rows:
             raise ValueError(f"`--posterior` file {str(p)!r} must hold {{\"results\": [...]}} with at least one entry.")
-        return rows
+        recorded = {}
+        if isinstance(data, dict):
+            recorded = dict(data.get("config") or {}) if isinstance(data.get("config"), dict) else {}
+            recorded.update({k: data[k] for k in ("c", "r") if k in data})
+        return StoredRun(rows, _common_settings([recorded], str(p)), str(p))
     raise ValueError(f"`--posterior` must be a directory or a JSON file; got {str(p)!r}, which does not exist.")
+
+
+def read_posterior(path) -> list[dict]:
+    """Occupancy results (``OccupancyResult.to_dict`` structure) of :func:`read_run`."""
+    return read_run(path).results
+
+
+def _same(name: str, given, recorded) -> bool:
+    if name == "beta":
+        return math.isclose(float(given), float(recorded), rel_tol=1e-12, abs_tol=0.0)
+    return given == recorded
+
+
+def resolve_settings(args, run: StoredRun, *, conditional: bool) -> tuple[dict, list[str]]:
+    """``(settings, warnings)``: c, r, beta and data_seed of the comparison, from the run where it
+    records them, else from the flags (else the defaults of :data:`SETTINGS`), with one warning per
+    setting the run lacks. A flag that contradicts the run stops with a one-line error (exit 2).
+    ``conditional``: whether an order that uses the data stream is requested (warnings about the
+    stream only then)."""
+    settings, notes = {}, []
+    for name, (flag, default) in SETTINGS.items():
+        given = getattr(args, name)
+        if name in run.settings:
+            recorded = run.settings[name]
+            if given is not None and (recorded is None or not _same(name, given, recorded)):
+                what = ("drew each n's data set from its sampling key (no data stream)" if recorded is None
+                        else f"was made with {name} = {recorded:g}" if name == "beta"
+                        else f"was made with {name} = {recorded}")
+                fail(args, flag, f"{given:g} contradicts the run in {run.source!r}, which {what}; "
+                                 f"leave {flag} out to use the run's value.")
+            settings[name] = recorded
+            if name == "data_seed" and recorded is None and conditional:
+                notes.append(f"the run in {run.source!r} has no single data stream (each n's data set was drawn "
+                             "from its sampling key); the refined order uses the population loss.")
+            continue
+        settings[name] = default if given is None else given
+        if name == "data_seed" and not conditional:
+            continue
+        if name == "data_seed" and given is None:
+            fallback = "the refined order uses the population loss (--data-seed K conditions it on stream K)"
+        else:
+            fallback = f"using {flag} {settings[name]:g}" + (" (the default)" if given is None else "")
+        notes.append(f"the run in {run.source!r} does not record {name.replace('_', ' ')}; {fallback}.")
+    return settings, notes
+
+
+def data_stream(data_seed: int | None, results: list[dict], c: int):
+    """The run's data stream (``sampling.make_dataset`` from ``PRNGKey(data_seed)``, prefix-consistent:
+    its first n draws are the data set at n) long enough for every n of ``results``; None without a seed."""
+    if data_seed is None:
+        return None
+    import jax
+
+    import sampling
+
+    return sampling.make_dataset(jax.random.PRNGKey(int(data_seed)), max(int(r["n"]) for r in results), c)
+
+
+def predict(catalogue, results: list[dict], *, order: str, beta: float, data, level: float, labels,
+            nongaussian_anneal: int | None):
+    """``theory.compare_occupancy`` under one ``order`` (the one place where the order enters): every
+    order but the leading one is conditional on ``data`` when given. An observed crossing's interval
+    is kept only where the crossing was observed."""
+    from theory.compare import compare_occupancy
+
+    conditional = order != "leading"
+    cmp = compare_occupancy(catalogue, results, order=order, beta=beta, data=data if conditional else None,
+                            level=level, labels=labels, nongaussian_anneal=nongaussian_anneal if conditional else None)
+    crossings = tuple(cr if cr.observed is not None else dataclasses.replace(cr, ci_low=None, ci_high=None)
+                      for cr in cmp.crossings)
+    return dataclasses.replace(cmp, crossings=crossings)
 
 
 def run(args) -> int:
     import kgon
-    import sampling
-    from theory.compare import compare_occupancy
 
-    results = read_posterior(args.posterior)
+    run_ = read_run(args.posterior)
+    results = run_.results
     methods = {r.get("method") for r in results}
     if len({r["n"] for r in results}) != len(results):
         raise ValueError("`--posterior` holds several results at the same n (mixed runs); give one run's output.")
-    cat = kgon.default_catalogue(args.c)
     orders = ["leading", "refined"] if args.order == "both" else [args.order]
-    data = None
-    if args.data_seed is not None:
-        import jax
-
-        data = sampling.make_dataset(jax.random.PRNGKey(args.data_seed), max(int(r["n"]) for r in results), args.c)
+    settings, notes = resolve_settings(args, run_, conditional=any(o != "leading" for o in orders))
+    for note in notes:
+        print(f"tmsphase compare: warning: {note}", file=sys.stderr)
+    c, beta, data_seed = settings["c"], settings["beta"], settings["data_seed"]
+    cat = kgon.default_catalogue(c, r=settings["r"])
+    data = data_stream(data_seed, results, c) if any(o != "leading" for o in orders) else None
     labels = None
     if "refined" in orders:  # compare both orders on the phases the refined order covers
         from theory.free_energies import refined_phases
@@ -103,14 +237,14 @@ def run(args) -> int:
         labels = [lab for lab in sorted(covered) if lab in seen] or None
     out, cmps = {}, {}
     for order in orders:
-        cmp = compare_occupancy(cat, results, order=order, beta=args.beta, data=data if order == "refined" else None,
-                                level=args.level, labels=labels,
-                                nongaussian_anneal=args.refined_anneal if order == "refined" else None)
+        cmp = predict(cat, results, order=order, beta=beta, data=data, level=args.level, labels=labels,
+                      nongaussian_anneal=args.refined_anneal)
         cmps[order] = cmp
         d = cmp.to_dict()
         d["max_abs_deviation_n250"] = cmp.max_abs_deviation(n_min=250)
         out[order] = d
-    head = {"c": args.c, "beta": args.beta, "data_seed": args.data_seed, "methods": sorted(m for m in methods if m)}
+    head = {"c": c, "r": settings["r"], "beta": beta, "data_seed": data_seed,
+            "methods": sorted(m for m in methods if m)}
     figures = []
     if args.plot is not None:
         import matplotlib.pyplot as plt
@@ -131,14 +265,16 @@ def run(args) -> int:
         return 0
     for order in orders:
         d = out[order]
-        print(f"order = {order}, beta = {args.beta:g}" + (f", data stream {args.data_seed}" if data is not None else ""))
+        stream = f", data stream {data_seed}" if data is not None and order != "leading" else ""
+        print(f"order = {order}, c = {c}, beta = {beta:g}{stream}")
         print(f"  {'from':<6}{'to':<6}{'n predicted':>12}{'n observed':>12}  interval ({100 * args.level:.0f}%)")
-        for c in d["crossings"]:
-            iv = c["interval"]
-            ivs = "-" if iv[0] is None else f"{iv[0]:.0f} .. {iv[1]:.0f}"
-            obs = "-" if c["n_observed"] is None else f"{c['n_observed']:.0f}"
-            print(f"  {c['from']:<6}{c['to']:<6}{c['n_predicted']:>12.0f}{obs:>12}  {ivs}")
-        print(f"  max |observed - predicted| = {d['max_abs_deviation']:.3f} (n >= 250: {d['max_abs_deviation_n250']:.3f})")
+        for cr in d["crossings"]:
+            iv = cr["interval"]
+            ivs = "-" if cr["n_observed"] is None or iv[0] is None else f"{iv[0]:.0f} .. {iv[1]:.0f}"
+            obs = "-" if cr["n_observed"] is None else f"{cr['n_observed']:.0f}"
+            print(f"  {cr['from']:<6}{cr['to']:<6}{cr['n_predicted']:>12.0f}{obs:>12}  {ivs}")
+        print(f"  max |observed - predicted| = {d['max_abs_deviation']:.3f} "
+              f"(n >= 250: {d['max_abs_deviation_n250']:.3f})")
         if d.get("dropped"):
             print(f"  left out (saddles, kinked points): {', '.join(sorted(d['dropped']))}")
     for f in figures:
