@@ -80,6 +80,13 @@ def test_plot_occupancy_curve(first_run, tmp_path, capsys, monkeypatch):
         (["--c", "1", "--n", "100"], "argument --c: must be an integer >= 2; got 1."),
         (["--c", "6", "--n", "100", "--chains", "0"], "argument --chains: must be an integer >= 1; got 0."),
         (["--c", "6", "--n", "100", "--method", "gibbs"], "argument --method: invalid choice: 'gibbs'"),
+        (["--c", "6", "--n", "100", "--beta", "0"], "argument --beta: must be a finite number > 0; got '0'."),
+        (["--c", "6", "--n", "100", "--beta", "-1"], "argument --beta: must be a finite number > 0; got '-1'."),
+        (["--c", "6", "--n", "100", "--beta", "inf"], "argument --beta: must be a finite number > 0; got 'inf'."),
+        (["--c", "6", "--n", "100", "--beta", "nan"], "argument --beta: must be a finite number > 0; got 'nan'."),
+        (["--c", "6", "--n", "100", "--r", "3", "--beta", "0.5"],
+         "argument --beta: works only with the catalogue model (r = 2, no --sparsity/--importance/--input-scale); "
+         "got 0.5."),
     ],
 )
 def test_bad_input(args, message, tmp_path, capsys):
@@ -88,6 +95,45 @@ def test_bad_input(args, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert message in err and err.startswith("tmsphase posterior: error:")
     assert not out.exists()  # nothing written
+
+
+def test_beta_recorded_and_read_back(tmp_path, capsys, monkeypatch):
+    """--beta reaches sampling.run_occupancy (stubbed: the settings matter here, not the draws), is
+    recorded in the store entry's configuration and the --json config, and `tmsphase compare` reads it
+    (with the data seed) back from the store."""
+    import sampling
+    from kgon.io import ResultStore
+
+    seen = []
+
+    def fake_run_occupancy(key, config, *, catalogue, progress):
+        seen.append(config)
+        return sampling.OccupancyResult(n=config.n, c=config.c, method=config.method,
+                                        occupancy={"5": 0.7, "6": 0.3}, occupancy_err={"5": 0.02, "6": 0.02},
+                                        rhat_loss=1.0, ess_loss=100.0, divergences=0, phase_switches=(),
+                                        config=config.to_dict())
+
+    monkeypatch.setattr(sampling, "run_occupancy", fake_run_occupancy)
+    out = tmp_path / "run"
+    argv = BASE + ["--n", "300,400", "--seed", "1", "--data-seed", "7", "--beta", "0.5", "--out", str(out)]
+    assert main(argv + ["--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["config"]["beta"], data["config"]["data_seed"]) == (0.5, 7)
+    assert [(cfg.n, cfg.beta, cfg.data_seed) for cfg in seen] == [(300, 0.5, 7), (400, 0.5, 7)]
+    configs = [e.config["config"] for e in ResultStore(out).list()]
+    assert sorted((cfg["n"], cfg["beta"], cfg["data_seed"], cfg["c"], cfg["r"]) for cfg in configs) == [
+        (300, 0.5, 7, 6, 2), (400, 0.5, 7, 6, 2)]
+    # without --beta: the Bayesian posterior, beta = 1
+    assert main(BASE + ["--n", "300", "--seed", "1", "--data-seed", "7", "--out", str(tmp_path / "b1")]) == 0
+    assert seen[-1].beta == 1.0
+    capsys.readouterr()
+    # read back by compare: its beta and stream are the run's; a contradicting --beta is an error
+    assert main(["compare", "--posterior", str(out), "--order", "leading", "--json"]) == 0
+    captured = capsys.readouterr()
+    back = json.loads(captured.out)
+    assert (back["c"], back["r"], back["beta"], back["data_seed"]) == (6, 2, 0.5, 7) and "warning" not in captured.err
+    assert main(["compare", "--posterior", str(out), "--order", "leading", "--beta", "1"]) == 2
+    assert "argument --beta: 1 contradicts the run in" in capsys.readouterr().err
 
 
 def test_out_is_a_file(tmp_path, capsys):
