@@ -117,6 +117,15 @@ def test_compare_takes_settings_from_the_run(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["crossings"] == out["crossings"]
 
 
+def test_reproduce_directory(tmp_path, capsys):
+    """A `tmsphase reproduce` directory keeps its posterior store under posterior/ (data seed = its seed)."""
+    _store_run(tmp_path, 0, data_seed=3, ns=(250, 300), name="repro/posterior")
+    assert main(["compare", "--posterior", str(tmp_path / "repro"), "--order", "leading", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["c"], out["beta"], out["data_seed"]) == (6, 1.0, 3)
+    assert main(["compare", "--posterior", str(tmp_path / "repro"), "--order", "leading", "--data-seed", "4"]) == 2
+
+
 @pytest.mark.parametrize(
     "flag, value, recorded",
     [("--c", "5", "c = 6"), ("--r", "3", "r = 2"), ("--beta", "1", "beta = 0.5"),

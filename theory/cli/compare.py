@@ -147,6 +147,10 @@ def read_posterior(path) -> list[dict]:
     return read_run(path).results
 
 
+def _show(name: str, value) -> str:
+    return f"{value:g}" if name == "beta" else str(value)
+
+
 def _same(name: str, given, recorded) -> bool:
     if name == "beta":
         return math.isclose(float(given), float(recorded), rel_tol=1e-12, abs_tol=0.0)
@@ -155,34 +159,37 @@ def _same(name: str, given, recorded) -> bool:
 
 def resolve_settings(args, run: StoredRun, *, conditional: bool) -> tuple[dict, list[str]]:
     """``(settings, warnings)``: c, r, beta and data_seed of the comparison, from the run where it
-    records them, else from the flags (else the defaults of :data:`SETTINGS`), with one warning per
-    setting the run lacks. A flag that contradicts the run stops with a one-line error (exit 2).
-    ``conditional``: whether an order that uses the data stream is requested (warnings about the
-    stream only then)."""
-    settings, notes = {}, []
+    records them, else from the flags (else the defaults of :data:`SETTINGS`), with one warning naming
+    the settings the run lacks. A flag that contradicts the run stops with a one-line error (exit 2).
+    ``conditional``: whether an order that uses the data stream is requested (the stream matters, and
+    is warned about, only then)."""
+    settings, missing, notes = {}, [], []
     for name, (flag, default) in SETTINGS.items():
         given = getattr(args, name)
-        if name in run.settings:
-            recorded = run.settings[name]
-            if given is not None and (recorded is None or not _same(name, given, recorded)):
-                what = ("drew each n's data set from its sampling key (no data stream)" if recorded is None
-                        else f"was made with {name} = {recorded:g}" if name == "beta"
-                        else f"was made with {name} = {recorded}")
-                fail(args, flag, f"{given:g} contradicts the run in {run.source!r}, which {what}; "
-                                 f"leave {flag} out to use the run's value.")
-            settings[name] = recorded
-            if name == "data_seed" and recorded is None and conditional:
-                notes.append(f"the run in {run.source!r} has no single data stream (each n's data set was drawn "
-                             "from its sampling key); the refined order uses the population loss.")
+        if name not in run.settings:
+            settings[name] = default if given is None else given
+            if name != "data_seed" or conditional:
+                missing.append((name, flag, given))
             continue
-        settings[name] = default if given is None else given
-        if name == "data_seed" and not conditional:
-            continue
-        if name == "data_seed" and given is None:
-            fallback = "the refined order uses the population loss (--data-seed K conditions it on stream K)"
-        else:
-            fallback = f"using {flag} {settings[name]:g}" + (" (the default)" if given is None else "")
-        notes.append(f"the run in {run.source!r} does not record {name.replace('_', ' ')}; {fallback}.")
+        recorded = run.settings[name]
+        if given is not None and (recorded is None or not _same(name, given, recorded)):
+            what = ("drew each n's data set from its sampling key (no data stream)" if recorded is None
+                    else f"was made with {name} = {_show(name, recorded)}")
+            fail(args, flag, f"{_show(name, given)} contradicts the run in {run.source!r}, which {what}; "
+                             f"leave {flag} out to use the run's value.")
+        settings[name] = recorded
+        if name == "data_seed" and recorded is None and conditional:
+            notes.append(f"the run in {run.source!r} has no single data stream (each n's data set was drawn from "
+                         "its sampling key); the refined order uses the population loss.")
+    if missing:
+        used = []
+        for name, flag, given in missing:
+            if name == "data_seed" and given is None:
+                used.append("the population loss for the refined order (--data-seed K: stream K)")
+            else:
+                used.append(f"{flag} {_show(name, settings[name])}" + (" (default)" if given is None else ""))
+        names = ", ".join(name.replace("_", " ") for name, _, _ in missing)
+        notes.insert(0, f"the run in {run.source!r} does not record {names}; using {', '.join(used)}.")
     return settings, notes
 
 
