@@ -3,8 +3,9 @@
 L(W, b) is invariant under W -> Q W (Q in O(r)) and under permuting the features (columns of W
 together with the entries of b), docs/zoo.md. With feature importance I (:func:`kgon.potential`) only
 permutations among features of equal importance are symmetries: the functions below that take
-``importance`` count and use only those (``None``: uniform, every permutation). Modulo O(r), a parameter is determined by the Gram
-matrix G = W^T W and b; modulo both, by (G, b) up to a simultaneous permutation.
+``importance`` count and use only those (``None``: uniform, every permutation). Modulo O(r), a
+parameter is determined by the Gram matrix G = W^T W and b; modulo both, by (G, b) up to a
+simultaneous permutation.
 
 Some coordinates are *free* at a critical point (the loss is locally constant along them):
 
@@ -36,6 +37,9 @@ __all__ = [
     "procrustes",
     "orbit_tangents",
     "canonical_pose",
+    "dead_columns",
+    "orbit_copies",
+    "distinct_permutations",
 ]
 
 DEAD, DEAD_POS, OFF, ON = "dead", "dead+", "off", "on"
@@ -282,3 +286,61 @@ def canonical_pose(W: np.ndarray, b: np.ndarray, *, importance=None) -> tuple[np
     b = b[order]
     W[np.abs(W) < 1e-13] = 0.0
     return W, b
+
+
+def dead_columns(W, b, *, tol: float = 1e-9) -> list[int]:
+    """Columns j with W_j = 0 and b_j <= 0: their output is ReLU(b_j) = 0, so the loss is exactly
+    flat in (W_j, b_j) inside a region around the point (docs/free_energy.md, the flat term).
+
+    Parameters
+    ----------
+    W : array, shape (r, c)
+    b : array, shape (c,)
+    tol : float
+        Columns with |W_j| < tol count as W_j = 0.
+    """
+    W, b = np.asarray(W, float), np.asarray(b, float)
+    return [j for j in range(W.shape[1]) if np.linalg.norm(W[:, j]) < tol and b[j] <= 0]
+
+
+def orbit_copies(multiplicity: int, W) -> int:
+    """Number of distinct SO(r) orbits making up a phase: the catalogue multiplicity M (distinct O(r)
+    orbits under feature permutations) times 2 (an O(2) orbit of a configuration with W != 0 in
+    general position is two SO(2) orbits: a reflection is not a rotation); M when W = 0.
+
+    Raises
+    ------
+    ValueError
+        If ``multiplicity`` is not a positive integer.
+    """
+    if int(multiplicity) < 1:
+        raise ValueError(f"`multiplicity` must be a positive integer; got {multiplicity!r}.")
+    return int(multiplicity) * (2 if np.linalg.norm(np.asarray(W)) > 0 else 1)
+
+
+def distinct_permutations(W, b, *, tol: float = 1e-6) -> list[tuple[int, ...]]:
+    """Feature permutations sigma giving distinct O(2) orbits of (W, b) (one representative each).
+
+    Two configurations lie on the same O(2) orbit exactly when their Gram matrices W^T W and biases
+    agree, so the classes of (W[:, sigma], b[sigma]) are found by comparing (Gram, b) rounded to
+    ``tol``. Their number is the catalogue multiplicity M (c! / |stabiliser|); on a data set the
+    copies are not equivalent (which feature is dead, which are neighbours), which is why the
+    data-conditional free energy sums over them (docs/free_energy.md). The identity comes first.
+
+    Raises
+    ------
+    ValueError
+        If ``W`` has more than 8 columns (c! permutations are enumerated).
+    """
+    W, b = np.asarray(W, float), np.asarray(b, float)
+    c = W.shape[1]
+    if c > 8:
+        raise ValueError(f"`W` must have at most 8 columns to enumerate permutations; got c = {c}.")
+    seen: dict = {}
+    G = W.T @ W
+    for sig in itertools.permutations(range(c)):
+        s = list(sig)
+        key = (tuple(np.round(G[np.ix_(s, s)] / tol).astype(np.int64).ravel()),
+               tuple(np.round(b[s] / tol).astype(np.int64)))
+        seen.setdefault(key, tuple(sig))
+    return list(seen.values())

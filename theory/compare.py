@@ -28,7 +28,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from theory.free_energies import _check_beta, _check_order, occupancy, phases_of, refined_phases, transitions
+from theory.free_energies.orders import check_beta, check_order, occupancy, phases_of, refined_phases, transitions
 
 __all__ = ["EmpiricalOccupancy", "OccupancyComparison", "CrossingComparison", "compare_occupancy", "as_empirical"]
 
@@ -217,8 +217,8 @@ def compare_occupancy(
     ns = np.array([e.n for e in emp])
     if np.any(ns <= 0) or not np.all(np.isfinite(ns)):
         raise ValueError(f"`n` of every empirical entry must be positive; got {ns.tolist()}.")
-    order = _check_order(order)
-    beta = _check_beta(beta)
+    order = check_order(order)
+    beta = check_beta(beta)
     pts = list(getattr(catalogue, "points", catalogue))
     all_labels = {str(getattr(p, "label", None) or getattr(p, "name")) for p in pts}
     if order == "refined":
@@ -236,7 +236,8 @@ def compare_occupancy(
     if labels is not None:
         bad = [lab for lab in labels if lab not in modelled]
         if bad:
-            raise ValueError(f"`labels` must be catalogue phases the {order} order models {sorted(modelled)}; got {bad}.")
+            raise ValueError(f"`labels` must be catalogue phases the {order} order models {sorted(modelled)}; "
+                             f"got {bad}.")
         labs = tuple(labels)
     else:
         labs = tuple(lab for lab in seen if lab in modelled)
@@ -309,7 +310,7 @@ def _grid_crossings(theory, catalogue) -> list:
     sampled n, the crossing is where log(P_b / P_a) = F_a - F_b reaches 0, linear in log n between
     them, the same interpolation the observed crossing uses. Each ordered pair is reported once
     (its first crossing)."""
-    from theory.free_energies import BayesianTransition, _kind
+    from theory.free_energies.orders import BayesianTransition, transition_kind
 
     by = {str(getattr(p, "label", None) or p.name): p for p in getattr(catalogue, "points", catalogue)}
     dom = theory.dominant()
@@ -326,7 +327,7 @@ def _grid_crossings(theory, catalogue) -> list:
         n = float(np.exp(ln[k] + t * (ln[k + 1] - ln[k])))
         dL = float(by[b].loss - by[a].loss)
         dlam = float(by[b].llc - by[a].llc) if by[b].llc is not None and by[a].llc is not None else float("nan")
-        out.append(BayesianTransition(a, b, n, _kind(dL, dlam), dL, dlam, float("nan"), True))
+        out.append(BayesianTransition(a, b, n, transition_kind(dL, dlam), dL, dlam, float("nan"), True))
     return out
 
 

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from theory.compare import OccupancyComparison
-from theory.free_energies import occupancy, phases_of, significant_transitions
+from theory.free_energies.orders import occupancy, phases_of, significant_transitions
 
 __all__ = [
     "LEGEND_MIN_OCCUPANCY",
@@ -86,7 +86,8 @@ def visible_phases(comparison: OccupancyComparison, *, threshold: float = LEGEND
     return [lab for lab in labels if lab in keep]
 
 
-def plot_occupancy(comparison: OccupancyComparison, *, ax=None, n_grid: int = 200, threshold: float = LEGEND_MIN_OCCUPANCY):
+def plot_occupancy(comparison: OccupancyComparison, *, ax=None, n_grid: int = 200,
+                   threshold: float = LEGEND_MIN_OCCUPANCY):
     """Theory as lines and experiment as points with error bars, one colour per phase.
 
     Only phases whose occupancy reaches ``threshold`` (:data:`LEGEND_MIN_OCCUPANCY`) somewhere in the
@@ -200,7 +201,8 @@ def plot_loss_complexity(
     return ax
 
 
-def plot_occupancy_orders(comparisons: Mapping[str, OccupancyComparison], *, ax=None, labels: Sequence[str] | None = None):
+def plot_occupancy_orders(comparisons: Mapping[str, OccupancyComparison], *, ax=None,
+                          labels: Sequence[str] | None = None):
     """Observed occupancy (points with error bars) against the prediction of each order (leading:
     dashed, refined: solid), at the sampled n (conditional on the compared phases; log x).
     ``comparisons``: ``{order: OccupancyComparison}`` from :func:`theory.compare_occupancy`; the

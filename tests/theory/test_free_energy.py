@@ -11,8 +11,8 @@ import pytest  # noqa: E402
 
 from kgon.plot import energy_levels  # noqa: E402
 from theory.compare import EmpiricalOccupancy, compare_occupancy  # noqa: E402
-from theory.free_energies import _SimplePhase as Ph  # noqa: E402
 from theory.free_energies import crossing_roots, free_energy, occupancy, transitions  # noqa: E402
+from theory.free_energies.orders import SimplePhase as Ph  # noqa: E402
 from theory.plot import plot_loss_complexity, plot_occupancy  # noqa: E402
 
 TOY = [Ph("a", 0.10, 3.0, 1.0), Ph("b", 0.08, 4.5, 2.0), Ph("c", 0.07, 6.0, 4.0)]

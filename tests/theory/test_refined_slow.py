@@ -1,8 +1,9 @@
 """The refined free energy against the stored c = 6 measurement (docs/free_energy.md, docs/data).
 
 All slow (JIT compilation of the per-phase Laplace dominates): the public API (order="refined" on
-free_energy/occupancy, the terms add up, the dropped phases are named); the code reproduces the stored data-conditional predictions (Monte Carlo error of
-the flat and boundary terms), and the stored agreement figures are what docs/free_energy.md states.
+free_energy/occupancy, the terms add up, the dropped phases are named); the code reproduces the
+stored data-conditional predictions (Monte Carlo error of the flat and boundary terms), and the
+stored agreement figures are what docs/free_energy.md states.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def test_refined_free_energy_api(cat6):
     from theory import free_energy
 
     lead = free_energy(cat6, 400.0)
-    assert math.isclose(float(lead["6"]) - float(lead["5"]), 400 * (0.04819 - 0.06874) + 1.5 * math.log(400) + 2.7535, abs_tol=0.01)
+    assert math.isclose(float(lead["6"]) - float(lead["5"]), 400 * (0.04819 - 0.06874) + 1.5 * math.log(400) + 2.7535,
+                        abs_tol=0.01)
     with pytest.raises(ValueError, match="order"):
         free_energy(cat6, 400, order="third")
     with pytest.raises(ValueError, match="beta"):
@@ -140,7 +142,8 @@ def test_every_phase_at_low_n():
     assert x["leading"]["4--"] > 0.9 and x["leading"].get("5", 0) < 0.05
     for n, margin in ((150, 0.5), (200, 0.1)):
         x = rows[n]
-        tv = {k: 0.5 * sum(abs(x[k].get(lab, 0) - x["observed_mean"][lab]) for lab in x["labels"]) for k in ("refined", "leading")}
+        tv = {k: 0.5 * sum(abs(x[k].get(lab, 0) - x["observed_mean"][lab]) for lab in x["labels"])
+              for k in ("refined", "leading")}
         assert tv["refined"] < min(0.2, tv["leading"] - margin), (n, tv)
 
 
@@ -151,13 +154,14 @@ def test_numerical_local_free_energy_equals_refined_on_smooth_phases(cat6):
     sampled exact live integral): two routes to the same integral over the same cell. Population
     loss, n = 300, the sampler's cell."""
     import sampling
-    from theory.refined import _kinked_terms, refined_terms
+    from theory.free_energies.nongaussian import kinked_terms
+    from theory.free_energies.refined import refined_terms
 
     th = sampling.occupancy_threshold(300)
     for lab in ("6", "5+"):
         p = cat6.get(lab)
         A = refined_terms(p, 300, nongaussian_draws=20_000, catalogue=cat6, threshold=th)
-        B = _kinked_terms(p, lab, 300.0, 1.0, None, catalogue=cat6, threshold=th, seed=0, particles=4000, anneal=100)
+        B = kinked_terms(p, lab, 300.0, 1.0, None, catalogue=cat6, threshold=th, seed=0, particles=4000, anneal=100)
         assert abs(A.total - B.total) < 4 * math.hypot(A.error, B.error) + 0.1, (lab, A.total, B.total)
         assert B.numerical != 0 and B.laplace == 0
 

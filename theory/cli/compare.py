@@ -237,7 +237,7 @@ def run(args) -> int:
     data = data_stream(data_seed, results, c) if any(o != "leading" for o in orders) else None
     labels = None
     if "refined" in orders:  # compare both orders on the phases the refined order covers
-        from theory.free_energies import refined_phases
+        from theory.free_energies.orders import refined_phases
 
         covered = {p.label for p in refined_phases(cat)[0]}
         seen = {lab for r in results for lab in r["occupancy"]}

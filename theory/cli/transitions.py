@@ -50,17 +50,18 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from kgon import default_catalogue
-    from theory.free_energies import MIN_TRANSITION_N, significant_transitions
+    from theory.free_energies.orders import MIN_TRANSITION_N, significant_transitions
 
     check_feature_list(args, "--importance", args.importance, args.c)
     if args.importance is not None and args.order == "refined" and any(v != 1.0 for v in args.importance):
-        # theory.refined evaluates the uniform potential; only the leading order follows from the catalogue
+        # theory.free_energies.refined evaluates the uniform potential; only the leading order follows from
+        # the catalogue
         fail(args, "--importance", "works only with --order leading (the refined free energy uses the uniform "
                                    "potential).")
     require_memory(args, "--c", search_bytes(args.c, args.r), f"the critical-point search at c = {args.c}, r = {args.r}")
     cat = default_catalogue(args.c, r=args.r, importance=args.importance)
     if args.order == "refined" or args.beta != 1.0:
-        from theory.free_energies import transitions
+        from theory.free_energies.orders import transitions
 
         n_min = 1.0 if args.all else MIN_TRANSITION_N
         ts = [t for t in transitions(cat, order=args.order, beta=args.beta, n_min=n_min, minima_only=True)

@@ -1,4 +1,5 @@
-"""Local free energies, Bayesian phase transitions and theoretical phase occupancy.
+"""Free energies of every phase at the leading or refined order, Bayesian phase transitions and
+theoretical phase occupancy.
 
 For a phase alpha (a neighbourhood of the critical point w*_alpha) the local free energy is
 (Watanabe 2009; Chen et al. 2023, §5; docs/index.md)
@@ -29,6 +30,8 @@ from typing import Protocol, Sequence
 import numpy as np
 from scipy.special import lambertw
 
+from theory.free_energies.terms import check_nongaussian_anneal, check_nongaussian_draws
+
 ORDERS = ("leading", "refined")
 
 __all__ = [
@@ -43,6 +46,14 @@ __all__ = [
     "phases_of",
     "MIN_TRANSITION_N",
     "significant_transitions",
+    "SimplePhase",
+    "check_beta",
+    "check_ns",
+    "check_order",
+    "data_prefix",
+    "refined_phases",
+    "free_energy_terms",
+    "transition_kind",
 ]
 
 
@@ -56,7 +67,9 @@ class Phase(Protocol):
 
 
 @dataclass(frozen=True)
-class _SimplePhase:
+class SimplePhase:
+    """A :class:`Phase` as plain values: label, loss L, learning coefficient lambda and constant c."""
+
     label: str
     loss: float
     llc: float
@@ -85,7 +98,7 @@ def phases_of(catalogue, *, labels: Sequence[str] | None = None, minima_only: bo
             continue
         if minima_only and getattr(p, "hessian_signature", (0, 0, 0))[0] > 0:
             continue
-        out.append(_SimplePhase(str(label), float(p.loss), float(llc), float(p.constant)))
+        out.append(SimplePhase(str(label), float(p.loss), float(llc), float(p.constant)))
     if not out:
         raise ValueError("`catalogue` must contain at least one phase with a finite llc; got an empty catalogue.")
     if labels is not None:
@@ -102,20 +115,23 @@ def phases_of(catalogue, *, labels: Sequence[str] | None = None, minima_only: bo
     return out
 
 
-def _check_ns(ns) -> np.ndarray:
+def check_ns(ns) -> np.ndarray:
+    """Validate sample sizes ``n`` (positive, finite, at least one); returns them as a 1-d float array."""
     arr = np.atleast_1d(np.asarray(ns, dtype=np.float64))
     if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         raise ValueError(f"`n` must be positive finite sample sizes; got {np.asarray(ns).tolist()!r}.")
     return arr
 
 
-def _check_order(order) -> str:
+def check_order(order) -> str:
+    """Validate ``order`` (one of :data:`ORDERS`); returns it."""
     if order not in ORDERS:
         raise ValueError(f"`order` must be one of {list(ORDERS)}; got {order!r}.")
     return order
 
 
-def _check_beta(beta) -> float:
+def check_beta(beta) -> float:
+    """Validate the inverse temperature ``beta`` (positive, finite); returns it as a float."""
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta <= 0:
         raise ValueError(f"`beta` must be a positive finite inverse temperature; got {beta!r}.")
     return float(beta)
@@ -129,7 +145,7 @@ def refined_phases(
     Kept: local minima and flat phases (no negative Hessian eigenvalue) that are C^2 in their live
     coordinates (at c = 6: 6, 5+, 5 and the all-dead 0-gon), and with ``kinked`` the kinked minima
     too (the 4-gon family, whose refined free energy is a numerical integral over the phase's
-    classifier cell, minutes per phase and n: :func:`theory.refined.refined_terms`). Dropped:
+    classifier cell, minutes per phase and n: :func:`theory.free_energies.refined.refined_terms`). Dropped:
     saddles (their neighbourhoods are not phases) and, without ``kinked``, the kinked points.
     """
     if not isinstance(kinked, (bool, np.bool_)):
@@ -157,13 +173,14 @@ def refined_phases(
     return keep, dropped
 
 
-def _prefix(data, n: float):
+def data_prefix(data, n: float):
     """The first n samples of a data set (the nested data stream of ``sampling.make_dataset``)."""
-    from sampling.data import Dataset
+    from sampling.data import Dataset  # deferred: sampling loads jax; the leading order needs neither
 
     k = int(round(float(n)))
     if k > data.n:
-        raise ValueError(f"`n` = {k} exceeds the size {data.n} of `data`; pass a data set with at least max(n) samples.")
+        raise ValueError(f"`n` = {k} exceeds the size {data.n} of `data`; pass a data set with at least max(n) "
+                         "samples.")
     if k == data.n:
         return data
     return Dataset(data.features[:k], data.mu[:k], data.c, k, data.key)
@@ -174,18 +191,19 @@ def free_energy_terms(
     kinked: bool = False, **kwargs
 ) -> dict:
     """Refined free energy of every covered phase at one n, term by term: ``{label: FreeEnergyTerms}``
-    (:func:`theory.refined.refined_terms`; ``data``: a data set of at least n samples, its first n
+    (:func:`theory.free_energies.refined.refined_terms`; ``data``: a data set of at least n samples, its first n
     are used). With ``cells`` (default: when ``data`` is given) the non-Gaussian term integrates over
     each phase's cell as :func:`kgon.classify` draws it at the sampler's threshold
     (``sampling.occupancy_threshold``).
     ``kinked``: the kinked minima too (:func:`refined_phases`), each by its numerical local integral
     over its cell at that threshold (with or without data)."""
+    # deferred: sampling and the refined order load jax; the leading order needs neither
     from sampling import empirical_potential, occupancy_threshold
-    from theory.refined import refined_terms
+    from theory.free_energies.refined import refined_terms
 
-    beta = _check_beta(beta)
+    beta = check_beta(beta)
     pts, _ = refined_phases(catalogue, labels=labels, kinked=kinked)
-    pot = None if data is None else empirical_potential(_prefix(data, n))
+    pot = None if data is None else empirical_potential(data_prefix(data, n))
     cell = {"catalogue": catalogue, "threshold": occupancy_threshold(int(round(float(n))))} \
         if hasattr(catalogue, "points") else {}
     use_cells = (data is not None) if cells is None else bool(cells)
@@ -211,17 +229,17 @@ def free_energy(
     with ``data`` (a ``sampling.Dataset`` with at least max(n) samples) it is data-conditional:
     at each n the first n samples. ``nongaussian_draws`` (refined order): draws of the non-Gaussian
     term's integral (default: 20,000 on a data set, none on the population loss; 0: leave it out;
-    :func:`theory.refined.refined_terms`). ``kinked`` (refined order): the kinked minima too, each by
+    :func:`theory.free_energies.refined.refined_terms`). ``kinked`` (refined order): the kinked minima too, each by
     its numerical local integral over its classifier cell (:func:`refined_phases`; about a minute per
     phase and n on the population loss, more on a data set). ``nongaussian_anneal``: the non-Gaussian
     term's integrator (0: plain importance sampling; K: annealed SMC over K targets; default:
-    :func:`theory.refined.refined_terms`'s). Returns ``{label: array of F over n}``
+    :func:`theory.free_energies.refined.refined_terms`'s). Returns ``{label: array of F over n}``
     (0-d for scalar ``n``).
     """
-    order = _check_order(order)
-    beta = _check_beta(beta)
+    order = check_order(order)
+    beta = check_beta(beta)
     scalar = np.ndim(n) == 0
-    ns = _check_ns(n)
+    ns = check_ns(n)
     out = {}
     if order == "leading":
         if data is not None:
@@ -230,8 +248,6 @@ def free_energy(
             F = beta * ns * p.loss + p.llc * np.log(ns) + p.constant
             out[p.label] = F[0] if scalar else F
         return out
-    from theory.refined import check_nongaussian_anneal, check_nongaussian_draws
-
     check_nongaussian_draws(nongaussian_draws)
     check_nongaussian_anneal(nongaussian_anneal)
     extra = {} if nongaussian_draws is None else {"nongaussian_draws": int(nongaussian_draws)}
@@ -275,7 +291,7 @@ def occupancy(
     """Theoretical occupancy P_n(alpha) = exp(-F_n(alpha)) / sum_beta exp(-F_n(beta)) (docs/index.md)
     with the free energy of ``order`` (:func:`free_energy`; ``data`` makes it data-conditional;
     ``kinked``: the kinked minima too, numerically)."""
-    ns = _check_ns(ns)
+    ns = check_ns(ns)
     F = free_energy(catalogue, ns, labels=labels, order=order, beta=beta, data=data,
                     nongaussian_draws=nongaussian_draws, kinked=kinked, nongaussian_anneal=nongaussian_anneal)
     dropped = refined_phases(catalogue, kinked=kinked)[1] if order == "refined" else {}
@@ -354,7 +370,9 @@ class BayesianTransition:
         }
 
 
-def _kind(d_loss: float, d_llc: float) -> str:
+def transition_kind(d_loss: float, d_llc: float) -> str:
+    """Type of a transition to a phase with loss ``d_loss`` and LLC ``d_llc`` relative to the one it
+    replaces: "A", "B" or "constant" (module docstring)."""
     if d_loss < 0 and d_llc > 0:
         return "A"
     if d_llc < 0 and d_loss >= 0:
@@ -383,8 +401,8 @@ def transitions(
     each sign change is bisected (to 0.5% in n; to one sample with ``data``). ``d_constant`` is
     then the difference of the refined constants C_n at the root.
     """
-    order = _check_order(order)
-    beta = _check_beta(beta)
+    order = check_order(order)
+    beta = check_beta(beta)
     if order == "refined":
         return _refined_transitions(catalogue, labels, n_min, beta, data, n_max, grid)
     if data is not None:
@@ -405,7 +423,7 @@ def transitions(
                 dominant = best in top or math.isclose(F[best], F[src.label], rel_tol=0, abs_tol=1e-9)
                 out.append(
                     BayesianTransition(
-                        src.label, dst.label, float(n), _kind(sign * dL, sign * dlam),
+                        src.label, dst.label, float(n), transition_kind(sign * dL, sign * dlam),
                         sign * dL, sign * dlam, sign * dc, bool(dominant),
                     )
                 )
@@ -451,7 +469,7 @@ def _refined_transitions(catalogue, labels, n_min, beta, data, n_max, grid) -> l
                 dlam = T[dst].llc - T[src].llc
                 out.append(
                     BayesianTransition(
-                        src, dst, float(n), _kind(dL, dlam), dL, dlam, T[dst].constant - T[src].constant,
+                        src, dst, float(n), transition_kind(dL, dlam), dL, dlam, T[dst].constant - T[src].constant,
                         bool(best in (src, dst)),
                     )
                 )
