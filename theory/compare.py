@@ -28,7 +28,16 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from theory.free_energies.orders import check_beta, check_order, occupancy, phases_of, refined_phases, transitions
+from theory.free_energies.orders import (
+    BayesianTransition,
+    check_beta,
+    check_order,
+    occupancy,
+    phases_of,
+    refined_phases,
+    transition_kind,
+    transitions,
+)
 
 __all__ = ["EmpiricalOccupancy", "OccupancyComparison", "CrossingComparison", "compare_occupancy", "as_empirical"]
 
@@ -219,6 +228,40 @@ def compare_occupancy(
         raise ValueError(f"`n` of every empirical entry must be positive; got {ns.tolist()}.")
     order = check_order(order)
     beta = check_beta(beta)
+    labs, dropped = _compared_labels(catalogue, emp, labels, order)
+    theory = occupancy(catalogue, ns, labels=labs, order=order, beta=beta, data=data,
+                       nongaussian_draws=nongaussian_draws, nongaussian_anneal=nongaussian_anneal)
+    # draws outside the compared phases ("other" and catalogue phases without a free energy)
+    other = np.array([1.0 - sum(float(e.occupancy.get(lab, 0.0)) for lab in labs) for e in emp])
+    other = np.clip(other, 0.0, 1.0)
+    denom = np.clip(1.0 - other, 1e-12, None)
+    obs = {lab: np.array([float(e.occupancy.get(lab, 0.0)) for e in emp]) / denom for lab in labs}
+    err = {lab: np.array([float(e.occupancy_err.get(lab, 0.0) or 0.0) for e in emp]) / denom for lab in labs}
+    diffs = np.stack([np.abs(obs[lab] - theory.probs[lab]) for lab in labs])
+    zs = np.stack([diffs[i] / np.maximum(err[lab], 0.01) for i, lab in enumerate(labs)])
+    crossings = _crossings(catalogue, theory, ns, obs, err, labs, order=order, beta=beta, data=data, n_boot=n_boot,
+                           seed=seed, level=level)
+    return OccupancyComparison(
+        ns=ns,
+        labels=labs,
+        predicted={lab: theory.probs[lab] for lab in labs},
+        observed=obs,
+        observed_err=err,
+        other=other,
+        methods=tuple(e.method for e in emp),
+        crossings=tuple(crossings),
+        mean_abs_diff=float(diffs.mean()),
+        max_z=float(zs.max()),
+        catalogue_phases=tuple(phases_of(catalogue)),
+        order=order,
+        beta=beta,
+        dropped=dropped,
+    )
+
+
+def _compared_labels(catalogue, emp, labels, order) -> tuple[tuple[str, ...], dict]:
+    """The phases to compare (``labels`` or every observed phase the ``order`` models) and the
+    catalogue phases that order leaves out, with the reason; raises ValueError on unknown phases."""
     pts = list(getattr(catalogue, "points", catalogue))
     all_labels = {str(getattr(p, "label", None) or getattr(p, "name")) for p in pts}
     if order == "refined":
@@ -246,18 +289,14 @@ def compare_occupancy(
             "`empirical` has no draws in any catalogue phase with a known llc (only 'other' or unmodelled "
             "phases); nothing to compare."
         )
-    theory = occupancy(catalogue, ns, labels=labs, order=order, beta=beta, data=data,
-                       nongaussian_draws=nongaussian_draws, nongaussian_anneal=nongaussian_anneal)
-    # draws outside the compared phases ("other" and catalogue phases without a free energy)
-    other = np.array([1.0 - sum(float(e.occupancy.get(lab, 0.0)) for lab in labs) for e in emp])
-    other = np.clip(other, 0.0, 1.0)
-    denom = np.clip(1.0 - other, 1e-12, None)
-    obs = {lab: np.array([float(e.occupancy.get(lab, 0.0)) for e in emp]) / denom for lab in labs}
-    err = {lab: np.array([float(e.occupancy_err.get(lab, 0.0) or 0.0) for e in emp]) / denom for lab in labs}
-    diffs = np.stack([np.abs(obs[lab] - theory.probs[lab]) for lab in labs])
-    zs = np.stack([diffs[i] / np.maximum(err[lab], 0.01) for i, lab in enumerate(labs)])
+    return labs, dropped
 
-    from sampling import crossing_estimate
+
+def _crossings(catalogue, theory, ns, obs, err, labs, *, order, beta, data, n_boot, seed, level) -> list:
+    """The predicted crossings of the dominant phase within the sampled n (halved / doubled) with the
+    observed crossing and its bootstrap interval (``sampling.crossing_estimate``) where n has more
+    than one entry."""
+    from sampling import crossing_estimate  # deferred: sampling loads jax; the comparison tables need none
 
     rows = [
         {"n": float(n), "occupancy": {lab: float(obs[lab][i]) for lab in labs},
@@ -284,22 +323,7 @@ def compare_occupancy(
                                     min_mass=0.02)
             observed, lo, hi = est.n, est.ci_low, est.ci_high
         crossings.append(CrossingComparison(t.from_label, t.to_label, t.kind, t.n_critical, observed, lo, hi, level))
-    return OccupancyComparison(
-        ns=ns,
-        labels=labs,
-        predicted={lab: theory.probs[lab] for lab in labs},
-        observed=obs,
-        observed_err=err,
-        other=other,
-        methods=tuple(e.method for e in emp),
-        crossings=tuple(crossings),
-        mean_abs_diff=float(diffs.mean()),
-        max_z=float(zs.max()),
-        catalogue_phases=tuple(phases_of(catalogue)),
-        order=order,
-        beta=beta,
-        dropped=dropped,
-    )
+    return crossings
 
 
 def _grid_crossings(theory, catalogue) -> list:
@@ -310,8 +334,6 @@ def _grid_crossings(theory, catalogue) -> list:
     sampled n, the crossing is where log(P_b / P_a) = F_a - F_b reaches 0, linear in log n between
     them, the same interpolation the observed crossing uses. Each ordered pair is reported once
     (its first crossing)."""
-    from theory.free_energies.orders import BayesianTransition, transition_kind
-
     by = {str(getattr(p, "label", None) or p.name): p for p in getattr(catalogue, "points", catalogue)}
     dom = theory.dominant()
     ln = np.log(theory.ns.astype(float))
@@ -332,6 +354,6 @@ def _grid_crossings(theory, catalogue) -> list:
 
 
 def _key(seed: int):
-    import jax
+    import jax  # deferred: start-up time (only the bootstrap of a seeded comparison needs jax)
 
     return jax.random.PRNGKey(seed)

@@ -18,6 +18,7 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from kgon.plot import draw_polygon
 from theory.compare import OccupancyComparison
 from theory.free_energies.orders import occupancy, phases_of, significant_transitions
 
@@ -276,8 +277,6 @@ def plot_general_sgd_run(run: Mapping, *, title: str | None = None):
     healthy chains); estimates that are NaN (no step size passed the calibration) are crosses on the
     axis, with their count and most common reason in the legend. Returns the figure.
     """
-    from kgon.plot import draw_polygon
-
     steps = np.asarray(run["steps"], dtype=float)
     loss = np.array([np.nan if v is None else v for v in run["loss"]], dtype=float)
     train = np.array([np.nan if v is None else v for v in run["train_loss"]], dtype=float)

@@ -66,6 +66,7 @@ __all__ = [
     "integrator_defaults",
     "live_laplace",
     "nongaussian_term",
+    "point_loss",
     "refined_terms",
     "resolve_potential",
 ]
@@ -165,6 +166,13 @@ def live_laplace(W0, b0, live, *, potential, bn: float, max_shift: float) -> Liv
     return LiveLaplace(L, lap.half_logdet, lap.dim / 2.0, prior, orbit)
 
 
+def point_loss(W0, b0, potential) -> float:
+    """L_n(W0, b0) on the data set of ``potential``, or the population loss L when it is None."""
+    if potential is None:
+        return float(population_loss(W0, b0))
+    return float(potential.value(jnp.asarray(W0), jnp.asarray(b0)))
+
+
 def integrator_defaults(on_data: bool, draws, anneal, dead_joint) -> tuple[int, int, bool]:
     """The non-Gaussian integrator's settings with the defaults of :func:`refined_terms` filled in:
     ``(draws, anneal, dead_joint)``."""
@@ -193,23 +201,10 @@ def nongaussian_term(expansions, W0, b0, *, potential, bn: float, label: str, ca
     return F - laplace_value, err
 
 
-def refined_terms(
-    point,
-    n: float,
-    *,
-    beta: float = 1.0,
-    data=None,
-    potential=None,
-    flat_draws: int = 50_000,
-    seed: int = 0,
-    finite_n: bool = True,
-    max_shift: float = 0.3,
-    nongaussian_draws: int | None = None,
-    catalogue=None,
-    threshold: float | None = None,
-    nongaussian_anneal: int | None = None,
-    dead_joint: bool | None = None,
-) -> FreeEnergyTerms:
+def refined_terms(point, n: float, *, beta: float = 1.0, data=None, potential=None, flat_draws: int = 50_000,
+                  seed: int = 0, finite_n: bool = True, max_shift: float = 0.3, nongaussian_draws: int | None = None,
+                  catalogue=None, threshold: float | None = None, nongaussian_anneal: int | None = None,
+                  dead_joint: bool | None = None) -> FreeEnergyTerms:
     """Refined local free energy of the phase of a catalogue point, term by term (module docstring).
 
     Parameters
@@ -273,9 +268,9 @@ def refined_terms(
     potential = resolve_potential(n, data, potential)
     on_data, bn = potential is not None, float(beta) * float(n)
     if not getattr(point, "smooth", True):
+        particles = 4000 if nongaussian_draws is None else int(nongaussian_draws)
         return kinked_terms(point, label, float(n), float(beta), potential, catalogue=catalogue, threshold=threshold,
-                            seed=seed, particles=4000 if nongaussian_draws is None else int(nongaussian_draws),
-                            anneal=int(nongaussian_anneal or 100))
+                            seed=seed, particles=particles, anneal=int(nongaussian_anneal or 100))
     flat, flat_err, numerical, numerical_err = dead_column_terms(
         W0, b0, dead, potential=potential, bn=bn, flat_draws=flat_draws, seed=seed, finite_n=finite_n, label=label)
     copies = -math.log(orbit_copies(point.multiplicity, W0))
@@ -283,19 +278,15 @@ def refined_terms(
         expansions = copy_expansions(W0, b0, potential, bn, all_copies=True)
         copies = copies_term(expansions)
     if not live:  # everything flat (the all-dead 0-gon): F = beta n L - log P(R)
-        L = float(potential.value(jnp.asarray(W0), jnp.asarray(b0))) if on_data else float(population_loss(W0, b0))
+        L = point_loss(W0, b0, potential)
         return FreeEnergyTerms(label, float(n), float(beta), bn * L, 0.0, 0.0, 0.0, 0.0, 0.0, copies, flat, flat_err,
                                numerical, numerical_err, 0.0, 1, L, on_data)
     lap = live_laplace(W0, b0, live, potential=potential, bn=bn, max_shift=max_shift)
     lam_log_n = lap.llc * math.log(n)
     draws, anneal, dead_joint = integrator_defaults(on_data, nongaussian_draws, nongaussian_anneal, dead_joint)
-    joint = dead_joint and bool(dead)
-    ng = ng_err = 0.0
-    if draws:
-        # the exact integral over every copy (both reflections) replaces its Laplace value:
-        # nongaussian = F(exact) - (energy + laplace + prior + orbit + copies [+ flat + numerical if joint])
-        if not on_data:
-            expansions = copy_expansions(W0, b0, None, bn, all_copies=False)
+    joint, ng, ng_err = dead_joint and bool(dead), 0.0, 0.0
+    if draws:  # nongaussian = F(exact) - (energy + laplace + prior + orbit + copies [+ flat + numerical if joint])
+        expansions = expansions if on_data else copy_expansions(W0, b0, None, bn, all_copies=False)
         laplace_value = bn * lap.loss + lap.half_logdet + lap.prior + lap.orbit + copies
         if joint:
             laplace_value = laplace_value + flat + numerical
