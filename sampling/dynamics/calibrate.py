@@ -10,7 +10,7 @@ SGLD time**: ``burnin`` and ``draws`` are counted at a reference step (default e
 scale as reference / eps. The sweep goes down a geometric grid (default eps = 2^-k / (n beta),
 k = 0..8) and checks, per setting:
 
-1. **healthy**: no chain excluded (nan / diverged / escaped; :func:`sampling.dynamics.sgld.summarize_chains`);
+1. **healthy**: no chain excluded (nan / diverged / escaped; :func:`sampling.dynamics.llc_result.summarize_chains`);
 2. **accurate step**: mean MALA acceptance of the same proposal >= ``min_acceptance`` (default 0.99):
    the Metropolis-adjusted Langevin test of the discretisation error would reject < 1% of the moves;
 3. **stationary**: the chains' mean of n beta (L - L*) over the second half of the draws differs from
@@ -37,10 +37,13 @@ ratio). The final estimate is a fresh run (new key) at the chosen setting with t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from sampling.dynamics.llc_result import summarize_chains
 
 __all__ = ["CalibrationSetting", "Calibration", "DEFAULT_EPS_SCALES", "ESTIMATE_EPS_SCALES", "choose_setting",
            "sweep_setting"]
@@ -152,13 +155,16 @@ def _jf(x):
 
 
 def sweep_setting(losses, accept, loss_star, *, eps, gamma, nbeta, burnin, d, min_acceptance, plateau_rtol,
-                  summarize, max_excluded_fraction=0.0, **summary_kwargs) -> CalibrationSetting:
-    """Checks 1-3 of one sweep setting from its raw traces (``summarize`` =
-    :func:`sampling.dynamics.sgld.summarize_chains`). ``max_excluded_fraction``: check 1 tolerates
-    that fraction of excluded chains (0 for one centre; pooled chains of many centres along a
-    trajectory, where some centres are not minima, use more)."""
-    llc, _, se, chain_llc, healthy, diag = summarize(losses, accept, loss_star, nbeta=nbeta, burnin=burnin, d=d,
-                                                     min_acceptance=min_acceptance, **summary_kwargs)
+                  max_excluded_fraction=0.0, divergence_threshold=None, escape_tol=1.0,
+                  block=1) -> CalibrationSetting:
+    """Checks 1-3 of one sweep setting from its raw traces (chain health by
+    :func:`sampling.dynamics.llc_result.summarize_chains` with ``divergence_threshold``, ``escape_tol``
+    and ``block``). ``max_excluded_fraction``: check 1 tolerates that fraction of excluded chains (0 for
+    one centre; pooled chains of many centres along a trajectory, where some centres are not minima,
+    use more)."""
+    llc, _, se, chain_llc, healthy, diag = summarize_chains(
+        losses, accept, loss_star, nbeta=nbeta, burnin=burnin, d=d, min_acceptance=min_acceptance,
+        divergence_threshold=divergence_threshold, escape_tol=escape_tol, block=block)
     draws = nbeta * (np.asarray(losses, dtype=np.float64)[:, burnin:] - loss_star)
     h = draws.shape[1] // 2
     with np.errstate(invalid="ignore"):
@@ -194,8 +200,6 @@ def _agree(a: CalibrationSetting, b: CalibrationSetting, rtol: float) -> bool:
 def choose_setting(settings: list[CalibrationSetting], *, plateau_rtol: float) -> tuple[list, int | None, str]:
     """Check 4 and the choice (module docstring). ``settings`` ordered gamma ascending, eps descending.
     Returns (settings with ``on_plateau`` filled in, chosen index or None, reason)."""
-    import dataclasses
-
     out = list(settings)
     gammas = sorted({s.gamma for s in settings})
     per_gamma = []

@@ -49,7 +49,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kgon.validation import check_int
+from kgon.validation import check_float, check_int
 from sampling.data import Dataset, key_data
 from sampling.dynamics.calibrate import (
     DEFAULT_EPS_SCALES,
@@ -58,15 +58,10 @@ from sampling.dynamics.calibrate import (
     choose_setting,
     sweep_setting,
 )
-from sampling.dynamics.sgld import (
-    LLCResult,
-    _check_float,
-    as_typed_key,
-    chain_runner,
-    default_nbeta,
-    estimate_llc,
-    summarize_chains,
-)
+from sampling.dynamics.llc import estimate_llc
+from sampling.dynamics.llc_result import LLCResult, summarize_chains
+from sampling.dynamics.sgld import as_typed_key, chain_runner, default_nbeta
+from sampling.dynamics.sgld_config import SGLDConfig
 from sampling.fast_potential import EmpiricalPotential, dense_loss, empirical_potential
 
 __all__ = [
@@ -106,7 +101,7 @@ def move_free_biases(W, b, *, free_bias: float = -1.0, tol: float = 1e-7) -> tup
     fires (b_i <= -max(0, max_j W_i.W_j) + tol) get b_i = -max(0, max_j W_i.W_j) + free_bias. Other
     entries are unchanged; L(W, b) is unchanged. ``free_bias`` must be negative.
     """
-    free_bias = _check_float("free_bias", free_bias)
+    free_bias = check_float("free_bias", free_bias)
     if free_bias >= 0:
         raise ValueError(f"`free_bias` must be negative; got {free_bias!r}.")
     W = np.array(W, dtype=np.float64)
@@ -152,8 +147,8 @@ def refine_center(W, b, dataset: Dataset | EmpiricalPotential, *, lr: float = 0.
     Returns ``(W, b, L_n, |grad L_n|, steps)``. Raises ``ValueError`` if the iteration does not reach
     ``tol`` within ``max_steps`` (the point is then not near a critical point of L_n).
     """
-    lr = _check_float("lr", lr, positive=True)
-    tol = _check_float("tol", tol, positive=True)
+    lr = check_float("lr", lr, positive=True)
+    tol = check_float("tol", tol, positive=True)
     max_steps = check_int("max_steps", max_steps, minimum=1)
     pot = dataset if isinstance(dataset, EmpiricalPotential) else empirical_potential(dataset)
     w0 = (jnp.asarray(W, dtype=jnp.float64), jnp.asarray(b, dtype=jnp.float64))
@@ -195,21 +190,12 @@ def tms_llc(
     b,
     dataset: Dataset,
     *,
-    nbeta: float | None = None,
-    eps: float | None = None,
-    gamma: float = 1.0,
-    chains: int = 64,
-    burnin: int | None = None,
-    draws: int | None = None,
-    batch_size: int | None = None,
+    calibrate: bool = False,
+    config: SGLDConfig | None = None,
     refine: bool = True,
     free_bias: float | None = -1.0,
-    init_noise: float = 0.0,
     burnin_tau: float = 3.0,
     draws_tau: float = 10.0,
-    calibrate: bool = False,
-    eps_grid=None,
-    estimator: str | None = None,
 ) -> LLCResult:
     """SGLD estimate of the LLC of the TMS at (W, b) for a data set (module docstring).
 
@@ -220,36 +206,29 @@ def tms_llc(
         The centre, e.g. a catalogue point's ``W`` and ``b``.
     dataset : Dataset
         The data D_n (:func:`sampling.make_dataset`).
-    nbeta : float, keyword-only
-        n beta; default n / log n.
-    eps : float, keyword-only
-        SGLD step; default ``DEFAULT_EPS_SCALE / nbeta`` = 0.02 / (n beta).
-    gamma, chains, batch_size, init_noise : keyword-only
-        As in :func:`sampling.estimate_llc` (defaults 1, 64, full batch, 0). Many short chains rather
-        than few long ones: see "chain length" in the module docstring.
-    burnin, draws : int, keyword-only
-        Default: ``burnin_tau`` and ``draws_tau`` relaxation times tau of the slowest curved direction
-        (module docstring, "chain length").
-    burnin_tau, draws_tau : float, keyword-only
-        Defaults 3 and 10.
+    calibrate : bool, keyword-only
+        Choose eps by the calibration sweep of :func:`sampling.estimate_llc`; ``burnin`` and ``draws``
+        (by default from the relaxation time at the default eps) are the steps at the default eps
+        (``config.reference_eps``), and every step size runs the same SGLD time eps x steps.
+    config : SGLDConfig, keyword-only
+        SGLD settings (:class:`sampling.SGLDConfig`). Defaults here: n beta = n / log n, eps =
+        ``DEFAULT_EPS_SCALE / nbeta`` = 0.02 / (n beta), 64 chains (many short chains rather than few
+        long ones: "chain length" in the module docstring), ``burnin`` and ``draws`` ``burnin_tau`` and
+        ``draws_tau`` relaxation times of the slowest curved direction; the rest as in
+        :func:`sampling.estimate_llc`.
     refine : bool, keyword-only
         Move the centre to the empirical critical point first (default True).
     free_bias : float or None, keyword-only
         Move free biases to this depth first (default -1; None: leave them).
-    calibrate : bool, keyword-only
-        Choose eps by the calibration sweep of :func:`sampling.estimate_llc` (``eps_grid``: the steps
-        tried, default 2^-k / (n beta), k = 0..7); ``burnin`` and ``draws`` (by default from the
-        relaxation time at the default eps) are the steps at the default eps, and every step size runs
-        the same SGLD time eps x steps.
-    estimator : {"plain", "two_temperature"} or None, keyword-only
-        As in :func:`sampling.estimate_llc` (default: two-temperature when calibrated, plain otherwise).
+    burnin_tau, draws_tau : float, keyword-only
+        Defaults 3 and 10.
 
     Returns
     -------
     LLCResult
-        ``config`` additionally records ``refined``, ``refine_grad_norm``, ``refine_steps``,
-        ``free_bias``, ``center_W`` and ``center_b`` (the centre actually used), ``slowest_curvature``
-        and ``relaxation_steps``.
+        ``context`` records ``refined``, ``refine_grad_norm``, ``refine_steps``, ``free_bias``,
+        ``center_W`` and ``center_b`` (the centre actually used), ``slowest_curvature`` and
+        ``relaxation_steps``.
     """
     if not isinstance(dataset, Dataset):
         raise ValueError(f"`dataset` must be a sampling.Dataset; got {type(dataset).__name__}.")
@@ -257,15 +236,14 @@ def tms_llc(
     b = np.asarray(b, dtype=np.float64)
     if W.ndim != 2 or b.shape != (W.shape[1],) or W.shape[1] != dataset.c:
         raise ValueError(f"`W` and `b` must have shapes (r, {dataset.c}) and ({dataset.c},); got {W.shape}, {b.shape}.")
-    if nbeta is None:
-        nbeta = default_nbeta(dataset.n)
-    nbeta = _check_float("nbeta", nbeta, positive=True)
+    config = SGLDConfig() if config is None else config
     if not isinstance(calibrate, bool):
         raise ValueError(f"`calibrate` must be True or False; got {calibrate!r}.")
-    if calibrate and eps is not None:
-        raise ValueError(f"`eps` is chosen by the calibration; got eps={eps!r} with calibrate=True.")
-    if eps is None:
-        eps = DEFAULT_EPS_SCALE / nbeta  # also sets the chain length (relaxation times) when calibrating
+    if calibrate and config.eps is not None:
+        raise ValueError(f"`eps` is chosen by the calibration; got eps={config.eps!r} with calibrate=True.")
+    nbeta = default_nbeta(dataset.n) if config.nbeta is None else config.nbeta
+    # the default step also sets the chain length (relaxation times) when calibrating
+    eps = DEFAULT_EPS_SCALE / nbeta if config.eps is None else config.eps
     if free_bias is not None:
         W, b = move_free_biases(W, b, free_bias=free_bias)
     pot = empirical_potential(dataset)
@@ -274,27 +252,25 @@ def tms_llc(
         W, b, _, gn, k = refine_center(W, b, pot)
         info.update(refine_grad_norm=gn, refine_steps=k)
     w_star = (jnp.asarray(W), jnp.asarray(b))
-    if burnin is None or draws is None:
-        h_slow, tau = relaxation_time(W, b, pot, nbeta=nbeta, eps=eps)
-    else:
-        h_slow, tau = None, None
+    burnin, draws = config.burnin, config.draws
+    h_slow, tau = relaxation_time(W, b, pot, nbeta=nbeta, eps=eps) if burnin is None or draws is None else (None, None)
     if burnin is None:
-        burnin = int(math.ceil(_check_float("burnin_tau", burnin_tau, nonneg=True) * tau))
+        burnin = int(math.ceil(check_float("burnin_tau", burnin_tau, minimum=0.0) * tau))
     if draws is None:
-        draws = max(1, int(math.ceil(_check_float("draws_tau", draws_tau, positive=True) * tau)))
+        draws = max(1, int(math.ceil(check_float("draws_tau", draws_tau, positive=True) * tau)))
     info.update(slowest_curvature=h_slow, relaxation_steps=tau)
-    cal = dict(calibrate=True, eps_grid=eps_grid, reference_eps=eps) if calibrate else dict(eps=eps)
-    cal["estimator"] = estimator
-    if batch_size is None:
-        res = estimate_llc(rng_key, tms_loss, w_star, pot, n=dataset.n, nbeta=nbeta, gamma=gamma,
-                           chains=chains, burnin=burnin, draws=draws, init_noise=init_noise, **cal)
+    config = dataclasses.replace(
+        config, nbeta=nbeta, burnin=burnin, draws=draws, chains=64 if config.chains is None else config.chains,
+        eps=None if calibrate else eps,
+        reference_eps=(config.reference_eps or eps) if calibrate else config.reference_eps)
+    if config.batch_size is None:
+        res = estimate_llc(rng_key, tms_loss, w_star, pot, n=dataset.n, calibrate=calibrate, config=config)
     else:
         data = (jnp.asarray(dataset.features), jnp.asarray(dataset.mu))
-        res = estimate_llc(rng_key, tms_minibatch_loss, w_star, data, n=dataset.n, nbeta=nbeta,
-                           gamma=gamma, chains=chains, burnin=burnin, draws=draws, batch_size=batch_size,
-                           init_noise=init_noise, **cal)
-    config = res.config.with_context(**info, free_bias=free_bias, center_W=W.tolist(), center_b=b.tolist())
-    return dataclasses.replace(res, config=config)
+        res = estimate_llc(rng_key, tms_minibatch_loss, w_star, data, n=dataset.n, calibrate=calibrate,
+                           config=config)
+    context = dict(res.context, **info, free_bias=free_bias, center_W=W.tolist(), center_b=b.tolist())
+    return dataclasses.replace(res, context=context)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -392,15 +368,9 @@ def llc_trajectory(
     *,
     checkpoints=None,
     centers=None,
-    nbeta: float | None = None,
-    eps: float | None = None,
-    gamma: float = 1.0,
-    chains: int = 4,
-    burnin: int = 0,
-    draws: int = 500,
-    chunk: int = 128,
-    escape_tol: float = 1.0,
     calibrate: bool | None = None,
+    config: SGLDConfig | None = None,
+    chunk: int = 128,
     calibration_centers: int = 16,
 ) -> TrajectoryLLC:
     """SGLD LLC at the checkpoints of SGD runs, the paper's setting by default (module docstring).
@@ -414,78 +384,89 @@ def llc_trajectory(
         or these checkpoint indices.
     centers : array of int, shape (M, 2), keyword-only
         Explicit (run, checkpoint index) pairs instead of ``checkpoints``.
-    nbeta : float, keyword-only
-        Default n / log n with n the training-set size.
-    eps, gamma, chains, burnin, draws : keyword-only
-        SGLD settings (defaults: calibrated eps, 1, 4, 0, 500; eps = 1e-3 is the paper's).
     calibrate : bool, keyword-only
         Choose one eps for all centres by the calibration sweep (:mod:`sampling.dynamics.calibrate`) on
         up to ``calibration_centers`` evenly spaced centres, their chains pooled (check 1 tolerates 25%
         excluded chains: plateaus at points that are not minima of L_n lose chains). Default: on when
-        ``eps`` is not given. If no step passes, every estimate is NaN and ``reason`` says why.
+        ``config.eps`` is not given. If no step passes, every estimate is NaN and ``reason`` says why.
+    config : SGLDConfig, keyword-only
+        SGLD settings (:class:`sampling.SGLDConfig`; used: nbeta, eps, gamma, chains, burnin, draws,
+        escape_tol and the calibration's eps_grid, calibration_acceptance, plateau_rtol,
+        sweep_fraction, reference_eps). Defaults here: n beta = n / log n with n the training-set size,
+        eps = 1e-3 (the paper's) when not calibrated, 4 chains, burnin 0, draws 500 (at the reference
+        step when calibrated), eps grid 2^-k / (n beta), k = 0..7.
     chunk : int, keyword-only
         Centres per compiled batch (memory bound).
-    escape_tol : float, keyword-only
-        Health threshold, as in :func:`sampling.estimate_llc`.
 
     Returns
     -------
     TrajectoryLLC
     """
     cfg = result.config
+    config = SGLDConfig() if config is None else config
     if calibrate is None:
-        calibrate = eps is None
+        calibrate = config.eps is None
     if not isinstance(calibrate, bool):
         raise ValueError(f"`calibrate` must be True, False or None; got {calibrate!r}.")
-    if calibrate and eps is not None:
-        raise ValueError(f"`eps` is chosen by the calibration; got eps={eps!r} with calibrate=True.")
+    if calibrate and config.eps is not None:
+        raise ValueError(f"`eps` is chosen by the calibration; got eps={config.eps!r} with calibrate=True.")
     calibration_centers = check_int("calibration_centers", calibration_centers, minimum=1)
-    eps = _check_float("eps", 1e-3 if eps is None else eps, positive=True)
-    gamma = _check_float("gamma", gamma, nonneg=True)
-    chains = check_int("chains", chains, minimum=1)
-    burnin = check_int("burnin", burnin, minimum=0)
-    draws = check_int("draws", draws, minimum=1)
     chunk = check_int("chunk", chunk, minimum=1)
-    if nbeta is None:
-        nbeta = default_nbeta(cfg.n)
-    nbeta = _check_float("nbeta", nbeta, positive=True)
+    config = dataclasses.replace(
+        config, nbeta=default_nbeta(cfg.n) if config.nbeta is None else config.nbeta,
+        eps=1e-3 if config.eps is None else config.eps, chains=4 if config.chains is None else config.chains,
+        burnin=0 if config.burnin is None else config.burnin, draws=500 if config.draws is None else config.draws)
     R, K = result.train_loss.shape
-    if centers is not None:
-        pairs = np.asarray(centers, dtype=int).reshape(-1, 2)
-        if pairs.size and (pairs[:, 0].min() < 0 or pairs[:, 0].max() >= R or pairs[:, 1].min() < 0
-                           or pairs[:, 1].max() >= K):
-            raise ValueError(f"`centers` must be (run, checkpoint) pairs in 0..{R - 1} x 0..{K - 1}.")
-        pairs = np.unique(pairs, axis=0)
-        run_of, ck_of = pairs[:, 0], pairs[:, 1]
-    else:
-        idx = _select_indices(K, checkpoints)
-        run_of = np.repeat(np.arange(R), idx.size)
-        ck_of = np.tile(idx, R)
-    pots = [empirical_potential(Dataset(features=result.features[i], mu=result.mu[i], c=cfg.c, n=cfg.n))
-            for i in range(R)]
-    stacked = _stack_potentials(pots)
+    run_of, ck_of = _centers(R, K, centers, checkpoints)
+    stacked = _stack_potentials([empirical_potential(Dataset(features=result.features[i], mu=result.mu[i], c=cfg.c,
+                                                                 n=cfg.n)) for i in range(R)])
     Wc = result.W[run_of, ck_of]
     bc = result.b[run_of, ck_of]
     ok = np.all(np.isfinite(Wc), axis=(1, 2)) & np.all(np.isfinite(bc), axis=1)
     M = run_of.size
-    keys = jax.random.split(as_typed_key(rng_key), (max(M, 1), chains))
+    keys = jax.random.split(as_typed_key(rng_key), (max(M, 1), config.chains))
     todo = np.nonzero(ok)[0]
+    d = cfg.r * cfg.c + cfg.c
     calibration, reason = None, ""
     if calibrate and todo.size:
         sub = todo[np.unique(np.round(np.linspace(0, todo.size - 1, min(calibration_centers, todo.size))).astype(int))]
         width = min(chunk, todo.size)  # the final run's batch shape: one compilation for both
         pad = np.concatenate([sub, np.full(max(0, width - sub.size), sub[-1])])
         calibration = _calibrate_trajectory(keys[pad], Wc[pad], bc[pad], jax.tree_util.tree_map(
-            lambda a: a[run_of[pad]], stacked), nbeta=nbeta, gamma=gamma, burnin=burnin, draws=draws,
-            d=cfg.r * cfg.c + cfg.c, escape_tol=escape_tol, used=sub.size)
+            lambda a: a[run_of[pad]], stacked), config, d=d, used=sub.size)
         if calibration.chosen is None:
             reason = calibration.reason
             todo = todo[:0]
         else:  # the same SGLD time at the chosen step
-            eps = calibration.eps
-            burnin = int(math.ceil(burnin * calibration.reference_eps / eps))
-            draws = max(1, int(math.ceil(draws * calibration.reference_eps / eps)))
-    T = burnin + draws
+            ref, eps = calibration.reference_eps, calibration.eps
+            config = dataclasses.replace(config, eps=eps, burnin=int(math.ceil(config.burnin * ref / eps)),
+                                         draws=max(1, int(math.ceil(config.draws * ref / eps))))
+    losses, accept, lstar = _run_centers(keys, Wc, bc, stacked, run_of, todo, config, chunk)
+    out = _summarize_centers(losses, accept, lstar, run_of, ck_of, todo, (R, K), config, d)
+    record = {"nbeta": config.nbeta, "n": cfg.n, "eps": config.eps, "gamma": config.gamma, "chains": config.chains,
+              "burnin": config.burnin, "draws": config.draws, "escape_tol": config.escape_tol, "centers": int(M),
+              "calibrated": bool(calibrate)}
+    return TrajectoryLLC(steps=np.asarray(result.steps), **out, config=record, seed=key_data(rng_key),
+                         calibration=calibration, reason=reason)
+
+
+def _centers(R: int, K: int, centers, checkpoints) -> tuple[np.ndarray, np.ndarray]:
+    """(run index, checkpoint index) of every centre, from ``centers`` or ``checkpoints``."""
+    if centers is not None:
+        pairs = np.asarray(centers, dtype=int).reshape(-1, 2)
+        if pairs.size and (pairs[:, 0].min() < 0 or pairs[:, 0].max() >= R or pairs[:, 1].min() < 0
+                           or pairs[:, 1].max() >= K):
+            raise ValueError(f"`centers` must be (run, checkpoint) pairs in 0..{R - 1} x 0..{K - 1}.")
+        pairs = np.unique(pairs, axis=0)
+        return pairs[:, 0], pairs[:, 1]
+    idx = _select_indices(K, checkpoints)
+    return np.repeat(np.arange(R), idx.size), np.tile(idx, R)
+
+
+def _run_centers(keys, Wc, bc, stacked, run_of, todo, config: SGLDConfig, chunk: int):
+    """Loss and acceptance traces (M, chains, T) and L_n(w*) (M,) of the centres ``todo`` (NaN elsewhere),
+    in batches of ``chunk`` centres padded to one shape (one compilation)."""
+    M, chains, T = run_of.size, config.chains, config.burnin + config.draws
     losses = np.full((M, chains, T), np.nan)
     accept = np.full((M, chains, T), np.nan)
     lstar = np.full(M, np.nan)
@@ -496,10 +477,17 @@ def llc_trajectory(
         pad = np.concatenate([sel, np.full(size - sel.size, sel[-1])])  # fixed shape: compile once
         data = jax.tree_util.tree_map(lambda a: a[run_of[pad]], stacked)
         w_star = (jnp.asarray(Wc[pad]), jnp.asarray(bc[pad]))
-        L, A, Ls = run(keys[pad], w_star, data, eps, gamma, nbeta, 1.0, 0.0)
+        L, A, Ls = run(keys[pad], w_star, data, config.eps, config.gamma, config.nbeta, 1.0, 0.0)
         losses[sel] = np.asarray(L)[: sel.size]
         accept[sel] = np.asarray(A)[: sel.size]
         lstar[sel] = np.asarray(Ls)[: sel.size]
+    return losses, accept, lstar
+
+
+def _summarize_centers(losses, accept, lstar, run_of, ck_of, todo, shape, config: SGLDConfig, d: int) -> dict:
+    """The per-checkpoint fields of :class:`TrajectoryLLC` from the traces of the centres."""
+    R, K = shape
+    chains = config.chains
     computed = np.zeros((R, K), dtype=bool)
     llc = np.full((R, K), np.nan)
     se = np.full((R, K), np.nan)
@@ -507,35 +495,32 @@ def llc_trajectory(
     healthy = np.zeros((R, K, chains), dtype=bool)
     acc = np.full((R, K), np.nan)
     reasons = {"nan": 0, "diverged": 0, "escaped": 0}
-    d = cfg.r * cfg.c + cfg.c
     computed[run_of, ck_of] = True
     for j in todo:
         i, k = run_of[j], ck_of[j]
-        v, _, e, cl, h, diag = summarize_chains(losses[j], accept[j], lstar[j], nbeta=nbeta, burnin=burnin, d=d,
-                                                escape_tol=escape_tol)
+        v, _, e, cl, h, diag = summarize_chains(losses[j], accept[j], lstar[j], nbeta=config.nbeta,
+                                                burnin=config.burnin, d=d, escape_tol=config.escape_tol)
         llc[i, k], se[i, k], chain_llc[i, k], healthy[i, k], acc[i, k] = v, e, cl, h, diag.acceptance_mean
         reasons["nan"] += len(diag.nan_chains)
         reasons["diverged"] += len(diag.diverged_chains)
         reasons["escaped"] += len(diag.escaped_chains)
-    config = {"nbeta": nbeta, "n": cfg.n, "eps": eps, "gamma": gamma, "chains": chains, "burnin": burnin,
-              "draws": draws, "escape_tol": escape_tol, "centers": int(M), "calibrated": bool(calibrate)}
-    return TrajectoryLLC(
-        steps=np.asarray(result.steps), computed=computed, llc=llc, llc_se=se, chain_llc=chain_llc,
-        healthy=healthy, acceptance=acc, reasons=reasons, config=config, seed=key_data(rng_key),
-        calibration=calibration, reason=reason,
-    )
+    return dict(computed=computed, llc=llc, llc_se=se, chain_llc=chain_llc, healthy=healthy, acceptance=acc,
+                reasons=reasons)
 
 
-def _calibrate_trajectory(keys, Wc, bc, data, *, nbeta, gamma, burnin, draws, d, escape_tol, used,
-                          sweep_fraction=0.4, min_acceptance=0.99, plateau_rtol=0.01):
+def _calibrate_trajectory(keys, Wc, bc, data, config: SGLDConfig, *, d, used):
     """One eps for many centres: the calibration sweep of :mod:`sampling.dynamics.calibrate` with the
     chains of the first ``used`` centres pooled (n beta (L - L_n(w*_m)) per centre m; the rest is
     padding to the final run's batch shape)."""
-    ref = DEFAULT_REFERENCE_SCALE / nbeta
+    nbeta, gamma, burnin, draws = config.nbeta, config.gamma, config.burnin, config.draws
+    sweep_fraction, plateau_rtol = config.sweep_fraction, config.plateau_rtol
+    min_acceptance, escape_tol = config.calibration_acceptance, config.escape_tol
+    ref = DEFAULT_REFERENCE_SCALE / nbeta if config.reference_eps is None else config.reference_eps
+    grid = config.eps_grid if config.eps_grid is not None else [x / nbeta for x in DEFAULT_EPS_SCALES]
     w_star = (jnp.asarray(Wc), jnp.asarray(bc))
     settings, total = [], 0
     t0 = time.perf_counter()
-    for e in sorted((x / nbeta for x in DEFAULT_EPS_SCALES), reverse=True):
+    for e in sorted(grid, reverse=True):
         # the same SGLD time for every step size: burnin and draws are counted at eps = ref
         b_s = int(math.ceil(sweep_fraction * burnin * ref / e))
         d_s = max(2, int(math.ceil(sweep_fraction * draws * ref / e)))
@@ -545,8 +530,8 @@ def _calibrate_trajectory(keys, Wc, bc, data, *, nbeta, gamma, burnin, draws, d,
         C = L.shape[0] * L.shape[1]
         settings.append(sweep_setting(L.reshape(C, -1), np.asarray(A)[:used].reshape(C, -1), 0.0, eps=e, gamma=gamma,
                                       nbeta=nbeta, burnin=b_s, d=d, min_acceptance=min_acceptance,
-                                      plateau_rtol=plateau_rtol, summarize=summarize_chains,
-                                      max_excluded_fraction=0.25, escape_tol=escape_tol))
+                                      plateau_rtol=plateau_rtol, max_excluded_fraction=0.25,
+                                      escape_tol=escape_tol))
         settings[-1] = dataclasses.replace(settings[-1], steps=b_s + d_s)
         total += C * (b_s + d_s)
         out, ch, _ = choose_setting(settings, plateau_rtol=plateau_rtol)

@@ -9,7 +9,7 @@ occupancy summary as the record, the draws as ``<key>.nc``, the occupancy table 
 each file written atomically, the record last), so an interrupted run resumes at the first missing n
 and changing a setting re-runs the task.
 
-InferenceData layout (one file per n):
+The draws are stored as InferenceData (:mod:`sampling.mcmc.idata`); layout (one file per n):
 
 - ``posterior``: ``W`` (chain, draw, hidden, feature), ``b`` (chain, draw, feature), ``loss``
   (chain, draw), ``phase`` (chain, draw; integer code into the attribute ``phase_labels``);
@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import csv
 import io as _io
-import warnings
 from pathlib import Path
 
+import jax
 import numpy as np
+from tqdm.auto import tqdm
 
-from kgon.io import ResultStore, dumps_json, put_args, refuse_legacy, write_atomic, write_text_atomic
+from kgon.io import ResultStore, put_args, refuse_legacy, write_text_atomic
+from sampling.mcmc.idata import to_inference_data, write_idata, write_netcdf
+from sampling.mcmc.occupancy import OccupancyConfig, run_occupancy
 
 __all__ = [
     "LEGACY_PATTERNS",
@@ -44,57 +47,6 @@ __all__ = [
 ]
 
 
-def _arviz():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import arviz as az
-    return az
-
-
-def to_inference_data(res, occupancy=None):
-    """arviz InferenceData of a :class:`sampling.NutsResult` or :class:`sampling.TemperingResult`.
-
-    ``occupancy`` (an OccupancyResult) adds its occupancy and configuration as attributes.
-    """
-    az = _arviz()
-    W, b, loss = np.asarray(res.W), np.asarray(res.b), np.asarray(res.loss)
-    post = {"W": W, "b": b, "loss": loss}
-    attrs = {"n": int(res.n), "c": int(res.c), "r": int(res.r)}
-    if getattr(res, "labels", None) is not None:
-        labels = np.asarray(res.labels)
-        names = sorted(set(labels.ravel().tolist()))
-        code = {nm: k for k, nm in enumerate(names)}
-        post["phase"] = np.vectorize(code.get, otypes=[np.int64])(labels)
-        attrs["phase_labels"] = dumps_json(names)
-    beta = float(getattr(res.config, "beta", 1.0))
-    lp = -0.5 * (np.sum(W**2, axis=(-2, -1)) + np.sum(b**2, axis=-1)) - beta * res.n * loss
-    stats = {"diverging": np.asarray(res.diverging, dtype=bool), "lp": lp}
-    if hasattr(res, "accept_prob") and np.ndim(res.accept_prob) == 2:
-        stats["acceptance_rate"] = np.asarray(res.accept_prob)
-        stats["n_steps"] = np.asarray(res.num_steps)
-    attrs["config"] = dumps_json(res.config)
-    if occupancy is not None:
-        attrs["occupancy"] = dumps_json(occupancy)
-        attrs["method"] = occupancy.method
-    pt = getattr(res, "pt", None)
-    if pt is not None:
-        attrs["betas"] = dumps_json(pt.betas)
-        attrs["swap_rate"] = dumps_json(pt.swap_rate)
-        attrs["round_trips"] = dumps_json(pt.round_trips)
-    dims = {"W": ["hidden", "feature"], "b": ["feature"]}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        idata = az.from_dict(posterior=post, sample_stats=stats, dims=dims, attrs=attrs)
-    if "phase_labels" in attrs:
-        idata.posterior.attrs["phase_labels"] = attrs["phase_labels"]
-    return idata
-
-
-def write_netcdf(idata, path) -> Path:
-    """Write InferenceData to ``path`` (netCDF via h5netcdf) atomically."""
-    return write_atomic(path, lambda p: _write_idata(idata, p))
-
-
 def write_occupancy_csv(result, path) -> Path:
     """Write one row per phase label: n, method, label, occupancy, occupancy_err, rhat_loss,
     ess_loss, divergences (atomically)."""
@@ -107,7 +59,8 @@ def _occupancy_csv_text(result) -> str:
     w.writerow(["n", "method", "label", "occupancy", "occupancy_err", "rhat_loss", "ess_loss", "divergences"])
     for label, occ in result.occupancy.items():
         w.writerow([
-            result.n, result.method, label, repr(float(occ)), repr(float(result.occupancy_err.get(label, float("nan")))),
+            result.n, result.method, label, repr(float(occ)),
+            repr(float(result.occupancy_err.get(label, float("nan")))),
             repr(float(result.rhat_loss)), repr(float(result.ess_loss)), int(result.divergences),
         ])
     return buf.getvalue()
@@ -152,17 +105,13 @@ def posterior_entry(store: ResultStore, config, *, seed: int, catalogue, progres
     ``result`` is ``OccupancyResult.to_dict()`` as stored (the same whether computed now or reused).
     ``catalogue`` is a ``kgon.Catalogue`` or a function returning one (called only when computing).
     """
-    import jax
-
-    import sampling
-
     def compute():
         cat = catalogue() if callable(catalogue) else catalogue
-        res = sampling.run_occupancy(jax.random.fold_in(jax.random.PRNGKey(int(seed)), config.n), config,
+        res = run_occupancy(jax.random.fold_in(jax.random.PRNGKey(int(seed)), config.n), config,
                                      catalogue=cat, progress=progress)
         attachments = {"csv": lambda p: p.write_text(_occupancy_csv_text(res), encoding="utf-8")}
         if res.idata is not None:  # the draws (run_occupancy keeps them by default)
-            attachments["nc"] = lambda p: _write_idata(res.idata, p)
+            attachments["nc"] = lambda p: write_idata(res.idata, p)
         return put_args(res.to_dict(), attachments=attachments)
 
     entry, reused = store.get_or_compute(posterior_store_config(config, seed), compute)
@@ -176,11 +125,7 @@ def posterior_over_n(store: ResultStore, ns, *, seed: int, catalogue, progress: 
 
     The directory must not hold files of the layout before the store (:data:`LEGACY_PATTERNS`).
     """
-    from sampling.mcmc.occupancy import OccupancyConfig
-
     refuse_legacy(store.root, LEGACY_PATTERNS)
-    from tqdm.auto import tqdm
-
     configs = [OccupancyConfig(n=int(n), **settings) for n in ns]  # validates every n before running any
     results, reused = [], 0
     for cfg in tqdm(configs, desc="posterior", unit="n", disable=not progress or len(configs) < 2):
@@ -196,9 +141,3 @@ def read_posterior_store(root) -> list[dict]:
     store = ResultStore(root)
     entries = [e for e in store.list() if isinstance(e.config, dict) and e.config.get("kind") == "posterior"]
     return [e.result for e in sorted(entries, key=lambda e: (e.result["n"], e.key))]
-
-
-def _write_idata(idata, path) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        idata.to_netcdf(str(path), engine="h5netcdf")

@@ -35,7 +35,7 @@ from kgon.io import to_jsonable
 from kgon.validation import check_float, check_int
 from sampling.data import key_data, make_dataset
 from sampling.mcmc.diagnostics import OTHER, PhaseMixingWarning
-from sampling.mcmc.io import to_inference_data
+from sampling.mcmc.idata import to_inference_data
 from sampling.mcmc.nuts import run_nuts
 from sampling.mcmc.tempering import run_tempering
 

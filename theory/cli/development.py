@@ -90,8 +90,8 @@ def run(args) -> int:
     _say(f"SGLD LLC at {result.steps.size} checkpoints x {args.runs} runs "
          f"({'calibrated' if args.calibrate else 'paper setting'})", quiet)
     llc_store = ResultStore(Path(args.out) / "llc-curves") if args.out else None
-    llc = llc_curves(result, seed=args.seed, store=llc_store, chains=args.chains, draws=args.draws,
-                     calibrate=args.calibrate,
+    llc = llc_curves(result, seed=args.seed, store=llc_store, calibrate=args.calibrate,
+                     config=sampling.SGLDConfig(chains=args.chains, draws=args.draws),
                      progress=None if quiet else (lambda i, R: _say(f"LLC curve {i}/{R} done", False)))
     timings["llc_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()

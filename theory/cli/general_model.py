@@ -137,9 +137,10 @@ def run_general_sgd(args) -> int:
 # llc
 
 
-def general_llc(args, point, settings: dict, k_data, k_chain):
+def general_llc(args, point, config, calibrate: bool, k_data, k_chain):
     """The calibrated (or fixed-step) SGLD estimate at ``point`` on the general model (module docstring):
-    an :class:`sampling.LLCResult` whose config carries ``refined = False``."""
+    an :class:`sampling.LLCResult` whose context carries ``refined = False``; ``config`` is the
+    :class:`sampling.SGLDConfig` (eps default 0.02 / (n beta) when not calibrating)."""
     import dataclasses
 
     import sampling
@@ -150,19 +151,11 @@ def general_llc(args, point, settings: dict, k_data, k_chain):
         fail(args, "--batch-size", f"must be an integer in 1..n = {args.n}; got {args.batch_size}.")
     data = make_general_dataset(k_data, args.n, args.c, sparsity=args.sparsity, input_scale=args.input_scale)
     loss_fn = general_loss_fn(_tuple(args.importance))
-    kw = dict(n=args.n, gamma=settings["gamma"], chains=settings["chains"], batch_size=settings["batch_size"])
-    if settings["calibrate"]:
-        kw["calibrate"] = True
-    else:
-        kw["eps"] = settings["eps"] if settings["eps"] is not None else 0.02 / sampling.default_nbeta(args.n)
-    if settings["burnin"] is not None:
-        kw["burnin"] = settings["burnin"]
-    if settings["draws"] is not None:
-        kw["draws"] = settings["draws"]
-    if settings.get("estimator") is not None:
-        kw["estimator"] = settings["estimator"]
-    res = sampling.estimate_llc(k_chain, loss_fn, (point.W, point.b), data.X, **kw)
-    return dataclasses.replace(res, config=res.config.with_context(refined=False, **_model(args)))
+    if not calibrate and config.eps is None:
+        config = dataclasses.replace(config, eps=0.02 / sampling.default_nbeta(args.n))
+    res = sampling.estimate_llc(k_chain, loss_fn, (point.W, point.b), data.X, n=args.n, calibrate=calibrate,
+                                config=config)
+    return dataclasses.replace(res, context=dict(res.context, refined=False, **_model(args)))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -75,24 +75,23 @@ def run(args) -> int:
     if args.calibrate and (args.eps is not None or paper):
         fail(args, "--calibrate", "chooses eps itself: it cannot be combined with --eps or --paper.")
     nbeta = sampling.default_nbeta(args.n)
-    settings = dict(
+    config = sampling.SGLDConfig(
         eps=args.eps if args.eps is not None else (1e-3 if paper else None),
         gamma=args.gamma if args.gamma is not None else 1.0,
         chains=args.chains if args.chains is not None else (4 if paper else 64),
         burnin=args.burnin if args.burnin is not None else (0 if paper else None),
         draws=args.draws if args.draws is not None else (500 if paper else None),
         batch_size=args.batch_size,
-        refine=not (args.no_refine or paper),
-        free_bias=None if paper else -1.0,
-        calibrate=bool(args.calibrate),
         estimator=args.estimator,
     )
+    calibrate = bool(args.calibrate)
     k_data, k_chain = jax.random.split(jax.random.key(args.seed))
     if general_requested(args):  # the general model's empirical loss at the catalogue point, no refinement
-        res = general_llc(args, point, settings, k_data, k_chain)
+        res = general_llc(args, point, config, calibrate, k_data, k_chain)
     else:
         data = make_dataset(k_data, args.n, args.c)
-        res = sampling.tms_llc(k_chain, point.W, point.b, data, **settings)
+        res = sampling.tms_llc(k_chain, point.W, point.b, data, calibrate=calibrate, config=config,
+                               refine=not (args.no_refine or paper), free_bias=None if paper else -1.0)
     theory = float(point.llc) if point.llc is not None and math.isfinite(point.llc) else None
     if general_requested(args):  # the catalogue's lambda is the high-sparsity model's, not this one's
         theory = None
@@ -116,7 +115,8 @@ def run(args) -> int:
         "chain_llc": [_f(x) for x in res.chain_llc],
         "loss_star": res.loss_star,
         "diagnostics": res.diagnostics.to_dict(),
-        "config": {k: v for k, v in res.config.items() if k not in ("center_W", "center_b")},
+        "config": {**res.config.to_dict(), "n": res.n, "d": res.d, "calibrated": res.calibrated,
+                   **{k: v for k, v in res.context.items() if k not in ("center_W", "center_b")}},
         "calibration": None if res.calibration is None else res.calibration.to_dict(),
         "reason": res.reason,
     }
@@ -140,8 +140,9 @@ def run(args) -> int:
     if theory is not None:
         print(f"  catalogue lambda = {theory:g} ({point.llc_method}); relative error {rel:+.2%}" if rel is not None
               else f"  catalogue lambda = {theory:g} ({point.llc_method})")
-    print(f"  eps = {res.config['eps']:.3g}, gamma = {res.config['gamma']:g}, burn-in {res.config['burnin']}, "
-          f"draws {res.config['draws']}, refined centre: {res.config['refined']}")
+    eps = "none chosen" if res.config.eps is None else f"{res.config.eps:.3g}"
+    print(f"  eps = {eps}, gamma = {res.config.gamma:g}, burn-in {res.config.burnin}, "
+          f"draws {res.config.draws}, refined centre: {res.context.get('refined', False)}")
     print(f"  MALA acceptance {d.acceptance_mean:.4f}; excluded chains: "
           + (", ".join(f"{c} ({r})" for c, r in d.excluded) or "none"))
     for w in d.warnings:

@@ -33,8 +33,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
+
+from kgon.validation import check_int
+from sampling import SGLDConfig, default_nbeta, empirical_potential, sgld_step
+from sampling.dynamics.trajectory import tms_loss
+from theory.development.alignment import align_runs
 
 __all__ = ["CovarianceSpectra", "covariance_spectra", "jump_statistic", "sgld_covariance", "top_eigen"]
 
@@ -42,8 +49,6 @@ __all__ = ["CovarianceSpectra", "covariance_spectra", "jump_statistic", "sgld_co
 def top_eigen(X, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Top-k eigenvalues (descending) and eigenvectors (D, k) of the sample covariance of the rows of
     ``X`` (R, D), by Lanczos on a matrix-free operator (module docstring)."""
-    from kgon.validation import check_int
-
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[0] < 2:
         raise ValueError(f"`X` must be (R, D) with R >= 2 samples; got shape {X.shape}.")
@@ -157,8 +162,6 @@ def covariance_spectra(W, b, steps, *, k: int = 3, align: bool = True, reference
     min_step : int, keyword-only
         Ignore jumps before this step (default 100).
     """
-    from theory.development.alignment import align_runs
-
     W = np.asarray(W, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     steps = np.asarray(steps)
@@ -189,35 +192,31 @@ def covariance_spectra(W, b, steps, *, k: int = 3, align: bool = True, reference
                                      "aligned": bool(align), "reference": int(reference), "runs": int(X.shape[0])})
 
 
-def sgld_covariance(rng_key, W, b, dataset, *, k: int = 3, chains: int = 64, burnin: int = 500,
-                    draws: int = 10, thin: int = 100, eps: float = 1e-3, gamma: float = 1.0,
-                    nbeta: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sgld_covariance(rng_key, W, b, dataset, *, k: int = 3, thin: int = 100,
+                    config: SGLDConfig | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-k covariance eigenpairs of SGLD draws at a fixed parameter (module docstring).
 
-    ``chains`` chains start at (W, b), run ``burnin`` steps, then keep one draw every ``thin`` steps
-    (``draws`` per chain); the SGLD step is :func:`sampling.sgld_step` on the exact empirical loss of
-    ``dataset`` (full batch) with the usual localisation gamma and inverse temperature n beta
-    (default n / log n). Returns ``(eigenvalues (k,), eigenvectors (D, k), draws (chains * draws, D))``.
+    ``config.chains`` chains (default 64, at least 2) start at (W, b), run ``config.burnin`` steps
+    (default 500), then keep one draw every ``thin`` steps (``config.draws`` per chain, default 10); the
+    SGLD step is :func:`sampling.sgld_step` on the exact empirical loss of ``dataset`` (full batch) with
+    the localisation ``config.gamma`` (default 1), step ``config.eps`` (default 1e-3) and inverse
+    temperature ``config.nbeta`` (default n / log n). Returns ``(eigenvalues (k,), eigenvectors (D, k),
+    draws (chains * draws, D))``.
     """
-    import jax
-    import jax.numpy as jnp
-
-    import sampling
-    from kgon.validation import check_int
-    from sampling.dynamics.trajectory import tms_loss
-
-    chains = check_int("chains", chains, minimum=2)
-    burnin = check_int("burnin", burnin, minimum=0)
-    draws = check_int("draws", draws, minimum=1)
+    config = SGLDConfig() if config is None else config
+    chains = check_int("chains", 64 if config.chains is None else config.chains, minimum=2)
+    burnin = 500 if config.burnin is None else config.burnin
+    draws = 10 if config.draws is None else config.draws
+    eps = 1e-3 if config.eps is None else config.eps
+    gamma = config.gamma
     thin = check_int("thin", thin, minimum=1)
-    if nbeta is None:
-        nbeta = sampling.default_nbeta(dataset.n)
-    pot = sampling.empirical_potential(dataset)
+    nbeta = default_nbeta(dataset.n) if config.nbeta is None else config.nbeta
+    pot = empirical_potential(dataset)
     w_star = (jnp.asarray(W, dtype=jnp.float64), jnp.asarray(b, dtype=jnp.float64))
     grad = jax.grad(lambda w: tms_loss(w, pot))
 
     def step(w, key):
-        return sampling.sgld_step(key, w, grad(w), w_star, eps=eps, gamma=gamma, nbeta=nbeta), None
+        return sgld_step(key, w, grad(w), w_star, eps=eps, gamma=gamma, nbeta=nbeta), None
 
     def block(w, key, n):
         w, _ = jax.lax.scan(step, w, jax.random.split(key, n))

@@ -20,11 +20,21 @@ Plateau ends use log10 of the step; a plateau starting at step 0 starts at log10
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
 
+import jax
 import numpy as np
+
+from kgon.io import put_args
+from kgon.validation import check_int
+from sampling import SGLDConfig, llc_trajectory
+from sampling.dynamics.sgd import sgd_run_key
+from theory.development.covariance import covariance_spectra
+from theory.development.essential_dynamics import essential_dynamics, tms_probe_outputs
+from theory.development.stages import detect_milestones
 
 __all__ = ["DetectionScore", "DevelopmentEvaluation", "evaluate_development", "llc_curves", "score_near_transitions",
            "score_on_plateaus", "stage_bracketing"]
@@ -115,27 +125,27 @@ def score_near_transitions(detections, transitions, *, transition_window: float 
                           config={"transition_window": transition_window})
 
 
-def llc_curves(result, *, seed: int = 0, store=None, eps: float = 1e-3, gamma: float = 1.0, chains: int = 4,
-               draws: int = 500, calibrate: bool = False, progress=None) -> dict:
+def llc_curves(result, *, seed: int = 0, store=None, calibrate: bool = False, config: SGLDConfig | None = None,
+               progress=None) -> dict:
     """SGLD LLC at every checkpoint of every run (:func:`sampling.llc_trajectory`, the paper's setting by
-    default: eps = 1e-3), one run at a time, each stored in ``store`` (a :class:`kgon.io.ResultStore`;
-    ``tmsphase development --out DIR`` uses ``DIR/llc-curves``) as it finishes, keyed by the SGD runs,
-    the run's seed and the SGLD settings, and reused by a later call with the same settings. With
+    default: eps = 1e-3, gamma = 1, 4 chains, 500 draws), one run at a time, each stored in ``store`` (a
+    :class:`kgon.io.ResultStore`; ``tmsphase development --out DIR`` uses ``DIR/llc-curves``) as it
+    finishes, keyed by the SGD runs, the run's seed and the SGLD settings (``config``, a
+    :class:`sampling.SGLDConfig`), and reused by a later call with the same settings. With
     ``calibrate=True`` the step size is chosen per run by ``llc_trajectory``'s calibration sweep
-    (``eps`` is then ignored).
+    (``config.eps`` must then be None).
 
     Returns ``{"llc": (R, K), "llc_se": (R, K), "excluded": (R, K) chains flagged per checkpoint,
     "reasons": per-reason totals, "config": SGLD settings, "notes": per run, why the calibration found
     no valid step ("" otherwise)}``; flagged chains are excluded from each estimate (a checkpoint with
     no healthy chain is NaN).
     """
-    import jax
-
-    import sampling
-    from kgon.io import put_args
-    from kgon.validation import check_int
-    from sampling.dynamics.sgd import sgd_run_key
-
+    config = SGLDConfig() if config is None else config
+    if calibrate and config.eps is not None:
+        raise ValueError(f"`eps` is chosen by the calibration; got eps={config.eps!r} with calibrate=True.")
+    sgld = dataclasses.replace(config, eps=None if calibrate else (1e-3 if config.eps is None else config.eps),
+                               chains=4 if config.chains is None else config.chains,
+                               draws=500 if config.draws is None else config.draws)
     seed = check_int("seed", seed, minimum=0)
     R, K = result.train_loss.shape
     llc = np.full((R, K), np.nan)
@@ -149,9 +159,8 @@ def llc_curves(result, *, seed: int = 0, store=None, eps: float = 1e-3, gamma: f
 
         def compute(i=i):
             key = jax.random.fold_in(jax.random.key(seed), int(result.seeds[i]))
-            sgld = dict(calibrate=True) if calibrate else dict(eps=eps, calibrate=False)
-            tr = sampling.llc_trajectory(key, result, centers=[(i, k) for k in range(K)], gamma=gamma,
-                                         chains=chains, draws=draws, chunk=K, **sgld)
+            tr = llc_trajectory(key, result, centers=[(i, k) for k in range(K)], calibrate=bool(calibrate),
+                                config=sgld, chunk=K)
             cfg = {k: v for k, v in tr.config.items() if k != "centers" and _jsonable(v)}
             cfg["calibration_failed"] = tr.reason  # "" unless the calibration found no valid step
             excluded = (~tr.healthy[i]).sum(-1) * tr.computed[i]
@@ -163,8 +172,8 @@ def llc_curves(result, *, seed: int = 0, store=None, eps: float = 1e-3, gamma: f
             res, arr = out.result, out.arrays
         else:
             task = {"kind": "llc-curve", "sgd_runs": runs_key, "run": int(result.seeds[i]), "seed": seed,
-                    "eps": None if calibrate else eps, "gamma": gamma, "chains": chains, "draws": draws,
-                    "calibrate": bool(calibrate)}
+                    "eps": sgld.eps, "gamma": sgld.gamma, "chains": sgld.chains, "draws": sgld.draws,
+                    "calibrate": bool(calibrate), **_other_settings(sgld)}
             entry, _ = store.get_or_compute(task, compute)
             res, arr = entry.result, entry.load_arrays()
         llc[i], se[i], excl[i] = arr["llc"], arr["llc_se"], arr["excluded"]
@@ -175,6 +184,15 @@ def llc_curves(result, *, seed: int = 0, store=None, eps: float = 1e-3, gamma: f
         if progress is not None:
             progress(i + 1, R)
     return {"llc": llc, "llc_se": se, "excluded": excl, "reasons": reasons, "config": config, "notes": notes}
+
+
+def _other_settings(config: SGLDConfig) -> dict:
+    """The SGLD settings beyond eps, gamma, chains and draws that differ from the defaults, under
+    ``"sgld"`` in a store key (none: the key of the default settings)."""
+    default = SGLDConfig().to_dict()
+    other = {k: v for k, v in config.to_dict().items()
+             if k not in ("eps", "gamma", "chains", "draws") and v != default[k]}
+    return {"sgld": other} if other else {}
 
 
 def stage_bracketing(detections, plateaus, transitions, *, plateau_window: float = 0.1) -> dict:
@@ -286,10 +304,6 @@ def evaluate_development(result, analysis, llc, *, bandwidth: float = 0.25, tole
     DevelopmentEvaluation
         Covariance scores are None (with a ``"covariance_note"``) when no run has a transition.
     """
-    from theory.development.covariance import covariance_spectra
-    from theory.development.essential_dynamics import essential_dynamics, tms_probe_outputs
-    from theory.development.stages import detect_milestones
-
     L = llc["llc"] if isinstance(llc, dict) else np.asarray(llc.llc)
     excluded = llc["excluded"] if isinstance(llc, dict) else (~np.asarray(llc.healthy)).sum(-1) * llc.computed
     R, K = result.train_loss.shape

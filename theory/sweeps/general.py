@@ -255,7 +255,8 @@ def analyze_general_run(result, run: int = 0, *, seed: int = 0, catalogue=None, 
                 continue
             res = sampling.estimate_llc(
                 jax.random.fold_in(base, int(k)), loss_fn, (W[k], b[k]), Xrun, n=cfg.n, calibrate=True,
-                chains=int(llc_chains), burnin=int(llc_burnin), draws=int(llc_draws), batch_size=llc_batch_size,
+                config=sampling.SGLDConfig(chains=int(llc_chains), burnin=int(llc_burnin), draws=int(llc_draws),
+                                           batch_size=llc_batch_size),
             )
             entry.update(
                 llc=_json_float(res.llc), llc_se=_json_float(res.llc_se),

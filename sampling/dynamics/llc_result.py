@@ -1,0 +1,270 @@
+"""The result of an SGLD LLC estimate and the health of its chains (docs/dynamics.md §4, docs/llc.md).
+
+Every chain is checked and the unhealthy ones are *excluded from the mean and listed with the reason*
+(:class:`LLCDiagnostics`, :func:`summarize_chains`):
+
+- ``nan``: a non-finite loss;
+- ``diverged``: n beta (L(w_t) - L_n(w*)) exceeded ``divergence_threshold`` (default 10 d, d the number
+  of parameters; the tempered posterior of a regular model puts n beta (L - L*) ~ chi^2_d / 2);
+- ``escaped``: the chain found loss well below the centre, min_t n beta (L(w_t) - L_n(w*)) <
+  -``escape_tol`` (default 1: a likelihood ratio e), or a negative chain value lambda_c. Such a chain has
+  left w*'s basin (or w* is not a local minimum of L_n) and its value is meaningless. In minibatch
+  mode the recorded losses scatter around L_n(w), so the minimum is taken over means of 20 blocks of
+  consecutive draws.
+
+Per chain lambda_c = n beta (mean_t L(w_t) - L_n(w*)); the estimate is the mean over the healthy
+chains and its Monte Carlo error the standard deviation of the chain values over sqrt(number of
+healthy chains).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sampling.dynamics.sgld_config import SGLDConfig
+
+__all__ = ["LLCDiagnostics", "LLCResult", "summarize_chains", "escape_block"]
+
+
+def escape_block(config: SGLDConfig) -> int:
+    """Draws per block of the escape check: 1 in full batch, ``draws // 20`` (>= 1) with minibatches,
+    whose single losses scatter around L_n(w)."""
+    return 1 if config.batch_size is None else max(1, int(config.draws) // 20)
+
+
+@dataclass(frozen=True)
+class LLCDiagnostics:
+    """Health of the SGLD chains of one estimate (module docstring).
+
+    Attributes
+    ----------
+    nan_chains, diverged_chains, escaped_chains : tuple of int
+        Chain indices with a non-finite loss / a loss above the divergence threshold / a loss well
+        below the centre (or a negative chain value).
+    excluded : tuple of (int, str)
+        Every excluded chain with its reason (the union of the three lists above).
+    acceptance : tuple of float
+        Mean MALA acceptance probability of each chain over its draws.
+    acceptance_mean : float
+        Mean over chains.
+    min_delta : tuple of float
+        min_t n beta (L(w_t) - L_n(w*)) of each chain over its draws.
+    llc_all_chains : float
+        The mean over *all* chains with a finite value (for the record; not the estimate).
+    warnings : tuple of str
+        Human-readable warnings (low acceptance, few healthy chains, ...).
+    """
+
+    nan_chains: tuple[int, ...]
+    diverged_chains: tuple[int, ...]
+    escaped_chains: tuple[int, ...]
+    excluded: tuple[tuple[int, str], ...]
+    acceptance: tuple[float, ...]
+    acceptance_mean: float
+    min_delta: tuple[float, ...]
+    llc_all_chains: float
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def healthy(self) -> bool:
+        """No chain excluded and no warning."""
+        return not self.excluded and not self.warnings
+
+    def to_dict(self) -> dict:
+        return {
+            "nan_chains": list(self.nan_chains),
+            "diverged_chains": list(self.diverged_chains),
+            "escaped_chains": list(self.escaped_chains),
+            "excluded": [{"chain": c, "reason": r} for c, r in self.excluded],
+            "acceptance": list(self.acceptance),
+            "acceptance_mean": _json_float(self.acceptance_mean),
+            "min_delta": [_json_float(x) for x in self.min_delta],
+            "llc_all_chains": _json_float(self.llc_all_chains),
+            "warnings": list(self.warnings),
+        }
+
+
+def _json_float(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+@dataclass(frozen=True, eq=False)
+class LLCResult:
+    """An SGLD estimate of the local learning coefficient at w*.
+
+    Attributes
+    ----------
+    llc : float
+        Mean of the healthy chains' values (NaN if no chain is healthy).
+    llc_std : float
+        Standard deviation of the healthy chains' values (ddof = 1; NaN with fewer than 2).
+    llc_se : float
+        Monte Carlo standard error ``llc_std / sqrt(healthy chains)``.
+    chain_llc : ndarray, shape (chains,)
+        lambda_c of every chain (including excluded ones).
+    healthy : ndarray of bool, shape (chains,)
+    loss_star : float
+        L_n(w*) (full data).
+    loss_trace : ndarray, shape (chains, burnin + draws)
+        Loss after every step (minibatch loss in minibatch mode).
+    acceptance_trace : ndarray, shape (chains, burnin + draws)
+        MALA acceptance probability of every step.
+    diagnostics : LLCDiagnostics
+    config : SGLDConfig
+        The settings used, resolved (nbeta, eps, chains, burnin, draws, estimator, divergence_threshold
+        filled in; the chosen eps, gamma, burnin and draws when calibrated).
+    seed : tuple of int
+        The PRNG key data.
+    calibration : Calibration or None
+        The calibration sweep (``estimate_llc(..., calibrate=True)``): every setting's estimate,
+        acceptance and checks, the chosen one and why (:mod:`sampling.dynamics.calibrate`).
+    reason : str
+        Why ``llc`` is NaN, if it is ("" otherwise).
+    estimator : str
+        Which estimate ``llc`` is: ``"plain"`` (n beta (E_beta[L_n] - L_n(w*)), Lau et al. 2023 eq. 10)
+        or ``"two_temperature"`` (n (E_beta1[L_n] - E_beta2[L_n]) / (1/beta1 - 1/beta2), docs/llc.md §4;
+        then ``chain_llc`` and ``healthy`` are per pair of chains (chain c at beta1 with chain c at beta2)
+        and ``loss_trace`` / ``acceptance_trace`` / ``diagnostics`` / ``config`` are those at beta1).
+    llc_plain, llc_plain_se : float
+        The plain estimate at n beta = ``config.nbeta`` and its standard error (= ``llc``, ``llc_se`` when
+        ``estimator == "plain"``).
+    parts : tuple of LLCResult
+        Two-temperature: the plain estimates at beta1 and at beta2 = ``beta_ratio`` x beta1 (empty for plain).
+    n : int or None
+        The data size, if known.
+    d : int
+        Number of parameters.
+    context : dict
+        Records added by wrappers (e.g. :func:`sampling.tms_llc`: the refined centre and its checks).
+    """
+
+    llc: float
+    llc_std: float
+    llc_se: float
+    chain_llc: np.ndarray
+    healthy: np.ndarray
+    loss_star: float
+    loss_trace: np.ndarray
+    acceptance_trace: np.ndarray
+    diagnostics: LLCDiagnostics
+    config: SGLDConfig
+    seed: tuple[int, ...] = ()
+    calibration: Any = None
+    reason: str = ""
+    estimator: str = "plain"
+    llc_plain: float = float("nan")
+    llc_plain_se: float = float("nan")
+    parts: tuple = ()
+    n: int | None = None
+    d: int = 0
+    context: dict = field(default_factory=dict)
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether eps (and gamma) were chosen by the calibration sweep."""
+        return self.calibration is not None
+
+    def to_dict(self) -> dict:
+        """JSON-able summary (no traces): keys llc, llc_std, llc_se, chain_llc, healthy, loss_star,
+        diagnostics, config, n, d, seed, calibration, reason, estimator, llc_plain, llc_plain_se, parts (each
+        part's summary without its own parts and calibration); ``context`` is left out (it may hold arrays)."""
+        return {
+            "estimator": self.estimator,
+            "llc_plain": _json_float(self.llc_plain),
+            "llc_plain_se": _json_float(self.llc_plain_se),
+            "parts": [{k: v for k, v in p.to_dict().items() if k not in ("parts", "calibration")} for p in self.parts],
+            "llc": _json_float(self.llc),
+            "llc_std": _json_float(self.llc_std),
+            "llc_se": _json_float(self.llc_se),
+            "chain_llc": [_json_float(x) for x in self.chain_llc],
+            "healthy": [bool(h) for h in self.healthy],
+            "loss_star": _json_float(self.loss_star),
+            "diagnostics": self.diagnostics.to_dict(),
+            "config": self.config.to_dict(),
+            "n": self.n,
+            "d": self.d,
+            "seed": list(self.seed),
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
+            "reason": self.reason,
+        }
+
+
+def summarize_chains(losses, accept, loss_star, *, nbeta, burnin, d, divergence_threshold=None,
+                     escape_tol=1.0, min_acceptance=0.9, block=1):
+    """Chain values, health checks and the estimate from raw traces (module docstring).
+
+    Parameters
+    ----------
+    losses, accept : array, shape (chains, burnin + draws)
+    loss_star : float
+        L_n(w*).
+    nbeta : float
+    burnin : int
+    d : int
+        Number of parameters (for the default divergence threshold 10 d).
+    block : int
+        The escape check uses means over blocks of this many consecutive draws (1: every draw; larger
+        for minibatch traces, whose single values scatter around L_n(w)).
+
+    Returns
+    -------
+    (llc, llc_std, llc_se, chain_llc, healthy, diagnostics)
+    """
+    losses = np.asarray(losses, dtype=np.float64)
+    accept = np.asarray(accept, dtype=np.float64)
+    thr = 10.0 * d if divergence_threshold is None else float(divergence_threshold)
+    draws = losses[:, burnin:]
+    delta = nbeta * (draws - loss_star)
+    with np.errstate(invalid="ignore"):
+        chain_llc = delta.mean(axis=1)
+        nan = ~np.all(np.isfinite(losses), axis=1)
+        diverged = ~nan & (np.nanmax(nbeta * (losses - loss_star), axis=1) > thr)
+        nb = max(1, delta.shape[1] // max(1, int(block)))
+        blocks = delta[:, : nb * max(1, int(block))].reshape(delta.shape[0], nb, -1).mean(axis=2)
+        min_delta = np.where(nan, np.nan, np.nanmin(blocks, axis=1))
+        escaped = ~nan & ~diverged & ((min_delta < -escape_tol) | (chain_llc < 0))
+    healthy = ~(nan | diverged | escaped)
+    excluded = []
+    for c in range(losses.shape[0]):
+        if nan[c]:
+            excluded.append((c, "nan"))
+        elif diverged[c]:
+            excluded.append((c, f"diverged: n*beta*(L - L*) exceeded {thr:g}"))
+        elif escaped[c]:
+            excluded.append((c, f"escaped to lower loss: min n*beta*(L - L*) = {min_delta[c]:.3g}, "
+                                f"chain value {chain_llc[c]:.3g}"))
+    acc = np.nanmean(accept[:, burnin:], axis=1) if accept.shape[1] > burnin else np.full(losses.shape[0], np.nan)
+    acc_mean = float(np.nanmean(acc)) if np.any(np.isfinite(acc)) else float("nan")
+    k = int(healthy.sum())
+    vals = chain_llc[healthy]
+    llc = float(vals.mean()) if k else float("nan")
+    std = float(vals.std(ddof=1)) if k >= 2 else float("nan")
+    se = std / math.sqrt(k) if k >= 2 else float("nan")
+    warnings = []
+    if math.isfinite(acc_mean) and acc_mean < min_acceptance:
+        warnings.append(f"low MALA acceptance {acc_mean:.3f} < {min_acceptance:g}: the step size eps biases "
+                        "the estimate; decrease eps")
+    if k == 0:
+        warnings.append("no healthy chain: the estimate is undefined (NaN)")
+    elif k < losses.shape[0]:
+        warnings.append(f"{losses.shape[0] - k} of {losses.shape[0]} chains excluded")
+    if k == 1:
+        warnings.append("only one healthy chain: no Monte Carlo error available")
+    finite = np.isfinite(chain_llc)
+    diag = LLCDiagnostics(
+        nan_chains=tuple(int(i) for i in np.nonzero(nan)[0]),
+        diverged_chains=tuple(int(i) for i in np.nonzero(diverged)[0]),
+        escaped_chains=tuple(int(i) for i in np.nonzero(escaped)[0]),
+        excluded=tuple(excluded),
+        acceptance=tuple(float(a) for a in acc),
+        acceptance_mean=acc_mean,
+        min_delta=tuple(float(x) for x in min_delta),
+        llc_all_chains=float(chain_llc[finite].mean()) if finite.any() else float("nan"),
+        warnings=tuple(warnings),
+    )
+    return llc, std, se, chain_llc, healthy, diag

@@ -1,0 +1,145 @@
+"""The settings of an SGLD LLC estimate (:class:`SGLDConfig`; docs/llc.md, docs/dynamics.md §4).
+
+One frozen, validated record of every SGLD hyperparameter, taken by :func:`sampling.estimate_llc`,
+:func:`sampling.tms_llc`, :func:`sampling.llc_trajectory` and the functions built on them. A field
+left ``None`` takes the default of the function it is passed to (e.g. 4 chains in ``estimate_llc``,
+64 in ``tms_llc``); the config an :class:`sampling.LLCResult` carries has them resolved.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from kgon.validation import check_float, check_int
+
+__all__ = ["SGLDConfig", "ESTIMATORS"]
+
+ESTIMATORS = ("plain", "two_temperature")
+"""The estimates :func:`sampling.estimate_llc` can report as ``llc`` (``SGLDConfig.estimator``)."""
+
+
+def _grid(name: str, values, *, positive: bool) -> tuple[float, ...] | None:
+    """``values`` as a sorted tuple of distinct finite floats (> 0 with ``positive``, else >= 0)."""
+    if values is None:
+        return None
+    try:
+        vals = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a sequence of numbers; got {values!r}.") from None
+    if not vals or not all(math.isfinite(v) and (v > 0 if positive else v >= 0) for v in vals):
+        kind = "positive" if positive else "non-negative"
+        raise ValueError(f"`{name}` must be a non-empty sequence of finite {kind} numbers; got {values!r}.")
+    return tuple(sorted(set(vals)))
+
+
+@dataclass(frozen=True)
+class SGLDConfig:
+    """Settings of an SGLD LLC estimate, validated on construction (docs/llc.md).
+
+    SGLD: w <- w - (eps/2) (n beta grad L_m(w) + gamma (w - w*)) + noise sqrt(eps) N(0, I), chains
+    started at w* + init_noise N(0, I); lambda_hat = n beta (E[L_n] - L_n(w*)) over the draws after
+    the burn-in (Lau et al. 2023 eq. 10-11; docs/dynamics.md §4). ``None``: the default of the function
+    the config is passed to.
+
+    Attributes
+    ----------
+    nbeta : float or None
+        n beta (> 0); default n / log n.
+    eps : float or None
+        Step size (> 0). Chosen by the calibration when the function calibrates (then it must be None).
+    gamma : float
+        Localisation strength (>= 0); with calibration the default of ``gamma_grid``.
+    chains, burnin, draws : int or None
+        Chains (>= 1), discarded steps (>= 0), averaged steps (>= 1).
+    batch_size : int or None
+        Minibatch size m (samples drawn with replacement each step); None: full batch.
+    noise, init_noise : float
+        Noise scale (>= 0; 1 = SGLD, 0 = gradient descent) and the chains' start jitter (>= 0).
+    divergence_threshold : float or None
+        A chain with n beta (L - L*) above it is excluded (> 0; default 10 d, d the number of parameters).
+    escape_tol : float
+        A chain with a block mean of n beta (L - L*) below -escape_tol is excluded (>= 0).
+    min_acceptance : float
+        Mean MALA acceptance below which a warning is recorded (in [0, 1]).
+    eps_grid, gamma_grid : tuple of float or None
+        Calibration: steps (> 0) and localisations (>= 0) to try (default 2^-k / (n beta), k = 0..8,
+        and ``(gamma,)``).
+    calibration_acceptance : float
+        Calibration: the MALA acceptance a step must reach (in [0, 1]).
+    plateau_rtol : float
+        Calibration: relative tolerance of the stationarity and plateau checks (>= 0).
+    sweep_fraction : float
+        Calibration: the sweep chains' SGLD time as a fraction of the final chains' (> 0).
+    reference_eps : float or None
+        Calibration: the step at which ``burnin`` and ``draws`` are counted (> 0; default 1 / (8 n beta)).
+    estimator : {"plain", "two_temperature"} or None
+        The estimate reported (default: two-temperature when calibrated, plain otherwise; docs/llc.md §4).
+    beta_ratio : float
+        beta2 / beta of the two-temperature estimate (in (0, 1)).
+    """
+
+    nbeta: float | None = None
+    eps: float | None = None
+    gamma: float = 1.0
+    chains: int | None = None
+    burnin: int | None = None
+    draws: int | None = None
+    batch_size: int | None = None
+    noise: float = 1.0
+    init_noise: float = 0.0
+    divergence_threshold: float | None = None
+    escape_tol: float = 1.0
+    min_acceptance: float = 0.9
+    eps_grid: tuple[float, ...] | None = None
+    gamma_grid: tuple[float, ...] | None = None
+    calibration_acceptance: float = 0.99
+    plateau_rtol: float = 0.01
+    sweep_fraction: float = 0.4
+    reference_eps: float | None = None
+    estimator: str | None = None
+    beta_ratio: float = 0.5
+
+    def __post_init__(self):
+        def put(name, value):
+            object.__setattr__(self, name, value)
+
+        def optional(name, check, **kw):
+            value = getattr(self, name)
+            if value is not None:
+                put(name, check(name, value, **kw))
+
+        optional("nbeta", check_float, positive=True)
+        optional("eps", check_float, positive=True)
+        put("gamma", check_float("gamma", self.gamma, minimum=0.0))
+        optional("chains", check_int, minimum=1)
+        optional("burnin", check_int, minimum=0)
+        optional("draws", check_int, minimum=1)
+        optional("batch_size", check_int, minimum=1)
+        put("noise", check_float("noise", self.noise, minimum=0.0))
+        put("init_noise", check_float("init_noise", self.init_noise, minimum=0.0))
+        optional("divergence_threshold", check_float, positive=True)
+        put("escape_tol", check_float("escape_tol", self.escape_tol, minimum=0.0))
+        put("min_acceptance", check_float("min_acceptance", self.min_acceptance, minimum=0.0, maximum=1.0))
+        put("eps_grid", _grid("eps_grid", self.eps_grid, positive=True))
+        put("gamma_grid", _grid("gamma_grid", self.gamma_grid, positive=False))
+        put("calibration_acceptance", check_float("calibration_acceptance", self.calibration_acceptance,
+                                                  minimum=0.0, maximum=1.0))
+        put("plateau_rtol", check_float("plateau_rtol", self.plateau_rtol, minimum=0.0))
+        put("sweep_fraction", check_float("sweep_fraction", self.sweep_fraction, positive=True))
+        optional("reference_eps", check_float, positive=True)
+        if self.estimator is not None and self.estimator not in ESTIMATORS:
+            raise ValueError(f"`estimator` must be one of {ESTIMATORS} or None; got {self.estimator!r}.")
+        ratio = check_float("beta_ratio", self.beta_ratio, positive=True)
+        if not ratio < 1.0:
+            raise ValueError(f"`beta_ratio` must be in (0, 1) (beta2 = beta_ratio x beta, a hotter second run); "
+                             f"got {ratio!r}.")
+        put("beta_ratio", ratio)
+
+    def to_dict(self) -> dict:
+        """The fields as a JSON-able dict (grids as lists)."""
+        out = asdict(self)
+        for name in ("eps_grid", "gamma_grid"):
+            if out[name] is not None:
+                out[name] = list(out[name])
+        return out
