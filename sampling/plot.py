@@ -106,8 +106,8 @@ def plot_llc_traces(res, path=None, *, theory: float | None = None):
 
     With ``path`` it is saved as PNG + PDF and the written paths are returned; otherwise the figure."""
     plt = _plt()
-    nbeta = res.config["nbeta"]
-    burnin = res.config["burnin"]
+    nbeta = res.config.nbeta
+    burnin = res.config.burnin
     fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(13, 3.8))
     excluded = {c for c, _ in res.diagnostics.excluded}
     for c in range(res.loss_trace.shape[0]):
@@ -177,7 +177,7 @@ def plot_llc_calibration(res, path=None, *, theory: float | None = None):
     cal = res.calibration
     if cal is None:
         raise ValueError("`res` has no calibration sweep (estimate it with calibrate=True).")
-    nbeta = res.config["nbeta"]
+    nbeta = res.config.nbeta
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
     for j, g in enumerate(sorted({s.gamma for s in cal.settings})):
         ss = sorted((s for s in cal.settings if s.gamma == g), key=lambda s: s.eps)

@@ -171,7 +171,7 @@ class LLCResult:
 
     def to_dict(self) -> dict:
         """JSON-able summary (no traces): keys llc, llc_std, llc_se, chain_llc, healthy, loss_star,
-        diagnostics, config, n, d, seed, calibration, reason, estimator, llc_plain, llc_plain_se, parts (each
+        diagnostics, config, n, d, calibrated, seed, calibration, reason, estimator, llc_plain, llc_plain_se, parts (each
         part's summary without its own parts and calibration); ``context`` is left out (it may hold arrays)."""
         return {
             "estimator": self.estimator,
@@ -188,6 +188,7 @@ class LLCResult:
             "config": self.config.to_dict(),
             "n": self.n,
             "d": self.d,
+            "calibrated": self.calibrated,
             "seed": list(self.seed),
             "calibration": None if self.calibration is None else self.calibration.to_dict(),
             "reason": self.reason,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
 
+import kgon
 from kgon.io import to_jsonable
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "phase_switches",
     "dominant_phases",
     "warn_if_not_mixing",
+    "mixing_advice",
+    "MIXING_ADVICE",
     "OTHER",
 ]
 
@@ -46,8 +49,6 @@ def classify_draws(W: np.ndarray, b: np.ndarray, catalogue, *, threshold: float 
 
     ``threshold=None`` uses ``kgon.classify``'s default.
     """
-    import kgon
-
     if threshold is None:
         return np.asarray(kgon.classify(W, b, catalogue))
     return np.asarray(kgon.classify(W, b, catalogue, threshold=threshold))
@@ -121,15 +122,28 @@ def dominant_phases(labels: np.ndarray) -> tuple[str, ...]:
     return tuple(out)
 
 
+MIXING_ADVICE = {
+    "nuts": "Use method='tempered' (parallel tempering moves chains between basins) or more chains.",
+    "tempered": "Use a longer temperature ladder (n_temps), more sweeps (samples, warmup) or more ladders "
+                "(chains).",
+}
+"""What :func:`warn_if_not_mixing` advises, per sampling method (``OccupancyConfig.method``)."""
+
+
+def mixing_advice(method: str) -> str:
+    """The advice of the :class:`PhaseMixingWarning` for ``method`` ("nuts" or "tempered"; another
+    method gets the advice common to both: more and longer chains)."""
+    return MIXING_ADVICE.get(method, "Use more or longer chains.")
+
+
 def warn_if_not_mixing(labels: np.ndarray, *, method: str, n: int) -> bool:
-    """Warn (``PhaseMixingWarning``) when chains disagree about the dominant phase; return whether
-    they disagree."""
+    """Warn (``PhaseMixingWarning``) when chains disagree about the dominant phase, with the advice
+    that fits ``method`` (:func:`mixing_advice`); return whether they disagree."""
     dom = dominant_phases(labels)
     if len(set(dom)) > 1:
         warnings.warn(
             f"{method} at n={n}: chains disagree about the phase (dominant phases {list(dom)}); "
-            "they measure their starting basins rather than posterior mass. Use method='tempered' "
-            "or more/longer chains.",
+            f"they measure their starting basins rather than posterior mass. {mixing_advice(method)}",
             PhaseMixingWarning,
             stacklevel=3,
         )

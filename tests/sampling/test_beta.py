@@ -16,7 +16,7 @@ import sampling
 import sampling.mcmc.nuts as nuts_mod
 import sampling.mcmc.tempering as tempering_mod
 from sampling.mcmc.nuts import tms_data, tms_energy
-from sampling.model import flatten, log_prior
+from sampling.model import flatten, log_prior, unflatten
 
 
 class _Stop(Exception):
@@ -34,7 +34,7 @@ def setup():
 
 def _check_energy(energy_fn, data, pot, zs, beta):
     for z in zs:
-        L = float(pot.value(*sampling.model.unflatten(z, 2, 6)))
+        L = float(pot.value(*unflatten(z, 2, 6)))
         E = float(energy_fn(data, z))
         assert E == pytest.approx(beta * 200 * L, rel=1e-13)
         # the same as the flat log density's likelihood term, and as beta = 1 at n / 2

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sampling import estimate_llc, make_dataset
+from sampling import SGLDConfig, estimate_llc, make_dataset
 from sampling.general import general_loss_fn, general_posterior, make_general_dataset
 
 
@@ -69,8 +69,9 @@ def test_sgld_llc_of_a_regular_minimum_at_sparsity_one_half():
     z, eig = _local_minimum(ds, 2, 3, loss)
     assert abs(eig[0]) < 1e-6 and eig[1] > 1e-2  # one flat (orbit) direction, the rest curved
     W, b = z[:6].reshape(2, 3), z[6:]
-    res = estimate_llc(jax.random.PRNGKey(1), loss, (jnp.asarray(W), jnp.asarray(b)), jnp.asarray(ds.X),
-                       n=2000, calibrate=True, estimator="plain")
+    res = estimate_llc(jax.random.PRNGKey(1), loss, (jnp.asarray(W), jnp.asarray(b)), jnp.asarray(ds.X), n=2000,
+                       calibrate=True,
+                       config=SGLDConfig(estimator="plain"))
     # measured 3.88 +- 0.06 (plain, calibrated); the finite-n bias of the estimator is a few percent.
     # The two-temperature default reads 4.41 +- 0.14 here (n = 2000: its chains at beta / 2 have
     # n beta / 2 ~ 130 and reach past the quadratic region; docs/llc.md section 4).

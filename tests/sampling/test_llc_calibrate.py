@@ -63,10 +63,10 @@ def test_calibrated_regular_model():
     """lambda = d/2 = 2 for a regular model; the calibrated estimate agrees with the exact stationary
     value of SGLD at the chosen step within 4 standard errors, and that step is accurate."""
     nbeta = 1000.0
-    res = estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), CURV, nbeta=nbeta, calibrate=True,
-                       burnin=400, draws=2000, chains=8)
+    res = estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), CURV, calibrate=True,
+                       config=SGLDConfig(nbeta=nbeta, burnin=400, draws=2000, chains=8))
     cal = res.calibration
-    assert cal is not None and cal.chosen is not None and res.config.calibrated
+    assert cal is not None and cal.chosen is not None and res.calibrated
     assert 2 <= len(cal.settings) <= 8 and res.config.eps == cal.eps
     # same SGLD time everywhere: steps x eps constant (counted at the reference step 1/(8 n beta))
     for s in cal.settings:
@@ -85,28 +85,30 @@ def test_calibrated_regular_model():
     assert abs(exact - 2.0) < 0.05 * 2.0
     assert cal.sweep_steps == 8 * sum(s.steps for s in cal.settings)
     d = res.to_dict()
-    assert d["calibration"]["chosen"] == cal.chosen and d["config"]["calibrated"] is True
+    assert d["calibration"]["chosen"] == cal.chosen and d["calibrated"] is True
 
 
 def test_calibration_nan_with_reason_when_nothing_passes():
     """Centre that is not a minimum: every chain escapes at every step -> NaN and the reason."""
-    res = estimate_llc(jax.random.key(1), quadratic_loss, jnp.ones(4), CURV, nbeta=100.0, calibrate=True,
-                       burnin=50, draws=200, eps_grid=[0.01, 0.005, 0.0025])
+    res = estimate_llc(jax.random.key(1), quadratic_loss, jnp.ones(4), CURV, calibrate=True,
+                       config=SGLDConfig(nbeta=100.0, burnin=50, draws=200, eps_grid=[0.01, 0.005, 0.0025]))
     assert math.isnan(res.llc) and res.calibration.chosen is None
     assert "no setting passes" in res.reason and "escaped" in res.reason
 
 
 def test_calibrate_rejects_an_explicit_step():
     with pytest.raises(ValueError, match="`eps`"):
-        estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), CURV, nbeta=10.0, eps=1e-3, calibrate=True)
+        estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), CURV, calibrate=True,
+                     config=SGLDConfig(nbeta=10.0, eps=1e-3))
     with pytest.raises(ValueError, match="`eps_grid`"):
-        estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), CURV, nbeta=10.0, calibrate=True,
-                     eps_grid=[-1.0])
+        estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), CURV, calibrate=True,
+                     config=SGLDConfig(nbeta=10.0, eps_grid=[-1.0]))
 
 
 def test_sgld_config_is_typed_frozen_and_validated():
     cfg = SGLDConfig(nbeta=10.0, eps=1e-3, gamma=1.0)
-    assert cfg["eps"] == 1e-3 and cfg.chains == 4
+    assert cfg.eps == 1e-3 and cfg.chains is None and cfg.estimator is None
+    assert not hasattr(cfg, "__getitem__") and not hasattr(cfg, "keys")  # a record, not a mapping
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.eps = 2.0
     with pytest.raises(ValueError, match=r"`eps` must be a positive number; got -1"):
@@ -115,12 +117,18 @@ def test_sgld_config_is_typed_frozen_and_validated():
         SGLDConfig(nbeta=10.0, eps=1e-3, gamma=1.0, chains=0)
     with pytest.raises(ValueError, match=r"`min_acceptance`"):
         SGLDConfig(nbeta=10.0, eps=1e-3, gamma=1.0, min_acceptance=2.0)
-    c2 = cfg.with_context(refined=True)
-    assert c2["refined"] is True and "refined" not in dict(cfg.items())
-    # the estimator's result holds one, with the keyword settings it was called with
-    res = estimate_llc(jax.random.key(2), quadratic_loss, jnp.zeros(4), CURV, nbeta=50.0, eps=1e-3, chains=2, draws=10)
+    with pytest.raises(ValueError, match=r"`estimator` must be one of"):
+        SGLDConfig(estimator="wbic")
+    with pytest.raises(ValueError, match=r"`eps_grid` must be a non-empty sequence"):
+        SGLDConfig(eps_grid=[])
+    assert SGLDConfig(eps_grid=[0.1, 0.01, 0.1]).eps_grid == (0.01, 0.1)
+    # the estimator's result holds one, with the settings it was called with and the defaults resolved
+    res = estimate_llc(jax.random.key(2), quadratic_loss, jnp.zeros(4), CURV,
+                       config=SGLDConfig(nbeta=50.0, eps=1e-3, chains=2, draws=10))
     assert isinstance(res.config, SGLDConfig) and res.config.eps == 1e-3 and res.config.draws == 10
     assert res.config.divergence_threshold == 40.0 and res.calibration is None and res.reason == ""
+    assert res.config.chains == 2 and res.config.burnin == 0 and res.config.estimator == "plain" and res.d == 4
+    assert not res.calibrated
 
 
 @pytest.mark.slow
@@ -151,7 +159,7 @@ def test_llc_cli_calibrate(catalogue6, tmp_path):
     else:
         assert d["config"]["eps"] == pytest.approx(cal["settings"][cal["chosen"]]["eps"])
         assert any(d["config"]["eps"] * nbeta == pytest.approx(2.0 ** -k) for k in range(9))
-        assert d["config"]["calibrated"] is True and d["llc"] > 0
+        assert d["calibrated"] is True and d["llc"] > 0
         assert d["estimator"] == "two_temperature" and d["llc_plain"] > 0
     assert (tmp_path / "llc-calibration.png").stat().st_size > 0
     code, _ = run(["llc", "--point", "6", "--c", "6", "--n", "1000", "--calibrate", "--eps", "1e-3"])
@@ -169,7 +177,8 @@ def test_acceptance_tms_calibrated(catalogue6):
         vals, ses = [], []
         for seed in range(3):
             k_data, k_chain = jax.random.split(jax.random.key(seed))
-            res = tms_llc(k_chain, *truth.w_star, make_dataset(k_data, 100_000, 6), calibrate=True, chains=16)
+            res = tms_llc(k_chain, *truth.w_star, make_dataset(k_data, 100_000, 6), calibrate=True,
+                          config=SGLDConfig(chains=16))
             assert res.calibration.chosen is not None and res.llc > 0, res.reason
             assert res.estimator == "two_temperature"
             vals.append(res.llc)

@@ -9,8 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sampling import estimate_llc
-from sampling.dynamics.sgld import quadratic_loss, summarize_chains
+from sampling import SGLDConfig, estimate_llc
+from sampling.dynamics.llc_result import summarize_chains
+from sampling.dynamics.sgld import quadratic_loss
 
 # the quadratic tests share one compiled chain (sampling.dynamics.sgld.quadratic_loss, 4 parameters, 8 chains)
 ONES = jnp.ones(4)
@@ -39,8 +40,8 @@ def test_exclusion_policy_on_synthetic_traces():
 
 def test_center_not_a_minimum_all_chains_escape():
     # the minimum of L is at 0; a centre at w* = (1, 1, 1, 1) is not a minimum: every chain finds lower loss
-    res = estimate_llc(jax.random.key(0), quadratic_loss, jnp.ones(4), ONES, nbeta=100.0, eps=1e-3, gamma=1.0,
-                       chains=8, draws=300)
+    res = estimate_llc(jax.random.key(0), quadratic_loss, jnp.ones(4), ONES,
+                       config=SGLDConfig(nbeta=100.0, eps=1e-3, gamma=1.0, chains=8, draws=300))
     assert set(res.diagnostics.escaped_chains) == set(range(8))
     assert math.isnan(res.llc) and not res.healthy.any()
     assert res.diagnostics.llc_all_chains < 0  # what a silent average would have reported
@@ -49,8 +50,8 @@ def test_center_not_a_minimum_all_chains_escape():
 
 def test_unstable_step_is_flagged():
     # eps * n*beta * h = 5 > 4: the discretised chain is unstable and blows up
-    res = estimate_llc(jax.random.key(1), quadratic_loss, jnp.zeros(4), ONES, nbeta=500.0, eps=1e-2, gamma=0.0,
-                       chains=8, draws=400)
+    res = estimate_llc(jax.random.key(1), quadratic_loss, jnp.zeros(4), ONES,
+                       config=SGLDConfig(nbeta=500.0, eps=1e-2, gamma=0.0, chains=8, draws=400))
     flagged = set(res.diagnostics.nan_chains) | set(res.diagnostics.diverged_chains)
     assert flagged == set(range(8))
     assert math.isnan(res.llc)
@@ -60,8 +61,8 @@ def test_low_acceptance_warns_and_predicts_the_bias():
     # eps * kappa = 1.6: stable, but SGLD's stationary variance is 1/(kappa (1 - eps kappa / 4)), 67% too wide
     nbeta, eps = 100.0, 0.016
     h = jnp.array([1.0, 1.0, 0.0, 0.0])
-    res = estimate_llc(jax.random.key(2), quadratic_loss, jnp.zeros(4), h, nbeta=nbeta, eps=eps, gamma=0.0,
-                       chains=8, burnin=200, draws=4000)
+    res = estimate_llc(jax.random.key(2), quadratic_loss, jnp.zeros(4), h,
+                       config=SGLDConfig(nbeta=nbeta, eps=eps, gamma=0.0, chains=8, burnin=200, draws=4000))
     assert res.diagnostics.acceptance_mean < 0.9
     assert any("low MALA acceptance" in w for w in res.diagnostics.warnings)
     predicted = 2 * 0.5 / (1 - eps * nbeta / 4)  # two curved directions
@@ -71,14 +72,14 @@ def test_low_acceptance_warns_and_predicts_the_bias():
 
 def test_argument_validation():
     with pytest.raises(ValueError, match="`eps` must be a positive number; got -1.0"):
-        estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), ONES, nbeta=1.0, eps=-1.0)
+        estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), ONES, config=SGLDConfig(nbeta=1.0, eps=-1.0))
     with pytest.raises(ValueError, match="`chains` must be an integer >= 1; got 0"):
-        estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), ONES, nbeta=1.0, chains=0)
+        estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), ONES, config=SGLDConfig(nbeta=1.0, chains=0))
     with pytest.raises(ValueError, match="`nbeta` is needed"):
         estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), ONES)
     with pytest.raises(ValueError, match="leading"):
         estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(2), {"x": jnp.zeros(3), "y": jnp.zeros(4)},
-                     batch_size=2)
+                     config=SGLDConfig(batch_size=2))
 
 
 def test_minibatch_linear_regression():
@@ -96,9 +97,9 @@ def test_minibatch_linear_regression():
         return jnp.mean((yb - xb @ w) ** 2)
 
     data = (jnp.asarray(X), jnp.asarray(y))
-    res = estimate_llc(jax.random.key(4), loss, jnp.asarray(w_hat), data, eps=2e-5, gamma=1.0, chains=8,
-                       burnin=250, draws=2000, batch_size=200)
-    assert res.config["n"] == n and res.config["batch_size"] == 200
-    assert res.config["nbeta"] == pytest.approx(n / math.log(n))
+    res = estimate_llc(jax.random.key(4), loss, jnp.asarray(w_hat), data,
+                       config=SGLDConfig(eps=2e-5, gamma=1.0, chains=8, burnin=250, draws=2000, batch_size=200))
+    assert res.n == n and res.config.batch_size == 200
+    assert res.config.nbeta == pytest.approx(n / math.log(n))
     assert res.diagnostics.excluded == ()
     assert abs(res.llc - 1.5) <= 4 * res.llc_se + 0.1

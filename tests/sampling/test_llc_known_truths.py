@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from sampling import estimate_llc, sgld_step
+from sampling import SGLDConfig, estimate_llc, sgld_step
 from sampling.dynamics.sgld import quadratic_loss
 
 # ----------------------------------------------------------------------------------------------
@@ -76,8 +76,8 @@ def test_zero_noise_chain_is_gradient_descent():
     """A whole chain with noise 0 reproduces gradient descent on U step by step (from a centre that is
     not the minimum, so the loss gradient is not zero)."""
     w_star = np.array([0.4, -0.2, 1.0, 0.5])
-    res = estimate_llc(jax.random.key(1), quadratic_loss, jnp.asarray(w_star), jnp.asarray(CURV), nbeta=3.0,
-                       eps=0.01, gamma=0.5, chains=8, draws=50, noise=0.0, escape_tol=1e9)
+    res = estimate_llc(jax.random.key(1), quadratic_loss, jnp.asarray(w_star), jnp.asarray(CURV),
+                       config=SGLDConfig(nbeta=3.0, eps=0.01, gamma=0.5, chains=8, draws=50, noise=0.0, escape_tol=1e9))
     w = w_star.copy()
     losses = []
     for _ in range(50):
@@ -89,8 +89,8 @@ def test_zero_noise_chain_is_gradient_descent():
 
 def test_regular_model_d_over_2():
     nbeta, eps, gamma = 1000.0, 1e-5, 1.0
-    res = estimate_llc(jax.random.key(2), quadratic_loss, jnp.zeros(4), jnp.asarray(CURV), nbeta=nbeta, eps=eps,
-                       gamma=gamma, chains=8, burnin=2000, draws=20000)
+    res = estimate_llc(jax.random.key(2), quadratic_loss, jnp.zeros(4), jnp.asarray(CURV),
+                       config=SGLDConfig(nbeta=nbeta, eps=eps, gamma=gamma, chains=8, burnin=2000, draws=20000))
     exact = exact_gaussian(CURV, nbeta, gamma, eps)
     assert res.diagnostics.excluded == ()
     assert abs(res.llc - exact) <= 4 * res.llc_se
@@ -104,8 +104,8 @@ def test_regular_model_d_over_2():
 def test_unused_variables_contribute_zero():
     nbeta, eps, gamma = 1000.0, 1e-5, 1.0
     h = np.array([1.0, 2.0, 0.0, 0.0])  # w_2, w_3 do not enter the loss
-    res = estimate_llc(jax.random.key(3), quadratic_loss, jnp.zeros(4), jnp.asarray(h), nbeta=nbeta, eps=eps,
-                       gamma=gamma, chains=8, burnin=2000, draws=20000)
+    res = estimate_llc(jax.random.key(3), quadratic_loss, jnp.zeros(4), jnp.asarray(h),
+                       config=SGLDConfig(nbeta=nbeta, eps=eps, gamma=gamma, chains=8, burnin=2000, draws=20000))
     exact = exact_gaussian(h[:2], nbeta, gamma, eps)  # the two unused directions add exactly 0
     assert abs(res.llc - exact) <= 4 * res.llc_se
     assert abs(res.llc - 1.0) <= 4 * res.llc_se + abs(exact - 1.0)
@@ -128,8 +128,8 @@ def test_crossing_quadrature_tends_to_lambda():
 
 def test_normal_crossing(crossing_setup):
     t, gamma, truth = crossing_setup
-    res = estimate_llc(jax.random.key(4), crossing, jnp.zeros(2), nbeta=t, eps=1e-4, gamma=gamma, chains=16,
-                       burnin=3000, draws=20000)
+    res = estimate_llc(jax.random.key(4), crossing, jnp.zeros(2),
+                       config=SGLDConfig(nbeta=t, eps=1e-4, gamma=gamma, chains=16, burnin=3000, draws=20000))
     # discretisation bias: the stiffest direction has eps * kappa ~ 1e-4 * 12 sqrt(t) ~ 0.04, i.e. a
     # relative bias of order eps kappa / 4 ~ 1%; allow 2% of the truth on top of 4 standard errors
     assert res.diagnostics.excluded == ()

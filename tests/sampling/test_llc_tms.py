@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import kgon
-from sampling import move_free_biases, refine_center, tms_llc
+from sampling import SGLDConfig, move_free_biases, refine_center, tms_llc
 from sampling.data import make_dataset
 from sampling.fast_potential import empirical_potential
 
@@ -53,17 +53,17 @@ def test_six_gon_is_non_degenerate(catalogue6, data_1e5):
     of the harmonic prediction."""
     p = catalogue6.get("6")
     nb = 100_000 / math.log(100_000)
-    res = tms_llc(jax.random.key(0), p.W, p.b, data_1e5, eps=0.1 / nb, chains=8)
+    res = tms_llc(jax.random.key(0), p.W, p.b, data_1e5, config=SGLDConfig(eps=0.1 / nb, chains=8))
     assert res.diagnostics.excluded == () and res.diagnostics.acceptance_mean > 0.9
     # the harmonic prediction for this very chain: (1/2) sum n beta h / kappa / (1 - eps kappa / 4)
-    Wc, bc = np.array(res.config["center_W"]), np.array(res.config["center_b"])
+    Wc, bc = np.array(res.context["center_W"]), np.array(res.context["center_b"])
     pot = empirical_potential(data_1e5)
     x0 = np.concatenate([Wc.ravel(), bc])
     H = np.asarray(jax.hessian(lambda x: pot.value(x[:12].reshape(2, 6), x[12:]))(x0))
     h = np.linalg.eigvalsh(H)
     h = h[h > 1e-3 * h.max()]
     assert h.size == 17
-    nb, eps, gamma = res.config["nbeta"], res.config["eps"], res.config["gamma"]
+    nb, eps, gamma = res.config.nbeta, res.config.eps, res.config.gamma
     k = nb * h + gamma
     harmonic = float(np.sum(nb * h / k / (2 * (1 - eps * k / 4))))
     assert abs(harmonic - 8.5) < 0.3
@@ -80,7 +80,8 @@ def test_five_gon_escapes_are_detected(catalogue6, data_1e5):
     b = np.array(p.b)
     dead = np.linalg.norm(p.W, axis=0) == 0
     b[dead] = -0.02
-    res = tms_llc(jax.random.key(1), p.W, b, data, eps=eps, free_bias=None, chains=8, burnin=0, draws=3000)
+    res = tms_llc(jax.random.key(1), p.W, b, data, free_bias=None,
+                  config=SGLDConfig(eps=eps, chains=8, burnin=0, draws=3000))
     esc = res.diagnostics.escaped_chains
     assert len(esc) >= 1
     assert all(not res.healthy[c] for c in esc)
@@ -88,7 +89,7 @@ def test_five_gon_escapes_are_detected(catalogue6, data_1e5):
     if res.healthy.any():
         assert res.llc == pytest.approx(res.chain_llc[res.healthy].mean())
     # moving the free bias inside the critical set removes the escapes
-    safe = tms_llc(jax.random.key(1), p.W, b, data, eps=eps, chains=8, burnin=0, draws=3000)
+    safe = tms_llc(jax.random.key(1), p.W, b, data, config=SGLDConfig(eps=eps, chains=8, burnin=0, draws=3000))
     assert safe.diagnostics.escaped_chains == ()
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from sampling import dln_llc, dln_loss, estimate_llc, torch_llc_problem
+from sampling import SGLDConfig, dln_llc, dln_loss, estimate_llc, torch_llc_problem
 
 
 def _problem(n=400, seed=0):
@@ -54,9 +54,9 @@ def test_torch_estimate_equals_jax_estimate():
     def jloss(w, stats):
         return dln_loss((w[:6].reshape(2, 3), w[6:].reshape(3, 2)), stats)
 
-    kw = dict(nbeta=400 / np.log(400), eps=0.05 / (400 / np.log(400)), chains=2, burnin=10, draws=40)
-    rt = estimate_llc(jax.random.key(3), f, w0, idx, **kw)
-    rj = estimate_llc(jax.random.key(3), jloss, w0, stats, **kw)
+    cfg = SGLDConfig(nbeta=400 / np.log(400), eps=0.05 / (400 / np.log(400)), chains=2, burnin=10, draws=40)
+    rt = estimate_llc(jax.random.key(3), f, w0, idx, config=cfg)
+    rj = estimate_llc(jax.random.key(3), jloss, w0, stats, config=cfg)
     np.testing.assert_allclose(rt.loss_trace, rj.loss_trace, rtol=1e-8, atol=1e-12)
     assert rt.llc == pytest.approx(rj.llc, rel=1e-8)
     assert dln_llc((3, 2, 3), 0) == 2.5

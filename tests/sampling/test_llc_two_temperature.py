@@ -20,8 +20,10 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from sampling import estimate_llc
-from sampling.dynamics.sgld import ESTIMATORS, combine_two_temperatures, quadratic_loss
+from sampling import SGLDConfig, estimate_llc
+from sampling import ESTIMATORS
+from sampling.dynamics.llc import combine_two_temperatures
+from sampling.dynamics.sgld import quadratic_loss
 
 H = np.array([1.0, 2.0, 0.5, 3.0])
 # the minimum m is not the centre w* = 0: n beta (L(0) - L(m)) = 0.29 at n beta = 1000, the size of
@@ -66,8 +68,8 @@ def test_two_temperature_exact_on_a_quadratic():
     assert abs(p1 - 2.0) > 0.1 * 2.0                      # the plain target is far from d/2
     assert abs(target - 2.0) < 0.005 * 2.0                # the two-temperature target is d/2
     res = estimate_llc(jax.random.key(0), shifted_quadratic, jnp.zeros(4), (jnp.asarray(H), jnp.asarray(M)),
-                       nbeta=nbeta, eps=eps, gamma=gamma, chains=8, burnin=1000, draws=8000,
-                       estimator="two_temperature")
+                       config=SGLDConfig(nbeta=nbeta, eps=eps, gamma=gamma, chains=8, burnin=1000, draws=8000,
+                                         estimator="two_temperature"))
     assert res.estimator == "two_temperature" and res.diagnostics.excluded == ()
     assert abs(res.llc - target) <= 4 * res.llc_se, (res.llc, res.llc_se, target)
     assert abs(res.llc_plain - p1) <= 4 * res.llc_plain_se, (res.llc_plain, res.llc_plain_se, p1)
@@ -84,11 +86,12 @@ def test_estimator_choice_and_result():
     """Plain by default without calibration (the papers' numbers unchanged), named option otherwise;
     the result says which estimate ``llc`` is and carries the plain one; JSON-able."""
     data = (jnp.asarray(H), jnp.asarray(M))
-    plain = estimate_llc(jax.random.key(2), shifted_quadratic, jnp.zeros(4), data, nbeta=100.0, eps=1e-3, chains=2,
-                         draws=50)
+    plain = estimate_llc(jax.random.key(2), shifted_quadratic, jnp.zeros(4), data,
+                         config=SGLDConfig(nbeta=100.0, eps=1e-3, chains=2, draws=50))
     assert plain.estimator == "plain" and plain.parts == () and plain.llc_plain == plain.llc
-    two = estimate_llc(jax.random.key(2), shifted_quadratic, jnp.zeros(4), data, nbeta=100.0, eps=1e-3, chains=2,
-                       draws=50, estimator="two_temperature", beta_ratio=0.25)
+    two = estimate_llc(jax.random.key(2), shifted_quadratic, jnp.zeros(4), data,
+                       config=SGLDConfig(nbeta=100.0, eps=1e-3, chains=2, draws=50, estimator="two_temperature",
+                                         beta_ratio=0.25))
     assert two.llc_plain == plain.llc and two.parts[1].config.nbeta == pytest.approx(25.0)
     np.testing.assert_allclose(two.chain_llc, combine_two_temperatures(two.parts[0].chain_llc,
                                                                        two.parts[1].chain_llc, 0.25))
@@ -96,17 +99,19 @@ def test_estimator_choice_and_result():
     assert d["estimator"] == "two_temperature" and len(d["parts"]) == 2 and d["llc_plain"] == pytest.approx(plain.llc)
     assert set(ESTIMATORS) == {"plain", "two_temperature"}
     with pytest.raises(ValueError, match="`estimator` must be one of"):
-        estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), jnp.asarray(H), nbeta=10.0, estimator="wbic")
+        estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), jnp.asarray(H),
+                     config=SGLDConfig(nbeta=10.0, estimator="wbic"))
     for bad in (1.0, 2.0, 0.0):
         with pytest.raises(ValueError, match="`beta_ratio`"):
-            estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), jnp.asarray(H), nbeta=10.0,
-                         estimator="two_temperature", beta_ratio=bad)
+            estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), jnp.asarray(H),
+                         config=SGLDConfig(nbeta=10.0, estimator="two_temperature", beta_ratio=bad))
 
 
 def test_not_positive_is_nan_with_reason():
     """No noise at the minimum: both temperatures read exactly 0, so lambda_2T = 0 is not an estimate."""
     res = estimate_llc(jax.random.key(0), shifted_quadratic, jnp.zeros(4), (jnp.asarray(H), jnp.zeros(4)),
-                       nbeta=100.0, eps=1e-3, chains=2, draws=20, noise=0.0, estimator="two_temperature")
+                       config=SGLDConfig(nbeta=100.0, eps=1e-3, chains=2, draws=20, noise=0.0,
+                                         estimator="two_temperature"))
     assert math.isnan(res.llc) and "not positive" in res.reason and res.llc_plain == 0.0
 
 
@@ -146,8 +151,9 @@ def crossing_b1(w, data):
 def test_two_temperature_normal_crossing(loss, b, lam):
     t, gamma, rho, eps = 1000.0, 4.0, 0.5, 1e-4
     target = float(combine_two_temperatures(crossing_target(t, gamma, b), crossing_target(rho * t, gamma, b), rho))
-    res = estimate_llc(jax.random.key(4), loss, jnp.zeros(2), nbeta=t, eps=eps, gamma=gamma, chains=16,
-                       burnin=3000, draws=20000, estimator="two_temperature")
+    res = estimate_llc(jax.random.key(4), loss, jnp.zeros(2),
+                       config=SGLDConfig(nbeta=t, eps=eps, gamma=gamma, chains=16, burnin=3000, draws=20000,
+                                         estimator="two_temperature"))
     assert res.diagnostics.excluded == () and res.parts[1].diagnostics.excluded == ()
     # discretisation: relative bias ~ eps kappa / 4 ~ 1% (tests/sampling/test_llc_known_truths.py); 2% allowed
     assert abs(res.llc - target) <= 4 * res.llc_se + 0.02 * target, (res.llc, res.llc_se, target)

@@ -107,12 +107,35 @@ def test_pool_occupancy(nuts_result):
         sampling.pool_occupancy([a, replace(b, n=300)])
 
 
+def _mixing_message(method: str) -> str:
+    labels = np.array([["5"] * 4, ["6"] * 4])
+    with pytest.warns(sampling.PhaseMixingWarning) as caught:
+        assert warn_if_not_mixing(labels, method=method, n=500)
+    return str(caught[0].message)
+
+
+def test_mixing_warning_under_nuts_advises_tempering_or_more_chains():
+    msg = _mixing_message("nuts")
+    assert msg.startswith("nuts at n=500") and "method='tempered'" in msg and "more chains" in msg
+
+
+def test_mixing_warning_under_tempering_advises_a_longer_ladder_not_tempering():
+    msg = _mixing_message("tempered")
+    assert msg.startswith("tempered at n=500")
+    assert "method='tempered'" not in msg
+    assert "n_temps" in msg and "more sweeps" in msg and "more ladders" in msg
+
+
 def test_phase_diagnostics_and_warning():
     labels = np.array([["5", "5", "other", "6", "6"], ["6", "6", "6", "6", "6"]])
     assert sampling.phase_switches(labels) == (1, 0)
     assert dominant_phases(labels) == ("5", "6")  # tie 2-2 in chain 0: the label reached first
     with pytest.warns(sampling.PhaseMixingWarning, match="chains disagree about the phase"):
         assert warn_if_not_mixing(labels, method="nuts", n=3000)
+    mixed = np.array([["6"] * 5, ["6", "6", "5", "6", "6"]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sampling.PhaseMixingWarning)
+        assert not warn_if_not_mixing(mixed, method="nuts", n=3000)  # same dominant phase: no warning
     d = sampling.chain_diagnostics(np.array([[0.1, 0.2, 0.1, 0.2, 0.1], [0.15] * 5]), np.zeros((2, 5), bool))
     assert isinstance(d, sampling.ChainDiagnostics) and d.divergences == 0 and d.rhat_loss > 0
     assert set(d.to_dict()) == {"rhat_loss", "ess_loss", "divergences"}
@@ -128,7 +151,7 @@ def test_posterior_store_round_trip_and_atomicity(nuts_result, tmp_path, monkeyp
         calls.append(config.n)
         return nuts_result
 
-    monkeypatch.setattr(sampling, "run_occupancy", fake_run_occupancy)
+    monkeypatch.setattr(sio, "run_occupancy", fake_run_occupancy)
     cfg = sampling.OccupancyConfig(method="nuts", data_seed=0, **TINY)
     res, reused = sio.posterior_entry(ResultStore(tmp_path), cfg, seed=0, catalogue=lambda: None)
     assert (reused, calls) == (False, [200])
@@ -166,7 +189,7 @@ def test_posterior_over_n_resumes_after_an_interrupt(nuts_result, tmp_path, monk
         calls.append(config.n)
         return replace(nuts_result, n=config.n, idata=None)  # no draws to write: the loop is what is tested
 
-    monkeypatch.setattr(sampling, "run_occupancy", fake_run_occupancy)
+    monkeypatch.setattr(sio, "run_occupancy", fake_run_occupancy)
     settings = dict(c=6, chains=2, warmup=40, samples=40, data_seed=0)
     with pytest.raises(KeyboardInterrupt):
         sio.posterior_over_n(ResultStore(tmp_path), [100, 200, 300], seed=0, catalogue=lambda: None, **settings)

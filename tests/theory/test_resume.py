@@ -108,7 +108,7 @@ def test_development_llc_curves_resume(tmp_path, monkeypatch):
     np.testing.assert_array_equal(full["llc"], again["llc"])
     np.testing.assert_array_equal(full["llc"][:, 1], [1.0, 11.0, 21.0])
     assert full["reasons"] == again["reasons"] == {"nan": 0, "diverged": 3, "escaped": 0}
-    other = llc_curves(res, store=store, draws=100)  # other SGLD settings: other keys
+    other = llc_curves(res, store=store, config=sampling.SGLDConfig(draws=100))  # other SGLD settings: other keys
     assert calls == [0, 1, 2, 0, 1, 2] and other["llc"].shape == (R, K)
 
 

@@ -30,7 +30,8 @@ import numpy as np
 
 from kgon.io import put_args
 from kgon.validation import check_int
-from sampling import SGLDConfig, llc_trajectory
+import sampling
+from sampling import SGLDConfig
 from sampling.dynamics.sgd import sgd_run_key
 from theory.development.covariance import covariance_spectra
 from theory.development.essential_dynamics import essential_dynamics, tms_probe_outputs
@@ -159,8 +160,8 @@ def llc_curves(result, *, seed: int = 0, store=None, calibrate: bool = False, co
 
         def compute(i=i):
             key = jax.random.fold_in(jax.random.key(seed), int(result.seeds[i]))
-            tr = llc_trajectory(key, result, centers=[(i, k) for k in range(K)], calibrate=bool(calibrate),
-                                config=sgld, chunk=K)
+            tr = sampling.llc_trajectory(key, result, centers=[(i, k) for k in range(K)], calibrate=bool(calibrate),
+                                         config=sgld, chunk=K)
             cfg = {k: v for k, v in tr.config.items() if k != "centers" and _jsonable(v)}
             cfg["calibration_failed"] = tr.reason  # "" unless the calibration found no valid step
             excluded = (~tr.healthy[i]).sum(-1) * tr.computed[i]
