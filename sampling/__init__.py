@@ -28,6 +28,7 @@ _EXPORTS = {
     "OccupancyResult": "sampling.mcmc.occupancy",
     "ParallelTemperingResult": "sampling.mcmc.tempering",
     "PhaseMixingWarning": "sampling.mcmc.diagnostics",
+    "PosteriorDraws": "sampling.mcmc.draws",
     "SGDConfig": "sampling.dynamics.sgd",
     "SGDResult": "sampling.dynamics.sgd",
     "SGLDConfig": "sampling.dynamics.sgld_config",

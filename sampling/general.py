@@ -28,6 +28,7 @@ from kgon.density import reconstruction_loss
 from kgon.validation import check_feature_weights, check_int
 from sampling.data import key_data, make_dataset
 from sampling.mcmc.diagnostics import chain_diagnostics
+from sampling.mcmc.draws import PosteriorDraws
 from sampling.mcmc.nuts import ChainsResult, nuts_chains
 from sampling.model import flatten, unflatten
 
@@ -131,10 +132,8 @@ class GeneralPosterior:
 
     Attributes
     ----------
-    W : ndarray, shape (chains, samples, r, c)
-    b : ndarray, shape (chains, samples, c)
-    loss : ndarray, shape (chains, samples)
-        L_n at each draw.
+    draws : PosteriorDraws
+        The draws (W, b, loss, diverging; also read as ``post.W``, ``post.b``, ``post.loss``).
     chains : ChainsResult
         The sampler's output (energies, divergences, acceptance, step sizes).
     diagnostics : object
@@ -146,9 +145,7 @@ class GeneralPosterior:
     seed : tuple of int
     """
 
-    W: np.ndarray
-    b: np.ndarray
-    loss: np.ndarray
+    draws: PosteriorDraws
     chains: ChainsResult
     diagnostics: object
     n: int
@@ -158,6 +155,21 @@ class GeneralPosterior:
     importance: tuple[float, ...] | None
     beta: float
     seed: tuple[int, ...]
+
+    @property
+    def W(self) -> np.ndarray:
+        """``draws.W``, shape (chains, samples, r, c)."""
+        return self.draws.W
+
+    @property
+    def b(self) -> np.ndarray:
+        """``draws.b``, shape (chains, samples, c)."""
+        return self.draws.b
+
+    @property
+    def loss(self) -> np.ndarray:
+        """``draws.loss``: L_n at each draw, shape (chains, samples)."""
+        return self.draws.loss
 
 
 def _energy(loss_fn, r: int, c: int, nbeta: float):
@@ -228,8 +240,10 @@ def general_posterior(
                       progress=progress)
     loss = res.energy / nbeta
     W, b = unflatten(res.z, r, c)
+    draws = PosteriorDraws(W=np.asarray(W), b=np.asarray(b), loss=loss, diverging=np.asarray(res.diverging, dtype=bool),
+                           n=dataset.n, beta=float(beta))
     return GeneralPosterior(
-        W=np.asarray(W), b=np.asarray(b), loss=loss, chains=res,
+        draws=draws, chains=res,
         diagnostics=chain_diagnostics(loss, res.diverging), n=dataset.n, r=r, c=c, sparsity=dataset.sparsity,
         importance=imp, beta=float(beta), seed=key_data(rng_key),
     )

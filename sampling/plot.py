@@ -26,7 +26,7 @@ __all__ = ["plot_general_study", "plot_llc_calibration", "plot_llc_traces", "plo
 
 
 def _plt():
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib loads only when a figure is drawn
 
     return plt
 

@@ -143,7 +143,8 @@ def estimate_llc(
             n = n_data
     cfg = resolve_config(config, calibrate=calibrate, n=n)
     w_star = jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=jnp.float64), w_star)
-    problem = _Problem(loss_fn, w_star, data, n_data, n, int(sum(np.size(x) for x in jax.tree_util.tree_leaves(w_star))))
+    d = int(sum(np.size(x) for x in jax.tree_util.tree_leaves(w_star)))
+    problem = _Problem(loss_fn, w_star, data, n_data, n, d)
     ratio = cfg.beta_ratio if cfg.estimator == "two_temperature" else None
     if calibrate:
         return _calibrated(rng_key, problem, cfg, ratio)
@@ -197,7 +198,8 @@ def _two_temperature(rng_key, problem: _Problem, res1: LLCResult, ratio) -> LLCR
     se = std / math.sqrt(k) if k >= 2 else float("nan")
     reason = ""
     if not k:
-        why = [f"beta{i + 1}: {r.reason or 'no healthy chain'}" for i, r in enumerate((res1, res2)) if not r.healthy.any()]
+        why = [f"beta{i + 1}: {r.reason or 'no healthy chain'}" for i, r in enumerate((res1, res2))
+               if not r.healthy.any()]
         reason = "no pair of healthy chains at the two temperatures" + (": " + "; ".join(why) if why else "")
     elif llc <= 0:
         reason = (f"the two-temperature estimate {llc:.4g} is not positive (plain estimates {res1.llc:.4g} at n beta "

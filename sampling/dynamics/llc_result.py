@@ -171,8 +171,9 @@ class LLCResult:
 
     def to_dict(self) -> dict:
         """JSON-able summary (no traces): keys llc, llc_std, llc_se, chain_llc, healthy, loss_star,
-        diagnostics, config, n, d, calibrated, seed, calibration, reason, estimator, llc_plain, llc_plain_se, parts (each
-        part's summary without its own parts and calibration); ``context`` is left out (it may hold arrays)."""
+        diagnostics, config, n, d, calibrated, seed, calibration, reason, estimator, llc_plain, llc_plain_se,
+        parts (each part's summary without its own parts and calibration); ``context`` is left out (it may
+        hold arrays)."""
         return {
             "estimator": self.estimator,
             "llc_plain": _json_float(self.llc_plain),

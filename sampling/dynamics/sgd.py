@@ -59,7 +59,7 @@ import numpy as np
 import torch
 
 from kgon import population_loss_density, potential_torch
-from kgon.io import ResultStore, config_key, put_args, write_npz_atomic
+from kgon.io import ResultStore, config_key, put_args
 from kgon.validation import check_feature_weights, check_int
 
 __all__ = ["SGDConfig", "SGDResult", "checkpoint_steps", "dense_training_inputs", "initial_params",
@@ -243,22 +243,37 @@ class SGDResult:
         )
 
     def save(self, path) -> Path:
-        """Write to a ``.npz`` file (config as JSON inside) atomically (:func:`kgon.io.write_npz_atomic`);
-        :meth:`load` reads it back."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return write_npz_atomic(path, {
-            "config": np.asarray(json.dumps(self.config.to_dict())),
-            "seeds": np.asarray(self.seeds, dtype=np.int64), "wall_time": np.asarray(self.wall_time),
-            **self._arrays(),
-        })
+        """Store the runs in the result store at the directory ``path`` (:class:`kgon.io.ResultStore`,
+        created if absent), as the entry of :func:`sgd_store_config` (the entry :func:`train_or_load`
+        reuses); returns the entry's record file. :meth:`load` reads it back."""
+        store = ResultStore(path)
+        entry = store.put(sgd_store_config(self.config, self.seeds),
+                          {"seeds": [int(s) for s in self.seeds], "wall_time": self.wall_time}, arrays=self._arrays())
+        return entry.path
 
     @classmethod
     def load(cls, path) -> "SGDResult":
-        with np.load(Path(path), allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        return cls._from_arrays(_config_from_dict(json.loads(str(arrays["config"]))), arrays["seeds"],
-                                arrays["wall_time"], arrays)
+        """The runs saved by :meth:`save`: ``path`` is the record file it returned, or the store directory
+        when that holds exactly one batch of SGD runs."""
+        path = Path(path)
+        if path.is_dir():
+            entries = [e for e in ResultStore(path).list()
+                       if isinstance(e.config, dict) and e.config.get("kind") == "sgd"]
+            if len(entries) != 1:
+                raise ValueError(f"{str(path)!r} holds {len(entries)} stored batches of SGD runs; pass the record "
+                                 "file (<key>.json) that SGDResult.save returned.")
+            return cls.from_store_entry(entries[0])
+        if path.suffix != ".json" or not path.is_file():
+            raise ValueError(f"`path` must be a result store directory or its record file (<key>.json) written by "
+                             f"SGDResult.save; got {str(path)!r}.")
+        return cls.from_store_entry(ResultStore(path.parent).get_key(path.stem))
+
+    @classmethod
+    def from_store_entry(cls, entry) -> "SGDResult":
+        """The runs of a :class:`kgon.io.StoreEntry` of :func:`sgd_store_config`."""
+        wall_time = entry.result["wall_time"]
+        return cls._from_arrays(_config_from_dict(entry.config["config"]), entry.result["seeds"],
+                                float("nan") if wall_time is None else wall_time, entry.load_arrays())
 
 
 def _config_from_dict(cfg: dict) -> SGDConfig:
@@ -298,8 +313,9 @@ def train_or_load(config: SGDConfig, seeds, store: ResultStore | None = None, *,
         return put_args({"seeds": seeds, "wall_time": result.wall_time}, arrays=result._arrays())
 
     entry, reused = store.get_or_compute(sgd_store_config(config, seeds), compute)
-    return SGDResult._from_arrays(config, entry.result["seeds"], entry.result["wall_time"] if entry.result["wall_time"]
-                                  is not None else float("nan"), entry.load_arrays()), reused
+    wall_time = entry.result["wall_time"]
+    return SGDResult._from_arrays(config, entry.result["seeds"], float("nan") if wall_time is None else wall_time,
+                                  entry.load_arrays()), reused
 
 
 def checkpoint_steps(total_steps: int, checkpoints: int) -> np.ndarray:

@@ -46,8 +46,8 @@ def torch_llc_problem(module, loss: Callable, inputs, targets):
     data : jax array of int
         Sample indices 0..n-1 (pass ``n=len(inputs)`` or ``nbeta`` to the estimator).
     """
-    import torch
-    from torch.func import functional_call
+    import torch  # deferred: torch is needed only for torch models (the estimator is JAX)
+    from torch.func import functional_call  # deferred: as above
 
     if not isinstance(module, torch.nn.Module):
         raise ValueError(f"`module` must be a torch.nn.Module; got {type(module).__name__}.")

@@ -54,6 +54,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import kgon
 from kgon.validation import check_int
 
 __all__ = [
@@ -222,14 +223,14 @@ def dln_truth(widths, rank: int, *, singular_values=None, rng_seed: int = 0) -> 
     V = np.linalg.qr(gen.standard_normal((ws[0], ws[0])))[0][:, :r]
     L = len(ws) - 1
     mats = []
-    for l in range(L):
-        W = np.zeros((ws[l + 1], ws[l]))
+    for k in range(L):
+        W = np.zeros((ws[k + 1], ws[k]))
         if r:
-            if l == 0 and L == 1:
+            if k == 0 and L == 1:
                 W = U @ np.diag(s) @ V.T
-            elif l == 0:
+            elif k == 0:
                 W[:r, :] = np.diag(s) @ V.T
-            elif l == L - 1:
+            elif k == L - 1:
                 W[:, :r] = U
             else:
                 W[:r, :r] = np.eye(r)
@@ -289,8 +290,6 @@ def regular_truth(d: int) -> KnownTruth:
 def tms_truth(label: str, c: int, *, r: int = 2, catalogue: Any = None) -> KnownTruth:
     """The TMS catalogue point ``label`` at (r, c) with its catalogue learning coefficient
     (``kgon.default_catalogue``; docs/zoo.md). ``w_star = (W, b)``."""
-    import kgon
-
     cat = kgon.default_catalogue(c, r=r) if catalogue is None else catalogue
     try:
         p = cat.get(label)

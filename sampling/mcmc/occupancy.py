@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Sequence
 
 import jax
 import numpy as np
+from tqdm.auto import tqdm
 
 from kgon.io import to_jsonable
 from kgon.validation import check_float, check_int
@@ -305,8 +306,7 @@ def run_occupancy(
         raise ValueError(f"`config` must be an OccupancyConfig; got {type(config).__name__}.")
     c, n, method, chains, warmup, samples = (config.c, config.n, config.method, config.chains, config.warmup,
                                              config.samples)
-    r, init, data_seed, threshold, n_temps = config.r, config.init, config.data_seed, config.threshold, config.n_temps
-    max_tree_depth, beta = config.max_tree_depth, config.beta
+    data_seed, threshold = config.data_seed, config.threshold
     if catalogue is None or not hasattr(catalogue, "points"):
         raise ValueError(f"`catalogue` must be a kgon.Catalogue; got {type(catalogue).__name__}.")
     if getattr(catalogue, "c", c) != c:
@@ -317,35 +317,11 @@ def run_occupancy(
     if data_seed is not None:
         k_data = jax.random.PRNGKey(data_seed)
     dataset = make_dataset(k_data, n, c)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        if method == "nuts":
-            res = run_nuts(
-                k_run, dataset, chains=chains, warmup=warmup, samples=samples, init=init, r=r,
-                catalogue=catalogue, threshold=threshold, max_tree_depth=10 if max_tree_depth is None else max_tree_depth,
-                beta=beta, progress=progress,
-            )
-            extra = {"step_size": res.step_size.tolist(), "mean_num_steps": float(res.num_steps.mean())}
-        else:
-            res = run_tempering(
-                k_run, dataset, chains=chains, warmup=warmup, samples=samples, n_temps=n_temps, init=init, r=r,
-                catalogue=catalogue, threshold=threshold, max_tree_depth=6 if max_tree_depth is None else max_tree_depth,
-                beta=beta, progress=progress,
-            )
-            extra = {
-                "betas": res.pt.betas.tolist(),
-                "swap_rate": res.pt.swap_rate.tolist(),
-                "round_trips": res.pt.round_trips.tolist(),
-                "loss_mean_per_temperature": (res.pt.energy_mean / (res.config.beta * n)).tolist(),
-            }
-    not_mixing = False
-    for w in caught:
-        if issubclass(w.category, PhaseMixingWarning):
-            not_mixing = True
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    res, extra, not_mixing = _sample_posterior(k_run, dataset, config, catalogue, threshold, progress)
     occ, err, how = occupancy_estimate(res.labels, rng_key=k_boot)
     config = dict(
-        res.config.to_dict(), c=c, n=n, method=method, chains=chains, warmup=warmup, samples=samples, data_seed=data_seed,
+        res.config.to_dict(), c=c, n=n, method=method, chains=chains, warmup=warmup, samples=samples,
+        data_seed=data_seed,
         data_key=list(dataset.key), threshold=float(threshold), error_method=how, chains_disagree=not_mixing,
         catalogue_size=len(catalogue.points), **extra,
     )
@@ -359,9 +335,43 @@ def run_occupancy(
     return result
 
 
-def _with_idata(result: OccupancyResult, idata) -> OccupancyResult:
-    from dataclasses import replace
+def _sample_posterior(k_run, dataset, config: OccupancyConfig, catalogue, threshold, progress):
+    """(result of run_nuts or run_tempering, method-specific record, whether the chains disagree about
+    the phase); the PhaseMixingWarning is re-issued to the caller."""
+    n, method, chains, warmup, samples = config.n, config.method, config.chains, config.warmup, config.samples
+    r, init, n_temps, max_tree_depth, beta = config.r, config.init, config.n_temps, config.max_tree_depth, config.beta
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if method == "nuts":
+            res = run_nuts(
+                k_run, dataset, chains=chains, warmup=warmup, samples=samples, init=init, r=r,
+                catalogue=catalogue, threshold=threshold,
+                max_tree_depth=10 if max_tree_depth is None else max_tree_depth,
+                beta=beta, progress=progress,
+            )
+            extra = {"step_size": res.step_size.tolist(), "mean_num_steps": float(res.num_steps.mean())}
+        else:
+            res = run_tempering(
+                k_run, dataset, chains=chains, warmup=warmup, samples=samples, n_temps=n_temps, init=init, r=r,
+                catalogue=catalogue, threshold=threshold,
+                max_tree_depth=6 if max_tree_depth is None else max_tree_depth,
+                beta=beta, progress=progress,
+            )
+            extra = {
+                "betas": res.pt.betas.tolist(),
+                "swap_rate": res.pt.swap_rate.tolist(),
+                "round_trips": res.pt.round_trips.tolist(),
+                "loss_mean_per_temperature": (res.pt.energy_mean / (res.config.beta * n)).tolist(),
+            }
+    not_mixing = False
+    for w in caught:
+        if issubclass(w.category, PhaseMixingWarning):
+            not_mixing = True
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return res, extra, not_mixing
 
+
+def _with_idata(result: OccupancyResult, idata) -> OccupancyResult:
     return replace(result, idata=idata)
 
 
@@ -425,8 +435,6 @@ def occupancy_curve(
     out = []
     it = ns
     if progress:
-        from tqdm.auto import tqdm
-
         it = tqdm(ns, desc=f"occupancy ({method})", unit="n")
     for n in it:
         out.append(
@@ -463,7 +471,8 @@ class CrossingEstimate:
                 "bracketed": self.bracketed, "level": self.level}
 
 
-def _first_up_crossing(logn: np.ndarray, d: np.ndarray, mass: np.ndarray | None = None, min_mass: float = 0.0) -> float | None:
+def _first_up_crossing(logn: np.ndarray, d: np.ndarray, mass: np.ndarray | None = None,
+                       min_mass: float = 0.0) -> float | None:
     """First up-crossing of d (< 0 to >= 0) by linear interpolation in log n; with ``mass`` (the two
     phases' summed occupancy) the first one with mass > ``min_mass`` at both bracketing points
     (noise where both phases are small is ignored). The first crossing is also what the theory's

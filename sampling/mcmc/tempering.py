@@ -43,19 +43,14 @@ from kgon.validation import check_float, check_int
 from sampling.data import Dataset, key_data
 from sampling.fast_potential import empirical_potential
 from sampling.mcmc.diagnostics import chain_diagnostics, classify_draws, phase_switches, warn_if_not_mixing
-from sampling.mcmc.nuts import (
-    _check_common,
-    _device_layout,
-    _init_repr,
-    _sample,
-    check_sampler_settings,
-    initial_points,
-    tms_data,
-    tms_energy,
-)
+from sampling.mcmc.draws import PosteriorDraws
+from sampling.mcmc.engine import check_engine_settings, device_layout, sample_replicas
+from sampling.mcmc.init import init_repr, initial_points
+from sampling.mcmc.nuts import check_sampler_settings, tms_data, tms_energy
 from sampling.model import log_prior, unflatten
 
-__all__ = ["ParallelTemperingResult", "TemperingConfig", "TemperingResult", "parallel_tempering", "run_tempering", "geometric_ladder"]
+__all__ = ["ParallelTemperingResult", "TemperingConfig", "TemperingResult", "parallel_tempering", "run_tempering",
+           "geometric_ladder"]
 
 
 def geometric_ladder(n_temps: int, beta_min: float) -> np.ndarray:
@@ -154,7 +149,7 @@ def parallel_tempering(
     progress : bool
         tqdm progress bar.
     """
-    _, warmup, samples, target_accept, max_tree_depth = _check_common(
+    _, warmup, samples, target_accept, max_tree_depth = check_engine_settings(
         chains=1, warmup=warmup, samples=samples, target_accept=target_accept, max_tree_depth=max_tree_depth
     )
     betas = np.asarray(betas, dtype=np.float64)
@@ -165,7 +160,7 @@ def parallel_tempering(
     init_z = np.asarray(init_z, dtype=np.float64)
     if init_z.ndim != 3 or init_z.shape[1] != betas.size:
         raise ValueError(f"`init_z` must have shape (chains, {betas.size}, d); got {init_z.shape}.")
-    tr = _sample(
+    tr = sample_replicas(
         rng_key,
         energy_fn=energy_fn,
         data=data,
@@ -188,7 +183,7 @@ def parallel_tempering(
     config = dict(
         chains=init_z.shape[0], n_temps=K, warmup=warmup, samples=samples, target_accept=target_accept,
         max_tree_depth=max_tree_depth, tune_ladder=tune_ladder, initial_betas=betas.tolist(),
-        devices=_device_layout(init_z.shape[0]),
+        devices=device_layout(init_z.shape[0]),
     )
     return ParallelTemperingResult(
         z=tr.z[:, post],
@@ -271,15 +266,11 @@ class TemperingResult:
 
     Attributes
     ----------
-    W : ndarray, shape (chains, samples, r, c)
-    b : ndarray, shape (chains, samples, c)
-    loss : ndarray, shape (chains, samples)
-        L_n of the beta = 1 draws.
-    diverging : ndarray of bool, shape (chains, samples)
+    draws : PosteriorDraws
+        The draws of the target replica (W, b, loss, diverging, labels; also read as ``res.W``, ...).
     rhat_loss, ess_loss : float
         Split R-hat and ESS of the loss over chains (beta = 1).
     divergences : int
-    labels : ndarray of str or None, shape (chains, samples)
     phase_switches : tuple of int or None
     pt : ParallelTemperingResult
         The ladder, swap rates, round trips, step sizes, per-temperature mean loss (``pt.z`` holds the
@@ -290,14 +281,10 @@ class TemperingResult:
     seed : tuple of int
     """
 
-    W: np.ndarray
-    b: np.ndarray
-    loss: np.ndarray
-    diverging: np.ndarray
+    draws: PosteriorDraws
     rhat_loss: float
     ess_loss: float
     divergences: int
-    labels: np.ndarray | None
     phase_switches: tuple[int, ...] | None
     pt: ParallelTemperingResult
     n: int
@@ -305,6 +292,31 @@ class TemperingResult:
     r: int
     config: TemperingConfig = field(default_factory=TemperingConfig)
     seed: tuple[int, ...] = ()
+
+    @property
+    def W(self) -> np.ndarray:
+        """``draws.W``, shape (chains, samples, r, c)."""
+        return self.draws.W
+
+    @property
+    def b(self) -> np.ndarray:
+        """``draws.b``, shape (chains, samples, c)."""
+        return self.draws.b
+
+    @property
+    def loss(self) -> np.ndarray:
+        """``draws.loss``: L_n at each draw, shape (chains, samples)."""
+        return self.draws.loss
+
+    @property
+    def diverging(self) -> np.ndarray:
+        """``draws.diverging``, shape (chains, samples)."""
+        return self.draws.diverging
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        """``draws.labels``: phase label of each draw, or None without a catalogue."""
+        return self.draws.labels
 
 
 def default_ladder_size(n: int) -> int:
@@ -317,6 +329,14 @@ def default_ladder_size(n: int) -> int:
     """
     k = int(math.ceil(2.5 * math.log(max(n, 2))))
     return max(4, 4 * math.ceil(k / 4))
+
+
+def _with_ladder(config: TemperingConfig, n: int) -> TemperingConfig:
+    """``config`` with the ladder size (default :func:`default_ladder_size`) and its hottest value
+    (default min(1, 1 / (beta n)): one sample's worth of likelihood) filled in."""
+    K = default_ladder_size(n) if config.n_temps is None else config.n_temps
+    bmin = min(1.0, 1.0 / (float(config.beta) * n)) if config.beta_min is None else float(config.beta_min)
+    return dataclasses.replace(config, n_temps=K, beta_min=bmin)
 
 
 def run_tempering(
@@ -378,15 +398,13 @@ def run_tempering(
     if beta_min is not None:
         geometric_ladder(1, beta_min)  # validates beta_min with its message
     config = TemperingConfig(chains=chains, warmup=warmup, samples=samples, n_temps=n_temps, beta_min=beta_min,
-                             init=_init_repr(init), r=r, threshold=threshold, target_accept=target_accept,
+                             init=init_repr(init), r=r, threshold=threshold, target_accept=target_accept,
                              max_tree_depth=max_tree_depth, tune_ladder=tune_ladder, beta=beta)
     n, c = dataset.n, dataset.c
     beta = float(config.beta)
-    K = default_ladder_size(n) if config.n_temps is None else config.n_temps
-    bmin = min(1.0, 1.0 / (beta * n)) if config.beta_min is None else float(config.beta_min)
-    config = dataclasses.replace(config, n_temps=K, beta_min=bmin)
-    chains, r = config.chains, config.r
-    betas = geometric_ladder(K, bmin)
+    config = _with_ladder(config, n)
+    chains, r, K = config.chains, config.r, config.n_temps
+    betas = geometric_ladder(K, config.beta_min)
     d = r * c + c
     k_init, k_prior, k_run = jax.random.split(rng_key, 3)
     z0 = np.array(jax.random.normal(k_prior, (chains, K, d), dtype=jnp.float64))
@@ -406,8 +424,7 @@ def run_tempering(
         progress=progress,
         desc=f"tempering n={n}",
     )
-    W, b = unflatten(res.z, r, c)
-    W, b = np.asarray(W), np.asarray(b)
+    W, b = (np.asarray(x) for x in unflatten(res.z, r, c))
     loss = res.energy / (beta * n)
     diag = chain_diagnostics(loss, res.diverging)
     labels = switches = None
@@ -415,8 +432,8 @@ def run_tempering(
         labels = classify_draws(W, b, catalogue, threshold=threshold)
         switches = phase_switches(labels)
         warn_if_not_mixing(labels, method="tempered", n=n)
-    return TemperingResult(
-        W=W, b=b, loss=loss, diverging=res.diverging, rhat_loss=diag.rhat_loss, ess_loss=diag.ess_loss,
-        divergences=diag.divergences, labels=labels, phase_switches=switches, pt=res, n=n, c=c, r=r,
-        config=config, seed=key_data(rng_key),
-    )
+    draws = PosteriorDraws(W=W, b=b, loss=loss, diverging=np.asarray(res.diverging, dtype=bool), n=n, beta=beta,
+                           labels=labels)
+    return TemperingResult(draws=draws, rhat_loss=diag.rhat_loss, ess_loss=diag.ess_loss,
+                           divergences=diag.divergences, phase_switches=switches, pt=res, n=n, c=c, r=r,
+                           config=config, seed=key_data(rng_key))

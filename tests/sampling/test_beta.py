@@ -56,7 +56,7 @@ def test_run_nuts_hands_the_sampler_beta_n_Ln(setup, monkeypatch):
         seen.update(energy_fn=energy_fn, data=data, betas=np.asarray(betas))
         raise _Stop
 
-    monkeypatch.setattr(nuts_mod, "_sample", fake_sample)
+    monkeypatch.setattr(nuts_mod, "sample_replicas", fake_sample)
     with pytest.raises(_Stop):
         sampling.run_nuts(jax.random.PRNGKey(0), ds, chains=1, warmup=1, samples=1, beta=0.5)
     np.testing.assert_array_equal(seen["betas"], [1.0])

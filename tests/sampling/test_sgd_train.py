@@ -9,8 +9,16 @@ import pytest
 import torch
 
 import kgon
+from kgon.io import ResultStore
 from sampling import SGDConfig, SGDResult, train_sgd
-from sampling.dynamics.sgd import checkpoint_steps, initial_params, run_generators, training_data
+from sampling.dynamics.sgd import (
+    checkpoint_steps,
+    initial_params,
+    run_generators,
+    sgd_run_key,
+    train_or_load,
+    training_data,
+)
 
 
 def test_config_defaults_are_the_paper_protocol():
@@ -140,8 +148,18 @@ def test_float32_and_save_load(tmp_path):
     res = train_sgd(cfg, [2])
     res64 = train_sgd(SGDConfig(n=40, epochs=5, checkpoints=5), [2])
     np.testing.assert_allclose(res.W, res64.W, atol=1e-5)
-    path = res.save(tmp_path / "r.npz")
+    path = res.save(tmp_path / "runs")
     back = SGDResult.load(path)
     assert back.config == cfg and back.seeds == (2,)
     np.testing.assert_array_equal(back.W, res.W)
     np.testing.assert_array_equal(back.features, res.features)
+    # the one store: the saved entry is the one train_or_load reuses, and the directory loads too
+    again, reused = train_or_load(cfg, [2], ResultStore(tmp_path / "runs"))
+    assert reused and path.name == f"{sgd_run_key(cfg, [2])}.json"
+    np.testing.assert_array_equal(again.W, res.W)
+    np.testing.assert_array_equal(SGDResult.load(tmp_path / "runs").b, res.b)
+    res64.save(tmp_path / "runs")
+    with pytest.raises(ValueError, match="holds 2 stored batches"):
+        SGDResult.load(tmp_path / "runs")
+    with pytest.raises(ValueError, match="record file"):
+        SGDResult.load(tmp_path / "r.npz")

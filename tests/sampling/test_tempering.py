@@ -11,7 +11,8 @@ import pytest
 from scipy.stats import norm
 
 import sampling
-from sampling.mcmc.nuts import _tune_ladder, nuts_chains
+from sampling.mcmc.engine import tune_ladder
+from sampling.mcmc.nuts import nuts_chains
 from sampling.mcmc.tempering import geometric_ladder
 
 # Target: p(x) ~ N(x; 0, S0^2 I) * sum_k w_k N(x; m_k, s_k^2 I) in d = 2, i.e. prior N(0, S0^2 I) and
@@ -88,9 +89,9 @@ def test_independent_nuts_chains_from_one_basin_miss_it(truth):
 def test_ladder_tuning_equalises_rejection():
     betas = geometric_ladder(5, 0.01)
     assert betas[0] == 1.0 and betas[-1] == pytest.approx(0.01)
-    same = _tune_ladder(betas, np.full(4, 0.3))
+    same = tune_ladder(betas, np.full(4, 0.3))
     np.testing.assert_allclose(same, betas, rtol=1e-12)
-    moved = _tune_ladder(betas, np.array([0.9, 0.1, 0.1, 0.1]))
+    moved = tune_ladder(betas, np.array([0.9, 0.1, 0.1, 0.1]))
     # the hard pair (1, beta_1) is split: beta_1 moves towards 1
     assert moved[1] > betas[1] and moved[0] == 1.0 and moved[-1] == pytest.approx(0.01)
 
