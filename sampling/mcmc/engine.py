@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 from kgon.validation import check_int
 from sampling.model import log_prior
 
-__all__ = ["Trace", "sample_replicas", "device_layout", "tune_ladder", "check_engine_settings"]
+__all__ = ["Trace", "sample_replicas", "device_layout", "equalize_ladder", "check_engine_settings"]
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def device_layout(chains: int) -> int:
     return 1
 
 
-def tune_ladder(betas: np.ndarray, reject: np.ndarray) -> np.ndarray:
+def equalize_ladder(betas: np.ndarray, reject: np.ndarray) -> np.ndarray:
     """Equalise swap rejection rates along the ladder (Syed et al. 2021, "NRPT", §5.1).
 
     The communication barrier Lambda(beta) is the piecewise-linear interpolation (in log beta) of
@@ -254,7 +254,7 @@ def sample_replicas(
             if ci in tune_at:
                 sp = np.concatenate([r["swap_prob"] for r in recs[-max(1, len(recs) // 2):]], axis=1)
                 reject = 1.0 - np.nanmean(sp.reshape(-1, K - 1), axis=0)
-                betas = tune_ladder(betas, reject)
+                betas = equalize_ladder(betas, reject)
                 history.append(betas.copy())
                 bt_dev = np.tile(betas, (ndev, per))
                 # potential energies and gradients of the current states under the new ladder

@@ -109,7 +109,8 @@ def test_make_dataset_is_reproducible_nested_and_read_only():
 
 @pytest.mark.parametrize(
     "n, c, match",
-    [(0, 6, "`n` must be an integer >= 1; got 0."), (-3, 6, "`n`"), (10, 1, "`c` must be an integer >= 2; got 1."), (2.5, 6, "`n`")],
+    [(0, 6, "`n` must be an integer >= 1; got 0."), (-3, 6, "`n`"), (10, 1, "`c` must be an integer >= 2; got 1."),
+     (2.5, 6, "`n`")],
 )
 def test_make_dataset_bad_input(n, c, match):
     with pytest.raises(ValueError, match=match.replace("(", r"\(").replace(")", r"\)")):

@@ -63,12 +63,12 @@ def _zero_fiber_components(widths):
     L = len(widths) - 1
     d = sum(a * b for a, b in zip(widths, widths[1:]))
     codims = []
-    for ks in itertools.product(*(range(min(widths[0], widths[l + 1]) + 1) for l in range(L - 1))):
+    for ks in itertools.product(*(range(min(widths[0], widths[j + 1]) + 1) for j in range(L - 1))):
         ks = (widths[0],) + ks + (0,)
-        if any(ks[l + 1] > min(ks[l], widths[l + 1]) for l in range(L)):
+        if any(ks[j + 1] > min(ks[j], widths[j + 1]) for j in range(L)):
             continue
-        dim = sum(ks[l + 1] * (ks[l] + widths[l + 1] - ks[l + 1]) + widths[l + 1] * (widths[l] - ks[l])
-                  for l in range(L))
+        dim = sum(ks[j + 1] * (ks[j] + widths[j + 1] - ks[j + 1]) + widths[j + 1] * (widths[j] - ks[j])
+                  for j in range(L))
         codims.append(d - dim)
     C = min(codims)
     return C, codims.count(C)

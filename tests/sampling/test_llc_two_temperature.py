@@ -20,8 +20,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from sampling import SGLDConfig, estimate_llc
-from sampling import ESTIMATORS
+from sampling import ESTIMATORS, SGLDConfig, estimate_llc
 from sampling.dynamics.llc import combine_two_temperatures
 from sampling.dynamics.sgld import quadratic_loss
 

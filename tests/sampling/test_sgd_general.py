@@ -17,7 +17,8 @@ def _autograd_step(cfg, seed, X):
     W0, b0 = initial_params(cfg, run_generators(seed)[1])
     W = W0.clone().requires_grad_(True)
     b = b0.clone().requires_grad_(True)
-    imp = torch.ones(cfg.c, dtype=torch.float64) if cfg.importance is None else torch.tensor(cfg.importance, dtype=torch.float64)
+    imp = (torch.ones(cfg.c, dtype=torch.float64) if cfg.importance is None
+           else torch.tensor(cfg.importance, dtype=torch.float64))
     loss = (imp * (X - torch.relu(X @ W.T @ W + b)) ** 2).sum(1).mean()
     gW, gb = torch.autograd.grad(loss, (W, b))
     return W0 - cfg.lr * gW, b0 - cfg.lr * gb, loss.item()

@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import norm
 
 import sampling
-from sampling.mcmc.engine import tune_ladder
+from sampling.mcmc.engine import equalize_ladder
 from sampling.mcmc.nuts import nuts_chains
 from sampling.mcmc.tempering import geometric_ladder
 
@@ -26,7 +26,8 @@ WTS = np.array([0.2, 0.8])
 
 
 def _energy(_, x):
-    comp = jnp.log(WTS) - 0.5 * jnp.sum((x[None, :] - M) ** 2, axis=1) / S**2 - D * jnp.log(S) - 0.5 * D * math.log(2 * math.pi)
+    comp = (jnp.log(WTS) - 0.5 * jnp.sum((x[None, :] - M) ** 2, axis=1) / S**2 - D * jnp.log(S)
+            - 0.5 * D * math.log(2 * math.pi))
     return -jax.scipy.special.logsumexp(comp)
 
 
@@ -89,9 +90,9 @@ def test_independent_nuts_chains_from_one_basin_miss_it(truth):
 def test_ladder_tuning_equalises_rejection():
     betas = geometric_ladder(5, 0.01)
     assert betas[0] == 1.0 and betas[-1] == pytest.approx(0.01)
-    same = tune_ladder(betas, np.full(4, 0.3))
+    same = equalize_ladder(betas, np.full(4, 0.3))
     np.testing.assert_allclose(same, betas, rtol=1e-12)
-    moved = tune_ladder(betas, np.array([0.9, 0.1, 0.1, 0.1]))
+    moved = equalize_ladder(betas, np.array([0.9, 0.1, 0.1, 0.1]))
     # the hard pair (1, beta_1) is split: beta_1 moves towards 1
     assert moved[1] > betas[1] and moved[0] == 1.0 and moved[-1] == pytest.approx(0.01)
 
@@ -102,7 +103,8 @@ def test_ladder_tuning_equalises_rejection():
 )
 def test_bad_ladder(betas, match):
     with pytest.raises(ValueError, match=match):
-        sampling.parallel_tempering(jax.random.PRNGKey(0), _energy, np.zeros((1, 2, D)), betas=betas, warmup=1, samples=1)
+        sampling.parallel_tempering(jax.random.PRNGKey(0), _energy, np.zeros((1, 2, D)), betas=betas, warmup=1,
+                                    samples=1)
 
 
 def test_bad_ladder_arguments():
