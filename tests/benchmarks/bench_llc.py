@@ -25,7 +25,7 @@ import jax.numpy as jnp  # noqa: E402
 from _report import write_section  # noqa: E402
 
 import kgon  # noqa: E402
-from sampling import estimate_llc, refine_center  # noqa: E402
+from sampling import SGLDConfig, estimate_llc, refine_center  # noqa: E402
 from sampling.data import make_dataset  # noqa: E402
 from sampling.dynamics.trajectory import tms_loss  # noqa: E402
 from sampling.fast_potential import empirical_potential  # noqa: E402
@@ -89,14 +89,14 @@ def run_ours(W, b, pot, *, nbeta, eps, gamma, chains, burnin, draws, compile_fir
     w = (jnp.asarray(W), jnp.asarray(b))
     if compile_first:  # separate the one-off compilation from the run time
         t0 = time.perf_counter()
-        estimate_llc(jax.random.key(99), tms_loss, w, pot, nbeta=nbeta, eps=eps, gamma=gamma, chains=chains,
-                     burnin=0, draws=1)
+        estimate_llc(jax.random.key(99), tms_loss, w, pot,
+                     config=SGLDConfig(nbeta=nbeta, eps=eps, gamma=gamma, chains=chains, burnin=0, draws=1))
         comp = time.perf_counter() - t0
     else:
         comp = 0.0
     t0 = time.perf_counter()
-    res = estimate_llc(jax.random.key(0), tms_loss, w, pot, nbeta=nbeta, eps=eps, gamma=gamma, chains=chains,
-                       burnin=burnin, draws=draws)
+    res = estimate_llc(jax.random.key(0), tms_loss, w, pot,
+                       config=SGLDConfig(nbeta=nbeta, eps=eps, gamma=gamma, chains=chains, burnin=burnin, draws=draws))
     return res, time.perf_counter() - t0, comp
 
 

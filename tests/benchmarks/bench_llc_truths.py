@@ -36,7 +36,7 @@ kgon.configure_jax()
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from sampling import estimate_llc, make_dataset, tms_llc  # noqa: E402
+from sampling import SGLDConfig, estimate_llc, make_dataset, tms_llc  # noqa: E402
 from sampling.dynamics.truths import (  # noqa: E402
     dln_data,
     dln_loss,
@@ -152,8 +152,8 @@ def run_crossing(seeds, done):
         if (truth.name, seed, "tmsphase") in done:
             continue
         t0 = time.perf_counter()
-        res = estimate_llc(jax.random.key(seed), normal_crossing_loss, jnp.zeros(2), jnp.array([1, 2]), nbeta=nbeta,
-                           calibrate=True)
+        res = estimate_llc(jax.random.key(seed), normal_crossing_loss, jnp.zeros(2), jnp.array([1, 2]), calibrate=True,
+                           config=SGLDConfig(nbeta=nbeta))
         _write(_record(truth.name, truth.llc, seed, res, time.perf_counter() - t0))
 
 
@@ -167,7 +167,7 @@ def run_tms(seeds, done, chains):
             k_data, k_chain = jax.random.split(jax.random.key(seed))
             data = make_dataset(k_data, N, 6)
             t0 = time.perf_counter()
-            res = tms_llc(k_chain, W, b, data, calibrate=True, chains=chains)
+            res = tms_llc(k_chain, W, b, data, calibrate=True, config=SGLDConfig(chains=chains))
             rec = _record(truth.name, truth.llc, seed, res, time.perf_counter() - t0)
             _write(rec)
 
