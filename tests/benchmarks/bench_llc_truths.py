@@ -179,7 +179,8 @@ def report():
         by.setdefault((r["case"], r.get("method", "tmsphase")), []).append(r)
     lines = ["Calibrated SGLD (`calibrate=True`, defaults only: 4 chains, gamma = 1, eps grid 2^-k / (n beta), "
              "k = 0..8, the same SGLD time at every step = 40,000 + 160,000 steps at eps = 1/(8 n beta); TMS: "
-             "`tms_llc(calibrate=True, chains=16)`) against exact learning coefficients (docs/llc.md). "
+             "`tms_llc(calibrate=True, config=SGLDConfig(chains=16))`) against exact learning coefficients "
+             "(docs/llc.md). "
              "The reported estimate is the two-temperature one (docs/llc.md §4: n (E_beta[L_n] - "
              "E_beta/2[L_n]) / (1/beta - 1/(beta/2)), chains at beta/2 coupled to those at beta); the plain "
              "estimate n beta (E_beta[L_n] - L_n(w*)) at the chosen step is in the `plain` column. "

@@ -64,7 +64,8 @@ def test_sgd_cli_json(catalogue6, tmp_path):
     assert d["runs"] == 2 and sum(d["final_phases"].values()) == 2
     assert d["antecedent"]["n_transitions"] == sum(t["count"] for t in d["transitions"])
     assert any(p.endswith("sgd_runs.png") for p in d["figures"])
-    assert len(list(tmp_path.glob("sgd-runs/*.npz"))) == 1  # the runs' store entry (resume: tests/theory/test_resume.py)
+    # the runs' store entry (resume: tests/theory/test_resume.py)
+    assert len(list(tmp_path.glob("sgd-runs/*.npz"))) == 1
 
 
 def test_sgd_cli_rejects_bad_arguments():

@@ -35,18 +35,23 @@ def add_arguments(parser) -> None:
     parser.add_argument("--c", type=int_range(2), required=True, help="number of features (>= 2)")
     parser.add_argument("--r", type=positive_int, default=2, help="hidden dimensions (default 2)")
     parser.add_argument("--n", type=int_range(2), required=True, help="data set size n (n beta = n / log n)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the data set and the chains (default 0)")
-    parser.add_argument("--eps", type=finite_float(0, min_inclusive=False), default=None, help="SGLD step (default 0.02 / (n beta))")
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
+                        help="seed of the data set and the chains (default 0)")
+    parser.add_argument("--eps", type=finite_float(0, min_inclusive=False), default=None,
+                        help="SGLD step (default 0.02 / (n beta))")
     parser.add_argument("--gamma", type=finite_float(0), default=None, help="localisation strength (default 1)")
     parser.add_argument("--chains", type=positive_int, default=None, help="number of chains (default 64)")
-    parser.add_argument("--burnin", type=nonnegative_int, default=None, help="discarded steps per chain (default: 3 relaxation times of the slowest curved direction)")
-    parser.add_argument("--draws", type=positive_int, default=None, help="averaged steps per chain (default: 10 relaxation times)")
+    parser.add_argument("--burnin", type=nonnegative_int, default=None,
+                        help="discarded steps per chain (default: 3 relaxation times of the slowest curved direction)")
+    parser.add_argument("--draws", type=positive_int, default=None,
+                        help="averaged steps per chain (default: 10 relaxation times)")
     parser.add_argument("--batch-size", type=positive_int, default=None, help="minibatch size (default: full batch)")
     parser.add_argument("--paper", action="store_true",
                         help="the paper's setting: eps 1e-3, gamma 1, 4 chains, 0 + 500 steps, no refinement")
     parser.add_argument("--no-refine", action="store_true", help="use the catalogue point itself as the centre")
     parser.add_argument("--calibrate", action="store_true",
-                        help="choose eps by the calibration sweep at fixed n*beta (docs/llc.md); not with --eps/--paper")
+                        help="choose eps by the calibration sweep at fixed n*beta (docs/llc.md); "
+                             "not with --eps/--paper")
     parser.add_argument("--estimator", choices=("plain", "two_temperature"), default=None,
                         help="which estimate is reported as llc: plain n*beta*(E[L] - L*) (the papers'), or the "
                              "two-temperature one (docs/llc.md section 4); default two_temperature with --calibrate, "
@@ -57,11 +62,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    import jax
+    import jax  # deferred: CLI start-up (argument parsing loads no jax)
 
     import kgon
     import sampling
-    from sampling.data import make_dataset
+    from sampling.data import make_dataset  # deferred: CLI start-up
 
     if args.batch_size is not None and args.batch_size > args.n:
         fail(args, "--batch-size", f"must be an integer in 1..n = {args.n}; got {args.batch_size}.")
@@ -121,7 +126,7 @@ def run(args) -> int:
         "reason": res.reason,
     }
     if args.plot:
-        from sampling.plot import plot_llc_calibration, plot_llc_traces
+        from sampling.plot import plot_llc_calibration, plot_llc_traces  # deferred: matplotlib only with --plot
 
         if res.loss_trace.size:
             plot_llc_traces(res, args.plot, theory=theory)

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from kgon.symmetry import procrustes
+from kgon.validation import check_int
 
 __all__ = ["Alignment", "align_to_reference", "align_runs"]
 
@@ -113,8 +114,6 @@ def align_to_reference(W, b, W_ref, b_ref) -> Alignment:
 def align_runs(W, b, *, reference: int = 0) -> tuple[np.ndarray, np.ndarray, list[Alignment]]:
     """Align every run's whole trajectory to run ``reference`` (one transform per run, fitted over all
     checkpoints): ``W`` (R, K, r, c), ``b`` (R, K, c) -> aligned copies and the alignments."""
-    from kgon.validation import check_int
-
     W = np.asarray(W, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if W.ndim != 4 or b.shape != W.shape[:2] + W.shape[3:]:

@@ -14,7 +14,8 @@ Appendix B; Hoogland et al. 2024).
    **evolute** e = gamma + N / kappa (N the unit normal rotated +90 degrees from the tangent).
    A **vertex** is a stationary point of the curvature (a cusp of the evolute; Bruce & Giblin 1992,
    Prop. 7.2): a local extremum of log|kappa| with prominence at least ``vertex_prominence``
-   (natural-log units), excluding minima of |kappa| where kappa changes sign (inflections). A **cusp** is a local minimum of the speed |gamma'| at which the tangent turns by
+   (natural-log units), excluding minima of |kappa| where kappa changes sign (inflections). A **cusp**
+   is a local minimum of the speed |gamma'| at which the tangent turns by
    more than ``cusp_angle`` degrees between the points ``cusp_window`` grid points before and after.
    Vertices within 3 ``cusp_window`` of a cusp are dropped (the curvature diverges at a cusp), and
    neither is reported within ``cusp_window`` grid points of the ends (one-sided differences).
@@ -35,6 +36,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.signal import find_peaks
+
+from kgon.validation import check_int
 
 __all__ = ["CurveFeatures", "EssentialDynamics", "Form", "curve_features", "essential_dynamics",
            "tms_probe_outputs"]
@@ -175,7 +178,8 @@ class EssentialDynamics:
                            "events": {f"{i},{j}": e for (i, j), e in f.events.items()}} for f in self.forms],
                 "vertices": {f"{i},{j}": [int(round(10 ** cf.s[k])) for k in cf.vertices]
                              for (i, j), cf in self.pairs.items()},
-                "cusps": {f"{i},{j}": [int(round(10 ** cf.s[k])) for k in cf.cusps] for (i, j), cf in self.pairs.items()},
+                "cusps": {f"{i},{j}": [int(round(10 ** cf.s[k])) for k in cf.cusps]
+                          for (i, j), cf in self.pairs.items()},
                 "config": dict(self.config)}
 
 
@@ -207,8 +211,6 @@ def essential_dynamics(outputs, steps, *, n_components: int = 3, sigma: float = 
     ValueError
         Fewer than 5 checkpoints, fewer than two components, or no variation across checkpoints.
     """
-    from kgon.validation import check_int
-
     X = np.asarray(outputs, dtype=np.float64)
     steps = np.asarray(steps)
     if X.ndim != 2 or steps.shape != (X.shape[0],):

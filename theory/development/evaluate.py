@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 import jax
 import numpy as np
 
+import sampling
 from kgon.io import put_args
 from kgon.validation import check_int
-import sampling
 from sampling import SGLDConfig
 from sampling.dynamics.sgd import sgd_run_key
 from theory.development.covariance import covariance_spectra

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kgon.validation import check_int
 from theory.development.smoothing import SmoothedCurve, smooth_curve
 
 __all__ = ["Milestone", "Stage", "StageAnalysis", "detect_milestones"]
@@ -153,8 +154,6 @@ def detect_milestones(steps, llc, *, bandwidth: float = 0.25, method: str = "gp"
     ValueError
         Too few usable checkpoints for the smoother, mismatched shapes, bad hyperparameters.
     """
-    from kgon.validation import check_int
-
     steps = np.asarray(steps, dtype=np.float64)
     llc = np.asarray(llc, dtype=np.float64)
     if steps.ndim != 1 or llc.shape != steps.shape:
