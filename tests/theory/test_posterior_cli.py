@@ -44,12 +44,10 @@ def test_posterior_json_and_files(first_run, catalogue6):
 
 def test_rerun_skips_complete_n(first_run, capsys, monkeypatch):
     rc, data, out = first_run
-    import sampling
-
     def fail(*a, **k):
         raise AssertionError("a complete n was sampled again")
 
-    monkeypatch.setattr(sampling, "run_occupancy", fail)
+    monkeypatch.setattr("sampling.mcmc.io.run_occupancy", fail)
     assert main(BASE + ["--n", "200", "--seed", "0", "--out", str(out), "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again == data
@@ -61,9 +59,7 @@ def test_rerun_skips_complete_n(first_run, capsys, monkeypatch):
 
 def test_plot_occupancy_curve(first_run, tmp_path, capsys, monkeypatch):
     rc, data, out = first_run
-    import sampling
-
-    monkeypatch.setattr(sampling, "run_occupancy", None)  # stored results only
+    monkeypatch.setattr("sampling.mcmc.io.run_occupancy", None)  # stored results only
     png = tmp_path / "figs" / "occupancy.png"
     assert main(BASE + ["--n", "200", "--seed", "0", "--out", str(out), "--plot", str(png), "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)["figures"]
@@ -113,7 +109,7 @@ def test_beta_recorded_and_read_back(tmp_path, capsys, monkeypatch):
                                         rhat_loss=1.0, ess_loss=100.0, divergences=0, phase_switches=(),
                                         config=config.to_dict())
 
-    monkeypatch.setattr(sampling, "run_occupancy", fake_run_occupancy)
+    monkeypatch.setattr("sampling.mcmc.io.run_occupancy", fake_run_occupancy)
     out = tmp_path / "run"
     argv = BASE + ["--n", "300,400", "--seed", "1", "--data-seed", "7", "--beta", "0.5", "--out", str(out)]
     assert main(argv + ["--json"]) == 0

@@ -54,13 +54,12 @@ def test_refined_section_is_conditional_on_the_runs_data_stream(run_dir):
 
 
 def test_rerun_resumes(run_dir, monkeypatch):
-    import sampling
     import sampling.dynamics.sgd as sgd_module
 
     def recomputed(*args, **kwargs):
         raise AssertionError("a stored stage was recomputed")
 
-    monkeypatch.setattr(sampling, "run_occupancy", recomputed)  # every n is in DIR/posterior
+    monkeypatch.setattr("sampling.mcmc.io.run_occupancy", recomputed)  # every n is in DIR/posterior
     monkeypatch.setattr(sgd_module, "train_sgd", recomputed)  # the SGD runs and their analysis are stored
     out, first = run_dir
     second = reproduce(out, config=TINY, quiet=True)
