@@ -187,9 +187,9 @@ CORRUPT_SUFFIX = ".corrupt-"
 
 
 class StoreError(ValueError):
-    """The store cannot be used as asked: an entry that cannot be read (permissions), a stored
-    configuration that differs from the requested one under the same key, or an entry moved aside
-    (:class:`EntryMovedAside`).
+    """The store cannot be used as asked: a root that is not a directory, an entry that cannot be read
+    (permissions), a stored configuration that differs from the requested one under the same key, or
+    an entry moved aside (:class:`EntryMovedAside`).
 
     A ``ValueError``, so the CLI turns it into a one-line message and exit code 2; the message names
     the file.
@@ -319,13 +319,13 @@ class ResultStore:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
-            raise ValueError(f"a result store must be a directory; {str(self.root)!r} is a file.")
+            raise StoreError(f"a result store must be a directory; {str(self.root)!r} is a file.")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
-            raise ValueError(f"cannot create the result store {str(self.root)!r}: a parent is a file.") from None
+            raise StoreError(f"cannot create the result store {str(self.root)!r}: a parent is a file.") from None
         except NotADirectoryError:
-            raise ValueError(f"cannot create the result store {str(self.root)!r}: a parent is a file.") from None
+            raise StoreError(f"cannot create the result store {str(self.root)!r}: a parent is a file.") from None
         self._remove_stale_temporaries()
 
     # keys and paths

@@ -177,9 +177,9 @@ def test_unreadable_record_is_an_error_not_moved(tmp_path):
 def test_store_root_must_be_a_directory(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
-    with pytest.raises(ValueError, match="is a file"):
+    with pytest.raises(StoreError, match="is a file"):
         ResultStore(f)
-    with pytest.raises(ValueError, match="parent is a file"):
+    with pytest.raises(StoreError, match="parent is a file"):
         ResultStore(f / "sub")
 
 
