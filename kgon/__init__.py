@@ -21,9 +21,9 @@ _EXPORTS = {
     "classify": "kgon.classification",
     "configure_jax": "kgon.config",
     "dead_columns": "kgon.symmetry",
-    "default_catalogue": "kgon.critical.catalogue",
+    "default_catalogue": "kgon.critical.cache",
     "distinct_permutations": "kgon.symmetry",
-    "find_critical_points": "kgon.critical.catalogue",
+    "find_critical_points": "kgon.critical.driver",
     "hessian_geometry": "kgon.geometry",
     "importance_threshold": "kgon.critical.continuation",
     "kgon": "kgon.polygons",
@@ -42,6 +42,7 @@ _EXPORTS = {
     "potential_jax": "kgon.evaluators",
     "potential_numpy": "kgon.evaluators",
     "potential_torch": "kgon.evaluators",
+    "run_search": "kgon.critical.driver",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

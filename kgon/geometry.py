@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kgon.config import require_x64
-from kgon.critical.search import ModelSpec, _loss_fn_model, flatten
+from kgon.critical.search import ModelSpec, flatten, loss_fn_model
 from kgon.symmetry import orbit_tangents
 
 __all__ = ["HessianGeometry", "hessian_geometry", "ZERO_TOL"]
@@ -78,7 +78,7 @@ class HessianGeometry:
 
 @lru_cache(maxsize=None)
 def _grad_hess(model: ModelSpec):
-    f = _loss_fn_model(model)
+    f = loss_fn_model(model)
     return jax.jit(jax.grad(f)), jax.jit(jax.hessian(f)), jax.jit(jax.vmap(f)), jax.jit(jax.vmap(jax.grad(f)))
 
 

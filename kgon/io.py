@@ -15,7 +15,10 @@ the lowest layer that writes files, so ``sampling`` and ``theory`` import them f
   JSON and numpy-array cases.
 - :class:`ResultStore` is the one resume mechanism: finished results keyed by :func:`config_key`
   (sha256 of the canonical JSON of the configuration that produced them), with array payloads and
-  attached files, each written atomically; a corrupt or mismatched entry raises :class:`StoreError`.
+  attached files, each written atomically. It repairs itself: an entry that fails its checks (a record
+  that does not parse, a checksum or key that does not match, a missing or altered payload, another
+  store format) is moved aside (``<file>.corrupt-<UTC time>``, named in a :class:`StoreRepairWarning`)
+  and treated as absent, so :meth:`ResultStore.get_or_compute` recomputes it.
 """
 
 from __future__ import annotations
@@ -30,27 +33,19 @@ import os
 import socket
 import tempfile
 import time
+import warnings
+import zipfile
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 __all__ = [
-    "STORE_FORMAT",
-    "TMP_PREFIX",
-    "ResultStore",
-    "StoreEntry",
-    "StoreError",
-    "config_key",
-    "dumps_json",
-    "put_args",
-    "refuse_legacy",
-    "to_jsonable",
-    "write_atomic",
-    "write_json_atomic",
-    "write_npz_atomic",
-    "write_text_atomic",
+    "CORRUPT_SUFFIX", "STORE_FORMAT", "TMP_PREFIX", "EntryMovedAside", "ResultStore", "StoreEntry", "StoreError",
+    "StoreRepairWarning", "config_key", "dumps_json", "move_aside", "put_args", "refuse_legacy", "to_jsonable",
+    "write_atomic", "write_json_atomic", "write_npz_atomic", "write_text_atomic",
 ]
 
 TMP_PREFIX = ".tmp-"
@@ -185,15 +180,46 @@ def config_key(config: Any, *, length: int = 32) -> str:
 
 
 STORE_FORMAT = 2
-"""Format of :class:`ResultStore` records; a record of another format is refused with a clear error."""
+"""Format of :class:`ResultStore` records; a record of another format is moved aside and recomputed."""
+
+CORRUPT_SUFFIX = ".corrupt-"
+"""Infix of the names of moved-aside files: ``<file name>.corrupt-<UTC time>``."""
 
 
 class StoreError(ValueError):
-    """A stored entry is corrupt, belongs to another configuration or was written by another version.
+    """The store cannot be used as asked: a root that is not a directory, an entry that cannot be read
+    (permissions), a stored configuration that differs from the requested one under the same key, or
+    an entry moved aside (:class:`EntryMovedAside`).
 
     A ``ValueError``, so the CLI turns it into a one-line message and exit code 2; the message names
-    the file and says what to do (delete the file, or the directory, to recompute).
+    the file.
     """
+
+
+class EntryMovedAside(StoreError):
+    """An entry failed its checks and was moved aside; it is absent now, and a new ``put`` or
+    :meth:`ResultStore.get_or_compute` writes it afresh.
+
+    Attributes
+    ----------
+    path : Path
+        The record file ``<root>/<key>.json`` of the entry.
+    reason : str
+        What failed (e.g. ``"not valid JSON (...)"``, ``"result checksum mismatch"``).
+    moved : tuple of Path
+        The files' new names (``<file name>.corrupt-<UTC time>``); empty if another process moved
+        them first.
+    """
+
+    def __init__(self, path: Path, reason: str, moved: tuple):
+        self.path, self.reason, self.moved = path, reason, tuple(moved)
+        where = f"moved aside to {self.moved[0].name}" if self.moved else "already moved aside"
+        super().__init__(f"{path}: {reason}; {where}, to be recomputed.")
+
+
+class StoreRepairWarning(UserWarning):
+    """Warns that a :class:`ResultStore` entry failed its checks and was moved aside (its message
+    names the file, the reason and the new name)."""
 
 
 @dataclass(frozen=True)
@@ -229,20 +255,31 @@ class StoreEntry:
     _arrays_sha256: str | None = field(default=None, repr=False, compare=False)
 
     def load_arrays(self) -> dict:
-        """The array payload as a dict of numpy arrays (checked against the record's checksum)."""
+        """The array payload as a dict of numpy arrays (checked against the record's checksum).
+
+        A payload that no longer matches its record (it changed after :meth:`ResultStore.get`) moves the
+        entry aside and raises :class:`EntryMovedAside`.
+        """
         if not self.arrays:
             return {}
         npz = self.path.with_suffix(".npz")
         try:
             data = npz.read_bytes()
+        except FileNotFoundError:
+            raise move_aside(self.path, f"its array payload {npz.name} is missing") from None
         except OSError as exc:
-            raise StoreError(f"{npz}: array payload unreadable ({exc}); delete {self.path} to recompute.") from None
+            raise StoreError(f"{npz}: array payload unreadable ({exc}).") from None
         if hashlib.sha256(data).hexdigest() != self._arrays_sha256:
-            raise StoreError(f"{npz}: array payload does not match its record (checksum); delete {self.path} to recompute.")
-        with np.load(_io.BytesIO(data), allow_pickle=False) as z:
-            if sorted(z.files) != sorted(self.arrays):
-                raise StoreError(f"{npz}: arrays {sorted(z.files)} differ from the record's {sorted(self.arrays)}.")
-            return {k: z[k] for k in self.arrays}
+            raise move_aside(self.path, f"its array payload {npz.name} does not match its checksum")
+        try:
+            with np.load(_io.BytesIO(data), allow_pickle=False) as z:
+                loaded = {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise move_aside(self.path, f"its array payload {npz.name} does not load ({exc})") from None
+        if sorted(loaded) != sorted(self.arrays):
+            raise move_aside(self.path, f"its array payload holds {sorted(loaded)}, the record names "
+                                        f"{sorted(self.arrays)}")
+        return {k: loaded[k] for k in self.arrays}
 
     def attachment(self, suffix: str) -> Path:
         """Path of the attached file ``<root>/<key>.<suffix>``."""
@@ -267,9 +304,11 @@ class ResultStore:
 
     with ``key = config_key(config)``. Every file is written atomically (:func:`write_atomic`); the
     record is written last, so an entry exists exactly when its record does, and a killed writer
-    leaves either no entry or a complete one. :meth:`get` checks the record (it parses, has this
-    format, its key matches its file name and its config, the result matches its checksum) and
-    raises :class:`StoreError` naming the file otherwise.
+    leaves either no entry or a complete one. :meth:`get` checks the entry (the record parses, has this
+    format, its key matches its file name and its config, the result matches its checksum, the array
+    payload matches its checksum, the attachments exist); an entry that fails is moved aside
+    (:func:`move_aside`: every file ``<key>.*`` renamed ``<name>.corrupt-<UTC time>``, with a
+    :class:`StoreRepairWarning`), so it is absent from then on and :meth:`get_or_compute` recomputes it.
 
     Parameters
     ----------
@@ -280,13 +319,13 @@ class ResultStore:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
-            raise ValueError(f"a result store must be a directory; {str(self.root)!r} is a file.")
+            raise StoreError(f"a result store must be a directory; {str(self.root)!r} is a file.")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
-            raise ValueError(f"cannot create the result store {str(self.root)!r}: a parent is a file.") from None
+            raise StoreError(f"cannot create the result store {str(self.root)!r}: a parent is a file.") from None
         except NotADirectoryError:
-            raise ValueError(f"cannot create the result store {str(self.root)!r}: a parent is a file.") from None
+            raise StoreError(f"cannot create the result store {str(self.root)!r}: a parent is a file.") from None
         self._remove_stale_temporaries()
 
     # keys and paths
@@ -304,8 +343,14 @@ class ResultStore:
         return sorted(p.stem for p in self.root.glob("*.json") if not p.name.startswith("."))
 
     def list(self) -> list[StoreEntry]:
-        """All entries, checked (:meth:`get_key`), in key order."""
-        return [self.get_key(k) for k in self.keys()]
+        """All entries that pass their checks (:meth:`get_key`), in key order; the others are moved aside."""
+        out = []
+        for k in self.keys():
+            try:
+                out.append(self.get_key(k))
+            except (KeyError, EntryMovedAside):
+                continue
+        return out
 
     def contains(self, config: Any) -> bool:
         """Whether an entry for ``config`` exists (its record file; :meth:`get` checks it)."""
@@ -315,54 +360,36 @@ class ResultStore:
 
     # reading
     def get(self, config: Any) -> StoreEntry:
-        """The entry of ``config``; ``KeyError`` if there is none, :class:`StoreError` if it is corrupt."""
+        """The entry of ``config``.
+
+        Raises ``KeyError`` if there is none, :class:`EntryMovedAside` if it failed its checks (it is
+        moved aside, so the next call raises ``KeyError``), :class:`StoreError` if it is unreadable or
+        its stored config differs from ``config`` under the same key.
+        """
         key = self.key(config)
         entry = self.get_key(key)
         if dumps_json(entry.config, sort_keys=True) != dumps_json(config, sort_keys=True):
-            raise StoreError(f"{entry.path}: stored config differs from the requested one with the same key; "
-                             "delete the file to recompute.")
+            raise StoreError(f"{entry.path}: stored config differs from the requested one with the same key.")
         return entry
 
     def get_key(self, key: str) -> StoreEntry:
-        """The entry with this key; ``KeyError`` if there is none, :class:`StoreError` if it is corrupt."""
+        """The entry with this key; errors as in :meth:`get`."""
         path = self.path(key)
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise KeyError(key) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StoreError(f"{path}: unreadable ({exc}); delete it to recompute.") from None
-
-        def bad(reason: str) -> StoreError:
-            return StoreError(f"{path}: {reason}; delete it to recompute.")
-
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise bad(f"not valid JSON ({exc})") from None
-        if not isinstance(record, dict):
-            raise bad("not a JSON object")
-        fmt = record.get("store_format")
-        if fmt != STORE_FORMAT:
-            raise StoreError(f"{path}: written by another version of tmsphase (store format {fmt!r}, this version "
-                             f"reads {STORE_FORMAT}); delete it, or use a new directory, to recompute.")
-        if record.get("key") != key:
-            raise bad("its key does not match its file name")
-        if "config" not in record or config_key(record["config"]) != key:
-            raise bad("its config does not match its key")
-        result = record.get("result")
-        if record.get("checksum") != _checksum(result):
-            raise bad("result checksum mismatch")
+        except UnicodeDecodeError as exc:
+            raise move_aside(path, f"not UTF-8 text ({exc})") from None
+        except OSError as exc:
+            raise StoreError(f"{path}: unreadable ({exc}).") from None
+        problem, record = _check_record(text, key, path)
+        if problem is not None:
+            raise move_aside(path, problem)
         arrays = record.get("arrays") or {}
-        names = tuple(arrays.get("names") or ())
-        if names and not path.with_suffix(".npz").is_file():
-            raise bad(f"its array payload {path.with_suffix('.npz').name} is missing")
-        attachments = tuple(record.get("attachments") or ())
-        for suffix in attachments:
-            if not path.with_name(f"{key}.{suffix}").is_file():
-                raise bad(f"its attachment {key}.{suffix} is missing")
-        return StoreEntry(key=key, config=record["config"], result=result, meta=dict(record.get("meta") or {}),
-                          path=path, arrays=names, attachments=attachments, _arrays_sha256=arrays.get("sha256"))
+        return StoreEntry(key=key, config=record["config"], result=record.get("result"),
+                          meta=dict(record.get("meta") or {}), path=path, arrays=tuple(arrays.get("names") or ()),
+                          attachments=tuple(record.get("attachments") or ()), _arrays_sha256=arrays.get("sha256"))
 
     # writing
     def put(
@@ -416,11 +443,12 @@ class ResultStore:
 
         ``compute`` returns the result, or a dict ``{"result": ..., "arrays": ..., "attachments": ...,
         "meta": ...}`` of :meth:`put`'s arguments when it has more than a JSON result (see
-        :func:`put_args`). A corrupt entry raises :class:`StoreError`.
+        :func:`put_args`). An entry that fails its checks is moved aside (with a
+        :class:`StoreRepairWarning`) and computed again.
         """
         try:
             return self.get(config), True
-        except KeyError:
+        except (KeyError, EntryMovedAside):
             pass
         t0 = time.perf_counter()
         out = compute()
@@ -457,6 +485,77 @@ def put_args(result: Any, *, arrays: dict | None = None, attachments: dict | Non
     return _PutArgs(result, arrays, attachments, meta)
 
 
+def _check_record(text: str, key: str, path: Path) -> tuple[str | None, dict]:
+    """``(problem, record)``: what is wrong with the record text of entry ``key`` at ``path`` (None if
+    nothing) and the parsed record. Checks the JSON, the store format, the key against the file name
+    and the config, the result and array-payload checksums and the attached files."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON ({exc})", {}
+    if not isinstance(record, dict):
+        return "not a JSON object", {}
+    fmt = record.get("store_format")
+    if fmt != STORE_FORMAT:
+        return (f"written by another version of tmsphase (store format {fmt!r}, this version reads "
+                f"{STORE_FORMAT})"), record
+    if record.get("key") != key:
+        return "its key does not match its file name", record
+    if "config" not in record or config_key(record["config"]) != key:
+        return "its config does not match its key", record
+    if record.get("checksum") != _checksum(record.get("result")):
+        return "result checksum mismatch", record
+    arrays = record.get("arrays") or {}
+    if arrays.get("names"):
+        npz = path.with_suffix(".npz")
+        try:
+            digest = _file_sha256(npz)
+        except FileNotFoundError:
+            return f"its array payload {npz.name} is missing", record
+        if digest != arrays.get("sha256"):
+            return f"its array payload {npz.name} does not match its checksum", record
+    for suffix in record.get("attachments") or ():
+        if not path.with_name(f"{key}.{suffix}").is_file():
+            return f"its attachment {key}.{suffix} is missing", record
+    return None, record
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def move_aside(record: str | os.PathLike, reason: str) -> EntryMovedAside:
+    """Move the entry whose record file is ``record`` (``<root>/<key>.json``) aside; returns the
+    :class:`EntryMovedAside` to raise.
+
+    Every file ``<root>/<key>.*`` (the record first, then the array payload and the attachments) is
+    renamed ``<name>.corrupt-<UTC time>``, so the entry is absent and its files are kept for
+    inspection; a :class:`StoreRepairWarning` names the record, ``reason`` and the new name. Files
+    that another process moved first are skipped.
+    """
+    record = Path(record)
+    key = record.stem
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    others = sorted(p for p in record.parent.glob(f"{key}.*") if p != record and CORRUPT_SUFFIX not in p.name)
+    moved = []
+    for p in [record, *others]:
+        target = p.with_name(f"{p.name}{CORRUPT_SUFFIX}{stamp}")
+        try:
+            os.rename(p, target)
+        except FileNotFoundError:
+            continue
+        moved.append(target)
+    error = EntryMovedAside(record, reason, tuple(moved))
+    warnings.warn(f"result store entry {record}: {reason}; "
+                  + (f"moved aside to {moved[0].name}; it will be recomputed." if moved else "already moved aside."),
+                  StoreRepairWarning, stacklevel=3)
+    return error
+
+
 def _checksum(result: Any) -> str:
     return hashlib.sha256(dumps_json(result, sort_keys=True, compact=True).encode()).hexdigest()
 
@@ -473,10 +572,8 @@ def _pid_alive(pid: int) -> bool:
 
 def _package_version() -> str | None:
     try:
-        from importlib.metadata import version
-
         return version("tmsphase")
-    except Exception:  # pragma: no cover - not installed
+    except PackageNotFoundError:  # pragma: no cover - not installed
         return None
 
 

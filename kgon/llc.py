@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kgon.config import require_x64
-from kgon.critical.search import ModelSpec, _loss_fn_model, as_model
+from kgon.critical.search import ModelSpec, as_model, loss_fn_model
 from kgon.geometry import HessianGeometry
 
 __all__ = ["LLCEstimate", "llc_hessian", "llc_numerical", "DEFAULT_TEMPERATURES", "ESCAPE_TOL"]
@@ -85,7 +85,7 @@ def llc_hessian(geom: HessianGeometry) -> float | None:
 
 @lru_cache(maxsize=None)
 def _mala_program(model: ModelSpec, warmup: int, samples: int):
-    f = _loss_fn_model(model)
+    f = loss_fn_model(model)
     vg = jax.value_and_grad(f)
 
     def chain(key, x0, L0, V, prec_lam, m, gamma):

@@ -40,7 +40,7 @@ import numpy as np
 
 from kgon.symmetry import DEAD_POS, OFF, ON, column_types
 
-__all__ = ["PolygonInfo", "irregular_name", "point_name", "polygon_info", "polytope_name"]
+__all__ = ["PolygonInfo", "irregular_name", "point_name", "polygon_info", "polytope_name", "polytope_templates"]
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def polygon_info(W, b, *, tol: float = 1e-6) -> PolygonInfo:
     return PolygonInfo(k if regular else None, sigma_plus, sigma_minus, k, types, regular, polytope)
 
 
-def _templates() -> dict[str, np.ndarray]:
+def polytope_templates() -> dict[str, np.ndarray]:
     """Unit vertex sets (columns) of the regular polytopes of dimension 3 and 4 named here."""
     out: dict[str, np.ndarray] = {}
     for m, name in ((3, "tetrahedron"), (4, "simplex4"), (5, "simplex5")):
@@ -104,7 +104,8 @@ def _templates() -> dict[str, np.ndarray]:
     dod = np.array(dod).T
     out["dodecahedron"] = dod / np.linalg.norm(dod, axis=0)
     c24 = [np.roll(v, i) for v in ([1, 1, 0, 0], [1, 0, 1, 0]) for i in range(4)]
-    c24 = {tuple(s * np.asarray(v, float)) for v in c24 for s in (np.array(p) for p in np.array(np.meshgrid(*[[-1, 1]] * 4)).reshape(4, -1).T)}
+    signs = [np.array(p) for p in np.array(np.meshgrid(*[[-1, 1]] * 4)).reshape(4, -1).T]
+    c24 = {tuple(s * np.asarray(v, float)) for v in c24 for s in signs}
     c24 = np.array(sorted(c24)).T
     out["24-cell"] = c24 / np.linalg.norm(c24, axis=0)
     return out
@@ -132,7 +133,7 @@ def polytope_name(V, *, tol: float = 1e-6) -> str | None:
     rank = int(np.sum(np.linalg.svd(V, compute_uv=False) > tol * lengths.max()))
     rows = np.sort(N, axis=1)
     if _TEMPLATES is None:
-        _TEMPLATES = _templates()
+        _TEMPLATES = polytope_templates()
     for name, T in _TEMPLATES.items():
         if T.shape[1] != k or np.linalg.matrix_rank(T) != rank:
             continue

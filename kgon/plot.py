@@ -36,7 +36,7 @@ __all__ = [
 
 
 def _plt():
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: pyplot's start-up only when a figure is drawn (kgon.plot's helpers)
 
     return plt
 

@@ -169,7 +169,8 @@ def _chambers(k: int):
 
 
 @lru_cache(maxsize=None)
-def _reduced_expr(k: int, c: int, n_on: int, sigma_plus: int, chamber_index: int) -> tuple[sp.Expr, str, int, float, float]:
+def _reduced_expr(k: int, c: int, n_on: int, sigma_plus: int, chamber_index: int
+                  ) -> tuple[sp.Expr, str, int, float, float]:
     """c * L(u, b) on one chamber, as a sympy expression in (u, b)."""
     label, side, branch, low, up = list(_chambers(k))[chamber_index]
     br = pair_term_branches()

@@ -74,7 +74,7 @@ def check_params(W, b) -> tuple[np.ndarray, np.ndarray]:
 def check_feature_weights(name: str, value, c: int) -> np.ndarray | None:
     """Validate per-feature weights (importance I or input scale s): ``None`` or c finite positive numbers.
 
-    Returns ``None`` unchanged (uniform weights, today's model) or a float64 array of shape (c,).
+    Returns ``None`` unchanged (uniform weights, the paper's model) or a float64 array of shape (c,).
     """
     if value is None:
         return None

@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 import kgon
-from kgon.critical.catalogue import default_catalogue_path
+from kgon.critical.cache import store_default_catalogue
+from kgon.critical.catalogue import Catalogue
 
 if os.environ.get("TMSPHASE_TEST_JAX_CACHE", "1") != "0":
     # One persistent XLA compilation cache per test session (a fresh temporary directory, so a clean
@@ -69,9 +70,7 @@ def frozen_catalogue_cache(tmp_path_factory):
     """A private ``$TMSPHASE_CACHE`` holding the frozen c = 6 catalogue under the current key."""
     old = os.environ.get("TMSPHASE_CACHE")
     os.environ["TMSPHASE_CACHE"] = str(tmp_path_factory.mktemp("tmsphase-cache"))
-    path = default_catalogue_path(6, r=2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(FROZEN_CATALOGUE6, path)
+    path = store_default_catalogue(Catalogue.from_json(FROZEN_CATALOGUE6.read_text()))
     yield path.parent
     if old is None:
         os.environ.pop("TMSPHASE_CACHE", None)

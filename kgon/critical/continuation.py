@@ -14,7 +14,7 @@ At c = 6 the c-gon is the global minimum of the uniform model (L = 0.04819 < 0.0
 for small u the 5+ is lower, so the catalogue's global minimum changes at a threshold u*.
 :func:`importance_threshold` finds it: both minima are **followed** in u from their exact u = 1
 forms (:func:`kgon.kgon`), each step re-solved by the catalogue's Newton refinement
-(:func:`kgon.critical.catalogue.refine_critical`) from the previous solution and **re-certified**
+(:func:`kgon.critical.refine.refine_critical`) from the previous solution and **re-certified**
 (|grad L| <= 1e-9 and no negative Hessian eigenvalue); the sign change of the difference of the
 two certified losses is bracketed on the path and the root found with Brent's method
 (``scipy.optimize.brentq``), every evaluation re-solved from the nearest followed solution.
@@ -25,8 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import brentq
 
+from kgon.critical.refine import refine_critical
 from kgon.critical.search import ModelSpec, flatten, hessians, unflatten
+from kgon.polygons import kgon as exact_kgon
 from kgon.validation import check_float, check_int
 
 __all__ = ["ImportanceThreshold", "follow_importance", "importance_threshold"]
@@ -91,8 +94,6 @@ def _resolve(x: np.ndarray, model: ModelSpec) -> tuple[np.ndarray, float] | None
 
 def _resolve_many(X: np.ndarray, model: ModelSpec) -> list[tuple[np.ndarray, float] | None]:
     """:func:`_resolve` for each row of X, in one batch."""
-    from kgon.critical.catalogue import refine_critical
-
     S, L, ok = refine_critical(X, model)
     Hs = hessians(S, model)
     out = []
@@ -107,7 +108,7 @@ def follow_importance(W, b, importances, *, max_halvings: int = 6) -> list[tuple
     """Follow a certified minimum (W, b) through a sequence of importance vectors.
 
     Each importance of the sequence is reached from the previous solution by re-solving grad L = 0
-    (:func:`kgon.critical.catalogue.refine_critical`) and re-certifying (|grad L| <= 1e-9, Hessian
+    (:func:`kgon.critical.refine.refine_critical`) and re-certifying (|grad L| <= 1e-9, Hessian
     without negative eigenvalues); a step that fails is split in two (linear interpolation of the
     importance), at most ``max_halvings`` times.
 
@@ -159,6 +160,46 @@ def follow_importance(W, b, importances, *, max_halvings: int = 6) -> list[tuple
     return out
 
 
+def _lowest_exact_minimum(c: int, r: int, k: int, sigma_plus: int) -> np.ndarray:
+    """The exact k^{sigma+}-gon (:func:`kgon.kgon`) of lowest loss that is a certified minimum of the
+    uniform model, flattened; ``ValueError`` if there is none."""
+    sols = [s for s in exact_kgon(k, c, sigma_plus=sigma_plus, r=r).solutions]
+    mins = [s for s in sols if _resolve(flatten(s.W, s.b), _model(c, r, 1.0)) is not None]
+    if not mins:
+        raise ValueError(f"no certified {k}{'+' * sigma_plus}-gon minimum at c = {c}, r = {r}.")
+    s = min(mins, key=lambda s: s.loss)
+    return flatten(np.asarray(s.W, float), np.asarray(s.b, float))
+
+
+def _coarse_path(xf: np.ndarray, xc: np.ndarray, c: int, r: int, *, step: float, u_min: float
+                 ) -> tuple[list[tuple[float, float, float]], dict[str, np.ndarray]]:
+    """Follow the (c-1)+ minimum ``xf`` and the c-column minimum ``xc`` from u = 1 down in steps of
+    ``step`` until the c-column one is the higher; returns the path [(u, loss_family, loss_columns)],
+    whose last two values of u bracket u*, and the two followed solutions at the upper end of the
+    bracket (``"f"``, ``"c"``). ``ValueError`` if the c-gon is not below at u = 1 or there is no
+    sign change above ``u_min``."""
+    fam = f"{c - 1}+"
+    path = []
+    us = [1.0]
+    while us[-1] - step > u_min - 1e-12:
+        us.append(round(us[-1] - step, 12))
+    sols_f, sols_c = [], []
+    for u in us:
+        m = _model(c, r, u)
+        for xs, sols in ((xf, sols_f), (xc, sols_c)):
+            start = sols[-1][0] if sols else xs
+            seq = [m.weights()] if not sols else [_model(c, r, path[-1][0]).weights(), m.weights()]
+            W1, b1, lo = follow_importance(*unflatten(start, r, c), seq)[-1]
+            sols.append((flatten(W1, b1), lo))
+        path.append((u, sols_f[-1][1], sols_c[-1][1]))
+        d = sols_c[-1][1] - sols_f[-1][1]
+        if u == 1.0 and d >= 0:
+            raise ValueError(f"the {c}-gon is not below the {fam} at u = 1 (difference {d:.3g}).")
+        if d > 0:
+            return path, {"f": sols_f[-2][0], "c": sols_c[-2][0]}
+    raise ValueError(f"the {c}-column minimum stays below the {fam} down to u = {us[-1]}.")
+
+
 def importance_threshold(c: int = 6, *, r: int = 2, step: float = 0.05, u_min: float = 0.05,
                          xtol: float = 1e-10) -> ImportanceThreshold:
     """The importance u* of the last feature at which the global minimum changes (module docstring).
@@ -195,10 +236,6 @@ def importance_threshold(c: int = 6, *, r: int = 2, step: float = 0.05, u_min: f
     At c = 6, r = 2: u* = 0.658198 (docs/general.md, docs/zoo.md). References: Chen et al. (2023), §4; Elhage et al.
     (2022) for the importance.
     """
-    from scipy.optimize import brentq
-
-    from kgon.polygons import kgon as exact_kgon
-
     c = check_int("c", c, minimum=3)
     r = check_int("r", r, minimum=2)
     step = check_float("step", step)
@@ -211,41 +248,12 @@ def importance_threshold(c: int = 6, *, r: int = 2, step: float = 0.05, u_min: f
     if not xtol > 0:
         raise ValueError(f"`xtol` must be > 0; got {xtol!r}.")
 
-    def lowest(k: int, sigma_plus: int):
-        sols = [s for s in exact_kgon(k, c, sigma_plus=sigma_plus, r=r).solutions]
-        mins = [s for s in sols if _resolve(flatten(s.W, s.b), _model(c, r, 1.0)) is not None]
-        if not mins:
-            raise ValueError(f"no certified {k}{'+' * sigma_plus}-gon minimum at c = {c}, r = {r}.")
-        s = min(mins, key=lambda s: s.loss)
-        return flatten(np.asarray(s.W, float), np.asarray(s.b, float))
-
-    xf, xc = lowest(c - 1, 1), lowest(c, 0)  # kgon_params: the dead+ column is the last feature
+    # kgon_params: the dead+ column is the last feature
+    xf, xc = _lowest_exact_minimum(c, r, c - 1, 1), _lowest_exact_minimum(c, r, c, 0)
     fam = f"{c - 1}+"
     cols = f"{c}-column"
-    path = []
-    us = [1.0]
-    while us[-1] - step > u_min - 1e-12:
-        us.append(round(us[-1] - step, 12))
-    sols_f, sols_c = [], []
-    bracket = None
-    for u in us:
-        m = _model(c, r, u)
-        for xs, sols in ((xf, sols_f), (xc, sols_c)):
-            start = sols[-1][0] if sols else xs
-            seq = [m.weights()] if not sols else [_model(c, r, path[-1][0]).weights(), m.weights()]
-            W1, b1, lo = follow_importance(*unflatten(start, r, c), seq)[-1]
-            sols.append((flatten(W1, b1), lo))
-        path.append((u, sols_f[-1][1], sols_c[-1][1]))
-        d = sols_c[-1][1] - sols_f[-1][1]
-        if u == 1.0 and d >= 0:
-            raise ValueError(f"the {c}-gon is not below the {fam} at u = 1 (difference {d:.3g}).")
-        if d > 0:
-            bracket = len(path) - 1
-            break
-    if bracket is None:
-        raise ValueError(f"the {c}-column minimum stays below the {fam} down to u = {us[-1]}.")
-    u_hi, u_lo = path[bracket - 1][0], path[bracket][0]
-    starts = {"f": sols_f[bracket - 1][0], "c": sols_c[bracket - 1][0]}
+    path, starts = _coarse_path(xf, xc, c, r, step=step, u_min=u_min)
+    u_hi, u_lo = path[-2][0], path[-1][0]
 
     def solve_both(u):
         got = _resolve_many(np.array([starts["f"], starts["c"]]), _model(c, r, u))

@@ -20,7 +20,7 @@ d = r c + c. The search
    iteration is a semismooth Newton method and converges quadratically to regular zeros of g, and
    the step is the least-norm one along flat directions (free dead biases, ...). g and H are
    computed in closed form from the first and second derivatives of the pair terms, which
-   depend on W only through the Gram matrix G = W^T W (:func:`_analytic_value_grad_hess`; the
+   depend on W only through the Gram matrix G = W^T W (:func:`analytic_value_grad_hess`; the
    same numbers as ``jax.hessian`` of the potential to rounding, ~20x cheaper), once per
    iteration at the trial point;
 3. cleans each endpoint (columns shorter than ``DEAD_TOL`` = 1e-4 set exactly to zero where the
@@ -30,8 +30,8 @@ d = r c + c. The search
    non-converged.
 
 Endpoints at which the Newton iteration stalls at a kink with a small gradient (<= 1e-4) are
-snapped to regular polygons and certified there (``kgon.critical.catalogue.refine_critical``).
-Deduplication, naming and geometry are done by :mod:`kgon.critical.catalogue` on the certified points.
+snapped to regular polygons and certified there (``kgon.critical.refine.refine_critical``).
+Deduplication, naming and geometry are done on the certified points by :mod:`kgon.critical.driver`.
 """
 
 from __future__ import annotations
@@ -60,6 +60,11 @@ __all__ = [
     "loss_and_grad_norm",
     "flatten",
     "unflatten",
+    "hessians",
+    "loss_fn",
+    "loss_fn_model",
+    "loss_fn_args",
+    "analytic_value_grad_hess",
 ]
 
 GRAD_TOL = 1e-9
@@ -87,7 +92,7 @@ class ModelSpec:
     importance : tuple of float or None
         Feature importance I_j > 0 weighting output coordinate j (:func:`kgon.potential`); c finite
         positive numbers. ``None`` (the default) and all ones are the uniform model and are stored as
-        ``None``, so that every uniform computation is exactly today's.
+        ``None``, so that the uniform model's computations never see an importance vector.
     """
 
     c: int
@@ -152,24 +157,24 @@ def unflatten(x, r: int, c: int) -> tuple[np.ndarray, np.ndarray]:
     return x[..., : r * c].reshape(x.shape[:-1] + (r, c)), x[..., r * c :]
 
 
-def _loss_fn(r, c: int | None = None):
+def loss_fn(r, c: int | None = None):
     """L(x) for flattened x of the model ``as_model(r, c)`` (jax; one function per model)."""
-    return _loss_fn_model(as_model(r, c))
+    return loss_fn_model(as_model(r, c))
 
 
 @lru_cache(maxsize=None)
-def _loss_fn_model(model: ModelSpec):
+def loss_fn_model(model: ModelSpec):
     """L(x) of one model (jax function of x alone; the importance is a constant of it)."""
-    f = _loss_fn_args(model.r, model.c, not model.uniform)
+    f = loss_fn_args(model.r, model.c, not model.uniform)
     imp = model.weights()
     return lambda x: f(x, jnp.asarray(imp))
 
 
 @lru_cache(maxsize=None)
-def _loss_fn_args(r: int, c: int, weighted: bool):
+def loss_fn_args(r: int, c: int, weighted: bool):
     """L(x, imp): the importance as an argument, so that one compilation serves every importance
     vector (the continuation in the importance, :mod:`kgon.critical.continuation`); the uniform
-    model ignores ``imp`` and evaluates the paper's potential exactly as before."""
+    model ignores ``imp`` and evaluates the paper's unweighted potential."""
     if not weighted:
         def f(x, imp):
             W, b = _split(x, r, c)
@@ -190,7 +195,7 @@ def _bind(fn, model: ModelSpec):
 
 @lru_cache(maxsize=None)
 def _value_grad_compiled(r: int, c: int, weighted: bool):
-    f = _loss_fn_args(r, c, weighted)
+    f = loss_fn_args(r, c, weighted)
     return jax.jit(jax.vmap(jax.value_and_grad(f), in_axes=(0, None)))
 
 
@@ -200,7 +205,7 @@ def _value_grad_batched(model: ModelSpec):
 
 @lru_cache(maxsize=None)
 def _hessian_compiled(r: int, c: int, weighted: bool):
-    vgh = _analytic_value_grad_hess(r, c, weighted)
+    vgh = analytic_value_grad_hess(r, c, weighted)
     return jax.jit(jax.vmap(lambda x, imp: vgh(x, imp)[2], in_axes=(0, None)))
 
 
@@ -234,7 +239,7 @@ def _pair_derivatives(G, b, imp, weighted: bool):
     return total(G, B) / c, P, Q, S, U, V
 
 
-def _analytic_value_grad_hess(r: int, c: int, weighted: bool):
+def analytic_value_grad_hess(r: int, c: int, weighted: bool):
     """(L, grad L, hess L)(x, imp) in closed form from the pair-term derivatives (L depends on W
     only through G = W^T W; see :func:`_pair_derivatives`). With a = G_ji, dG_ji/dW_ak =
     delta_jk W_ai + delta_ik W_aj:
@@ -281,10 +286,10 @@ def _lm_compiled(r: int, c: int, weighted: bool):
     """jit(vmap) Levenberg-Marquardt on grad L = 0 (module docstring, step 2); the number of
     iterations and the importance are traced arguments, so one compilation serves every call.
 
-    The gradient and Hessian come from the closed form :func:`_analytic_value_grad_hess` and are
+    The gradient and Hessian come from the closed form :func:`analytic_value_grad_hess` and are
     evaluated once per iteration, at the trial point; a rejected step keeps those of the current
     point (the iteration is the same as recomputing them there)."""
-    vgh = _analytic_value_grad_hess(r, c, weighted)
+    vgh = analytic_value_grad_hess(r, c, weighted)
     d = r * c + c
     eye = jnp.eye(d)
 
@@ -318,7 +323,7 @@ def _lm_solver(model: ModelSpec):
 
 @lru_cache(maxsize=None)
 def _gd_compiled(r: int, c: int, weighted: bool, steps: int, lr: float):
-    g = jax.grad(_loss_fn_args(r, c, weighted))
+    g = jax.grad(loss_fn_args(r, c, weighted))
 
     def run_one(x0, imp):
         def body(x, _):

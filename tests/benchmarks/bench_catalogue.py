@@ -25,7 +25,7 @@ import jax.numpy as jnp  # noqa: E402
 from _report import write_section  # noqa: E402
 
 import kgon  # noqa: E402
-from kgon.critical.search import _loss_fn, certify, make_starts, solve_critical  # noqa: E402
+from kgon.critical.search import certify, loss_fn, make_starts, solve_critical  # noqa: E402
 
 kgon.configure_jax()
 
@@ -50,7 +50,7 @@ def main() -> None:
     # baseline: scipy root (Levenberg-Marquardt) per start on the jax gradient / Hessian
     from scipy.optimize import root
 
-    f = _loss_fn(r, c)
+    f = loss_fn(r, c)
     g = jax.jit(jax.grad(f))
     H = jax.jit(jax.hessian(f))
     g(jnp.asarray(X0[0]))
@@ -80,9 +80,12 @@ def main() -> None:
 | quantity | value |
 |---|---|
 | full c = 6 catalogue, `find_critical_points(6)` (fresh process, incl. compilation) | {t_full:.1f} s |
-| points in the catalogue / starts / exploration starts / certified starts | {len(cat)} / {n_starts} / {n_explore} / {cat.n_converged} |
-| batched LM solver, 1024 starts (compiled) | {t_batch:.2f} s = {rate_batch:.0f} starts/s ({ok_b.mean():.0%} certified) |
-| baseline: `scipy.optimize.root(method="lm")` per start, jax grad/Hessian | {rate_base:.1f} starts/s ({ok_base}/{n_base} certified) |
+| points in the catalogue / starts / exploration starts / certified starts | \
+{len(cat)} / {n_starts} / {n_explore} / {cat.n_converged} |
+| batched LM solver, 1024 starts (compiled) | \
+{t_batch:.2f} s = {rate_batch:.0f} starts/s ({ok_b.mean():.0%} certified) |
+| baseline: `scipy.optimize.root(method="lm")` per start, jax grad/Hessian | \
+{rate_base:.1f} starts/s ({ok_base}/{n_base} certified) |
 | **speed-up of the batched solver** | **{rate_batch / rate_base:.0f}x** |
 | classifier, {N} noisy parameters, {len(cat)} points | {N / t_cls:.0f} parameters/s ({acc:.1%} correct) |
 

@@ -48,6 +48,7 @@ def test_search_config_is_validated_and_held(catalogue6):
     assert isinstance(cfg, kgon.SearchConfig) and (cfg.c, cfg.r, cfg.seed, cfg.n_starts) == (6, 2, 0, 1200)
     assert kgon.SearchConfig.from_dict(cfg.to_dict()) == cfg
     for kwargs, match in [({"c": 1}, "`c`"), ({"c": 6, "n_starts": 0}, "`n_starts`"), ({"c": 6, "seed": -1}, "`seed`"),
-                          ({"c": 6, "max_loss": float("inf")}, "`max_loss`"), ({"c": 6, "numerical_llc": 1}, "`numerical_llc`")]:
+                          ({"c": 6, "max_loss": float("inf")}, "`max_loss`"),
+                          ({"c": 6, "numerical_llc": 1}, "`numerical_llc`")]:
         with pytest.raises(ValueError, match=match):
             kgon.SearchConfig(**kwargs)

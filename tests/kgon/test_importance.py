@@ -49,7 +49,8 @@ def test_unit_weights_are_the_uniform_model():
     rng = np.random.default_rng(7)
     W, b = rng.normal(size=(3, 4, 6)), rng.normal(size=(3, 6))
     plain = kgon.potential(W, b)
-    np.testing.assert_allclose(kgon.potential(W, b, importance=np.ones(6), input_scale=np.ones(6)), plain, rtol=0, atol=0)
+    ones = kgon.potential(W, b, importance=np.ones(6), input_scale=np.ones(6))
+    np.testing.assert_allclose(ones, plain, rtol=0, atol=0)
 
 
 def test_backends_agree_with_weights():
@@ -59,8 +60,9 @@ def test_backends_agree_with_weights():
     ref = kgon.potential(W, b, importance=imp, input_scale=s)
     import jax.numpy as jnp
 
-    jx = float(kgon.potential_jax(jnp.asarray(W), jnp.asarray(b), importance=jnp.asarray(imp), input_scale=jnp.asarray(s)))
-    val, (gW, gb) = kgon.potential_and_grad_jax(jnp.asarray(W), jnp.asarray(b), importance=jnp.asarray(imp), input_scale=jnp.asarray(s))
+    Wj, bj, impj, sj = jnp.asarray(W), jnp.asarray(b), jnp.asarray(imp), jnp.asarray(s)
+    jx = float(kgon.potential_jax(Wj, bj, importance=impj, input_scale=sj))
+    val, (gW, gb) = kgon.potential_and_grad_jax(Wj, bj, importance=impj, input_scale=sj)
     Wt = torch.tensor(W, requires_grad=True)
     tt = kgon.potential_torch(Wt, torch.tensor(b), importance=torch.tensor(imp), input_scale=torch.tensor(s))
     tt.backward()
@@ -81,7 +83,8 @@ def test_importance_is_linear_in_the_output_weights():
 
 
 def test_symbolic_expression_with_weights():
-    expr, Ws, bs = kgon.potential_expr(2, 3, importance=[1, sp.Rational(1, 2), 2], input_scale=[1, 1, sp.Rational(3, 4)])
+    expr, Ws, bs = kgon.potential_expr(2, 3, importance=[1, sp.Rational(1, 2), 2],
+                                       input_scale=[1, 1, sp.Rational(3, 4)])
     rng = np.random.default_rng(5)
     W, b = rng.normal(size=(2, 3)), rng.normal(scale=0.3, size=3)
     subs = {Ws[k, i]: W[k, i] for k in range(2) for i in range(3)} | {bs[i]: b[i] for i in range(3)}

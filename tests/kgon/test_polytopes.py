@@ -7,12 +7,12 @@ import pytest
 from scipy.stats import special_ortho_group
 
 import kgon
-from kgon.naming import _templates, point_name, polygon_info, polytope_name
+from kgon.naming import point_name, polygon_info, polytope_name, polytope_templates
 
 
-@pytest.mark.parametrize("name", sorted(_templates()))
+@pytest.mark.parametrize("name", sorted(polytope_templates()))
 def test_rotated_scaled_templates_are_named(name):
-    T = _templates()[name]
+    T = polytope_templates()[name]
     m = np.linalg.matrix_rank(T)
     Q = special_ortho_group.rvs(m, random_state=3)
     V = 1.3 * Q @ T
@@ -24,10 +24,10 @@ def test_rotated_scaled_templates_are_named(name):
 
 
 def test_distorted_or_mixed_sets_are_not_named():
-    T = _templates()["octahedron"].copy()
+    T = polytope_templates()["octahedron"].copy()
     T[:, 0] *= 1.01  # unequal lengths
     assert polytope_name(T) is None
-    T = _templates()["cube"].copy()
+    T = polytope_templates()["cube"].copy()
     T[:, 0] = -T[:, 0] * 0 + T[:, 1]  # a repeated vertex
     assert polytope_name(T) is None
     assert polytope_name(np.eye(3)) is None  # three orthogonal vectors: not a polytope here

@@ -1,13 +1,23 @@
-"""kgon.io.ResultStore: the one resume mechanism (keys, get/put/contains/list, arrays, corruption)."""
+"""kgon.io.ResultStore: the one resume mechanism (keys, get/put/contains/list, arrays, self-repair)."""
 
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
 
-from kgon.io import ResultStore, StoreError, config_key, put_args, write_npz_atomic
+from kgon.io import (
+    CORRUPT_SUFFIX,
+    EntryMovedAside,
+    ResultStore,
+    StoreError,
+    StoreRepairWarning,
+    config_key,
+    put_args,
+    write_npz_atomic,
+)
 
 
 def test_config_key_is_stable_and_order_independent():
@@ -62,40 +72,114 @@ def test_get_or_compute_computes_once(tmp_path):
     np.testing.assert_array_equal(e2.load_arrays()["a"], np.ones(3))
 
 
+def _moved_aside(root, key):
+    """The moved-aside files of entry ``key`` under ``root`` (``<name>.corrupt-<UTC time>``)."""
+    return sorted(p.name.split(CORRUPT_SUFFIX)[0] for p in root.iterdir() if CORRUPT_SUFFIX in p.name
+                  and p.name.startswith(key))
+
+
+def _truncate(p):
+    p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2])
+
+
 @pytest.mark.parametrize(
-    "damage, match",
+    "damage, reason",
     [
-        (lambda p: p.write_text(p.read_text()[:30]), "not valid JSON"),
+        (lambda p: p.write_text(p.read_text()[:30]), "not valid JSON"),  # a partial record
+        (_truncate, "not valid JSON"),
+        (lambda p: p.write_bytes(b"\xff\xfe{"), "not UTF-8"),
+        (lambda p: p.write_text("[1, 2]"), "not a JSON object"),
         (lambda p: p.write_text(json.dumps({**json.loads(p.read_text()), "result": {"x": 2}})), "checksum"),
         (lambda p: p.write_text(json.dumps({**json.loads(p.read_text()), "store_format": 1})), "another version"),
-        (lambda p: p.write_text(json.dumps({**json.loads(p.read_text()), "config": {"k": 2}})), "config does not match"),
+        (lambda p: p.write_text(json.dumps({**json.loads(p.read_text()), "config": {"k": 2}})),
+         "config does not match"),
         (lambda p: p.with_suffix(".npz").unlink(), "payload .* missing"),
+        (lambda p: write_npz_atomic(p.with_suffix(".npz"), {"a": np.ones(2)}), "payload .* checksum"),
+        (lambda p: _truncate(p.with_suffix(".npz")), "payload .* checksum"),
+        (lambda p: p.with_suffix(".csv").unlink(), "attachment .* missing"),
     ],
 )
-def test_corrupt_entry_is_a_clear_error(tmp_path, damage, match):
+def test_corrupt_entry_is_moved_aside_and_recomputed(tmp_path, damage, reason):
     store = ResultStore(tmp_path)
-    entry = store.put({"k": 1}, {"x": 1}, arrays={"a": np.zeros(2)})
+    entry = store.put({"k": 1}, {"x": 1}, arrays={"a": np.zeros(2)}, attachments={"csv": lambda p: p.write_text("a\n")})
     damage(entry.path)
-    with pytest.raises(StoreError, match=match) as info:
-        store.get({"k": 1})
+    # get: moved aside with a warning naming the file and the reason, reported as EntryMovedAside
+    with pytest.warns(StoreRepairWarning, match=reason) as warned:
+        with pytest.raises(EntryMovedAside, match=reason) as info:
+            store.get({"k": 1})
+    assert str(entry.path) in str(warned[0].message) and CORRUPT_SUFFIX in str(warned[0].message)
     assert str(entry.path) in str(info.value) and "\n" not in str(info.value)
-    assert isinstance(info.value, ValueError)  # the CLI turns it into one line and exit 2
+    assert isinstance(info.value, StoreError) and info.value.moved and info.value.moved[0].exists()
+    assert not [p for p in tmp_path.glob(f"{entry.key}.*") if CORRUPT_SUFFIX not in p.name]  # every file moved
+    assert f"{entry.key}.json" in _moved_aside(tmp_path, entry.key)
+    # then absent: get raises KeyError, get_or_compute recomputes, and the new entry is sound
+    assert not store.contains({"k": 1}) and store.keys() == []
+    with pytest.raises(KeyError):
+        store.get({"k": 1})
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return put_args({"x": 1}, arrays={"a": np.zeros(2)}, attachments={"csv": lambda p: p.write_text("a\n")})
+
+    again, reused = store.get_or_compute({"k": 1}, compute)
+    assert (reused, calls) == (False, [1]) and again.result == {"x": 1}
+    np.testing.assert_array_equal(again.load_arrays()["a"], np.zeros(2))
+    assert store.get_or_compute({"k": 1}, compute)[1] and calls == [1]
 
 
-def test_corrupt_array_payload_is_detected(tmp_path):
+def test_get_or_compute_repairs_with_a_warning(tmp_path):
+    """The common path: a truncated record is moved aside (warned) and recomputed by get_or_compute."""
+    store = ResultStore(tmp_path)
+    entry = store.put({"k": 1}, {"x": 1})
+    _truncate(entry.path)
+    with pytest.warns(StoreRepairWarning, match="moved aside"):
+        got, reused = store.get_or_compute({"k": 1}, lambda: {"x": 2})
+    assert not reused and got.result == {"x": 2} and store.get({"k": 1}).result == {"x": 2}
+    assert _moved_aside(tmp_path, entry.key) == [f"{entry.key}.json"]
+
+
+def test_payload_altered_after_get_is_moved_aside_by_load_arrays(tmp_path):
     store = ResultStore(tmp_path)
     entry = store.put({"k": 1}, {"x": 1}, arrays={"a": np.zeros(2)})
+    got = store.get({"k": 1})
     write_npz_atomic(entry.path.with_suffix(".npz"), {"a": np.ones(2)})
-    with pytest.raises(StoreError, match="checksum"):
-        store.get({"k": 1}).load_arrays()
+    with pytest.warns(StoreRepairWarning, match="checksum"), pytest.raises(EntryMovedAside, match="checksum"):
+        got.load_arrays()
+    assert {"k": 1} not in store
+
+
+def test_list_skips_and_moves_aside_corrupt_entries(tmp_path):
+    store = ResultStore(tmp_path)
+    good = store.put({"k": 1}, {"x": 1})
+    bad = store.put({"k": 2}, {"x": 2})
+    bad.path.write_text("{")
+    with pytest.warns(StoreRepairWarning, match="not valid JSON"):
+        assert [e.key for e in store.list()] == [good.key]
+    assert store.keys() == [good.key]
+
+
+def test_unreadable_record_is_an_error_not_moved(tmp_path):
+    """A record the process may not read is not corrupt: StoreError, and the file stays."""
+    store = ResultStore(tmp_path)
+    entry = store.put({"k": 1}, {"x": 1})
+    entry.path.chmod(0)
+    try:
+        if os.access(entry.path, os.R_OK):
+            pytest.skip("running as a user who reads any file")
+        with pytest.raises(StoreError, match="unreadable") as info:
+            store.get({"k": 1})
+        assert not isinstance(info.value, EntryMovedAside) and entry.path.exists()
+    finally:
+        entry.path.chmod(0o644)
 
 
 def test_store_root_must_be_a_directory(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
-    with pytest.raises(ValueError, match="is a file"):
+    with pytest.raises(StoreError, match="is a file"):
         ResultStore(f)
-    with pytest.raises(ValueError, match="parent is a file"):
+    with pytest.raises(StoreError, match="parent is a file"):
         ResultStore(f / "sub")
 
 

@@ -21,14 +21,14 @@ import numpy as np
 import pytest
 
 import kgon
-from kgon.critical.catalogue import _kink_descent
+from kgon.critical.measure import kink_descent
 from kgon.critical.search import (
     ModelSpec,
-    _analytic_value_grad_hess,
-    _loss_fn_args,
+    analytic_value_grad_hess,
     flatten,
     hessians,
     loss_and_grad_norm,
+    loss_fn_args,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -46,8 +46,8 @@ def test_closed_form_hessian_equals_autodiff(r, c, weighted):
     the pair term occurs) and at points with exact zero overlaps and biases (kinks)."""
     rng = np.random.default_rng(10 * r + c)
     imp = jnp.asarray(rng.uniform(0.5, 2.0, c)) if weighted else jnp.ones(c)
-    f = _loss_fn_args(r, c, weighted)
-    vgh = jax.jit(jax.vmap(_analytic_value_grad_hess(r, c, weighted), in_axes=(0, None)))
+    f = loss_fn_args(r, c, weighted)
+    vgh = jax.jit(jax.vmap(analytic_value_grad_hess(r, c, weighted), in_axes=(0, None)))
     ref_g = jax.jit(jax.vmap(jax.grad(f), in_axes=(0, None)))
     ref_h = jax.jit(jax.vmap(jax.hessian(f), in_axes=(0, None)))
     d = r * c + c
@@ -94,13 +94,13 @@ def _reference_r3(c: int) -> list[dict]:
 
 def _kink_saddles(reference: list[dict], model) -> set[str]:
     """Names of stored irregular points listed as minima (Hessian index 0) at a kink of L (not C^2)
-    along which L descends at second order (:func:`kgon.critical.catalogue._kink_descent`): the
+    along which L descends at second order (:func:`kgon.critical.measure.kink_descent`): the
     stored search took the index of the Hessian of one smooth piece; they are saddles, and a
     catalogue of minima must not hold them."""
     out = set()
     for p in reference:
         if p["k"] is None and not p["smooth"] and p["hessian_signature"][0] == 0:
-            if _kink_descent(flatten(np.array(p["W"]), np.array(p["b"])), model) is not None:
+            if kink_descent(flatten(np.array(p["W"]), np.array(p["b"])), model) is not None:
                 out.add(p["name"])
     return out
 
@@ -125,7 +125,7 @@ def test_stored_kink_minimum_is_a_saddle():
     assert gn[0] <= 1e-9 and abs(L0[0] - p["loss"]) <= 1e-12
     lam = np.linalg.eigvalsh(hessians(x[None], model)[0])
     assert lam[0] > -1e-12  # the stored index 0: the Hessian of the piece at exact zeros
-    v = _kink_descent(x, model)
+    v = kink_descent(x, model)
     assert v is not None
     t = np.array([1e-4, 1e-3, 1e-2])
     dL = loss_and_grad_norm(x[None] + t[:, None] * v[None], model)[0] - L0[0]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import kgon
-from kgon.critical.catalogue import refine_critical
+from kgon.critical.refine import refine_critical
 from kgon.critical.search import flatten, unflatten
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import sampling.dynamics.sgd as sgd_module
-from kgon.io import ResultStore, StoreError
+from kgon.io import ResultStore, StoreError, StoreRepairWarning
 from sampling import SGDConfig
 from theory.cli import main
 
@@ -49,7 +49,8 @@ def test_train_or_load_resumes_and_key_is_stable(tmp_path, count_sgd):
     np.testing.assert_array_equal(fresh.W, a.W)
     assert store.keys() == [sgd_module.sgd_run_key(cfg, [0, 1])]
     assert sgd_module.sgd_run_key(cfg, [0, 1]) != sgd_module.sgd_run_key(cfg, [0, 2])
-    assert sgd_module.sgd_run_key(cfg, [0, 1]) == sgd_module.sgd_run_key(SGDConfig(c=4, epochs=2, checkpoints=5), (0, 1))
+    same = SGDConfig(c=4, epochs=2, checkpoints=5)
+    assert sgd_module.sgd_run_key(cfg, [0, 1]) == sgd_module.sgd_run_key(same, (0, 1))
 
 
 def test_sgd_cli_resume_legacy_and_corrupt(tmp_path, count_sgd, catalogue6):
@@ -61,11 +62,13 @@ def test_sgd_cli_resume_legacy_and_corrupt(tmp_path, count_sgd, catalogue6):
     assert code == 0 and len(count_sgd) == 1  # resumed: not retrained
     strip = lambda text: {k: v for k, v in json.loads(text).items() if k not in ("timings", "figures")}  # noqa: E731
     assert strip(out1) == strip(out2)
-    # a corrupt entry: one line naming the file, exit 2
+    # a corrupt entry: moved aside with a warning naming the file, and retrained
     rec = next((tmp_path / "o" / "sgd-runs").glob("*.json"))
     rec.write_text(rec.read_text()[:50])
-    code, _, err = _run(argv)
-    assert code == 2 and str(rec) in err and len(err.strip().splitlines()) == 1
+    with pytest.warns(StoreRepairWarning, match="not valid JSON") as warned:
+        code, out3, _ = _run(argv)
+    assert code == 0 and len(count_sgd) == 2 and str(rec) in str(warned[0].message)
+    assert strip(out3) == strip(out1) and len(list(rec.parent.glob(rec.name + ".corrupt-*"))) == 1
     # a directory of the layout before the store: refused, not silently recomputed beside it
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "sgd-0123456789ab.npz").write_bytes(b"")
@@ -87,8 +90,9 @@ def test_development_llc_curves_resume(tmp_path, monkeypatch):
         calls.append(i)
         llc = np.zeros((R, K))
         llc[i] = np.arange(K) + 10.0 * i
-        return SimpleNamespace(llc=llc, llc_se=llc / 10, healthy=np.ones((R, K, 2), bool), computed=np.ones((R, K), bool),
-                               reasons={"nan": 0, "diverged": i, "escaped": 0}, config={"eps": kw.get("eps")}, reason="")
+        return SimpleNamespace(llc=llc, llc_se=llc / 10, healthy=np.ones((R, K, 2), bool),
+                               computed=np.ones((R, K), bool), reasons={"nan": 0, "diverged": i, "escaped": 0},
+                               config={"eps": kw.get("eps")}, reason="")
 
     monkeypatch.setattr(sampling, "llc_trajectory", fake_llc_trajectory)
     store = ResultStore(tmp_path)
