@@ -277,7 +277,7 @@ class _SortedPrefix:
     c: int
 
 
-def _sorted_prefix(features: np.ndarray, mu: np.ndarray, n: int, c: int) -> _SortedPrefix:
+def sorted_prefix(features: np.ndarray, mu: np.ndarray, n: int, c: int) -> _SortedPrefix:
     K = features.shape[0]
     key = 2.0 * features[:, :n] + mu[:, :n]
     order = np.argsort(key, axis=1, kind="stable")
@@ -451,7 +451,7 @@ def stream_energies(points, features: np.ndarray, mu: np.ndarray, ns, *, beta: f
     out = {phase_label(p): (np.zeros((K, len(ns))), np.zeros((K, len(ns)))) for p in points}
     cc = np.asarray(points[0].W).shape[1]
     for g, n in enumerate(ns):
-        sp = _sorted_prefix(features, mu, int(n), cc)
+        sp = sorted_prefix(features, mu, int(n), cc)
         for p in points:
             e = population_expansion(p, float(n), beta=beta)
             Y, R = copy_energies(e, sp, relaxation=relaxation)

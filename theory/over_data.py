@@ -52,7 +52,7 @@ from theory.data_term import (
     stream_energies,
 )
 
-__all__ = ["CrossingDistribution", "OverData", "over_data", "loss_covariance", "METHODS", "default_grid",
+__all__ = ["CrossingDistribution", "OverData", "crossing_distribution", "loss_covariance", "METHODS", "default_grid",
            "gaussian_energies"]
 
 METHODS = ("simulated", "gaussian")
@@ -201,7 +201,7 @@ def gaussian_energies(rng, points, ns, K: int, beta: float) -> dict:
     return out
 
 
-def over_data(
+def crossing_distribution(
     rng_key, catalogue, *, streams: int = 200, ns=None, beta: float = 1.0, method: str = "simulated",
     relaxation: bool | None = None, labels: Sequence[str] | None = None, from_label: str = "5",
     to_label: str = "6",
