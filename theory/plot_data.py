@@ -31,7 +31,8 @@ def plot_crossing_distribution(od, *, observed: dict | None = None, leading: flo
     if observed:
         obs = np.array([v for v in observed.values() if v is not None], float)
         top = ax.get_ylim()[1]
-        ax.plot(obs, np.full(obs.size, 0.92 * top), "v", color="tab:red", ms=8,
+        ax.set_ylim(0, 1.6 * top)  # room for the legend above the histogram
+        ax.plot(obs, np.full(obs.size, 1.0 * top), "v", color="tab:red", ms=8,
                 label=f"sampled streams ({obs.size}), mean {obs.mean():.0f}")
         ax.axvline(obs.mean(), color="tab:red", lw=1, ls="-.")
     ax.set_xscale("log")
