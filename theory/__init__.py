@@ -3,9 +3,10 @@
 Layout: ``free_energy`` (free energies, Bayesian transitions, theoretical occupancy), ``compare``
 (theory vs sampled occupancy), ``sgd_analysis`` (plateau matching of SGD runs, antecedent check),
 ``development/`` (LLC milestones, essential dynamics, weight-covariance spectra
-scored against catalogue plateaus), ``plot``, ``reproduce`` (the main job and its report), ``sweeps/`` (experiment files, executors, the
-resumable result store) and ``cli/`` (one module per ``tmsphase`` command). Conventions:
-``docs/index.md``.
+scored against catalogue plateaus), ``plot``, ``reproduce`` (the main job and its report), ``sweeps/``
+(experiment files, executors, the resumable result store) and ``cli/`` (one module per ``tmsphase``
+command); ``data_term`` and ``over_data`` (the closed-form data term of the refined free energy and the
+crossing over data sets). Conventions: ``docs/index.md``.
 
 Names are imported from their modules on first use (:mod:`kgon.lazy`): ``import theory`` and
 parsing an experiment file load none of jax, torch, numpyro or sympy.
@@ -19,8 +20,10 @@ _EXPORTS = {
     "BayesianTransition": "theory.free_energies.orders",
     "Completed": "theory.sweeps.executor",
     "CovarianceSpectra": "theory.development.covariance",
+    "CrossingDistribution": "theory.over_data",
     "CurveFeatures": "theory.development.essential_dynamics",
     "DaskExecutor": "theory.sweeps.executor",
+    "DataFreeEnergy": "theory.data_term",
     "DetectionScore": "theory.development.evaluate",
     "DevelopmentEvaluation": "theory.development.evaluate",
     "EmpiricalOccupancy": "theory.compare",
@@ -34,6 +37,7 @@ _EXPORTS = {
     "MIN_TRANSITION_N": "theory.free_energies.orders",
     "Milestone": "theory.development.stages",
     "OccupancyComparison": "theory.compare",
+    "OverData": "theory.over_data",
     "Plateau": "theory.sgd_analysis",
     "PlateauTransition": "theory.sgd_analysis",
     "SGDAnalysis": "theory.sgd_analysis",
@@ -55,7 +59,9 @@ _EXPORTS = {
     "analyze_sgd": "theory.sgd_analysis",
     "compare_occupancy": "theory.compare",
     "covariance_spectra": "theory.development.covariance",
+    "crossing_distribution": "theory.over_data",
     "curve_features": "theory.development.essential_dynamics",
+    "data_free_energy": "theory.data_term",
     "detect_milestones": "theory.development.stages",
     "essential_dynamics": "theory.development.essential_dynamics",
     "evaluate_development": "theory.development.evaluate",

@@ -1,6 +1,7 @@
 """Bayesian phase transitions of the critical-point catalogue (theory.significant_transitions).
 
-``tmsphase transitions --c C [--r R] [--importance I1,...,Ic] [--all] [--order leading|refined] [--beta B] [--json] [--plot PATH]`` lists the changes of the globally
+``tmsphase transitions --c C [--r R] [--importance I1,...,Ic] [--all] [--order leading|refined] [--beta B]
+[--json] [--plot PATH]`` lists the changes of the globally
 dominant phase among the local minima at n >= ``theory.MIN_TRANSITION_N`` (below it the leading-order
 free energy means nothing); ``--all`` lists every pairwise crossing at n >= 1 instead. ``--json`` prints
 ``{"c", "r", "min_n", "all", "transitions": [BayesianTransition.to_dict(), ...]}``; ``--plot PATH`` draws
@@ -9,6 +10,12 @@ uses the refined local free energy of the smooth minima and flat phases (docs/fr
 points and saddles are left out), ``--beta`` the inverse temperature (n -> beta n in the energy).
 ``--importance`` uses the catalogue of the potential with that feature importance (docs/general.md); only
 with the leading order (the refined free energy evaluates the uniform potential).
+
+``--over-data [--streams K] [--method simulated|gaussian] [--seed S]`` (refined order): the
+distribution of the 5 -> 6 crossing over data sets with no data set given
+(``theory.crossing_distribution``: the closed-form data term on K simulated data streams, or its
+Gaussian limit; docs/free_energy.md, "The crossing over data sets"). ``--json`` then adds
+``"crossing_distribution": [{"from", "to", "mean", "median", "q10", "q90", "streams", ...}]``.
 """
 
 from __future__ import annotations
@@ -43,6 +50,13 @@ def add_arguments(parser) -> None:
                         help="free energy: leading (default, the paper's) or refined (docs/free_energy.md)")
     parser.add_argument("--beta", type=finite_float(0, min_inclusive=False), default=1.0,
                         help="inverse temperature (default 1; 0.5 = unit-noise Gaussian likelihood)")
+    parser.add_argument("--over-data", action="store_true",
+                        help="with --order refined: the 5 -> 6 crossing distribution over data sets")
+    parser.add_argument("--streams", type=int_range(2), default=200,
+                        help="data streams of --over-data (>= 2, default 200)")
+    parser.add_argument("--method", choices=("simulated", "gaussian"), default="simulated",
+                        help="--over-data: simulated streams (default) or the Gaussian limit")
+    parser.add_argument("--seed", type=int_range(0), default=0, help="--over-data: PRNG seed of the streams")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", type=output_file, default=None, metavar="PATH",
                         help="write the loss-vs-complexity diagram with the transitions (PNG + PDF)")
@@ -53,12 +67,17 @@ def run(args) -> int:
     from theory.free_energies.orders import MIN_TRANSITION_N, significant_transitions
 
     check_feature_list(args, "--importance", args.importance, args.c)
+    if args.over_data and args.order != "refined":
+        fail(args, "--over-data", "needs --order refined (the data term is a correction to the refined free energy).")
+    if args.over_data and args.r != 2:
+        fail(args, "--over-data", f"needs --r 2 (the refined free energy's SO(2) orbit); got --r {args.r}.")
     if args.importance is not None and args.order == "refined" and any(v != 1.0 for v in args.importance):
         # theory.free_energies.refined evaluates the uniform potential; only the leading order follows from
         # the catalogue
         fail(args, "--importance", "works only with --order leading (the refined free energy uses the uniform "
                                    "potential).")
-    require_memory(args, "--c", search_bytes(args.c, args.r), f"the critical-point search at c = {args.c}, r = {args.r}")
+    require_memory(args, "--c", search_bytes(args.c, args.r),
+                   f"the critical-point search at c = {args.c}, r = {args.r}")
     cat = default_catalogue(args.c, r=args.r, importance=args.importance)
     if args.order == "refined" or args.beta != 1.0:
         from theory.free_energies.orders import transitions
@@ -68,6 +87,14 @@ def run(args) -> int:
               if args.all or t.globally_dominant]
     else:
         ts = significant_transitions(cat, include_all=args.all)
+    dist = None
+    if args.over_data:
+        import jax
+
+        from theory.over_data import crossing_distribution
+
+        dist = crossing_distribution(jax.random.PRNGKey(args.seed), cat, streams=args.streams, beta=args.beta,
+                                     method=args.method)
     figures = []
     if args.plot is not None:
         import matplotlib.pyplot as plt
@@ -86,6 +113,8 @@ def run(args) -> int:
             "min_n": None if args.all else MIN_TRANSITION_N, "all": args.all,
             "order": args.order, "beta": args.beta,
             "transitions": [t.to_dict() for t in ts], "figures": figures,
+            **({} if dist is None else {"crossing_distribution": [dist.crossing.to_dict()],
+                                         "population_crossing": dist.population_crossing}),
         }))
         return 0
     print(f"{'from':<10}{'to':<10}{'n_critical':>12}  type  {'dL':>10}{'dlambda':>9}{'dc':>9}")
@@ -98,6 +127,11 @@ def run(args) -> int:
         print("no transitions")
     if not args.all:
         print(f"(changes of the dominant phase at n >= {MIN_TRANSITION_N:g}; --all lists every crossing)")
+    if dist is not None:
+        cd = dist.crossing
+        print(f"over data sets ({cd.streams} {cd.method} streams, beta = {args.beta:g}): {cd.from_label} -> "
+              f"{cd.to_label} crossing mean {cd.mean:.0f}, median {cd.median:.0f}, 10-90% {cd.q10:.0f}-{cd.q90:.0f} "
+              f"(population refined: {dist.population_crossing:.0f})")
     for f in figures:
         print(f"figure: {f}")
     return 0
