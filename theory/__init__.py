@@ -2,11 +2,11 @@
 
 Layout: ``free_energy`` (free energies, Bayesian transitions, theoretical occupancy), ``compare``
 (theory vs sampled occupancy), ``sgd_analysis`` (plateau matching of SGD runs, antecedent check),
-``development/`` (LLC milestones, essential dynamics, weight-covariance spectra
-scored against catalogue plateaus), ``plot``, ``reproduce`` (the main job and its report), ``sweeps/``
-(experiment files, executors, the resumable result store) and ``cli/`` (one module per ``tmsphase``
-command); ``data_term`` and ``over_data`` (the closed-form data term of the refined free energy and the
-crossing over data sets). Conventions: ``docs/index.md``.
+``development/`` (LLC milestones, essential dynamics, weight-covariance spectra scored against catalogue
+plateaus), ``plot``, ``reproduce`` (the main job and its report), ``sweeps/`` (experiment files, task
+kinds, executors, the resumable result store) and ``cli/`` (one module per ``tmsphase`` command);
+``data_term`` and ``over_data`` (the closed-form data term of the refined free energy and the crossing
+over data sets). Conventions: ``docs/index.md``.
 
 Names are imported from their modules on first use (:mod:`kgon.lazy`): ``import theory`` and
 parsing an experiment file load none of jax, torch, numpyro or sympy.
@@ -30,7 +30,7 @@ _EXPORTS = {
     "EssentialDynamics": "theory.development.essential_dynamics",
     "Executor": "theory.sweeps.executor",
     "Experiment": "theory.sweeps.experiment",
-    "Field": "theory.sweeps.experiment",
+    "Field": "theory.sweeps.schema",
     "Form": "theory.development.essential_dynamics",
     "FreeEnergyTerms": "theory.free_energies.terms",
     "LocalExecutor": "theory.sweeps.executor",
@@ -49,9 +49,9 @@ _EXPORTS = {
     "SweepError": "theory.sweeps.sweep",
     "SweepResult": "theory.sweeps.sweep",
     "SweepStore": "theory.sweeps.store",
-    "TASK_KINDS": "theory.sweeps.experiment",
+    "TASK_KINDS": "theory.sweeps.registry",
     "Task": "theory.sweeps.experiment",
-    "TaskKind": "theory.sweeps.experiment",
+    "TaskKind": "theory.sweeps.schema",
     "TaskRecord": "theory.sweeps.sweep",
     "TheoreticalOccupancy": "theory.free_energies.orders",
     "align_runs": "theory.development.alignment",
@@ -78,7 +78,7 @@ _EXPORTS = {
     "parse_experiment": "theory.sweeps.experiment",
     "plateau_centers": "theory.sgd_analysis",
     "refined_phases": "theory.free_energies.orders",
-    "register_task_kind": "theory.sweeps.experiment",
+    "register_task_kind": "theory.sweeps.registry",
     "run_sweep": "theory.sweeps.sweep",
     "score_near_transitions": "theory.development.evaluate",
     "score_on_plateaus": "theory.development.evaluate",

@@ -66,7 +66,7 @@ def test_every_section_has_a_file_and_nothing_else():
 
 
 def test_find_plateaus_on_a_known_curve():
-    from theory.sweeps.general import find_plateaus
+    from theory.sweeps.kinds.general_sgd import find_plateaus
 
     steps = np.concatenate([[0], np.geomspace(1, 1e5, 30).round()])
     t = np.log(steps + 1)
@@ -105,7 +105,7 @@ def test_tiny_sweep_stores_resumes_and_draws(tmp_path):
     run = point["runs"][0]
     assert len(run["steps"]) == len(run["loss"]) == np.asarray(run["W"]).shape[0]
     assert np.asarray(run["W"]).shape[1:] == (2, 8)
-    from theory.sweeps.general import general_sgd_report
+    from theory.sweeps.kinds.general_sgd import general_sgd_report
 
     paths = general_sgd_report(first.output, tmp_path / "fig", name=exp.name)
     assert sorted(Path(p).name for p in paths) == sorted(

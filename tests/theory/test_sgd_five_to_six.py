@@ -1,11 +1,12 @@
 """One meaning of five_to_six ("5" or "5+" -> "6"), used by the sgd CLI and the sgd sweep kind (c = 6)."""
 
 from theory.sgd_analysis import PlateauTransition, five_to_six
-from theory.sweeps.sweep import merge_sgd
+from theory.sweeps.kinds.sgd import merge_sgd
 
 # c = 6 transition counts: 5 -> 6 and 5+ -> 6 both count; other moves into 6 and 6 -> 5 do not
 C6 = [{"from": "5+", "to": "6", "count": 2}, {"from": "5", "to": "6", "count": 1},
-      {"from": "4", "to": "6", "count": 5}, {"from": "6", "to": "5", "count": 1}, {"from": "4+", "to": "5+", "count": 3}]
+      {"from": "4", "to": "6", "count": 5}, {"from": "6", "to": "5", "count": 1},
+      {"from": "4+", "to": "5+", "count": 3}]
 
 
 def test_five_to_six_counts_the_five_gon_family():

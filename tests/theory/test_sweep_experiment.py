@@ -33,7 +33,8 @@ def test_issue_example_parses_and_expands_over_n():
         assert cfg["run_seed"] == 3  # replicate k runs with seed + k, as `tmsphase posterior --seed`
         assert "data_seed" not in cfg  # optional keys left out when absent
     reps = parse_experiment(POSTERIOR + "replicates = 2\n").tasks(prepare=False)
-    assert [(t.config["n"], t.replicate, t.config["run_seed"]) for t in reps[:3]] == [(200, 0, 3), (200, 1, 4), (400, 0, 3)]
+    assert [(t.config["n"], t.replicate, t.config["run_seed"]) for t in reps[:3]] == [
+        (200, 0, 3), (200, 1, 4), (400, 0, 3)]
     assert [t.index for t in tasks] == [0, 1, 2]
 
 
@@ -49,7 +50,8 @@ def test_grid_is_product_of_axes_times_replicates():
     assert len({t.seed for t in tasks}) == 18
     assert all(0 <= t.seed < 2**31 for t in tasks)
     # schema order (c before n), replicates innermost
-    assert [(t.config["c"], t.config["n"], t.replicate) for t in tasks[:4]] == [(4, 1, 0), (4, 1, 1), (4, 1, 2), (4, 10, 0)]
+    assert [(t.config["c"], t.config["n"], t.replicate) for t in tasks[:4]] == [
+        (4, 1, 0), (4, 1, 1), (4, 1, 2), (4, 10, 0)]
 
 
 def test_task_seed_and_key_depend_only_on_the_task():
@@ -82,7 +84,8 @@ def test_task_make_is_a_pure_function_of_identity():
 @pytest.mark.parametrize(
     "body, message",
     [
-        ('kind = "posterior"\nc = 6\nn = -3\nseed = 1', "`n` must be a positive integer (or a non-empty list of them); got -3."),
+        ('kind = "posterior"\nc = 6\nn = -3\nseed = 1',
+         "`n` must be a positive integer (or a non-empty list of them); got -3."),
         ('kind = "posterior"\nc = 6\nn = [200, 0]\nseed = 1', "`n` must be a positive integer"),
         ('kind = "posterior"\nc = 6\nn = [200, 200]\nseed = 1', "`n` must not repeat values"),
         ('kind = "posterior"\nc = 6\nn = []\nseed = 1', "`n` must be a non-empty list"),

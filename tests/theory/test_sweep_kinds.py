@@ -17,7 +17,7 @@ import pytest
 
 from theory import TASK_KINDS, LocalExecutor, parse_experiment, run_sweep
 from theory.cli import main
-from theory.sweeps.sweep import merge_sgd
+from theory.sweeps.kinds.sgd import merge_sgd
 
 C = 4
 
@@ -78,7 +78,8 @@ def test_sgd_kind_defaults_are_sgdconfig_defaults():
 
 
 def test_sgd_expansion_chunks_runs_with_consecutive_seeds():
-    exp = parse_experiment('[experiment]\nkind = "sgd"\nc = 6\nlr = [0.005, 0.01]\nruns = 5\nruns_per_task = 2\nseed = 10\n')
+    exp = parse_experiment(
+        '[experiment]\nkind = "sgd"\nc = 6\nlr = [0.005, 0.01]\nruns = 5\nruns_per_task = 2\nseed = 10\n')
     tasks = exp.tasks(prepare=False)
     assert [(t.config["lr"], t.config["seeds"]) for t in tasks] == [
         (0.005, [10, 11]), (0.005, [12, 13]), (0.005, [14]), (0.01, [10, 11]), (0.01, [12, 13]), (0.01, [14])
@@ -212,7 +213,7 @@ def test_posterior_kind_matches_occupancy_config():
     same names, types and defaults as the schema generated from the dataclass (the kind keeps its own copy
     because parsing an experiment must not import sampling; see test_builtin_kinds_are_registered_lazily)."""
     from sampling.mcmc.occupancy import OccupancyConfig
-    from theory.sweeps.experiment import config_fields
+    from theory.sweeps.schema import config_fields
 
     kind = {f.name: f for f in TASK_KINDS["posterior"].fields}
     for g in config_fields(OccupancyConfig):

@@ -54,7 +54,8 @@ def _run_cli(capsys, *args) -> tuple[int, dict | None, str]:
 
 
 def test_local_processes_and_dask_local_cluster_give_identical_results(experiment_file, reference, tmp_path, capsys):
-    code, local, _ = _run_cli(capsys, experiment_file, "--out", tmp_path / "local", "--executor", "local", "--workers", 2)
+    code, local, _ = _run_cli(capsys, experiment_file, "--out", tmp_path / "local", "--executor", "local",
+                              "--workers", 2)
     assert code == 0
     code, dask, _ = _run_cli(capsys, experiment_file, "--out", tmp_path / "dask", "--executor", "dask", "--workers", 2)
     assert code == 0
@@ -91,7 +92,7 @@ def square_kind():
 
     yield register_task_kind(
         TaskKind("square", "test", (Field("a", "int", "x", grid=True),), f"{__name__}:square_task",
-                 "theory.sweeps.sweep:aggregate_results")
+                 "theory.sweeps.kinds.common:aggregate_results")
     )
     TASK_KINDS.pop("square", None)
 
@@ -112,7 +113,8 @@ def test_dask_scheduler_address_and_failures(dask_client, square_kind, tmp_path,
 
     path = tmp_path / "e.toml"
     path.write_text('[experiment]\nkind = "square"\na = [1, 2, 4, 5]\nseed = 1\n')
-    code, via_scheduler, err = _run_cli(capsys, path, "--out", tmp_path / "s", "--scheduler", dask_client.scheduler.address)
+    code, via_scheduler, err = _run_cli(capsys, path, "--out", tmp_path / "s", "--scheduler",
+                                        dask_client.scheduler.address)
     assert code == 0, err
     assert via_scheduler["computed_tasks"] == 4
     assert [e["square"] for e in via_scheduler["results"]] == [1, 4, 16, 25]

@@ -20,8 +20,9 @@ from theory import (
     register_task_kind,
     run_sweep,
 )
+from theory.sweeps.kinds.potential import potential_task
 from theory.sweeps.store import write_json_atomic
-from theory.sweeps.sweep import execute_task, potential_task
+from theory.sweeps.sweep import execute_task
 
 FAIL_FOR: set[int] = set()  # toy task values of `a` that raise (in-process executor only)
 CALLS: list[tuple] = []
@@ -51,7 +52,7 @@ def toy_kind():
             doc="test kind",
             fields=(Field("a", "int", "a number", grid=True, minimum=0),),
             function=f"{__name__}:toy_task",
-            aggregate="theory.sweeps.sweep:aggregate_results",
+            aggregate="theory.sweeps.kinds.common:aggregate_results",
         )
     )
     FAIL_FOR.clear()

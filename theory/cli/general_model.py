@@ -8,7 +8,7 @@ before; with any of them:
 
 - ``sgd`` trains the runs with those settings (``sampling.SGDConfig``), finds the plateaus of every run
   and, with ``--llc-per-plateau k`` > 0, estimates the LLC by calibrated SGLD at the last k checkpoints
-  of each plateau (:func:`theory.sweeps.general.analyze_general_run`, the code of the ``general_sgd``
+  of each plateau (:func:`theory.sweeps.kinds.general_sgd.analyze_general_run`, the code of the ``general_sgd``
   sweep kind). There is no catalogue of the general model, so plateaus are reported as found (loss,
   live columns), not matched.
 - ``llc`` estimates the LLC at the catalogue point (the high-sparsity catalogue at (c, r)) of the
@@ -79,7 +79,7 @@ def run_general_sgd(args) -> int:
     from kgon.io import write_json_atomic
     from sampling.dynamics.sgd import sgd_run_key, train_or_load
     from theory.cli.sgd import sgd_store
-    from theory.sweeps.general import analyze_general_run
+    from theory.sweeps.kinds.general_sgd import analyze_general_run
 
     check_general(args)
     config = sampling.SGDConfig(c=args.c, r=args.r, n=args.n, batch_size=args.batch_size, lr=args.lr,

@@ -143,7 +143,7 @@ def run(args) -> int:
             return 1
     figures = []
     if experiment.task_kind.report is not None:  # e.g. general_sgd: one figure per run, in the store directory
-        from theory.sweeps.experiment import resolve
+        from theory.sweeps.schema import resolve
 
         figures = resolve(experiment.task_kind.report)(result.output, args.out, name=experiment.name)
     if args.json:

@@ -65,7 +65,8 @@ class Executor(abc.ABC):
     name: str = ""
 
     @abc.abstractmethod
-    def run(self, fn: Callable, arguments: Sequence[tuple], *, keys: Sequence[str] | None = None) -> Iterator[Completed]:
+    def run(self, fn: Callable, arguments: Sequence[tuple], *,
+            keys: Sequence[str] | None = None) -> Iterator[Completed]:
         """Call ``fn(*args)`` for every ``args`` in ``arguments``; yield :class:`Completed` as each finishes.
 
         ``keys`` (optional, one per call) are names for the calls, shown by schedulers that
@@ -178,7 +179,7 @@ class DaskExecutor(Executor):
     def client(self):
         """The ``distributed.Client`` (connects or starts the cluster on first use)."""
         if self._client is None:
-            from distributed import Client, LocalCluster
+            from distributed import Client, LocalCluster  # deferred: dask is optional and slow to import
 
             if self.address is not None:
                 try:
@@ -202,7 +203,7 @@ class DaskExecutor(Executor):
         return f"dask (LocalCluster, {n} workers)"
 
     def run(self, fn, arguments, *, keys=None) -> Iterator[Completed]:
-        from distributed import as_completed
+        from distributed import as_completed  # deferred: dask is optional and slow to import
 
         arguments = list(arguments)
         client = self.client

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kgon.io import ResultStore, StoreError, write_json_atomic
-from theory.sweeps.experiment import TASK_FORMAT, Task
+from theory.sweeps.experiment import Task
+from theory.sweeps.schema import TASK_FORMAT
 
 __all__ = ["StoredResult", "SweepStore", "task_store_config", "write_json_atomic"]
 

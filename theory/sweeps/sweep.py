@@ -11,44 +11,27 @@
    at most the tasks that were running;
 4. aggregates the results, in grid order, into the output of the matching command.
 
-The task functions of the built-in kinds live here too. They import their heavy dependencies
-(kgon, sampling: jax, torch, numpyro) inside the function body, so that this module, the store and
-the executors stay light, and worker processes load only what the kinds they run need.
+The task kinds (their functions, aggregators and reports) live in :mod:`theory.sweeps.kinds`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import itertools
 import json
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+
+from tqdm.auto import tqdm
 
 from kgon.io import write_json_atomic
 from theory.sweeps.executor import Executor, LocalExecutor
-from theory.sweeps.experiment import TASK_KINDS, Experiment, Task, canonical_json, resolve
+from theory.sweeps.experiment import Experiment, Task
+from theory.sweeps.registry import TASK_KINDS
+from theory.sweeps.schema import canonical_json, resolve
 from theory.sweeps.store import SweepStore
 
-__all__ = [
-    "SweepError",
-    "SweepResult",
-    "TaskRecord",
-    "aggregate_results",
-    "execute_task",
-    "aggregate_sgd",
-    "merge_sgd",
-    "posterior_task",
-    "potential_task",
-    "expand_posterior",
-    "expand_sgd",
-    "prepare_catalogue",
-    "sgd_task",
-    "run_sweep",
-]
+__all__ = ["SweepError", "SweepResult", "TaskRecord", "execute_task", "run_sweep"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -61,7 +44,7 @@ def execute_task(kind: str, config: dict, seed: int, function: str | None = None
     Parameters
     ----------
     kind : str
-        The task kind; its function is looked up in :data:`theory.sweeps.experiment.TASK_KINDS` unless
+        The task kind; its function is looked up in :data:`theory.sweeps.registry.TASK_KINDS` unless
         ``function`` is given.
     config : dict
         The task's parameters.
@@ -211,6 +194,39 @@ class SweepError(RuntimeError):
 # the driver
 
 
+def _compute(experiment: Experiment, pending: list[Task], store: SweepStore, executor: Executor,
+             records: list, corrupt: dict[int, str], *, progress: bool) -> None:
+    """Run the ``pending`` tasks on ``executor``, store each result as it arrives and put its
+    :class:`TaskRecord` into ``records`` (indexed by the task's grid position)."""
+    bar = tqdm(
+        total=len(records),
+        initial=len(records) - len(pending),
+        unit="task",
+        desc=f"{experiment.kind} sweep",
+        file=sys.stderr,
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    function = experiment.task_kind.function
+    calls = [(t.kind, t.config, t.seed, function) for t in pending]
+    finished = executor.run(execute_task, calls, keys=[t.key for t in pending]) if pending else ()
+    try:
+        for done in finished:
+            task = pending[done.index]
+            if done.error is not None:
+                rec = TaskRecord(task, "failed", error=done.error, corrupt=corrupt.get(task.index))
+            else:
+                result, elapsed = done.value["result"], done.value["elapsed_s"]
+                store.save(task, result, elapsed_s=elapsed)
+                rec = TaskRecord(task, "computed", result, elapsed, corrupt=corrupt.get(task.index))
+            records[task.index] = rec
+            bar.update(1)
+    finally:
+        bar.close()
+        if hasattr(finished, "close"):  # cancel what has not started if we stopped early
+            finished.close()
+
+
 def run_sweep(
     experiment: Experiment,
     out: str | Path,
@@ -260,36 +276,7 @@ def run_sweep(
     write_json_atomic(store.root / "experiment.json", experiment.to_dict())
 
     executor = executor if executor is not None else LocalExecutor(workers=1)
-
-    from tqdm.auto import tqdm
-
-    bar = tqdm(
-        total=len(tasks),
-        initial=len(tasks) - len(pending),
-        unit="task",
-        desc=f"{experiment.kind} sweep",
-        file=sys.stderr,
-        disable=not progress,
-        dynamic_ncols=True,
-    )
-    function = experiment.task_kind.function
-    calls = [(t.kind, t.config, t.seed, function) for t in pending]
-    finished = executor.run(execute_task, calls, keys=[t.key for t in pending]) if pending else ()
-    try:
-        for done in finished:
-            task = pending[done.index]
-            if done.error is not None:
-                rec = TaskRecord(task, "failed", error=done.error, corrupt=corrupt.get(task.index))
-            else:
-                result, elapsed = done.value["result"], done.value["elapsed_s"]
-                store.save(task, result, elapsed_s=elapsed)
-                rec = TaskRecord(task, "computed", result, elapsed, corrupt=corrupt.get(task.index))
-            records[task.index] = rec
-            bar.update(1)
-    finally:
-        bar.close()
-        if hasattr(finished, "close"):  # cancel what has not started if we stopped early
-            finished.close()
+    _compute(experiment, pending, store, executor, records, corrupt, progress=progress)
 
     failed = [r for r in records if r.status == "failed"]
     output = None
@@ -313,357 +300,3 @@ def run_sweep(
         )
     write_json_atomic(store.root / "summary.json", result.to_dict())
     return result
-
-
-# --------------------------------------------------------------------------------------------------
-# aggregation
-
-
-def aggregate_results(tasks: Sequence[Task], results: Sequence[dict]) -> dict:
-    """``{"results": [...]}``: each task's result in grid order, with its ``replicate`` and ``seed``
-    (the task seed, unless the result carries its own ``seed``).
-
-    This is the structure of ``tmsphase posterior --json`` (one entry per (n, ...) point), extended
-    by the two keys that tell replicates apart.
-    """
-    entries = []
-    for task, res in zip(tasks, results):
-        entry = dict(res)
-        entry["replicate"] = task.replicate
-        entry.setdefault("seed", task.seed)  # kinds with their own seed convention report it themselves
-        entries.append(entry)
-    return {"results": entries}
-
-
-# --------------------------------------------------------------------------------------------------
-# task functions of the built-in kinds (heavy imports inside)
-
-
-def potential_task(config: dict, seed: int) -> dict:
-    """Prior draws of the TMS potential: loss statistics and a Monte Carlo free energy.
-
-    Draws w_k = (W_k, b_k) ~ phi = N(0, I), k = 1..K (``draws``), evaluates the exact population loss
-    L(w_k) (``kgon.potential``, docs/index.md, Conventions), and estimates the free energy of the posterior
-    p(w) ~ phi(w) exp(-n L(w)) (docs/index.md, Conventions) by simple Monte Carlo over the prior:
-
-        F_n = -log int phi(w) exp(-n L(w)) dw ~= -log( (1/K) sum_k exp(-n L(w_k)) ).
-
-    The standard error is the delta-method one, se(Z_hat)/Z_hat = std(v)/(mean(v) sqrt(K)) with
-    v_k = exp(-n L(w_k)); ``ess`` = (sum v)^2 / sum v^2 is the effective number of draws. The estimate
-    is reliable only while ``ess`` is large, i.e. for small n (prior and posterior overlap); at large n
-    use the posterior sampler instead.
-
-    Parameters
-    ----------
-    config : dict
-        ``c`` (features), ``r`` (hidden dimensions), ``n`` (sample size), ``draws`` (K).
-    seed : int
-        Seed of ``numpy.random.default_rng``.
-
-    Returns
-    -------
-    dict
-        ``c, r, n, draws, loss_mean, loss_std, loss_min, loss_median, free_energy, free_energy_err,
-        ess``.
-    """
-    import numpy as np
-
-    import kgon
-
-    c, r, n, draws = (int(config[k]) for k in ("c", "r", "n", "draws"))
-    rng = np.random.default_rng(seed)
-    losses = np.empty(draws)
-    chunk = 20000
-    for lo in range(0, draws, chunk):
-        m = min(chunk, draws - lo)
-        W = rng.standard_normal((m, r, c))
-        b = rng.standard_normal((m, c))
-        losses[lo : lo + m] = kgon.potential(W, b)
-    logv = -n * losses
-    shift = logv.max()
-    v = np.exp(logv - shift)
-    mean_v = v.mean()
-    return {
-        "c": c,
-        "r": r,
-        "n": n,
-        "draws": draws,
-        "loss_mean": float(losses.mean()),
-        "loss_std": float(losses.std(ddof=1)),
-        "loss_min": float(losses.min()),
-        "loss_median": float(np.median(losses)),
-        "free_energy": float(-(shift + np.log(mean_v))),
-        "free_energy_err": float(v.std(ddof=1) / (mean_v * np.sqrt(draws))),
-        "ess": float(v.sum() ** 2 / (v**2).sum()),
-    }
-
-
-@functools.lru_cache(maxsize=16)
-def _catalogue_dict(c: int, r: int, max_loss: float | None, path: str | None) -> str:
-    """The catalogue as canonical JSON: from a file (Catalogue.to_json), or kgon.default_catalogue."""
-    import dataclasses as _dc
-
-    import kgon
-
-    if path is None:
-        cat = kgon.default_catalogue(c, r=r, max_loss=max_loss)
-    else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ValueError(f"cannot read the catalogue file {path!r} (`catalogue`): {exc.strerror or exc}.") from None
-        try:
-            cat = kgon.Catalogue.from_json(text)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path!r} (`catalogue`) is not a catalogue written by Catalogue.to_json: {exc!r}.") from None
-        if (cat.c, cat.r) != (c, r):
-            raise ValueError(f"the catalogue {path!r} is for (c, r) = ({cat.c}, {cat.r}); the tasks need ({c}, {r}).")
-        if max_loss is not None:
-            cat = _dc.replace(cat, points=tuple(p for p in cat.points if p.loss <= max_loss), max_loss=max_loss)
-    if not cat.points:
-        raise ValueError(f"the catalogue for c = {c}, r = {r} has no points (max_loss = {max_loss}).")
-    return canonical_json(cat.to_dict())
-
-
-def prepare_catalogue(config: dict, base_dir: str | None) -> dict:
-    """Prepare hook of the posterior and SGD kinds: put the critical-point catalogue into the config.
-
-    ``catalogue`` (a path, relative to the experiment file) and ``max_loss`` are replaced by
-    ``catalogue`` = ``Catalogue.to_dict()`` of the catalogue they select (default
-    ``kgon.default_catalogue(c, r=r, max_loss=max_loss)``). The task key thus depends on the catalogue
-    actually used, and workers need neither the file nor kgon's catalogue cache.
-    """
-    path = config.pop("catalogue", None)
-    max_loss = config.pop("max_loss", None)
-    if path is not None and base_dir is not None and not Path(path).is_absolute():
-        path = str(Path(base_dir) / path)
-    config["catalogue"] = json.loads(
-        _catalogue_dict(int(config["c"]), int(config.get("r", 2)), max_loss, path)
-    )
-    return config
-
-
-def _load_catalogue(config: dict):
-    """The kgon.Catalogue that prepare_catalogue put into a task config."""
-    import kgon
-
-    return kgon.Catalogue.from_dict(config["catalogue"])
-
-
-def expand_posterior(experiment: Experiment) -> list[tuple[dict, int]]:
-    """Posterior tasks: the grid points times the replicates; replicate k runs with the seed
-    ``seed + k`` (``run_seed`` in the config), the convention of ``tmsphase posterior --seed``."""
-    return [
-        (dict(cfg, run_seed=experiment.seed + rep), rep) for cfg in experiment.grid() for rep in range(experiment.replicates)
-    ]
-
-
-def posterior_task(config: dict, seed: int) -> dict:
-    """Posterior phase occupancy at one sample size: ``sampling.run_occupancy``.
-
-    Seeds follow ``tmsphase posterior --seed S`` with S = ``run_seed`` (= experiment seed + replicate):
-    the key is ``jax.random.fold_in(jax.random.PRNGKey(S), n)`` and the data stream is ``data_seed``
-    (default S, so the data sets of one replicate are nested over n). A sweep entry is thus the
-    same as the one ``tmsphase posterior`` computes with that seed and catalogue. The catalogue is the
-    one in the config (:func:`prepare_catalogue`); optional settings left out take run_occupancy's
-    defaults. The draws are not kept (``keep_idata=False``): a sweep stores summaries. The task seed
-    is not used.
-
-    Returns ``OccupancyResult.to_dict()`` (n, method, occupancy, occupancy_err, rhat_loss, ess_loss,
-    divergences) plus ``c``, ``r``, ``seed`` (S), ``data_seed``, ``phase_switches`` (per chain)
-    and ``threshold``.
-    """
-    import jax
-
-    import kgon
-    import sampling
-
-    kgon.configure_jax()  # a worker process starts without JAX settings (no-op where already set)
-    c, n, r = int(config["c"]), int(config["n"]), int(config.get("r", 2))
-    run_seed = int(config["run_seed"])
-    data_seed = int(config["data_seed"]) if config.get("data_seed") is not None else run_seed
-    names = [f.name for f in dataclasses.fields(sampling.OccupancyConfig)]
-    settings = {k: config[k] for k in names if config.get(k) is not None}
-    occ = sampling.OccupancyConfig(**dict(settings, data_seed=data_seed))
-    res = sampling.run_occupancy(jax.random.fold_in(jax.random.PRNGKey(run_seed), n), occ,
-                                 catalogue=_load_catalogue(config), keep_idata=False)
-    out = res.to_dict()
-    out.update(c=c, r=r, seed=run_seed, data_seed=data_seed, phase_switches=[int(s) for s in res.phase_switches],
-               threshold=float(res.config["threshold"]))
-    return out
-
-
-# --------------------------------------------------------------------------------------------------
-# the SGD kind
-
-_SGD_ANALYSIS_KEYS = ("threshold", "slope_tol", "min_length")
-
-
-def _sgd_config(config: dict):
-    """The ``sampling.SGDConfig`` of a task config (its keys that are SGDConfig fields; lists of
-    numbers become the tuples the config holds)."""
-    from sampling.dynamics.sgd import SGDConfig
-
-    names = [f.name for f in dataclasses.fields(SGDConfig)]
-    return SGDConfig(**{k: tuple(config[k]) if isinstance(config[k], list) else config[k]
-                        for k in names if config.get(k) is not None})
-
-
-def _sgd_point_keys() -> tuple[str, ...]:
-    from sampling.dynamics.sgd import SGDConfig
-
-    return tuple(f.name for f in dataclasses.fields(SGDConfig)) + _SGD_ANALYSIS_KEYS + ("llc_per_plateau",)
-
-
-def check_sgd(params: dict) -> None:
-    """Parse-time check: the SGD settings of every grid point make a valid ``sampling.SGDConfig``
-    (its ``__post_init__`` names the bad argument)."""
-    kind = TASK_KINDS["sgd"]
-    axes = [f.name for f in kind.schema if f.grid and isinstance(params.get(f.name), list)]
-    for combo in itertools.product(*(params[a] for a in axes)):
-        _sgd_config(dict(params, **dict(zip(axes, combo))))
-
-
-def expand_sgd(experiment: Experiment) -> list[tuple[dict, int]]:
-    """SGD tasks: per grid point, the runs with seeds ``seed, seed + 1, ..., seed + runs - 1`` split
-    into chunks of ``runs_per_task`` (a run's trajectory depends only on its seed and the config, so
-    the chunking does not change any run)."""
-    out = []
-    for point in experiment.grid():
-        runs, per = int(point.pop("runs")), int(point.pop("runs_per_task"))
-        for start in range(0, runs, per):
-            cfg = dict(point)
-            cfg["run_offset"] = start
-            cfg["seeds"] = [experiment.seed + i for i in range(start, min(start + per, runs))]
-            out.append((cfg, 0))
-    return out
-
-
-def sgd_task(config: dict, seed: int) -> dict:
-    """Train one chunk of SGD runs, match their checkpoints to the catalogue, estimate plateau LLCs.
-
-    The same pipeline as ``tmsphase sgd``: ``sampling.train_sgd(SGDConfig(...), seeds)``, then
-    ``theory.analyze_sgd(result, catalogue, threshold=..., slope_tol=..., min_length=...)``, then,
-    unless ``llc_per_plateau`` is 0, SGLD LLC estimates (the paper's setting) at up to
-    ``llc_per_plateau`` checkpoints of every plateau (``theory.plateau_centers``,
-    ``sampling.llc_trajectory`` with ``jax.random.key(seed)``) attached for the estimated antecedent
-    check. Each run's own seed is in ``config["seeds"]``; the task seed only keys the SGLD chains.
-
-    Returns ``SGDAnalysis.to_dict()`` plus ``run_offset`` (index of the chunk's first run),
-    ``diverged_runs`` and ``llc_excluded_chains`` (for merging chunks, :func:`merge_sgd`).
-    """
-    import kgon
-    import sampling
-    import theory
-
-    kgon.configure_jax()  # a worker process starts without JAX settings (no-op where already set)
-    sgd_config = _sgd_config(config)
-    result = sampling.train_sgd(sgd_config, list(config["seeds"]))
-    catalogue = _load_catalogue(config)
-    analysis = theory.analyze_sgd(result, catalogue, **{k: config[k] for k in _SGD_ANALYSIS_KEYS if k in config})
-    llc = None
-    per_plateau = int(config.get("llc_per_plateau", 0))
-    if per_plateau > 0 and analysis.plateaus:
-        import jax
-
-        centers = theory.plateau_centers(analysis, per_plateau=per_plateau)
-        llc = sampling.llc_trajectory(jax.random.key(seed), result, centers=centers)
-        analysis = analysis.with_llc(result, catalogue, llc)
-    out = analysis.to_dict()
-    out["run_offset"] = int(config["run_offset"])
-    out["diverged_runs"] = int(sum(bool(d) for d in result.diverged))
-    out["llc_excluded_chains"] = {str(k): int(v) for k, v in llc.reasons.items()} if llc is not None else None
-    return out
-
-
-def _weighted_fraction(parts: Sequence[dict], key: str) -> float | None:
-    """Mean over the non-diverged runs of all chunks of a per-chunk fraction (equal checkpoints per run)."""
-    num = den = 0.0
-    for p in parts:
-        w = p["runs"] - p["diverged_runs"]
-        if w > 0 and p[key] is not None:
-            num += p[key] * w
-            den += w
-    return num / den if den else None
-
-
-def merge_sgd(parts: Sequence[dict]) -> dict:
-    from theory.sgd_analysis import AntecedentCheck, five_to_six
-
-    """Combine the ``SGDAnalysis.to_dict()`` of chunks of runs into the analysis of all runs.
-
-    Counts add up (transitions, final phases, antecedent sign counts, runs); fractions are averaged
-    over the non-diverged runs; per-run lists (phase sequences, plateaus) are concatenated in run order
-    with run indices shifted by each chunk's offset; excluded SGLD chains are added per reason. Without
-    SGLD estimates the result equals ``analyze_sgd`` on all runs at once (up to float rounding of the
-    fractions), which a test checks; the estimated antecedent counts differ from an all-at-once run
-    only by the SGLD randomness (each chunk has its own key).
-    """
-    parts = sorted(parts, key=lambda p: p["run_offset"])
-    transitions: dict[tuple[str, str], int] = {}
-    for p in parts:
-        for t in p["transitions"]:
-            transitions[(t["from"], t["to"])] = transitions.get((t["from"], t["to"]), 0) + int(t["count"])
-    final: dict[str, int] = {}
-    for p in parts:
-        for label, count in p["final_phases"].items():
-            final[label] = final.get(label, 0) + int(count)
-    plateaus = []
-    for p in parts:
-        for pl in p["plateaus"]:
-            pl = dict(pl)
-            pl["run"] = pl["run"] + p["run_offset"]
-            plateaus.append(pl)
-    config = dict(parts[0]["config"])
-    if "seeds" in config:
-        config["seeds"] = [s for p in parts for s in p["config"]["seeds"]]
-    excluded = [p.get("llc_excluded_chains") for p in parts if p.get("llc_excluded_chains") is not None]
-    llc_excluded = None
-    if excluded:
-        llc_excluded = {}
-        for e in excluded:
-            for reason, count in e.items():
-                llc_excluded[reason] = llc_excluded.get(reason, 0) + int(count)
-    antecedent = AntecedentCheck.total(AntecedentCheck.from_dict(p["antecedent"]) for p in parts).to_dict()
-    return {
-        "fraction_on_plateaus": _weighted_fraction(parts, "fraction_on_plateaus"),
-        "fraction_matched": _weighted_fraction(parts, "fraction_matched"),
-        "transitions": [
-            {"from": a, "to": b, "count": k}
-            for (a, b), k in sorted(transitions.items(), key=lambda kv: (-kv[1], kv[0]))
-        ],
-        "final_phases": dict(sorted(final.items())),
-        "antecedent": antecedent,
-        "phase_sequences": [seq for p in parts for seq in p["phase_sequences"]],
-        "runs": sum(p["runs"] for p in parts),
-        "seeds": config.get("seeds"),
-        "five_to_six": five_to_six([{"from": a, "to": b, "count": k} for (a, b), k in transitions.items()]),
-        "llc_excluded_chains": llc_excluded,
-        "diverged_runs": sum(p["diverged_runs"] for p in parts),
-        "plateaus": plateaus,
-        "config": config,
-    }
-
-
-def aggregate_sgd(tasks: Sequence[Task], results: Sequence[dict]) -> dict:
-    """The output of an SGD sweep: the structure of ``tmsphase sgd --json``.
-
-    With one grid point, the merged analysis of all its runs (:func:`merge_sgd`): fraction_on_plateaus,
-    transitions, final_phases, antecedent, fraction_matched, phase_sequences, runs, seeds,
-    five_to_six, llc_excluded_chains (the keys of ``tmsphase sgd --json`` but its timings and
-    figures) plus plateaus, config and diverged_runs. With
-    several, ``{"results": [...]}``, one merged analysis per grid point (in grid order) with the grid
-    point's SGD settings under ``"sgd"``.
-    """
-    groups: dict[str, list[dict]] = {}
-    settings: dict[str, dict] = {}
-    for task, res in zip(tasks, results):
-        cfg = task.config
-        point = {k: cfg[k] for k in _sgd_point_keys() if k in cfg}
-        key = canonical_json(point)
-        groups.setdefault(key, []).append(res)
-        settings[key] = point
-    merged = [dict(merge_sgd(parts), sgd=settings[key]) for key, parts in groups.items()]
-    if len(merged) == 1:
-        return merged[0]
-    return {"results": merged}

@@ -31,21 +31,32 @@ training.
 
 from __future__ import annotations
 
+import json
+import math
+import sys
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
-from theory.sweeps.experiment import TASK_KINDS, Experiment, Task, canonical_json
+import numpy as np
+
+from theory.sgd_analysis import flat_mask, match_checkpoints
+from theory.sweeps.kinds.common import SGD_CONFIG_GRID, catalogue_json, sgd_config
+from theory.sweeps.schema import Field, TaskKind, canonical_json, grid_points
 
 __all__ = [
+    "KIND",
     "aggregate_general_sgd",
     "analyze_general_run",
+    "checkpoint_llcs",
     "check_general_sgd",
     "expand_general_sgd",
     "find_plateaus",
     "general_sgd_report",
     "general_sgd_task",
+    "llc_indices",
+    "plateau_summaries",
     "prepare_general_sgd",
 ]
 
@@ -55,6 +66,39 @@ LIVE_TOL = 0.1
 _RUN_KEYS = ("runs",)
 _LLC_KEYS = ("llc_checkpoints", "llc_chains", "llc_burnin", "llc_draws", "llc_batch_size")
 _PLATEAU_KEYS = ("slope_tol", "min_length", "threshold")
+
+KIND = TaskKind(
+    name="general_sgd",
+    doc="SGD runs of the general TMS (r, sparsity, importance, input scale), one task per run: plateaus "
+        "(matched to a catalogue where one exists) and the calibrated SGLD LLC along training",
+    # the fields of sampling.SGDConfig are generated from the dataclass (``config``)
+    fields=(
+        Field("runs", "int", "SGD runs per grid point (seeds seed, seed+1, ...; one task each)", default=1,
+              minimum=1),
+        Field("slope_tol", "float", "plateau: |d log L_n / d log t| at most this", default=0.05, minimum=0.0),
+        Field("min_length", "int", "plateau: at least this many consecutive flat checkpoints", default=3,
+              minimum=1),
+        Field("threshold", "float", "largest phase distance to a catalogue point", default=None, minimum=0.0),
+        Field("catalogue", "str", "catalogue JSON file for plateau matching (high sparsity only; 'default': "
+              "kgon.default_catalogue(c, r=r))", default=None),
+        Field("llc_checkpoints", "int", "checkpoints with a calibrated SGLD LLC, spread evenly (default all; "
+              "0: none)", default=None, minimum=0),
+        Field("llc_chains", "int", "SGLD chains per estimate", default=4, minimum=1),
+        Field("llc_burnin", "int", "SGLD burn-in steps at the reference step 1/(8 n beta)", default=1000,
+              minimum=0),
+        Field("llc_draws", "int", "SGLD draws at the reference step 1/(8 n beta)", default=4000, minimum=1),
+        Field("llc_batch_size", "int", "SGLD minibatch size (default: full batch)", default=None, minimum=1),
+    ),
+    function="theory.sweeps.kinds.general_sgd:general_sgd_task",
+    aggregate="theory.sweeps.kinds.general_sgd:aggregate_general_sgd",
+    check="theory.sweeps.kinds.general_sgd:check_general_sgd",
+    expand="theory.sweeps.kinds.general_sgd:expand_general_sgd",
+    prepare="theory.sweeps.kinds.general_sgd:prepare_general_sgd",
+    replicates=False,
+    config="sampling.dynamics.sgd:SGDConfig",
+    config_grid=SGD_CONFIG_GRID,
+    report="theory.sweeps.kinds.general_sgd:general_sgd_report",
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -68,15 +112,8 @@ def _has_catalogue_setting(params: dict) -> bool:
 def check_general_sgd(params: dict) -> None:
     """Parse-time check: valid ``sampling.SGDConfig`` at every grid point, and a catalogue only where
     one exists (the high-sparsity limit, unscaled inputs)."""
-    import itertools
-
-    from theory.sweeps.sweep import _sgd_config
-
-    kind = TASK_KINDS["general_sgd"]
-    axes = [f.name for f in kind.schema if f.grid and isinstance(params.get(f.name), list)]
-    for combo in itertools.product(*(params[a] for a in axes)):
-        point = dict(params, **dict(zip(axes, combo)))
-        cfg = _sgd_config(point)
+    for point in grid_points(params, KIND.schema):
+        cfg = sgd_config(point)
         if _has_catalogue_setting(point) and (cfg.sparsity is not None or cfg.input_scale is not None):
             raise ValueError(
                 "`catalogue` matches plateaus to critical points of the high-sparsity closed form; it cannot be "
@@ -89,7 +126,7 @@ def check_general_sgd(params: dict) -> None:
             raise ValueError(f"`llc_checkpoints` must be at most `checkpoints` = {n_ck}; got {k}.")
 
 
-def expand_general_sgd(experiment: Experiment) -> list[tuple[dict, int]]:
+def expand_general_sgd(experiment) -> list[tuple[dict, int]]:
     """One task per run: per grid point, runs with seeds ``seed, seed + 1, ..., seed + runs - 1``
     (``run_seed`` in the config); a run's trajectory depends only on its seed and the config."""
     out = []
@@ -104,10 +141,6 @@ def prepare_general_sgd(config: dict, base_dir: str | None) -> dict:
     """Prepare hook: put the catalogue itself into the config (as the posterior and SGD kinds do) when
     ``catalogue`` is set (a Catalogue JSON file, relative to the experiment file, or ``"default"`` for
     ``kgon.default_catalogue(c, r=r)``); the task key then depends on the catalogue used."""
-    import json
-
-    from theory.sweeps.sweep import _catalogue_dict
-
     path = config.pop("catalogue", None)
     if path is None:
         return config
@@ -115,7 +148,7 @@ def prepare_general_sgd(config: dict, base_dir: str | None) -> dict:
         path = None
     elif base_dir is not None and not Path(path).is_absolute():
         path = str(Path(base_dir) / path)
-    cat = json.loads(_catalogue_dict(int(config["c"]), int(config.get("r", 2)), None, path))
+    cat = json.loads(catalogue_json(int(config["c"]), int(config.get("r", 2)), None, path))
     importance = config.get("importance")
     cat_importance = cat.get("importance")
     if (importance is not None and any(v != 1.0 for v in importance)) or cat_importance is not None:
@@ -136,10 +169,6 @@ def find_plateaus(steps, loss, *, slope_tol: float = 0.05, min_length: int = 3) 
     """Maximal runs ``(first, last)`` (checkpoint indices, inclusive) of at least ``min_length``
     consecutive checkpoints where the loss is flat, |d log L / d log(t + 1)| <= ``slope_tol``
     (:func:`theory.sgd_analysis.flat_mask`). Checkpoint 0 (the initialisation) is never part of one."""
-    import numpy as np
-
-    from theory.sgd_analysis import flat_mask
-
     if isinstance(min_length, bool) or not isinstance(min_length, int) or min_length < 1:
         raise ValueError(f"`min_length` must be a positive integer; got {min_length!r}.")
     flat = np.asarray(flat_mask(steps, loss, slope_tol=slope_tol), dtype=bool).copy()
@@ -159,11 +188,9 @@ def find_plateaus(steps, loss, *, slope_tol: float = 0.05, min_length: int = 3) 
 # the task
 
 
-def _llc_indices(K: int, k: int | None):
+def llc_indices(K: int, k: int | None):
     """Indices of the checkpoints with an LLC estimate: all (None), none (0), or k spread evenly in
     log-step order (always including the last)."""
-    import numpy as np
-
     if k is None or k >= K:
         return np.arange(K)
     if k == 0:
@@ -172,16 +199,12 @@ def _llc_indices(K: int, k: int | None):
 
 
 def _json_float(x):
-    import math
-
     x = float(x)
     return x if math.isfinite(x) else None
 
 
 def _training_inputs(result, run: int = 0):
     """The training inputs X (n, c) of run ``run`` as the SGD saw them (dense; input scales applied)."""
-    import numpy as np
-
     cfg = result.config
     if result.inputs is not None:
         return np.asarray(result.inputs[run], dtype=np.float64)
@@ -192,84 +215,62 @@ def _training_inputs(result, run: int = 0):
     return X
 
 
-def analyze_general_run(result, run: int = 0, *, seed: int = 0, catalogue=None, threshold: float | None = None,
-                        slope_tol: float = 0.05, min_length: int = 3, llc_checkpoints=None,
-                        llc_per_plateau: int | None = None, llc_chains: int = 4, llc_burnin: int = 1000,
-                        llc_draws: int = 4000, llc_batch_size: int | None = None) -> dict:
-    """Plateaus (matched to ``catalogue`` if given) and calibrated SGLD LLCs of run ``run`` of an
-    :class:`sampling.SGDResult` (module docstring).
+def checkpoint_llcs(result, run: int, checkpoints, *, seed: int = 0, llc_chains: int = 4, llc_burnin: int = 1000,
+                    llc_draws: int = 4000, llc_batch_size: int | None = None, progress: bool = False) -> list[dict]:
+    """Calibrated SGLD LLC estimates at the checkpoint indices ``checkpoints`` of run ``run``.
 
-    The LLC is estimated at the checkpoint indices ``llc_checkpoints`` (None: all; an int k: k spread
-    evenly, :func:`_llc_indices`), or, with ``llc_per_plateau`` = k, at the last k checkpoints of every
-    plateau. The chains of checkpoint k use ``jax.random.fold_in(jax.random.key(seed), k)``.
+    ``sampling.estimate_llc(..., calibrate=True)`` on the run's own training set and the
+    importance-weighted empirical loss (:func:`sampling.general_loss_fn`); the chains of checkpoint k
+    use ``jax.random.fold_in(jax.random.key(seed), k)``. A checkpoint where the run had diverged gets a
+    NaN entry with its reason. ``progress`` shows a tqdm bar over the checkpoints (on stderr).
 
-    Returns the dict described in :func:`general_sgd_task` (without ``timings``' SGD entry).
+    Returns one entry per checkpoint: checkpoint, step, llc, llc_se, chain_llc, healthy, excluded
+    [[chain, reason]], eps, acceptance, reason, estimator, llc_plain (NaN as None).
     """
+    # deferred: jax and torch load only in the processes that estimate an LLC
     import jax
-    import numpy as np
+    from tqdm.auto import tqdm
 
-    import kgon
     import sampling
     from sampling.general import general_loss_fn
 
     cfg = result.config
     steps = np.asarray(result.steps)
     W, b = result.W[run], result.b[run]
-    train_loss, loss = result.train_loss[run], result.loss[run]
-    K = steps.size
-    timings = {}
+    Xrun = _training_inputs(result, run)
+    loss_fn = general_loss_fn(cfg.importance)
+    base = jax.random.key(seed)
+    entries = []
+    for k in tqdm(checkpoints, desc=f"LLC at checkpoints, run {run}", unit="estimate", disable=not progress,
+                  file=sys.stderr, dynamic_ncols=True):
+        entry = {"checkpoint": int(k), "step": int(steps[k])}
+        if not (np.all(np.isfinite(W[k])) and np.all(np.isfinite(b[k]))):
+            entry.update(llc=None, llc_se=None, chain_llc=[], healthy=[], excluded=[], eps=None,
+                         acceptance=None, reason="the SGD run diverged before this checkpoint")
+            entries.append(entry)
+            continue
+        res = sampling.estimate_llc(
+            jax.random.fold_in(base, int(k)), loss_fn, (W[k], b[k]), Xrun, n=cfg.n, calibrate=True,
+            config=sampling.SGLDConfig(chains=int(llc_chains), burnin=int(llc_burnin), draws=int(llc_draws),
+                                       batch_size=llc_batch_size),
+        )
+        entry.update(
+            llc=_json_float(res.llc), llc_se=_json_float(res.llc_se),
+            chain_llc=[_json_float(x) for x in res.chain_llc], healthy=[bool(h) for h in res.healthy],
+            excluded=[[int(ch), str(why)] for ch, why in res.diagnostics.excluded],
+            eps=_json_float(res.config.eps), acceptance=_json_float(res.diagnostics.acceptance_mean),
+            reason=res.reason, estimator=getattr(res, "estimator", "plain"),
+            llc_plain=_json_float(getattr(res, "llc_plain", res.llc)),
+        )
+        entries.append(entry)
+    return entries
 
-    labels = distances = None
-    if catalogue is not None:
-        from theory.sgd_analysis import match_checkpoints
 
-        if isinstance(catalogue, dict):
-            catalogue = kgon.Catalogue.from_dict(catalogue)
-        lab, dist = match_checkpoints(W, b, catalogue, threshold=threshold)
-        labels = [str(x) for x in lab]
-        distances = [_json_float(x) for x in dist]
-
-    found = find_plateaus(steps, train_loss, slope_tol=float(slope_tol), min_length=int(min_length))
-    if llc_per_plateau is not None:
-        idx = np.unique(np.array([k for first, last in found for k in range(max(first, last - llc_per_plateau + 1),
-                                                                          last + 1)], dtype=int))
-    elif llc_checkpoints is None or isinstance(llc_checkpoints, int):
-        idx = _llc_indices(K, llc_checkpoints)
-    else:
-        idx = np.unique(np.asarray(llc_checkpoints, dtype=int))
-
-    llc_entries = []
-    settings = {"llc_checkpoints": [int(k) for k in idx], "llc_chains": llc_chains, "llc_burnin": llc_burnin,
-                "llc_draws": llc_draws, "llc_batch_size": llc_batch_size}
-    if idx.size:
-        t0 = time.perf_counter()
-        Xrun = _training_inputs(result, run)
-        loss_fn = general_loss_fn(cfg.importance)
-        base = jax.random.key(seed)
-        for k in idx:
-            entry = {"checkpoint": int(k), "step": int(steps[k])}
-            if not (np.all(np.isfinite(W[k])) and np.all(np.isfinite(b[k]))):
-                entry.update(llc=None, llc_se=None, chain_llc=[], healthy=[], excluded=[], eps=None,
-                             acceptance=None, reason="the SGD run diverged before this checkpoint")
-                llc_entries.append(entry)
-                continue
-            res = sampling.estimate_llc(
-                jax.random.fold_in(base, int(k)), loss_fn, (W[k], b[k]), Xrun, n=cfg.n, calibrate=True,
-                config=sampling.SGLDConfig(chains=int(llc_chains), burnin=int(llc_burnin), draws=int(llc_draws),
-                                           batch_size=llc_batch_size),
-            )
-            entry.update(
-                llc=_json_float(res.llc), llc_se=_json_float(res.llc_se),
-                chain_llc=[_json_float(x) for x in res.chain_llc], healthy=[bool(h) for h in res.healthy],
-                excluded=[[int(ch), str(why)] for ch, why in res.diagnostics.excluded],
-                eps=_json_float(res.config.eps), acceptance=_json_float(res.diagnostics.acceptance_mean),
-                reason=res.reason, estimator=getattr(res, "estimator", "plain"),
-                llc_plain=_json_float(getattr(res, "llc_plain", res.llc)),
-            )
-            llc_entries.append(entry)
-        timings["llc_s"] = time.perf_counter() - t0
-        settings["nbeta"] = float(sampling.default_nbeta(cfg.n))
-
+def plateau_summaries(found, steps, W, loss, train_loss, labels, distances, llc_entries) -> list[dict]:
+    """One dict per plateau ``(first, last)`` of ``found``: its step range, mean population and training
+    loss, live columns (|W_i| > :data:`LIVE_TOL` at its last checkpoint), the catalogue label most of its
+    checkpoints match with its smallest distance (None without ``labels``), and the median of the finite
+    LLC estimates of ``llc_entries`` on it."""
     by_ck = {e["checkpoint"]: e for e in llc_entries}
     plateaus = []
     for first, last in found:
@@ -289,6 +290,58 @@ def analyze_general_run(result, run: int = 0, *, seed: int = 0, catalogue=None, 
         pl["llc"] = float(np.median(vals)) if vals else None
         pl["llc_estimates"] = len(vals)
         plateaus.append(pl)
+    return plateaus
+
+
+def analyze_general_run(result, run: int = 0, *, seed: int = 0, catalogue=None, threshold: float | None = None,
+                        slope_tol: float = 0.05, min_length: int = 3, llc_checkpoints=None,
+                        llc_per_plateau: int | None = None, llc_chains: int = 4, llc_burnin: int = 1000,
+                        llc_draws: int = 4000, llc_batch_size: int | None = None, progress: bool = False) -> dict:
+    """Plateaus (matched to ``catalogue`` if given) and calibrated SGLD LLCs of run ``run`` of an
+    :class:`sampling.SGDResult` (module docstring).
+
+    The LLC is estimated at the checkpoint indices ``llc_checkpoints`` (None: all; an int k: k spread
+    evenly, :func:`llc_indices`), or, with ``llc_per_plateau`` = k, at the last k checkpoints of every
+    plateau (:func:`checkpoint_llcs`; ``progress`` shows a bar over them).
+
+    Returns the dict described in :func:`general_sgd_task` (without ``timings``' SGD entry).
+    """
+    cfg = result.config
+    steps = np.asarray(result.steps)
+    W, b = result.W[run], result.b[run]
+    train_loss, loss = result.train_loss[run], result.loss[run]
+    timings = {}
+
+    labels = distances = None
+    if catalogue is not None:
+        if isinstance(catalogue, dict):
+            import kgon  # deferred: kgon's catalogue pulls in jax
+
+            catalogue = kgon.Catalogue.from_dict(catalogue)
+        lab, dist = match_checkpoints(W, b, catalogue, threshold=threshold)
+        labels = [str(x) for x in lab]
+        distances = [_json_float(x) for x in dist]
+
+    found = find_plateaus(steps, train_loss, slope_tol=float(slope_tol), min_length=int(min_length))
+    if llc_per_plateau is not None:
+        idx = np.unique(np.array([k for first, last in found for k in range(max(first, last - llc_per_plateau + 1),
+                                                                          last + 1)], dtype=int))
+    elif llc_checkpoints is None or isinstance(llc_checkpoints, int):
+        idx = llc_indices(steps.size, llc_checkpoints)
+    else:
+        idx = np.unique(np.asarray(llc_checkpoints, dtype=int))
+
+    llc_entries = []
+    settings = {"llc_checkpoints": [int(k) for k in idx], "llc_chains": llc_chains, "llc_burnin": llc_burnin,
+                "llc_draws": llc_draws, "llc_batch_size": llc_batch_size}
+    if idx.size:
+        import sampling  # deferred: torch and jax load only in the processes that estimate an LLC
+
+        t0 = time.perf_counter()
+        llc_entries = checkpoint_llcs(result, run, idx, seed=seed, llc_chains=llc_chains, llc_burnin=llc_burnin,
+                                      llc_draws=llc_draws, llc_batch_size=llc_batch_size, progress=progress)
+        timings["llc_s"] = time.perf_counter() - t0
+        settings["nbeta"] = float(sampling.default_nbeta(cfg.n))
 
     return {
         "config": cfg.to_dict(),
@@ -301,7 +354,7 @@ def analyze_general_run(result, run: int = 0, *, seed: int = 0, catalogue=None, 
         "diverged": bool(result.diverged[run]),
         "labels": labels,
         "distances": distances,
-        "plateaus": plateaus,
+        "plateaus": plateau_summaries(found, steps, W, loss, train_loss, labels, distances, llc_entries),
         "llc": llc_entries,
         "llc_settings": settings,
         "timings": timings,
@@ -332,12 +385,12 @@ def general_sgd_task(config: dict, seed: int) -> dict:
         excluded [[chain, reason]], eps, acceptance, reason, estimator, llc_plain), ``llc_settings``,
         ``timings``.
     """
+    # deferred: jax, torch and kgon's mathematics load only in the processes that run SGD tasks
     import kgon
     import sampling
-    from theory.sweeps.sweep import _sgd_config
 
     kgon.configure_jax()  # a worker process starts without JAX settings (no-op where already set)
-    cfg = _sgd_config(config)
+    cfg = sgd_config(config)
     t0 = time.perf_counter()
     result = sampling.train_sgd(cfg, [int(config["run_seed"])])
     sgd_s = time.perf_counter() - t0
@@ -374,7 +427,7 @@ def _llc_summary(entries: Sequence[dict]) -> dict:
             "nan_reasons": dict(sorted(nan_reasons.items())), "excluded_chains": dict(sorted(excluded.items()))}
 
 
-def aggregate_general_sgd(tasks: Sequence[Task], results: Sequence[dict]) -> dict:
+def aggregate_general_sgd(tasks: Sequence, results: Sequence[dict]) -> dict:
     """``{"results": [...]}``: one entry per grid point (in grid order) with its SGD settings under
     ``"sgd"``, its runs (each task's result, in seed order) under ``"runs"`` and a ``"summary"``:
     final population loss per run, plateaus per run (loss, label), and the LLC counts (finite estimates,
@@ -416,9 +469,10 @@ def general_sgd_report(output: dict, out_dir, *, name: str | None = None) -> lis
     """Figures of a ``general_sgd`` sweep: one per run, ``<out_dir>/<name>-run<seed>.png`` (+ PDF), by
     :func:`theory.plot.plot_general_sgd_run` (``name`` defaults to ``general_sgd``; several grid
     points get ``-p<i>`` too). Returns the written paths."""
-    import matplotlib
+    import matplotlib  # deferred: matplotlib loads only in the driver that draws the figures
 
     matplotlib.use("Agg", force=False)
+    # deferred: pyplot after the backend is chosen; the plotting modules import matplotlib
     import matplotlib.pyplot as plt
 
     from kgon.plot import save_figure
