@@ -205,7 +205,7 @@ def test_nuts_on_the_general_posterior(S):
 # the CLI flags
 
 
-def test_cli_flags_absent_means_todays_model():
+def test_cli_without_general_flags_is_the_high_sparsity_model():
     from theory.cli import build_parser
     from theory.cli.general_model import general_requested
 

@@ -64,7 +64,7 @@ def run(args) -> int:
     import theory
     from kgon.io import ResultStore
     from sampling.dynamics.sgd import sgd_run_key, train_or_load
-    from theory.cli.sgd import sgd_store
+    from theory.cli.common import sgd_store
     from theory.development.evaluate import evaluate_development, llc_curves
 
     kgon.configure_jax()

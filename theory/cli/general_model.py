@@ -3,14 +3,15 @@
 ``--sparsity S`` (input density: each feature active with probability 1 - S, uniform on [0, s_i]),
 ``--importance I1,...,Ic`` (output weights of the loss) and ``--input-scale s1,...,sc`` (input scales,
 x_i = s_i u_i; the extension study of docs/general.md scales its inputs by its "importance") select the
-general model of Elhage et al. (2022) (docs/general.md). Without them every command behaves exactly as
-before; with any of them:
+general model of Elhage et al. (2022) (docs/general.md). Without them every command works on the
+high-sparsity model of the paper; with any of them:
 
-- ``sgd`` trains the runs with those settings (``sampling.SGDConfig``), finds the plateaus of every run
-  and, with ``--llc-per-plateau k`` > 0, estimates the LLC by calibrated SGLD at the last k checkpoints
-  of each plateau (:func:`theory.sweeps.kinds.general_sgd.analyze_general_run`, the code of the ``general_sgd``
-  sweep kind). There is no catalogue of the general model, so plateaus are reported as found (loss,
-  live columns), not matched.
+- ``sgd`` trains the runs with those settings (``sampling.SGDConfig``) and finds the plateaus of every
+  run. There is no catalogue of the general model, so plateaus are reported as found (loss, live
+  columns), not matched. LLCs are estimated on request only: with ``--llc-per-plateau k`` > 0, by
+  calibrated SGLD at the last k checkpoints of each plateau
+  (:func:`theory.sweeps.kinds.general_sgd.analyze_general_run`, the code of the ``general_sgd`` sweep
+  kind), announced on stderr with a progress bar; each estimate is a calibration sweep plus a run.
 - ``llc`` estimates the LLC at the catalogue point (the high-sparsity catalogue at (c, r)) of the
   importance-weighted empirical loss on a data set of the general density
   (``sampling.estimate_llc`` with :func:`sampling.general_loss_fn`; no centre refinement: with these
@@ -33,7 +34,7 @@ __all__ = ["add_general_arguments", "check_general", "general_llc", "general_req
 
 
 def add_general_arguments(parser) -> None:
-    """``--sparsity``, ``--importance``, ``--input-scale`` (defaults None: today's model)."""
+    """``--sparsity``, ``--importance``, ``--input-scale`` (defaults None: the high-sparsity model)."""
     parser.add_argument("--sparsity", type=sparsity, default=None, metavar="S",
                         help="input sparsity S in [0, 1): each feature active with probability 1 - S "
                              "(default: the high-sparsity limit, one active feature per input)")
@@ -73,12 +74,13 @@ def _f(x):
 
 def run_general_sgd(args) -> int:
     """``tmsphase sgd`` with general-model flags (module docstring)."""
+    # deferred: CLI start-up time (torch, jax)
     from pathlib import Path
 
     import sampling
     from kgon.io import write_json_atomic
     from sampling.dynamics.sgd import sgd_run_key, train_or_load
-    from theory.cli.sgd import sgd_store
+    from theory.cli.common import sgd_store
     from theory.sweeps.kinds.general_sgd import analyze_general_run
 
     check_general(args)
@@ -91,10 +93,15 @@ def run_general_sgd(args) -> int:
     key = sgd_run_key(config, seeds)
     result, _ = train_or_load(config, seeds, sgd_store(out), progress=args.progress)  # DIR/sgd-runs, reused
     k = args.llc_per_plateau
+    if k > 0 and not args.json:
+        print(f"[tmsphase sgd] calibrated SGLD LLC at the last {k} checkpoint(s) of every plateau "
+              f"(--llc-per-plateau {k}; minutes per run)", file=sys.stderr, flush=True)
     runs = [analyze_general_run(result, i, seed=args.seed, llc_per_plateau=k if k > 0 else None,
-                                llc_checkpoints=0 if k == 0 else None) for i in range(result.runs)]
+                                llc_checkpoints=0 if k == 0 else None, progress=k > 0 and not args.json)
+            for i in range(result.runs)]
     figures = []
     if args.plot or out is not None:
+        # deferred: matplotlib loads only when a figure is asked for
         import matplotlib.pyplot as plt
 
         from kgon.plot import save_figure

@@ -4,8 +4,10 @@
 (seeds S, S+1, ..., S+R-1) with the protocol of Chen et al. 2023 (docs/dynamics.md; 4-gon + noise, n = 1000, batch 20,
 lr 0.005, 4500 epochs by default), matches every checkpoint to ``kgon.default_catalogue(C)`` modulo
 symmetry, detects plateaus and transitions, estimates the LLC with SGLD at up to
-``--llc-per-plateau`` checkpoints of every plateau (the paper's setting; 0 skips it) and prints
+``--llc-per-plateau`` checkpoints of every plateau (default 3, the paper's setting; 0 skips it) and prints
 ``{"fraction_on_plateaus", "transitions", "final_phases", "antecedent", ...}`` with ``--json``.
+With ``--sparsity``, ``--importance`` or ``--input-scale`` (the general model, :mod:`theory.cli.general_model`)
+the plateaus are reported as found and LLCs are estimated only on request (``--llc-per-plateau K``, default 0).
 With ``--out DIR`` the SGD checkpoints go into the result store ``DIR/sgd-runs`` (:class:`kgon.io.ResultStore`,
 shared with ``tmsphase development``; a re-run with the same settings and seeds reuses them), the
 analysis JSON (``analysis-<key>.json``) and the figures into DIR. See docs/dynamics.md.
@@ -29,9 +31,15 @@ from theory.cli.args import (
     require_memory,
     sgd_bytes,
 )
+from theory.cli.common import sgd_store
 from theory.cli.general_model import add_general_arguments, general_requested, run_general_sgd
 
+__all__ = ["NAME", "PAPER_LLC_PER_PLATEAU", "add_arguments", "run", "sgd_store"]
+
 NAME = "sgd"
+
+PAPER_LLC_PER_PLATEAU = 3
+"""SGLD LLC estimates per plateau without general-model flags (the paper's setting)."""
 
 
 def add_arguments(parser) -> None:
@@ -46,10 +54,13 @@ def add_arguments(parser) -> None:
                         help="learning rate, a finite number > 0 (default 0.005)")
     parser.add_argument("--init-k", type=int_range(2), default=4, help="initial polygon, 2 <= k <= c (default 4)")
     parser.add_argument("--checkpoints", type=int_range(2), default=200, help="log-spaced checkpoints (default 200)")
-    parser.add_argument("--llc-per-plateau", type=nonnegative_int, default=3,
-                        help="SGLD LLC estimates per plateau for the antecedent check (default 3; 0: skip)")
-    parser.add_argument("--out", type=output_dir, metavar="DIR", help="write checkpoints, analysis and figures here (reused)")
-    parser.add_argument("--plot", type=output_file, metavar="PATH", help="write the loss/LLC-vs-step figure (PNG + PDF)")
+    parser.add_argument("--llc-per-plateau", type=nonnegative_int, default=None, metavar="K",
+                        help=f"SGLD LLC estimates per plateau, 0 = none (default {PAPER_LLC_PER_PLATEAU}, for "
+                             "the antecedent check; 0 with --sparsity/--importance/--input-scale)")
+    parser.add_argument("--out", type=output_dir, metavar="DIR",
+                        help="write checkpoints, analysis and figures here (reused)")
+    parser.add_argument("--plot", type=output_file, metavar="PATH",
+                        help="write the loss/LLC-vs-step figure (PNG + PDF)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--progress", action="store_true", help="show a progress bar")
     add_general_arguments(parser)  # --sparsity, --importance, --input-scale: the general model (docs/general.md)
@@ -63,6 +74,8 @@ def _check(args) -> None:
         fail(args, "--init-k", f"must be an integer in 2..c = {args.c}; got {args.init_k}.")
     require_memory(args, "--n", sgd_bytes(args.runs, args.n, args.c, args.r, args.checkpoints),
                    f"SGD on {args.runs} runs x {args.n} samples x {args.c} features")
+    if args.llc_per_plateau is None:  # calibrated LLCs of the general model take minutes: on request only
+        args.llc_per_plateau = 0 if general_requested(args) else PAPER_LLC_PER_PLATEAU
 
 
 def _say(msg: str, quiet: bool) -> None:
@@ -70,28 +83,12 @@ def _say(msg: str, quiet: bool) -> None:
         print(f"[tmsphase sgd] {msg}", file=sys.stderr, flush=True)
 
 
-def sgd_store(out):
-    """The result store of SGD runs under ``--out DIR`` (``DIR/sgd-runs``), or None without ``--out``.
-
-    ``tmsphase sgd`` and ``tmsphase development`` share it. A directory written before the store
-    (``sgd-<hash>.npz``, ``development-<hash>/sgd.npz``) is refused with a one-line error.
-    """
-    if out is None:
-        return None
-    from kgon.io import ResultStore, refuse_legacy
-
-    refuse_legacy(out, ("sgd-*.npz", "development-*/sgd.npz", "development-*/llc/llc-*run*.npz"))
-    return ResultStore(Path(out) / "sgd-runs")
-
-
 def run(args) -> int:
-    import jax
-
+    # deferred: CLI start-up time (jax, torch and the catalogue load only when the command runs)
     import kgon
     import sampling
-    import theory
     from sampling.dynamics.sgd import sgd_run_key, train_or_load
-    from theory.sgd_analysis import format_sign_counts
+    from theory.sgd_analysis import analyze_sgd
 
     _check(args)
     if general_requested(args):
@@ -113,16 +110,9 @@ def run(args) -> int:
     timings["sgd_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     catalogue = kgon.default_catalogue(args.c, r=args.r)
-    analysis = theory.analyze_sgd(result, catalogue)
+    analysis = analyze_sgd(result, catalogue)
     timings["matching_s"] = time.perf_counter() - t0
-    llc = None
-    if args.llc_per_plateau > 0 and analysis.plateaus:
-        t0 = time.perf_counter()
-        centers = theory.plateau_centers(analysis, per_plateau=args.llc_per_plateau)
-        _say(f"SGLD at {len(centers)} plateau checkpoints (paper setting)", quiet)
-        llc = sampling.llc_trajectory(jax.random.key(args.seed), result, centers=centers)
-        analysis = analysis.with_llc(result, catalogue, llc)
-        timings["llc_s"] = time.perf_counter() - t0
+    analysis, llc = _plateau_llcs(args, result, catalogue, analysis, timings)
     d = analysis.to_dict()
     summary = {
         "c": args.c,
@@ -140,34 +130,67 @@ def run(args) -> int:
         "llc_excluded_chains": dict(llc.reasons) if llc is not None else None,
         "timings": timings,
     }
-    figures = []
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / f"analysis-{key}.json", d)
         if llc is not None:
             write_json_atomic(out / f"llc-{key}.json", llc.to_dict())
-    if args.plot or out is not None:
-        from kgon.plot import save_figure
-        from sampling.plot import plot_runs
-        from theory.plot import plot_loss_complexity
-
-        paths = [Path(args.plot)] if args.plot else []
-        if out is not None:
-            paths.append(out / "sgd_runs.png")
-        for p in paths:
-            figures.extend(plot_runs(result, analysis, llc, p))
-        if out is not None:
-            import matplotlib.pyplot as plt
-
-            fig, ax = plt.subplots(figsize=(7, 5))
-            plot_loss_complexity(catalogue, sgd_transitions=d["transitions"], ax=ax)
-            figures.extend(save_figure(fig, out / "sgd_transitions_loss_llc"))
-            plt.close(fig)
-    summary["figures"] = figures
+    summary["figures"] = _figures(args, out, result, analysis, llc, catalogue, d) if args.plot or out else []
     if args.json:
         print(dumps_json(summary))
         return 0
-    print(f"{args.runs} runs, {config.total_steps} steps each (SGD {timings['sgd_s']:.1f} s)")
+    _print_summary(args, config, d, summary)
+    return 0
+
+
+def _plateau_llcs(args, result, catalogue, analysis, timings: dict):
+    """SGLD LLC estimates at up to ``--llc-per-plateau`` checkpoints of every plateau (the paper's
+    setting), attached to the analysis; ``(analysis, LLCTrajectory or None)``."""
+    if args.llc_per_plateau == 0 or not analysis.plateaus:
+        return analysis, None
+    # deferred: CLI start-up time
+    import jax
+
+    import sampling
+    from theory.sgd_analysis import plateau_centers
+
+    t0 = time.perf_counter()
+    centers = plateau_centers(analysis, per_plateau=args.llc_per_plateau)
+    _say(f"SGLD at {len(centers)} plateau checkpoints (paper setting)", args.json)
+    llc = sampling.llc_trajectory(jax.random.key(args.seed), result, centers=centers)
+    timings["llc_s"] = time.perf_counter() - t0
+    return analysis.with_llc(result, catalogue, llc), llc
+
+
+def _figures(args, out, result, analysis, llc, catalogue, d: dict) -> list[str]:
+    """The loss/LLC-vs-step figure (``--plot`` and ``DIR/sgd_runs.png``) and, with ``--out``, the
+    transitions on the loss-complexity diagram; returns the written paths."""
+    # deferred: matplotlib loads only when a figure is asked for
+    from kgon.plot import save_figure
+    from sampling.plot import plot_runs
+    from theory.plot import plot_loss_complexity
+
+    figures = []
+    paths = [Path(args.plot)] if args.plot else []
+    if out is not None:
+        paths.append(out / "sgd_runs.png")
+    for p in paths:
+        figures.extend(plot_runs(result, analysis, llc, p))
+    if out is not None:
+        import matplotlib.pyplot as plt  # deferred: matplotlib loads only when a figure is asked for
+
+        fig, ax = plt.subplots(figsize=(7, 5))
+        plot_loss_complexity(catalogue, sgd_transitions=d["transitions"], ax=ax)
+        figures.extend(save_figure(fig, out / "sgd_transitions_loss_llc"))
+        plt.close(fig)
+    return figures
+
+
+def _print_summary(args, config, d: dict, summary: dict) -> None:
+    """The human-readable report of :func:`run`."""
+    from theory.sgd_analysis import format_sign_counts  # deferred: CLI start-up time
+
+    print(f"{args.runs} runs, {config.total_steps} steps each (SGD {summary['timings']['sgd_s']:.1f} s)")
     print(f"fraction of checkpoints on catalogue plateaus: {d['fraction_on_plateaus']:.3f} "
           f"(matched to a catalogue point: {d['fraction_matched']:.3f})")
     print("transitions:")
@@ -183,6 +206,5 @@ def run(args) -> int:
     print(f"  catalogue LLC: {format_sign_counts(th)}")
     if a["estimated"] is not None:
         print(f"  SGLD LLC:      {format_sign_counts(a['estimated'])}")
-    for f in figures:
+    for f in summary["figures"]:
         print(f"figure: {f}")
-    return 0
