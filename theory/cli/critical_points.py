@@ -8,6 +8,7 @@ one finite value > 0 per feature; all ones is the uniform model.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from kgon.io import dumps_json
@@ -42,7 +43,8 @@ def add_arguments(parser) -> None:
         action="store_true",
         help="keep irregular saddles of every Hessian index (default: regular polygons and minima only)",
     )
-    parser.add_argument("--json", action="store_true", help='print {"c", "r", ..., "critical_points": [...]} sorted by loss')
+    parser.add_argument("--json", action="store_true",
+                        help='print {"c", "r", ..., "critical_points": [...]} sorted by loss')
     parser.add_argument("--csv", type=output_file, default=None, metavar="PATH", help="also write the catalogue as CSV")
     parser.add_argument(
         "--plot", type=output_file, default=None, metavar="PATH",
@@ -51,10 +53,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    import kgon
+    import kgon  # deferred: CLI start-up time (jax, sympy)
 
     check_feature_list(args, "--importance", args.importance, args.c)
-    require_memory(args, "--c", search_bytes(args.c, args.r), f"the critical-point search at c = {args.c}, r = {args.r}")
+    require_memory(args, "--c", search_bytes(args.c, args.r),
+                   f"the critical-point search at c = {args.c}, r = {args.r}")
     if args.n_starts is not None:
         require_memory(args, "--n-starts", search_bytes(args.c, args.r, args.n_starts),
                        f"the critical-point search with {args.n_starts} starts")
@@ -75,7 +78,7 @@ def run(args) -> int:
     if args.csv:
         cat.to_csv(args.csv)
     if args.plot:
-        from kgon.plot import plot_catalogue
+        from kgon.plot import plot_catalogue  # deferred: matplotlib loads only when a figure is asked for
 
         plot_catalogue(cat, args.plot)
     if args.json:
@@ -118,6 +121,4 @@ def run(args) -> int:
 
 
 def _filtered(cat, max_loss: float):
-    from dataclasses import replace
-
-    return replace(cat, points=tuple(p for p in cat.points if p.loss <= max_loss), max_loss=max_loss)
+    return dataclasses.replace(cat, points=tuple(p for p in cat.points if p.loss <= max_loss), max_loss=max_loss)

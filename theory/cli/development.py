@@ -1,4 +1,4 @@
-"""Developmental analysis with ground truth: LLC milestones, essential dynamics and covariance jumps vs catalogue plateaus.
+"""Developmental analysis with ground truth: LLC milestones, essential dynamics, covariance jumps vs catalogue plateaus.
 
 ``tmsphase development --c C [--r R] --runs R [--seed S] [--out DIR] [--plot DIR] [--json]`` trains R
 SGD runs (the paper's protocol by default; seeds S..S+R-1), matches their plateaus to
@@ -17,8 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from kgon.io import dumps_json, write_json_atomic
+from kgon.io import ResultStore, dumps_json, write_json_atomic
 from theory.cli.args import finite_float, int_range, nonnegative_int, output_dir, positive_int
+from theory.cli.common import sgd_store
 
 NAME = "development"
 
@@ -35,8 +36,10 @@ def add_arguments(parser) -> None:
                         help="learning rate (default 0.005)")
     parser.add_argument("--init-k", type=nonnegative_int, default=4, help="initial polygon (default 4)")
     parser.add_argument("--checkpoints", type=int_range(6), default=200, help="log-spaced checkpoints (default 200)")
-    parser.add_argument("--chains", type=positive_int, default=4, help="SGLD chains per checkpoint (default 4, the paper's)")
-    parser.add_argument("--draws", type=positive_int, default=500, help="SGLD steps per chain (default 500, the paper's)")
+    parser.add_argument("--chains", type=positive_int, default=4,
+                        help="SGLD chains per checkpoint (default 4, the paper's)")
+    parser.add_argument("--draws", type=positive_int, default=500,
+                        help="SGLD steps per chain (default 500, the paper's)")
     parser.add_argument("--calibrate", action="store_true",
                         help="choose the SGLD step per run by the calibration sweep (default: the paper's eps = 1e-3)")
     parser.add_argument("--bandwidth", type=finite_float(0, min_inclusive=False), default=0.25,
@@ -48,7 +51,8 @@ def add_arguments(parser) -> None:
                         help="milestone tolerance on |d LLC / d log10 t| (default 0.5)")
     parser.add_argument("--sigma", type=finite_float(0, min_inclusive=False), default=0.1,
                         help="essential-dynamics Gaussian smoothing width in decades (default 0.1)")
-    parser.add_argument("--out", type=output_dir, metavar="DIR", help="save checkpoints, LLC curves, results (resumable)")
+    parser.add_argument("--out", type=output_dir, metavar="DIR",
+                        help="save checkpoints, LLC curves, results (resumable)")
     parser.add_argument("--plot", type=output_dir, metavar="DIR", help="write the figures (PNG + PDF) here")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -59,13 +63,12 @@ def _say(msg: str, quiet: bool) -> None:
 
 
 def run(args) -> int:
+    # deferred: CLI start-up time (jax, torch and the catalogue load only when the command runs)
     import kgon
     import sampling
-    import theory
-    from kgon.io import ResultStore
     from sampling.dynamics.sgd import sgd_run_key, train_or_load
-    from theory.cli.common import sgd_store
     from theory.development.evaluate import evaluate_development, llc_curves
+    from theory.sgd_analysis import analyze_sgd
 
     kgon.configure_jax()
     config = sampling.SGDConfig(c=args.c, r=args.r, n=args.n, batch_size=args.batch_size, lr=args.lr,
@@ -84,7 +87,7 @@ def run(args) -> int:
     timings["sgd_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     catalogue = kgon.default_catalogue(args.c, r=args.r)
-    analysis = theory.analyze_sgd(result, catalogue)
+    analysis = analyze_sgd(result, catalogue)
     timings["matching_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     _say(f"SGLD LLC at {result.steps.size} checkpoints x {args.runs} runs "
@@ -106,6 +109,7 @@ def run(args) -> int:
         write_json_atomic(out / "development.json", d)
     figures = []
     if args.plot:
+        # deferred: matplotlib loads only when a figure is asked for
         from theory.development.plot import plot_covariance_spectrum, plot_essential_dynamics, plot_llc_stages
 
         pdir = Path(args.plot)

@@ -23,8 +23,11 @@ high-sparsity model of the paper; with any of them:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
+
+import numpy as np
 
 from kgon.io import dumps_json
 from theory.cli.args import check_feature_list, comma_floats, fail, sparsity
@@ -148,8 +151,7 @@ def general_llc(args, point, config, calibrate: bool, k_data, k_chain):
     """The calibrated (or fixed-step) SGLD estimate at ``point`` on the general model (module docstring):
     an :class:`sampling.LLCResult` whose context carries ``refined = False``; ``config`` is the
     :class:`sampling.SGLDConfig` (eps default 0.02 / (n beta) when not calibrating)."""
-    import dataclasses
-
+    # deferred: CLI start-up time (jax, torch)
     import sampling
     from sampling.general import general_loss_fn, make_general_dataset
 
@@ -171,8 +173,8 @@ def general_llc(args, point, config, calibrate: bool, k_data, k_chain):
 
 def run_general_posterior(args) -> int:
     """``tmsphase posterior`` with general-model flags: NUTS diagnostics per n (module docstring)."""
+    # deferred: CLI start-up time (jax, numpyro)
     import jax
-    import numpy as np
 
     from sampling.general import general_posterior, make_general_dataset
 

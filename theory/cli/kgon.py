@@ -30,7 +30,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from kgon import kgon
+    from kgon import kgon  # deferred: CLI start-up time (sympy, jax)
 
     if args.k > args.c:
         fail(args, "--k", f"must be an integer in 2..c = {args.c}; got {args.k}.")
@@ -42,7 +42,7 @@ def run(args) -> int:
     res = kgon(args.k, args.c, sigma_plus=args.sigma_plus, sigma_minus=args.sigma_minus, r=args.r)
     figures = []
     if args.plot is not None and res.exists:
-        from kgon.plot import plot_polygons
+        from kgon.plot import plot_polygons  # deferred: matplotlib loads only when a figure is asked for
 
         figures = plot_polygons(res.solutions, args.plot)
     elif args.plot is not None:

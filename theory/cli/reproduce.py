@@ -16,7 +16,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from theory.reproduce import reproduce
+    from theory.reproduce import reproduce  # deferred: CLI start-up time
 
     res = reproduce(args.out, quick=args.quick, seed=args.seed, quiet=args.json)
     if args.json:

@@ -45,7 +45,7 @@ def add_arguments(parser) -> None:
 
 def _sgd_lines(a: dict) -> list[str]:
     """A merged SGD analysis in a few lines."""
-    from theory.sgd_analysis import format_sign_counts
+    from theory.sgd_analysis import format_sign_counts  # deferred: CLI start-up time (numpy)
 
     frac = a.get("fraction_on_plateaus")
     lines = [
@@ -67,7 +67,8 @@ def _general_lines(output: dict) -> list[str]:
     lines = []
     for point in output["results"]:
         sgd, s = point["sgd"], point["summary"]
-        head = " ".join(f"{k}={sgd[k]}" for k in ("c", "r", "sparsity", "importance", "input_scale") if sgd.get(k) is not None)
+        head = " ".join(f"{k}={sgd[k]}" for k in ("c", "r", "sparsity", "importance", "input_scale")
+                        if sgd.get(k) is not None)
         lines.append(head + f"  runs {len(s['seeds'])}, diverged {s['diverged_runs']}, final L "
                      + ", ".join("nan" if v is None else f"{v:.4g}" for v in s["final_loss"]))
         for seed, pls in zip(s["seeds"], s["plateaus"]):
@@ -90,16 +91,19 @@ def _table(output: dict, kind: str) -> str:
         lines = []
         for a in parts:
             if len(parts) > 1:
-                lines.append(" ".join(f"{k}={v}" for k, v in a["sgd"].items() if k in ("c", "n", "lr", "batch_size", "epochs")))
+                lines.append(" ".join(f"{k}={v}" for k, v in a["sgd"].items()
+                                      if k in ("c", "n", "lr", "batch_size", "epochs")))
             lines.extend(_sgd_lines(a))
         return "\n".join(lines)
     rows = output["results"]
     lines = []
     if kind == "potential":
-        lines.append(f"{'c':>3} {'r':>2} {'n':>7} {'rep':>3} {'loss_mean':>10} {'loss_min':>9} {'F_n':>10} {'+-':>8} {'ess':>9}")
+        lines.append(f"{'c':>3} {'r':>2} {'n':>7} {'rep':>3} {'loss_mean':>10} {'loss_min':>9} {'F_n':>10} "
+                     f"{'+-':>8} {'ess':>9}")
         for e in rows:
             lines.append(
-                f"{e['c']:>3} {e['r']:>2} {e['n']:>7} {e['replicate']:>3} {e['loss_mean']:>10.5f} {e['loss_min']:>9.5f} "
+                f"{e['c']:>3} {e['r']:>2} {e['n']:>7} {e['replicate']:>3} {e['loss_mean']:>10.5f} "
+                f"{e['loss_min']:>9.5f} "
                 f"{e['free_energy']:>10.4f} {e['free_energy_err']:>8.4f} {e['ess']:>9.1f}"
             )
         return "\n".join(lines)
@@ -117,6 +121,7 @@ def _table(output: dict, kind: str) -> str:
 
 
 def run(args) -> int:
+    # deferred: CLI start-up time (the task kinds load numpy; an executor may load dask)
     from theory.sweeps.executor import make_executor
     from theory.sweeps.experiment import load_experiment
     from theory.sweeps.sweep import SweepError, run_sweep
@@ -143,7 +148,7 @@ def run(args) -> int:
             return 1
     figures = []
     if experiment.task_kind.report is not None:  # e.g. general_sgd: one figure per run, in the store directory
-        from theory.sweeps.schema import resolve
+        from theory.sweeps.schema import resolve  # deferred: CLI start-up time
 
         figures = resolve(experiment.task_kind.report)(result.output, args.out, name=experiment.name)
     if args.json:
