@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
+import numpy as np
 import pytest
 
+import kgon
 from kgon.io import config_key
 from theory import (
     TASK_KINDS,
@@ -34,6 +37,12 @@ def toy_task(config: dict, seed: int) -> dict:
     if config["a"] in FAIL_FOR:
         raise ValueError(f"toy failure for a={config['a']}")
     return {"a": config["a"], "value": (config["a"] * 1_000_003 + seed) % 9973, "half": seed / 2.0}
+
+
+def sleep_task(config: dict, seed: int) -> dict:
+    """A task that takes a known time (``execute_task`` reports it)."""
+    time.sleep(config["seconds"])
+    return {}
 
 
 def list_task(config: dict, seed: int):
@@ -198,7 +207,9 @@ def test_execute_task_checks_results():
     with pytest.raises(ValueError, match="not JSON-able"):
         execute_task("x", {}, 0, function=f"{__name__}:object_task")
     out = execute_task("toy", {"a": 5}, 7, function=f"{__name__}:toy_task")
-    assert out["result"] == toy_task({"a": 5}, 7) and out["elapsed_s"] >= 0
+    assert out["result"] == toy_task({"a": 5}, 7)
+    timed = execute_task("sleep", {"seconds": 0.2}, 0, function=f"{__name__}:sleep_task")
+    assert 0.2 <= timed["elapsed_s"] < 10.0
 
 
 def test_potential_task_free_energy_bounds():
@@ -209,7 +220,14 @@ def test_potential_task_free_energy_bounds():
     assert res != potential_task(cfg, 124)
     n = cfg["n"]
     assert n * res["loss_min"] <= res["free_energy"] <= n * res["loss_mean"]
-    assert 1.0 <= res["ess"] <= cfg["draws"]
+    # the same draws recomputed: ess = (sum v)^2 / sum v^2 with v = exp(-n L(w_k))
+    rng = np.random.default_rng(123)
+    W, b = rng.standard_normal((cfg["draws"], 2, 6)), rng.standard_normal((cfg["draws"], 6))
+    losses = kgon.potential(W, b)
+    v = np.exp(-n * (losses - losses.min()))
+    assert res["loss_min"] == pytest.approx(losses.min(), rel=1e-12)
+    assert res["ess"] == pytest.approx(v.sum() ** 2 / (v**2).sum(), rel=1e-9)
+    assert res["ess"] < 0.9 * cfg["draws"]  # the weights at n = 5 are not uniform
     # n only enters the weights: the loss statistics come from the same seeded draws
     other_n = potential_task({**cfg, "n": 1}, 123)
     assert other_n["loss_mean"] == res["loss_mean"] and other_n["free_energy"] < res["free_energy"]
