@@ -115,7 +115,7 @@ def _say(msg: str, quiet: bool) -> None:
 
 
 def _stage_catalogue(cfg: ReproduceConfig, out: Path, quiet: bool):
-    import kgon
+    import kgon  # deferred: jax and sympy load only when the job runs
 
     def compute():
         _say(f"computing the c = {cfg.c} critical-point catalogue", quiet)
@@ -133,7 +133,7 @@ def _stage_posterior(cfg: ReproduceConfig, cat, out: Path, quiet: bool):
     posterior`` with ``--seed`` and ``--data-seed`` = the master seed: every n samples the posterior on
     the first n draws of one data stream, :func:`_data_stream`, on which section 7 conditions the
     refined theory), each stored when done."""
-    from sampling.mcmc.io import posterior_over_n
+    from sampling.mcmc.io import posterior_over_n  # deferred: jax and numpyro load only when the job runs
 
     results, reused = posterior_over_n(
         ResultStore(out / "posterior"), cfg.ns, seed=cfg.seed, catalogue=cat, progress=not quiet, c=cfg.c,
@@ -145,6 +145,7 @@ def _stage_posterior(cfg: ReproduceConfig, cat, out: Path, quiet: bool):
 def _data_stream(cfg: ReproduceConfig):
     """The data stream of the posterior stage (data seed = the master seed), long enough for every n:
     ``sampling.make_dataset`` is prefix-consistent, so its first n draws are the data set at n."""
+    # deferred: jax loads only when the job runs
     import jax
 
     import sampling
@@ -155,7 +156,7 @@ def _data_stream(cfg: ReproduceConfig):
 def _stage_refined(cfg: ReproduceConfig, cat, posterior, out: Path, quiet: bool):
     """The refined order's predictions for section 7, stored as a stage: conditional on the run's data
     stream (:func:`_data_stream`) and on the population loss, as ``OccupancyComparison.to_dict()``."""
-    from theory.compare import compare_occupancy
+    from theory.compare import compare_occupancy  # deferred: jax loads only when the job runs
 
     def compute():
         _say("refined free energy on the run's data stream", quiet)
@@ -172,16 +173,17 @@ def _stage_refined(cfg: ReproduceConfig, cat, posterior, out: Path, quiet: bool)
 
 
 def _stage_sgd(cfg: ReproduceConfig, cat, out: Path, quiet: bool):
+    # deferred: torch and jax load only when the job runs
     import sampling
-    import theory
     from sampling.dynamics.sgd import train_or_load
+    from theory.sgd_analysis import analyze_sgd
 
     def compute():
         _say(f"training {cfg.sgd_runs} SGD runs for {cfg.sgd_epochs} epochs", quiet)
         config = sampling.SGDConfig(c=cfg.c, epochs=cfg.sgd_epochs)
         seeds = [cfg.seed * 1000 + i for i in range(cfg.sgd_runs)]
         result, _ = train_or_load(config, seeds, ResultStore(out / "sgd-runs"))
-        return theory.analyze_sgd(result, cat).to_dict()
+        return analyze_sgd(result, cat).to_dict()
 
     stage = {"stage": "sgd", "c": cfg.c, "sgd_runs": cfg.sgd_runs, "sgd_epochs": cfg.sgd_epochs, "seed": cfg.seed}
     entry, reused = ResultStore(out / "stages").get_or_compute(stage, compute)
@@ -204,6 +206,7 @@ def _fmt(x, digits=5) -> str:
 
 def _figures(cat, comparison, sgd, out: Path) -> list[str]:
     """Every figure of the report, as PNG + PDF under ``out/figures``; returns the written paths."""
+    # deferred: matplotlib loads only when the report is drawn
     import matplotlib.pyplot as plt
 
     from kgon.plot import energy_levels, plot_polygons, save_figure
@@ -220,8 +223,8 @@ def _figures(cat, comparison, sgd, out: Path) -> list[str]:
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(8, 6))
     energy_levels(cat, ax=ax)
-    ax.set_title(f"Energy levels of all {len(cat.points)} critical points, c = {cat.c} (solid: minima, dashed: saddles)",
-                 fontsize=9)
+    ax.set_title(f"Energy levels of all {len(cat.points)} critical points, c = {cat.c} "
+                 "(solid: minima, dashed: saddles)", fontsize=9)
     paths += save_figure(fig, figdir / "energy_levels")
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
@@ -298,19 +301,9 @@ def _sgd_section(cfg, sgd: dict) -> list[str]:
     return L
 
 
-def _report(cfg, cat, trans, posterior, comparison, sgd, figures, timings, out: Path) -> Path:
+def _catalogue_sections(cfg, cat, trans, figures) -> list[str]:
+    """Sections 1-3 of the report: the published points, the catalogue, the Bayesian transitions."""
     L = []
-    L.append("# tmsphase reproduction report\n")
-    L.append(
-        f"Generated {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC} on {platform.machine()} "
-        f"({os.cpu_count()} cores), Python {platform.python_version()}. Mode: "
-        f"{'quick' if cfg.quick else 'full'}; c = {cfg.c}, r = 2, seed {cfg.seed}.\n"
-    )
-    L.append(
-        "Conventions (docs/index.md): posterior ∝ N(0, I) · exp(−n L_n); leading-order free energy "
-        "F_n(α) = n L_α + λ_α log n + c_α with c_α = −log φ(w*_α); theoretical occupancy softmax(−F_n) over "
-        "the local minima of the catalogue.\n"
-    )
     L.append("## 1. Published critical points, recomputed\n")
     L.append("| phase | loss L | λ (method) | c_α | published L, λ, c_α |")
     L.append("|---|---|---|---|---|")
@@ -356,69 +349,93 @@ def _report(cfg, cat, trans, posterior, comparison, sgd, figures, timings, out: 
         )
     L.append("\n![loss vs complexity](figures/loss_vs_complexity.png)\n")
     L.append("![theoretical occupancy](figures/theory_occupancy.png)\n")
-    L.append("## 4. Posterior occupancy: theory vs experiment\n")
+    return L
+
+
+def _posterior_section(cfg, cat, posterior, comparison) -> list[str]:
+    """Section 4 of the report: theoretical vs sampled occupancy per n, and the crossings."""
+    L = ["## 4. Posterior occupancy: theory vs experiment\n"]
     if comparison is None:
         L.append("No posterior results.\n")
-    else:
-        from theory.plot import LEGEND_MIN_OCCUPANCY, visible_phases
+        return L
+    from theory.plot import LEGEND_MIN_OCCUPANCY, visible_phases  # deferred: theory.plot imports matplotlib
 
-        # columns only for phases that matter somewhere (the rule of the occupancy figure)
-        labs = visible_phases(comparison)
+    # columns only for phases that matter somewhere (the rule of the occupancy figure)
+    labs = visible_phases(comparison)
+    L.append(
+        f"Method: {', '.join(sorted(set(comparison.methods)))}; {cfg.chains} chains × {cfg.samples} draws "
+        f"after {cfg.warmup} warm-up per n. Observed occupancy is conditional on a catalogue phase "
+        "(draws classified 'other' are listed separately); errors are bootstrap standard errors. "
+        f"Columns are shown for phases that reach {LEGEND_MIN_OCCUPANCY:.0%} at some n, predicted or observed "
+        "(the same phases as in the figure); comparison.json has all.\n"
+    )
+    unvisited = [p.label for p in phases_of(cat, minima_only=True) if p.label not in comparison.labels]
+    if unvisited:
         L.append(
-            f"Method: {', '.join(sorted(set(comparison.methods)))}; {cfg.chains} chains × {cfg.samples} draws "
-            f"after {cfg.warmup} warm-up per n. Observed occupancy is conditional on a catalogue phase "
-            "(draws classified 'other' are listed separately); errors are bootstrap standard errors. "
-            f"Columns are shown for phases that reach {LEGEND_MIN_OCCUPANCY:.0%} at some n, predicted or observed "
-            "(the same phases as in the figure); comparison.json has all.\n"
+            "Theory and samples are compared over the phases the samples visit; both are normalised over "
+            f"them. Local minima the samples never visit ({', '.join(unvisited)}) are left out of both, so "
+            "the crossings below are those among the visited phases and can differ from the transitions "
+            "of section 3 at small n.\n"
         )
-        unvisited = [p.label for p in phases_of(cat, minima_only=True) if p.label not in comparison.labels]
-        if unvisited:
-            L.append(
-                "Theory and samples are compared over the phases the samples visit; both are normalised over "
-                f"them. Local minima the samples never visit ({', '.join(unvisited)}) are left out of both, so "
-                "the crossings below are those among the visited phases and can differ from the transitions "
-                "of section 3 at small n.\n"
+    L.append("Each phase cell is theory / observed ± s.e.\n")
+    L.append("| n | " + " | ".join(labs) + " | other | R-hat(L) | ESS(L) | div. |")
+    L.append("|---|" + "---|" * len(labs) + "---|---|---|---|")
+    by_n = {float(d["n"]): d for d in posterior}
+    for i, n in enumerate(comparison.ns):
+        d = by_n.get(float(n), {})
+        cells = []
+        for lab in labs:
+            cells.append(
+                f"{comparison.predicted[lab][i]:.3f} / {comparison.observed[lab][i]:.3f} ± "
+                f"{comparison.observed_err[lab][i]:.3f}"
             )
-        L.append("Each phase cell is theory / observed ± s.e.\n")
-        L.append("| n | " + " | ".join(labs) + " | other | R-hat(L) | ESS(L) | div. |")
-        L.append("|---|" + "---|" * len(labs) + "---|---|---|---|")
-        by_n = {float(d["n"]): d for d in posterior}
-        for i, n in enumerate(comparison.ns):
-            d = by_n.get(float(n), {})
-            cells = []
-            for lab in labs:
-                cells.append(
-                    f"{comparison.predicted[lab][i]:.3f} / {comparison.observed[lab][i]:.3f} ± "
-                    f"{comparison.observed_err[lab][i]:.3f}"
-                )
-            L.append(
-                f"| {int(n)} | " + " | ".join(cells) + f" | {comparison.other[i]:.3f} | "
-                f"{_fmt(d.get('rhat_loss'), 3)} | {_fmt(d.get('ess_loss'), 0)} | {d.get('divergences', '–')} |"
-            )
-        L.append("\n![occupancy](figures/occupancy.png)\n")
-        level = comparison.crossings[0].level if comparison.crossings else 0.95
         L.append(
-            f"Crossings (predicted from the catalogue vs observed by interpolation, {100 * level:.0f} % bootstrap "
-            "interval, sampling.crossing_estimate):\n"
+            f"| {int(n)} | " + " | ".join(cells) + f" | {comparison.other[i]:.3f} | "
+            f"{_fmt(d.get('rhat_loss'), 3)} | {_fmt(d.get('ess_loss'), 0)} | {d.get('divergences', '–')} |"
         )
-        L.append("| from | to | type | n predicted | n observed | interval |")
-        L.append("|---|---|---|---|---|---|")
-        for cr in comparison.crossings:
-            ci = f"[{_fmt(cr.ci_low, 0)}, {_fmt(cr.ci_high, 0)}]" if cr.ci_low is not None else "–"
-            L.append(f"| {cr.from_label} | {cr.to_label} | {cr.kind} | {cr.predicted:.1f} | {_fmt(cr.observed, 1)} | {ci} |")
-        L.append(
-            f"\nDisagreement summary: mean |observed − predicted| = {comparison.mean_abs_diff:.3f}; "
-            f"largest deviation in standard errors = {comparison.max_z:.1f}.\n"
-        )
-        L.append(
-            "How to read the deviations: the theory curves use the leading-order free energy "
-            "F_n = n L + λ log n + c_α with c_α = −log φ(w*). It omits O(1) terms that differ between "
-            "phases by several nats (the prior mass of the region in which a dead column stays exactly "
-            "flat, the Hessian determinants), and one data set moves an observed crossing by O(√n) in "
-            "n L_n. Observed crossings therefore scatter around, and at c = 6 lie below, the predicted "
-            "ones. Section 7 adds those terms and conditions on this run's data stream (the refined "
-            "free energy, docs/free_energy.md).\n"
-        )
+    L.append("\n![occupancy](figures/occupancy.png)\n")
+    level = comparison.crossings[0].level if comparison.crossings else 0.95
+    L.append(
+        f"Crossings (predicted from the catalogue vs observed by interpolation, {100 * level:.0f} % bootstrap "
+        "interval, sampling.crossing_estimate):\n"
+    )
+    L.append("| from | to | type | n predicted | n observed | interval |")
+    L.append("|---|---|---|---|---|---|")
+    for cr in comparison.crossings:
+        ci = f"[{_fmt(cr.ci_low, 0)}, {_fmt(cr.ci_high, 0)}]" if cr.ci_low is not None else "–"
+        L.append(f"| {cr.from_label} | {cr.to_label} | {cr.kind} | {cr.predicted:.1f} | "
+                 f"{_fmt(cr.observed, 1)} | {ci} |")
+    L.append(
+        f"\nDisagreement summary: mean |observed − predicted| = {comparison.mean_abs_diff:.3f}; "
+        f"largest deviation in standard errors = {comparison.max_z:.1f}.\n"
+    )
+    L.append(
+        "How to read the deviations: the theory curves use the leading-order free energy "
+        "F_n = n L + λ log n + c_α with c_α = −log φ(w*). It omits O(1) terms that differ between "
+        "phases by several nats (the prior mass of the region in which a dead column stays exactly "
+        "flat, the Hessian determinants), and one data set moves an observed crossing by O(√n) in "
+        "n L_n. Observed crossings therefore scatter around, and at c = 6 lie below, the predicted "
+        "ones. Section 7 adds those terms and conditions on this run's data stream (the refined "
+        "free energy, docs/free_energy.md).\n"
+    )
+    return L
+
+
+def _report(cfg, cat, trans, posterior, comparison, sgd, figures, timings, out: Path) -> Path:
+    L = []
+    L.append("# tmsphase reproduction report\n")
+    L.append(
+        f"Generated {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC} on {platform.machine()} "
+        f"({os.cpu_count()} cores), Python {platform.python_version()}. Mode: "
+        f"{'quick' if cfg.quick else 'full'}; c = {cfg.c}, r = 2, seed {cfg.seed}.\n"
+    )
+    L.append(
+        "Conventions (docs/index.md): posterior ∝ N(0, I) · exp(−n L_n); leading-order free energy "
+        "F_n(α) = n L_α + λ_α log n + c_α with c_α = −log φ(w*_α); theoretical occupancy softmax(−F_n) over "
+        "the local minima of the catalogue.\n"
+    )
+    L.extend(_catalogue_sections(cfg, cat, trans, figures))
+    L.extend(_posterior_section(cfg, cat, posterior, comparison))
     L.append("## 5. SGD dynamics\n")
     if not sgd:
         L.append("SGD stage not available in this build.\n")
@@ -454,6 +471,7 @@ def reproduce(
     config : ReproduceConfig, optional
         Full control over the settings (overrides ``quick`` and ``seed``).
     """
+    # deferred: kgon's mathematics and jax load only when the job runs
     from kgon.validation import check_int
     from theory.compare import compare_occupancy
 
@@ -513,6 +531,7 @@ def _refined_section(cat, posterior, refined, out: Path, report: Path) -> list[s
     (each n's posterior was sampled on its first n draws), beside the leading order and the refined
     order on the population loss (no data set), with a figure; docs/free_energy.md. ``refined``: the
     stored stage (:func:`_stage_refined`), or the reason it could not be computed."""
+    # deferred: matplotlib loads only when the report is drawn
     import matplotlib.pyplot as plt
 
     from kgon.plot import save_figure
@@ -545,8 +564,10 @@ def _refined_section(cat, posterior, refined, out: Path, report: Path) -> list[s
          "| prediction | from | to | n predicted | n observed | interval |", "|---|---|---|---|---|---|"]
     for name, cmp in rows:
         for cr in cmp.crossings:
-            ci = f"[{_fmt(cr.ci_low, 0)}, {_fmt(cr.ci_high, 0)}] ({100 * cr.level:.0f} %)" if cr.ci_low is not None else "–"
-            L.append(f"| {name} | {cr.from_label} | {cr.to_label} | {cr.predicted:.1f} | {_fmt(cr.observed, 1)} | {ci} |")
+            ci = (f"[{_fmt(cr.ci_low, 0)}, {_fmt(cr.ci_high, 0)}] ({100 * cr.level:.0f} %)"
+                  if cr.ci_low is not None else "–")
+            L.append(f"| {name} | {cr.from_label} | {cr.to_label} | {cr.predicted:.1f} | "
+                     f"{_fmt(cr.observed, 1)} | {ci} |")
     L.append("\nLargest |observed − predicted| over n: " + ", ".join(
         f"{name} {cmp.max_abs_deviation():.3f}" for name, cmp in rows) + ".\n")
     L.append("![occupancy, both orders](figures/occupancy_orders.png)\n")

@@ -37,8 +37,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["AntecedentCheck", "Plateau", "PlateauTransition", "SGDAnalysis", "SignCounts", "analyze_sgd", "FIVE_GON_FAMILY", "five_to_six", "flat_mask", "match_checkpoints",
-           "plateau_centers", "DEFAULT_SLOPE_TOL", "SIGN_KEYS", "merge_sign_counts", "format_sign_counts"]
+__all__ = ["AntecedentCheck", "Plateau", "PlateauTransition", "SGDAnalysis", "SignCounts", "analyze_sgd",
+           "FIVE_GON_FAMILY", "five_to_six", "flat_mask", "match_checkpoints", "plateau_centers", "DEFAULT_SLOPE_TOL",
+           "SIGN_KEYS", "merge_sign_counts", "format_sign_counts"]
 
 DEFAULT_SLOPE_TOL = 0.05
 
@@ -68,6 +69,7 @@ def match_checkpoints(W, b, catalogue, *, threshold: float | None = None) -> tup
     is within ``threshold`` (default: :data:`kgon.classification.DEFAULT_THRESHOLD`); non-finite parameters
     get ``"nan"``.
     """
+    # deferred: kgon's mathematics (jax) stays out of reading an experiment file, which imports this module
     import kgon
     from kgon.classification import DEFAULT_THRESHOLD, OTHER
 
@@ -170,7 +172,7 @@ class SignCounts:
 
     @classmethod
     def from_dict(cls, d: dict) -> "SignCounts":
-        """Inverse of :meth:`to_dict` (keys missing in older results count 0)."""
+        """Inverse of :meth:`to_dict` (keys a result lacks count 0)."""
         return cls(**{k: int(d.get(k, 0)) for k in SIGN_KEYS})
 
     @classmethod
@@ -337,7 +339,8 @@ class SGDAnalysis:
     def transition_counts(self) -> list[dict]:
         """``[{"from", "to", "count"}]`` sorted by count (descending), then labels."""
         cnt = Counter((t.from_label, t.to_label) for t in self.transitions)
-        return [{"from": a, "to": b, "count": int(k)} for (a, b), k in sorted(cnt.items(), key=lambda kv: (-kv[1], kv[0]))]
+        return [{"from": a, "to": b, "count": int(k)}
+                for (a, b), k in sorted(cnt.items(), key=lambda kv: (-kv[1], kv[0]))]
 
     def antecedent(self) -> AntecedentCheck:
         """The Bayesian antecedent check: sign counts of (delta loss, delta LLC) over all transitions."""
@@ -361,7 +364,8 @@ class SGDAnalysis:
 
     def to_dict(self) -> dict:
         """JSON-able: fraction_on_plateaus, fraction_matched, transitions, final_phases, antecedent,
-        phase_sequences, runs, five_to_six (:func:`five_to_six`), plateaus (per plateau: run, label, first/last step, distance, loss, llc)."""
+        phase_sequences, runs, five_to_six (:func:`five_to_six`), plateaus (per plateau: run, label,
+        first/last step, distance, loss, llc)."""
 
         def f(x):
             x = float(x)
@@ -427,7 +431,7 @@ def analyze_sgd(result, catalogue, *, threshold: float | None = None, slope_tol:
     -------
     SGDAnalysis
     """
-    from kgon.validation import check_int
+    from kgon.validation import check_int  # deferred: reading an experiment file imports this module; kgon stays out
 
     min_length = check_int("min_length", min_length, minimum=1)
     if (catalogue.c, catalogue.r) != (result.config.c, result.config.r):
