@@ -25,6 +25,7 @@ import numpy as np
 
 from kgon.io import ResultStore, refuse_legacy, write_json_atomic, write_text_atomic
 from theory.free_energies.orders import MIN_TRANSITION_N, phases_of, significant_transitions
+from theory.free_energies.terms import check_nongaussian_anneal, check_nongaussian_draws
 
 __all__ = ["ReproduceConfig", "ReproduceResult", "reproduce"]
 
@@ -51,8 +52,6 @@ class ReproduceConfig:
     refined_anneal: int | None = None
 
     def __post_init__(self):
-        from theory.free_energies.terms import check_nongaussian_anneal, check_nongaussian_draws
-
         check_nongaussian_draws(self.refined_draws, "refined_draws")
         check_nongaussian_anneal(self.refined_anneal, "refined_anneal")
 
