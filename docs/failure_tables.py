@@ -136,7 +136,8 @@ def tables(data: dict) -> str:
                      f"{se.get('median', float('nan')):.0f}, {se.get('max', float('nan')):.0f} |")
     lines += ["", "| c | predicted at T=500 | predicted at T=1000 |", "|---|---|---|"]
     for c, e in data["predicted"].items():
-        lines.append(f"| {c} | {_fmt(e['by_time']['500'], 6)} | {_fmt(e['by_time']['1000'], 6)} |")
+        by = e["by_time"]
+        lines.append(f"| {c} | {_fmt(by['500']['fractions'], 6)} | {_fmt(by['1000']['fractions'], 6)} |")
     chk = data["checks"].get("flow_step_c7")
     if chk:
         lines += ["", "Euler step check at c = 7 (200 starts, T = 1000): "
