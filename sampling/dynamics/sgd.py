@@ -11,6 +11,17 @@ independent N(0, ``init_noise``^2) noise is added to *every* entry of W and b (t
 paper's "4-gon plus N(0, 0.01^2) noise": the two extra columns start as small random vectors and
 their biases as small random numbers of either sign, so a run starts next to the 4-gon and each dead
 bias falls on the 4^{+} side (b > 0) or on the free side (b < 0) with probability 1/2).
+With ``init="random"`` every entry of W is instead drawn from the Glorot (Xavier) normal
+initialisation of an r x c weight matrix, W_ij ~ N(0, 2 / (r + c)) (Glorot & Bengio 2010;
+``torch.nn.init.xavier_normal_``, the initialisation of the TMS code of Elhage et al. 2022), and b = 0
+(docs/failure.md); ``init_k``, ``init_length`` and ``init_noise`` are then unused.
+
+**Optimizer.** ``optimizer="sgd"`` (default) is plain SGD, w <- w - lr grad L_B(w); with
+``weight_decay`` lambda > 0 the step is torch's ``SGD(weight_decay=lambda)``, w <- w - lr (grad L_B + lambda w).
+``"adam"`` and ``"adamw"`` are ``torch.optim.Adam`` (L2 penalty lambda w added to the gradient) and
+``torch.optim.AdamW`` (decoupled decay w <- w (1 - lr lambda)) with torch's default betas (0.9, 0.999)
+and eps 1e-8, fed the hand-written gradient below. Both act element by element, so one optimizer over
+the stacked (R, r, c) and (R, c) tensors is R independent optimizers, one per run.
 
 **Loss and gradient.** On a minibatch B of size m the step minimises
 
@@ -62,10 +73,18 @@ from kgon import population_loss_density, potential_torch
 from kgon.io import ResultStore, config_key, put_args
 from kgon.validation import check_feature_weights, check_int
 
-__all__ = ["SGDConfig", "SGDResult", "checkpoint_steps", "dense_training_inputs", "initial_params",
-           "run_generators", "sgd_run_key", "sgd_store_config", "train_or_load", "train_sgd", "training_data"]
+__all__ = ["INITS", "OPTIMIZERS", "SGDConfig", "SGDResult", "checkpoint_steps", "dense_training_inputs",
+           "initial_params", "make_optimizer", "run_generators", "sgd_run_key", "sgd_store_config", "train_or_load",
+           "train_sgd", "training_data"]
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
+INITS = ("polygon", "random")
+"""Initialisations of :class:`SGDConfig`: the k-gon plus noise (default), or Glorot normal W and b = 0."""
+OPTIMIZERS = ("sgd", "adam", "adamw")
+"""Optimizers of :class:`SGDConfig` (module docstring)."""
+# Fields added after results were stored: omitted from ``to_dict`` at their default, so that the
+# store keys (and saved configs) of the default protocol stay the same.
+_OPTIONAL_FIELDS = {"init": "polygon", "optimizer": "sgd", "weight_decay": 0.0}
 
 
 def _check_pos_float(name: str, value) -> float:
@@ -117,6 +136,13 @@ class SGDConfig:
         Output weights I_j > 0, one per feature; ``None`` (default): all ones.
     input_scale : tuple of float or None
         Input scales s_i > 0, one per feature; ``None`` (default): all ones.
+    init : str
+        ``"polygon"`` (default: the ``init_k``-gon plus noise) or ``"random"`` (Glorot normal W, b = 0;
+        module docstring).
+    optimizer : str
+        ``"sgd"`` (default), ``"adam"`` or ``"adamw"`` (module docstring).
+    weight_decay : float
+        Weight decay lambda >= 0 of the optimizer (default 0).
     """
 
     c: int = 6
@@ -134,6 +160,9 @@ class SGDConfig:
     sparsity: float | None = None
     importance: tuple[float, ...] | None = None
     input_scale: tuple[float, ...] | None = None
+    init: str = "polygon"
+    optimizer: str = "sgd"
+    weight_decay: float = 0.0
 
     def __post_init__(self):
         check_int("c", self.c, minimum=2)
@@ -161,6 +190,11 @@ class SGDConfig:
             value = check_feature_weights(name, getattr(self, name), self.c)
             if value is not None:
                 object.__setattr__(self, name, tuple(float(v) for v in value))  # normalise in __post_init__
+        if self.init not in INITS:
+            raise ValueError(f"`init` must be one of {list(INITS)}; got {self.init!r}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"`optimizer` must be one of {list(OPTIMIZERS)}; got {self.optimizer!r}.")
+        object.__setattr__(self, "weight_decay", _check_nonneg_float("weight_decay", self.weight_decay))
 
     @property
     def steps_per_epoch(self) -> int:
@@ -171,7 +205,13 @@ class SGDConfig:
         return self.epochs * self.steps_per_epoch
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict; ``init``, ``optimizer`` and ``weight_decay`` only where they differ from
+        their defaults (so the default protocol's store keys do not depend on them)."""
+        out = asdict(self)
+        for name, default in _OPTIONAL_FIELDS.items():
+            if out[name] == default:
+                del out[name]
+        return out
 
     def key(self) -> str:
         """A short hash of the config (for result files)."""
@@ -359,8 +399,12 @@ def dense_training_inputs(seed: int, n: int, c: int, sparsity: float, input_scal
 
 
 def initial_params(config: SGDConfig, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k-gon-plus-noise initialisation of one run (module docstring), float64."""
+    """The initialisation of one run (module docstring), float64: the k-gon plus noise, or with
+    ``config.init == "random"`` W_ij ~ N(0, 2 / (r + c)) and b = 0."""
     r, c, k = config.r, config.c, config.init_k
+    if config.init == "random":
+        std = math.sqrt(2.0 / (r + c))
+        return std * torch.randn(r, c, generator=generator, dtype=torch.float64), torch.zeros(c, dtype=torch.float64)
     W = torch.zeros(r, c, dtype=torch.float64)
     for m in range(k):
         ang = 2 * math.pi * m / k
@@ -387,6 +431,17 @@ def _torch_threads(k: int | None):
         torch.set_num_threads(old)
 
 
+def make_optimizer(config: SGDConfig, params: list[torch.Tensor]) -> torch.optim.Optimizer | None:
+    """The torch optimizer of ``config`` over ``params`` (module docstring); None for plain SGD without
+    weight decay, which :func:`train_sgd` applies in place."""
+    if config.optimizer == "sgd":
+        if config.weight_decay == 0.0:
+            return None
+        return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
+    cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
+    return cls(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
 def _onehot_inputs(features: torch.Tensor, mu: torch.Tensor, c: int, dtype) -> torch.Tensor:
     """x = mu e_i as dense tensors: (..., c)."""
     eye = torch.eye(c, dtype=dtype)
@@ -404,9 +459,10 @@ def _empirical_loss(W: torch.Tensor, b: torch.Tensor, X: torch.Tensor, importanc
 
 
 def train_sgd(config: SGDConfig, seeds, *, num_threads: int | None = 1, progress: bool = False) -> SGDResult:
-    """Train ``len(seeds)`` TMS models with plain minibatch SGD as one batched tensor program.
+    """Train ``len(seeds)`` TMS models with minibatch SGD (or Adam/AdamW) as one batched tensor program.
 
-    w <- w - lr * grad L_B(w) for every run at once (module docstring for the loss, the hand-written
+    w <- w - lr * grad L_B(w) for every run at once (``config.optimizer``: the update of torch's
+    optimizer instead) (module docstring for the loss, the hand-written
     gradient, the initialisation and the seeding); Chen et al. (2023) §6, docs/dynamics.md.
 
     Parameters
@@ -454,6 +510,7 @@ def train_sgd(config: SGDConfig, seeds, *, num_threads: int | None = 1, progress
     W = torch.stack([w for w, _ in inits]).to(dt)
     b = torch.stack([bb for _, bb in inits]).to(dt)
     X_all = X_data.to(dt)  # (R, n, c)
+    opt = make_optimizer(cfg, [W, b])
 
     steps = checkpoint_steps(cfg.total_steps, cfg.checkpoints)
     K = steps.size
@@ -496,8 +553,12 @@ def train_sgd(config: SGDConfig, seeds, *, num_threads: int | None = 1, progress
                     d = d * imp
                 dG = torch.bmm(xb.transpose(1, 2), d)
                 dW = torch.bmm(W, dG + dG.transpose(1, 2))
-                W.add_(dW, alpha=-cfg.lr * scale)
-                b.add_(d.sum(1), alpha=-cfg.lr * scale)
+                if opt is None:
+                    W.add_(dW, alpha=-cfg.lr * scale)
+                    b.add_(d.sum(1), alpha=-cfg.lr * scale)
+                else:
+                    W.grad, b.grad = dW.mul_(scale), d.sum(1).mul_(scale)
+                    opt.step()
                 G = torch.bmm(W.transpose(1, 2), W)
                 scale = 2.0 / m
                 step += 1

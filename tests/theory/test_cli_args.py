@@ -101,6 +101,10 @@ CASES = [
     (["llc", "--point", "5", "--c", "6", "--n", "100", "--sparsity", "-0.1"], "--sparsity"),
     (["llc", "--point", "5", "--c", "6", "--n", "100", "--importance", "1,1,x,1,1,1"], "--importance"),
     (["llc", "--point", "5", "--c", "6", "--n", "100", "--input-scale", "inf,1,1,1,1,1"], "--input-scale"),
+    # failure
+    (["failure", "--c", "6", "--runs", "0"], "--runs"),
+    (["failure", "--c", "6", "--runs", "2", "--optimizer", "rmsprop"], "--optimizer"),
+    (["failure", "--c", "6", "--runs", "2", "--plot", UNDER_FILE], "--plot"),
     # development (the command's own module; its flags use the same validators)
     (["development", "--c", "6", "--runs", "1"], "--runs"),
     (["development", "--c", "6", "--runs", "3", "--lr", "nan"], "--lr"),

@@ -37,6 +37,7 @@ _SUBCOMMAND_MODULES = [
     "theory.cli.posterior",
     "theory.cli.compare",
     "theory.cli.development",
+    "theory.cli.failure",
 ]
 
 

@@ -53,6 +53,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--lr", type=finite_float(0, min_inclusive=False), default=0.005,
                         help="learning rate, a finite number > 0 (default 0.005)")
     parser.add_argument("--init-k", type=int_range(2), default=4, help="initial polygon, 2 <= k <= c (default 4)")
+    parser.add_argument("--init", choices=("polygon", "random"), default="polygon",
+                        help="initialisation: the --init-k polygon plus noise (default) or random "
+                             "(Glorot normal W, b = 0)")
+    parser.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="sgd",
+                        help="optimizer (default sgd: plain SGD; adam, adamw: torch's)")
+    parser.add_argument("--weight-decay", type=finite_float(0), default=0.0,
+                        help="the optimizer's weight decay, a finite number >= 0 (default 0)")
     parser.add_argument("--checkpoints", type=int_range(2), default=200, help="log-spaced checkpoints (default 200)")
     parser.add_argument("--llc-per-plateau", type=nonnegative_int, default=None, metavar="K",
                         help=f"SGLD LLC estimates per plateau, 0 = none (default {PAPER_LLC_PER_PLATEAU}, for "
@@ -72,6 +79,9 @@ def _check(args) -> None:
         fail(args, "--batch-size", f"must be an integer in 1..n = {args.n}; got {args.batch_size}.")
     if args.init_k > args.c:
         fail(args, "--init-k", f"must be an integer in 2..c = {args.c}; got {args.init_k}.")
+    if general_requested(args) and (args.init, args.optimizer, args.weight_decay) != ("polygon", "sgd", 0.0):
+        fail(args, "--init", "--init, --optimizer and --weight-decay apply to the high-sparsity model only; "
+             "drop them or drop --sparsity/--importance/--input-scale.")
     require_memory(args, "--n", sgd_bytes(args.runs, args.n, args.c, args.r, args.checkpoints),
                    f"SGD on {args.runs} runs x {args.n} samples x {args.c} features")
     if args.llc_per_plateau is None:  # calibrated LLCs of the general model take minutes: on request only
@@ -94,7 +104,8 @@ def run(args) -> int:
     if general_requested(args):
         return run_general_sgd(args)
     config = sampling.SGDConfig(c=args.c, r=args.r, n=args.n, batch_size=args.batch_size, lr=args.lr,
-                                epochs=args.epochs, init_k=args.init_k, checkpoints=args.checkpoints)
+                                epochs=args.epochs, init_k=args.init_k, checkpoints=args.checkpoints,
+                                init=args.init, optimizer=args.optimizer, weight_decay=args.weight_decay)
     seeds = list(range(args.seed, args.seed + args.runs))
     quiet = args.json
     out = Path(args.out) if args.out else None
