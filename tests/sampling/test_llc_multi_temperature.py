@@ -6,8 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from sampling.dynamics.multi_temperature import fit_multi_temperature, multi_temperature_model
-from sampling.dynamics.sgld import combine_two_temperatures
+from sampling import combine_two_temperatures, fit_multi_temperature, multi_temperature_model
 
 N = 100_000
 T0 = N / math.log(N)
