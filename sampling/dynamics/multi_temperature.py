@@ -32,7 +32,7 @@ come from the chains, normal when standard errors are given).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
@@ -75,6 +75,9 @@ class MultiTemperatureFit:
         Chains the errors come from (0: from the given standard errors).
     fixed_multiplicity : float or None
         m held fixed (then ``multiplicity_se`` = 0 and no test), or None.
+    chain_llc : ndarray
+        Per-chain values: lambda fitted to each chain's plain estimates (NaN for a chain not finite at
+        every temperature; empty when means were given).
     """
 
     llc: float
@@ -96,6 +99,7 @@ class MultiTemperatureFit:
     level: float
     chains: int
     fixed_multiplicity: float | None = None
+    chain_llc: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def to_dict(self) -> dict:
         f = _jf
@@ -177,8 +181,10 @@ def fit_multi_temperature(nbetas, values, values_se=None, *, n: int | None = Non
         raise ValueError(f"`values` must have shape (K,) or (K, chains) with K = {K} temperatures; "
                          f"got shape {v.shape}.")
     per_chain = v.ndim == 2
+    chain_llc = np.zeros(0)
     if per_chain:
         ok = np.all(np.isfinite(v), axis=0)
+        chain_llc = np.full(v.shape[1], np.nan)
         C = int(ok.sum())
         if C < 2:
             raise ValueError(f"`values` per chain needs at least 2 chains finite at every temperature; got {C}.")
@@ -204,6 +210,7 @@ def fit_multi_temperature(nbetas, values, values_se=None, *, n: int | None = Non
     if per_chain:
         per = A @ (v - shift[:, None])
         cov = np.atleast_2d(np.cov(per)) / C
+        chain_llc[ok] = per[0]
     else:
         cov = A @ np.diag(se ** 2) @ A.T
     fitted = X @ coef + shift
@@ -229,7 +236,7 @@ def fit_multi_temperature(nbetas, values, values_se=None, *, n: int | None = Non
         const=float(c), const_se=math.sqrt(max(cov3[2, 2], 0.0)),
         cov=cov3, nbetas=t, values=means, values_se=se, fitted=fitted, chi2=chi2, dof=dof, m1_statistic=float(z),
         m1_pvalue=p, m1_rejected=bool(p < level) if math.isfinite(p) else False, level=level, chains=C,
-        fixed_multiplicity=None if fixed_multiplicity is None else float(fixed_multiplicity),
+        fixed_multiplicity=None if fixed_multiplicity is None else float(fixed_multiplicity), chain_llc=chain_llc,
     )
 
 

@@ -102,3 +102,43 @@ def test_excluded_chains_and_validation():
         fit_multi_temperature(LADDER, v, n=N, level=1.5)
     with pytest.raises(ValueError, match="shape"):
         fit_multi_temperature(LADDER, v[:3], n=N)
+
+
+# ------------------------------------------------------------------------------------------------
+# estimate_llc(config=SGLDConfig(estimator="multi_temperature"))
+
+
+def test_regular_model_reads_d_over_2_and_m_one():
+    """A regular model (quadratic loss, d = 4, centred at its minimum, no localisation: lambda_hat(beta) = d/2
+    at every beta up to the step's O(eps n beta) bias, which the c beta term absorbs) reads lambda = 2 and
+    m = 1 within the chains' errors, m = 1 not rejected. The chains run 13 relaxation times 1 / (n beta_k
+    h_min) of the hottest temperature: at beta / 64 the chains relax 64 times slower than at beta."""
+    import jax
+    import jax.numpy as jnp
+
+    from sampling import SGLDConfig, estimate_llc
+    from sampling.dynamics.sgld import quadratic_loss
+
+    h = jnp.array([1.0, 2.0, 0.5, 1.5])
+    cfg = SGLDConfig(nbeta=2000.0, eps=0.05 / (2000.0 * 2.0), gamma=0.0, chains=16, burnin=10000, draws=60000,
+                     estimator="multi_temperature")
+    res = estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), h, config=cfg)
+    assert res.estimator == "multi_temperature" and len(res.parts) == 4
+    assert [p.config.nbeta for p in res.parts] == pytest.approx([2000.0, 500.0, 125.0, 31.25])
+    assert abs(res.llc - 2.0) < 3 * res.llc_se and res.llc_se < 0.2
+    assert abs(res.multiplicity - 1.0) < 3 * res.multiplicity_se
+    assert res.multiplicity_one_rejected is False
+    assert res.multi_temperature.chain_llc.shape == (16,)
+    d = res.to_dict()
+    assert d["multiplicity"] == pytest.approx(res.multiplicity) and d["multi_temperature"]["dof"] == 1
+
+
+def test_config_validates_temperatures():
+    from sampling import SGLDConfig
+
+    assert SGLDConfig(temperatures=(0.5, 1, 0.25)).temperatures == (1.0, 0.5, 0.25)
+    for bad in ((1.0, 0.5), (0.5, 0.25, 0.125), (1.0, 0.5, -0.1)):
+        with pytest.raises(ValueError, match="temperatures"):
+            SGLDConfig(temperatures=bad)
+    with pytest.raises(ValueError, match="estimator"):
+        SGLDConfig(estimator="multi")
