@@ -25,6 +25,11 @@ steps), and lambda_2T = n (E_beta[L_n] - E_beta2[L_n]) / (1/beta - 1/beta2) (Wat
 L_n(w*) cancels, and with it the O(beta) bias beta xi_n, xi_n = n (L_n(w*) - min L_n), of the plain
 estimate at a centre that is not the empirical minimum (exact for a quadratic loss). The result keeps
 the plain estimate (``llc_plain``) and both runs (``parts``).
+
+**Multi-temperature estimate** (``estimator="multi_temperature"``; docs/llc.md §4): chains at beta x
+``config.temperatures`` (default 1, 1/4, 1/16, 1/64), coupled to those at beta, and the weighted fit
+lambda_hat_k = lambda - (m - 1) / log(n beta_k) + c beta_k (:mod:`sampling.dynamics.multi_temperature`):
+``llc`` is lambda, with ``multiplicity``, ``multiplicity_se`` and ``multiplicity_one_rejected``.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from sampling.dynamics.calibrate import (
     sweep_setting,
 )
 from sampling.dynamics.llc_result import LLCDiagnostics, LLCResult, escape_block, summarize_chains
+from sampling.dynamics.multi_temperature import fit_multi_temperature
 from sampling.dynamics.sgld import as_typed_key, chain_runner, default_nbeta
 from sampling.dynamics.sgld_config import ESTIMATORS, SGLDConfig
 
@@ -145,11 +151,19 @@ def estimate_llc(
     w_star = jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=jnp.float64), w_star)
     d = int(sum(np.size(x) for x in jax.tree_util.tree_leaves(w_star)))
     problem = _Problem(loss_fn, w_star, data, n_data, n, d)
-    ratio = cfg.beta_ratio if cfg.estimator == "two_temperature" else None
     if calibrate:
-        return _calibrated(rng_key, problem, cfg, ratio)
+        return _calibrated(rng_key, problem, cfg)
+    return _final(rng_key, problem, cfg)
+
+
+def _final(rng_key, problem: _Problem, cfg: SGLDConfig) -> LLCResult:
+    """The estimate ``cfg.estimator`` at the resolved settings ``cfg`` (plain, two- or multi-temperature)."""
     res = _estimate(rng_key, problem, cfg)
-    return res if ratio is None else _two_temperature(rng_key, problem, res, ratio)
+    if cfg.estimator == "two_temperature":
+        return _two_temperature(rng_key, problem, res, cfg.beta_ratio)
+    if cfg.estimator == "multi_temperature":
+        return _multi_temperature(rng_key, problem, res)
+    return res
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,6 +224,42 @@ def _two_temperature(rng_key, problem: _Problem, res1: LLCResult, ratio) -> LLCR
                                parts=(res1, res2))
 
 
+def _multi_temperature(rng_key, problem: _Problem, res1: LLCResult) -> LLCResult:
+    """Add the runs at beta_k = beta x ``config.temperatures`` to the plain result ``res1`` (run with
+    ``rng_key`` at beta) and report the multi-temperature fit of lambda and m
+    (:func:`sampling.fit_multi_temperature`; docs/llc.md §4).
+
+    As for the two-temperature estimate, the chains at every beta_k are coupled to those at beta (same
+    keys, step and number of steps: eps n beta_k <= eps n beta, so the calibration at beta covers them),
+    and the fit is done per chain, so the errors contain the chains' correlation across temperatures."""
+    c1 = res1.config
+    parts = [res1] + [_estimate(rng_key, problem, dataclasses.replace(c1, nbeta=c1.nbeta * r))
+                      for r in c1.temperatures if r != 1.0]
+    nbetas = [p.config.nbeta for p in parts]
+    values = np.array([np.where(p.healthy, p.chain_llc, np.nan) for p in parts])
+    healthy = np.all(np.isfinite(values), axis=0)
+    nan = float("nan")
+    base = dict(estimator="multi_temperature", llc_plain=res1.llc, llc_plain_se=res1.llc_se, parts=tuple(parts),
+                healthy=healthy)
+    if int(healthy.sum()) < 2:
+        reason = (f"{int(healthy.sum())} chain(s) healthy at every temperature (the fit needs 2): "
+                  + "; ".join(f"n beta = {p.config.nbeta:.4g}: {p.reason or 'healthy'}" for p in parts))
+        return dataclasses.replace(res1, llc=nan, llc_std=nan, llc_se=nan, chain_llc=np.full(healthy.size, nan),
+                                   reason=reason, **base)
+    fit = fit_multi_temperature(nbetas, values, n=problem.n, level=c1.multiplicity_level)
+    llc, se = fit.llc, fit.llc_se
+    reason = ""
+    if not llc > 0:
+        reason = (f"the multi-temperature estimate {llc:.4g} is not positive (plain estimates "
+                  + ", ".join(f"{p.llc:.4g} at n beta = {p.config.nbeta:.4g}" for p in parts)
+                  + "): not reported as an estimate")
+        llc, se = nan, nan
+    return dataclasses.replace(
+        res1, llc=llc, llc_se=se, llc_std=se * math.sqrt(fit.chains), chain_llc=fit.chain_llc, reason=reason,
+        multiplicity=fit.multiplicity, multiplicity_se=fit.multiplicity_se,
+        multiplicity_one_rejected=fit.m1_rejected, multi_temperature=fit, **base)
+
+
 def _estimate(rng_key, problem: _Problem, cfg: SGLDConfig) -> LLCResult:
     """One plain estimate with the resolved settings ``cfg``."""
     run = chain_runner(problem.loss_fn, batch_size=cfg.batch_size, n_data=problem.n_data,
@@ -268,7 +318,7 @@ def _steps(base: SGLDConfig, ref: float, eps: float, fraction: float) -> tuple[i
             max(2, int(math.ceil(fraction * base.draws * ref / eps))))
 
 
-def _calibrated(rng_key, problem: _Problem, base: SGLDConfig, beta_ratio) -> LLCResult:
+def _calibrated(rng_key, problem: _Problem, base: SGLDConfig) -> LLCResult:
     """The calibration sweep and the final estimate (:mod:`sampling.dynamics.calibrate`)."""
     eps_list = list(base.eps_grid) if base.eps_grid is not None else [x / base.nbeta for x in ESTIMATE_EPS_SCALES]
     gamma_list = list(base.gamma_grid) if base.gamma_grid is not None else [base.gamma]
@@ -291,9 +341,7 @@ def _calibrated(rng_key, problem: _Problem, base: SGLDConfig, beta_ratio) -> LLC
     b_f, d_f = _steps(base, ref, s.eps, 1.0)
     cfg = dataclasses.replace(base, eps=s.eps, gamma=s.gamma, burnin=b_f, draws=d_f)
     t1 = time.perf_counter()
-    res = _estimate(k_final, problem, cfg)
-    if beta_ratio is not None:
-        res = _two_temperature(k_final, problem, res, beta_ratio)
+    res = _final(k_final, problem, cfg)
     cal = dataclasses.replace(cal, estimate_seconds=time.perf_counter() - t1)
     return dataclasses.replace(res, seed=key_data(rng_key), calibration=cal)
 

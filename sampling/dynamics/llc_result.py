@@ -134,7 +134,16 @@ class LLCResult:
         The plain estimate at n beta = ``config.nbeta`` and its standard error (= ``llc``, ``llc_se`` when
         ``estimator == "plain"``).
     parts : tuple of LLCResult
-        Two-temperature: the plain estimates at beta1 and at beta2 = ``beta_ratio`` x beta1 (empty for plain).
+        Two-temperature: the plain estimates at beta1 and at beta2 = ``beta_ratio`` x beta1 (empty for plain);
+        multi-temperature: the plain estimates at beta x ``config.temperatures``.
+    multiplicity, multiplicity_se : float
+        Multi-temperature: the multiplicity m of the learning coefficient (real-valued) and its standard
+        error (NaN for the other estimators); ``llc`` is then the fitted lambda
+        (:mod:`sampling.dynamics.multi_temperature`, docs/llc.md §4).
+    multiplicity_one_rejected : bool or None
+        Multi-temperature: whether m = 1 is rejected at ``config.multiplicity_level`` (None otherwise).
+    multi_temperature : MultiTemperatureFit or None
+        Multi-temperature: the fit (per-temperature values, covariance, goodness of fit, the test).
     n : int or None
         The data size, if known.
     d : int
@@ -160,6 +169,10 @@ class LLCResult:
     llc_plain: float = float("nan")
     llc_plain_se: float = float("nan")
     parts: tuple = ()
+    multiplicity: float = float("nan")
+    multiplicity_se: float = float("nan")
+    multiplicity_one_rejected: bool | None = None
+    multi_temperature: Any = None
     n: int | None = None
     d: int = 0
     context: dict = field(default_factory=dict)
@@ -172,6 +185,7 @@ class LLCResult:
     def to_dict(self) -> dict:
         """JSON-able summary (no traces): keys llc, llc_std, llc_se, chain_llc, healthy, loss_star,
         diagnostics, config, n, d, calibrated, seed, calibration, reason, estimator, llc_plain, llc_plain_se,
+        multiplicity, multiplicity_se, multiplicity_one_rejected, multi_temperature,
         parts (each part's summary without its own parts and calibration); ``context`` is left out (it may
         hold arrays)."""
         return {
@@ -179,6 +193,10 @@ class LLCResult:
             "llc_plain": _json_float(self.llc_plain),
             "llc_plain_se": _json_float(self.llc_plain_se),
             "parts": [{k: v for k, v in p.to_dict().items() if k not in ("parts", "calibration")} for p in self.parts],
+            "multiplicity": _json_float(self.multiplicity),
+            "multiplicity_se": _json_float(self.multiplicity_se),
+            "multiplicity_one_rejected": self.multiplicity_one_rejected,
+            "multi_temperature": None if self.multi_temperature is None else self.multi_temperature.to_dict(),
             "llc": _json_float(self.llc),
             "llc_std": _json_float(self.llc_std),
             "llc_se": _json_float(self.llc_se),

@@ -15,7 +15,7 @@ from kgon.validation import check_float, check_int
 
 __all__ = ["SGLDConfig", "ESTIMATORS"]
 
-ESTIMATORS = ("plain", "two_temperature")
+ESTIMATORS = ("plain", "two_temperature", "multi_temperature")
 """The estimates :func:`sampling.estimate_llc` can report as ``llc`` (``SGLDConfig.estimator``)."""
 
 
@@ -73,10 +73,17 @@ class SGLDConfig:
         Calibration: the sweep chains' SGLD time as a fraction of the final chains' (> 0).
     reference_eps : float or None
         Calibration: the step at which ``burnin`` and ``draws`` are counted (> 0; default 1 / (8 n beta)).
-    estimator : {"plain", "two_temperature"} or None
+    estimator : {"plain", "two_temperature", "multi_temperature"} or None
         The estimate reported (default: two-temperature when calibrated, plain otherwise; docs/llc.md §4).
+        ``"multi_temperature"``: lambda and the multiplicity m from chains at beta x ``temperatures``
+        (:mod:`sampling.dynamics.multi_temperature`).
     beta_ratio : float
         beta2 / beta of the two-temperature estimate (in (0, 1)).
+    temperatures : tuple of float
+        beta_k / beta of the multi-temperature estimate: at least 3 distinct values in (0, 1], one of them
+        1 (default 1, 1/4, 1/16, 1/64: a wide range of log(n beta_k), docs/llc.md §4).
+    multiplicity_level : float
+        Level of the one-sided test of m = 1 (in (0, 1)).
     """
 
     nbeta: float | None = None
@@ -99,6 +106,8 @@ class SGLDConfig:
     reference_eps: float | None = None
     estimator: str | None = None
     beta_ratio: float = 0.5
+    temperatures: tuple[float, ...] = (1.0, 0.25, 0.0625, 0.015625)
+    multiplicity_level: float = 0.05
 
     def __post_init__(self):
         def put(name, value):
@@ -135,11 +144,18 @@ class SGLDConfig:
             raise ValueError(f"`beta_ratio` must be in (0, 1) (beta2 = beta_ratio x beta, a hotter second run); "
                              f"got {ratio!r}.")
         put("beta_ratio", ratio)
+        temps = _grid("temperatures", self.temperatures, positive=True)
+        if len(temps) < 3 or max(temps) != 1.0:
+            raise ValueError("`temperatures` must be at least 3 distinct ratios beta_k / beta in (0, 1], one of them "
+                             f"1; got {self.temperatures!r}.")
+        put("temperatures", tuple(sorted(temps, reverse=True)))
+        put("multiplicity_level", check_float("multiplicity_level", self.multiplicity_level, positive=True,
+                                              maximum=1.0))
 
     def to_dict(self) -> dict:
         """The fields as a JSON-able dict (grids as lists)."""
         out = asdict(self)
-        for name in ("eps_grid", "gamma_grid"):
+        for name in ("eps_grid", "gamma_grid", "temperatures"):
             if out[name] is not None:
                 out[name] = list(out[name])
         return out

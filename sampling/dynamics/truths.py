@@ -26,14 +26,19 @@ Known values:
   smallest Delta_j), and with D = sum_{j in S} Delta_j, M = ceil(D / l), a = D - (M - 1) l:
 
       lambda = ( -r^2 + r (H_1 + H_{L+1}) ) / 2 + a (l - a) / (4 l) - l (l - 1) / 4 (D / l)^2
-               + 1/2 sum_{i < j in S} Delta_i Delta_j.
+               + 1/2 sum_{i < j in S} Delta_i Delta_j,
+
+  and its multiplicity (the order theta of the largest pole of the zeta function, Theorem 1 ibid.)
+  m = a (l - a) + 1: 1 when l divides D (a = l), otherwise > 1. One layer (L = 1) is regular: m = 1.
+  For two layers this is the parity rule of reduced-rank regression (below): m = 2 exactly when
+  D = M + H + N - 3 r (case 1) is odd.
 
 - **Reduced-rank regression** (two layers, widths M, H, N, rank r; Aoyagi & Watanabe 2005, "Stochastic
   complexities of reduced rank regression in Bayesian estimation", Neural Networks 18, Main Theorem):
   if N + r <= M + H, M + r <= N + H and H + r <= M + N: lambda = (2 (H + r)(M + N) - (M - N)^2 -
   (H + r)^2 + [M + H + N + r odd]) / 8; else if M + H < N + r: (H M - H r + N r) / 2; else if
-  N + H < M + r: (H N - H r + M r) / 2; else (M + N < H + r): M N / 2. It agrees with the deep-linear
-  formula for L = 2 (tested).
+  N + H < M + r: (H N - H r + M r) / 2; else (M + N < H + r): M N / 2; multiplicity 2 in case 1 with
+  M + H + N + r odd, 1 otherwise. Both agree with the deep-linear formulas for L = 2 (tested).
 - **TMS** critical points: the catalogue's value (``kgon.default_catalogue(c).get(label).llc``; the
   exact k-gon values of docs/zoo.md, e.g. 7 for the 5-gon and 8.5 for the 6-gon at c = 6).
 
@@ -60,7 +65,9 @@ from kgon.validation import check_int
 __all__ = [
     "KnownTruth",
     "dln_llc",
+    "dln_multiplicity",
     "rrr_llc",
+    "rrr_multiplicity",
     "normal_crossing_llc",
     "dln_truth",
     "dln_data",
@@ -137,6 +144,15 @@ def _aoyagi_subset(delta: np.ndarray) -> np.ndarray:
     raise ValueError(f"no subset satisfies Aoyagi's conditions for Delta = {delta.tolist()} (a bug).")
 
 
+def _aoyagi_terms(ws: tuple[int, ...], r: int) -> tuple[np.ndarray, int, int, int]:
+    """(S, l, D, a) of Aoyagi's Theorem 1 (module docstring) for widths ``ws`` (L >= 2) and rank ``r``."""
+    S = _aoyagi_subset(np.array(ws, dtype=np.int64) - r)
+    ell = S.size - 1
+    D = int(S.sum())
+    M = -(-D // ell)
+    return S, ell, D, D - (M - 1) * ell
+
+
 def dln_llc(widths, rank: int) -> float:
     """Learning coefficient of a deep linear network with a true map of rank ``rank`` (module
     docstring; Aoyagi 2024, Theorem 1).
@@ -154,16 +170,26 @@ def dln_llc(widths, rank: int) -> float:
     r = _check_rank(rank, ws)
     if len(ws) == 2:  # one layer: a regular model (d = H_1 H_2 parameters)
         return ws[0] * ws[1] / 2.0
-    delta = np.array(ws, dtype=np.int64) - r
-    S = _aoyagi_subset(delta)
-    ell = S.size - 1
-    D = int(S.sum())
-    M = -(-D // ell)
-    a = D - (M - 1) * ell
+    S, ell, D, a = _aoyagi_terms(ws, r)
     pairs = sum(int(S[i]) * int(S[j]) for i in range(S.size) for j in range(i + 1, S.size))
     lam = (Fraction(-r * r + r * (ws[0] + ws[-1]), 2) + Fraction(a * (ell - a), 4 * ell)
            - Fraction((ell - 1) * D * D, 4 * ell) + Fraction(pairs, 2))  # exact rational arithmetic
     return float(lam)
+
+
+def dln_multiplicity(widths, rank: int) -> int:
+    """Multiplicity m = a (l - a) + 1 of the learning coefficient of a deep linear network (module
+    docstring; Aoyagi 2024, Theorem 1, the order theta): the free energy is n lambda - (m - 1) log log n
+    + O_p(1), and the SGLD estimate's finite-n target is lambda - (m - 1) / log(n beta) (docs/llc.md §4).
+
+    Examples: (5, 3, 5) rank 0 -> 2, (8, 4, 8) rank 0 -> 1, (4, 3, 3, 4) rank 0 -> 3, (6, 3, 3, 6) rank 0 -> 1.
+    """
+    ws = _widths(widths)
+    r = _check_rank(rank, ws)
+    if len(ws) == 2:  # one layer: regular
+        return 1
+    _, ell, _, a = _aoyagi_terms(ws, r)
+    return a * (ell - a) + 1
 
 
 def rrr_llc(M: int, H: int, N: int, rank: int) -> float:
@@ -181,6 +207,17 @@ def rrr_llc(M: int, H: int, N: int, rank: int) -> float:
     if N + H < M + r:
         return (H * N - H * r + M * r) / 2.0
     return M * N / 2.0
+
+
+def rrr_multiplicity(M: int, H: int, N: int, rank: int) -> int:
+    """Multiplicity of the learning coefficient of reduced-rank regression (Aoyagi & Watanabe 2005, Main
+    Theorem): 2 if N + r <= M + H, M + r <= N + H, H + r <= M + N and M + H + N + r is odd, else 1."""
+    M = check_int("M", M, minimum=1)
+    H = check_int("H", H, minimum=1)
+    N = check_int("N", N, minimum=1)
+    r = check_int("rank", rank, minimum=0, maximum=min(M, H, N))
+    case1 = N + r <= M + H and M + r <= N + H and H + r <= M + N
+    return 2 if case1 and (M + H + N + r) % 2 else 1
 
 
 def normal_crossing_llc(k) -> tuple[float, int]:
@@ -238,7 +275,7 @@ def dln_truth(widths, rank: int, *, singular_values=None, rng_seed: int = 0) -> 
     A = U @ np.diag(s) @ V.T
     name = f"dln({','.join(map(str, ws))}) rank {r}"
     ref = ("Aoyagi 2024, Neural Networks 172, Theorem 1" if L >= 2 else "regular model (d/2)")
-    return KnownTruth(name=name, llc=dln_llc(ws, r), multiplicity=None, d=sum(W.size for W in mats),
+    return KnownTruth(name=name, llc=dln_llc(ws, r), multiplicity=dln_multiplicity(ws, r), d=sum(W.size for W in mats),
                       w_star=tuple(mats), reference=ref, true_map=A)
 
 

@@ -14,11 +14,13 @@ from sampling import (
     dln_data,
     dln_llc,
     dln_loss,
+    dln_multiplicity,
     dln_truth,
     normal_crossing_llc,
     normal_crossing_truth,
     regular_truth,
     rrr_llc,
+    rrr_multiplicity,
     tms_truth,
 )
 
@@ -53,6 +55,27 @@ def test_dln_two_layers_equals_rrr():
     for M, H, N in itertools.product(range(1, 7), repeat=3):
         for r in range(min(M, H, N) + 1):
             assert dln_llc((M, H, N), r) == rrr_llc(M, H, N, r), (M, H, N, r)
+
+
+@pytest.mark.parametrize("widths, rank, m", [
+    # Aoyagi (2024), Theorem 1: m = a (l - a) + 1; the benchmark's cases (docs/llc.md §3)
+    ((4, 3, 3, 4), 0, 3), ((5, 4, 3, 5), 1, 3), ((3, 4, 5, 4, 3), 1, 3),  # l = 3, a = 2, 1, 1
+    ((5, 3, 5), 0, 2),                                                    # l = 2, D = 13 odd
+    ((3, 3, 3), 1, 1), ((8, 4, 8), 0, 1), ((6, 3, 3, 6), 0, 1),            # l divides D
+    ((1, 1, 1, 1), 0, 3),        # (w1 w2 w3)^2: the normal crossing of three variables, m = 3
+    ((2, 1, 2), 0, 2),           # |a|^2 |b|^2, a, b in R^2: lambda = 1 attained by both factors
+    ((2, 2, 2, 2, 2), 0, 5),     # equal widths: a (L - a) + 1 with L = 4, D = 10, a = 2
+    ((4, 6), 0, 1),              # one layer: regular
+])
+def test_dln_multiplicity(widths, rank, m):
+    assert dln_multiplicity(widths, rank) == m
+    assert dln_truth(widths, rank).multiplicity == m
+
+
+def test_dln_two_layer_multiplicity_is_the_rrr_parity_rule():
+    for M, H, N in itertools.product(range(1, 7), repeat=3):
+        for r in range(min(M, H, N) + 1):
+            assert dln_multiplicity((M, H, N), r) == rrr_multiplicity(M, H, N, r), (M, H, N, r)
 
 
 def _zero_fiber_components(widths):

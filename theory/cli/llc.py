@@ -52,9 +52,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--calibrate", action="store_true",
                         help="choose eps by the calibration sweep at fixed n*beta (docs/llc.md); "
                              "not with --eps/--paper")
-    parser.add_argument("--estimator", choices=("plain", "two_temperature"), default=None,
-                        help="which estimate is reported as llc: plain n*beta*(E[L] - L*) (the papers'), or the "
-                             "two-temperature one (docs/llc.md section 4); default two_temperature with --calibrate, "
+    parser.add_argument("--estimator", choices=("plain", "two_temperature", "multi", "multi_temperature"),
+                        default=None,
+                        help="which estimate is reported as llc: plain n*beta*(E[L] - L*) (the papers'), the "
+                             "two-temperature one, or the multi-temperature fit of lambda and the multiplicity m "
+                             "('multi'; docs/llc.md section 4); default two_temperature with --calibrate, "
                              "plain otherwise")
     parser.add_argument("--plot", type=output_file, metavar="PATH", help="write a diagnostics figure (PNG/PDF)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -87,7 +89,7 @@ def run(args) -> int:
         burnin=args.burnin if args.burnin is not None else (0 if paper else None),
         draws=args.draws if args.draws is not None else (500 if paper else None),
         batch_size=args.batch_size,
-        estimator=args.estimator,
+        estimator="multi_temperature" if args.estimator == "multi" else args.estimator,
     )
     calibrate = bool(args.calibrate)
     k_data, k_chain = jax.random.split(jax.random.key(args.seed))
@@ -114,6 +116,9 @@ def run(args) -> int:
         "estimator": res.estimator,
         "llc_plain": _f(res.llc_plain),
         "llc_plain_se": _f(res.llc_plain_se),
+        "multiplicity": _f(res.multiplicity),
+        "multiplicity_se": _f(res.multiplicity_se),
+        "multiplicity_one_rejected": res.multiplicity_one_rejected,
         "theory_llc": theory,
         "theory_method": point.llc_method,
         "relative_error": rel,
@@ -140,6 +145,11 @@ def run(args) -> int:
     print(f"point {point.label} (c = {args.c}, r = {args.r}), n = {args.n}, n*beta = {nbeta:.2f}")
     print(f"  lambda_hat = {res.llc:.4f} +- {res.llc_se:.4f} (se; chain std {res.llc_std:.4f}, "
           f"{int(res.healthy.sum())}/{res.chain_llc.size} healthy chains; {res.estimator} estimate)")
+    if res.estimator == "multi_temperature":
+        verdict = "rejected" if res.multiplicity_one_rejected else "not rejected"
+        temps = ", ".join(f"{t:g}" for t in res.config.temperatures)
+        print(f"  multiplicity m = {res.multiplicity:.3f} +- {res.multiplicity_se:.3f} (m = 1 {verdict} at level "
+              f"{res.config.multiplicity_level:g}; temperatures n*beta x {temps})")
     if res.estimator != "plain":
         print(f"  plain estimate at n*beta: {res.llc_plain:.4f} +- {res.llc_plain_se:.4f}")
     if theory is not None:

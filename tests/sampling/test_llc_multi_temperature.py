@@ -1,0 +1,144 @@
+"""The multi-temperature fit of lambda and m (sampling.fit_multi_temperature; docs/llc.md §4), on
+synthetic plain estimates drawn from its own model lambda_hat_k = lambda - (m - 1) / log t_k + c t_k / n."""
+
+import math
+
+import numpy as np
+import pytest
+
+from sampling import combine_two_temperatures, fit_multi_temperature, multi_temperature_model
+
+N = 100_000
+T0 = N / math.log(N)
+LADDER = T0 * 4.0 ** -np.arange(4)  # t0, t0/4, t0/16, t0/64
+
+
+def _chains(rng, nbetas, lam, m, c, *, chains, sd, rho=0.0):
+    """Per-chain plain estimates (K, C): the model plus Gaussian noise of s.d. ``sd``, correlated ``rho``
+    across the temperatures (coupled chains)."""
+    K = len(nbetas)
+    cov = sd ** 2 * (rho * np.ones((K, K)) + (1 - rho) * np.eye(K))
+    noise = rng.multivariate_normal(np.zeros(K), cov, size=chains).T
+    return multi_temperature_model(nbetas, lam, m, c, n=N)[:, None] + noise
+
+
+def test_exact_data_recovers_lambda_m_and_c():
+    for ladder in (LADDER[:3], LADDER):
+        v = multi_temperature_model(ladder, 4.0, 3.0, -5.0, n=N)
+        fit = fit_multi_temperature(ladder, v, np.full(len(ladder), 0.01), n=N)
+        assert fit.llc == pytest.approx(4.0, abs=1e-9)
+        assert fit.multiplicity == pytest.approx(3.0, abs=1e-8)
+        assert fit.const == pytest.approx(-5.0, abs=1e-6)
+        assert fit.dof == len(ladder) - 3
+
+
+def test_m_fixed_at_one_on_two_temperatures_is_the_two_temperature_estimate():
+    rng = np.random.default_rng(0)
+    t = np.array([T0, T0 / 2])
+    v = _chains(rng, t, 6.5, 1.0, -3.0, chains=6, sd=0.05, rho=0.8)
+    fit = fit_multi_temperature(t, v, n=N, fixed_multiplicity=1.0)
+    pair = combine_two_temperatures(v[0], v[1], 0.5)
+    assert fit.llc == pytest.approx(pair.mean(), abs=1e-10)
+    assert fit.llc_se == pytest.approx(pair.std(ddof=1) / math.sqrt(6), rel=1e-8)
+    assert math.isnan(fit.m1_pvalue) and not fit.m1_rejected
+
+
+@pytest.mark.parametrize("m_true", [1.0, 3.0])
+def test_errors_from_the_chains_cover_the_truth(m_true):
+    """Over 400 synthetic runs (8 coupled chains each) the chains' standard errors are right: the
+    z-scores of lambda and m have mean ~0 and s.d. ~1 (t with 7 d.o.f.: s.d. 1.18)."""
+    rng = np.random.default_rng(1)
+    z_lam, z_m = [], []
+    for _ in range(400):
+        v = _chains(rng, LADDER, 4.0, m_true, -4.0, chains=8, sd=0.03, rho=0.7)
+        fit = fit_multi_temperature(LADDER, v, n=N)
+        z_lam.append((fit.llc - 4.0) / fit.llc_se)
+        z_m.append((fit.multiplicity - m_true) / fit.multiplicity_se)
+    for z in (np.array(z_lam), np.array(z_m)):
+        assert abs(z.mean()) < 4 * 1.18 / math.sqrt(400)
+        assert 1.0 < z.std() < 1.4  # t_7: 1.18; a wrong covariance (e.g. ignoring the coupling) misses this
+
+
+def test_m1_test_has_its_level_and_power():
+    """m = 1 is rejected in ~5% of runs when true (binomial error over 400 runs), and always when
+    m = 3 with the chains' noise small enough to resolve it; with large noise it is not."""
+    rng = np.random.default_rng(2)
+    rej = [fit_multi_temperature(LADDER, _chains(rng, LADDER, 4.5, 1.0, -4.0, chains=8, sd=0.03, rho=0.7),
+                                 n=N).m1_rejected for _ in range(400)]
+    p = np.mean(rej)
+    assert abs(p - 0.05) < 3 * math.sqrt(0.05 * 0.95 / 400)
+    strong = fit_multi_temperature(LADDER, _chains(rng, LADDER, 4.0, 3.0, -4.0, chains=16, sd=0.01, rho=0.7), n=N)
+    assert strong.m1_rejected and abs(strong.multiplicity - 3.0) < 3 * strong.multiplicity_se
+    weak = fit_multi_temperature(LADDER, _chains(rng, LADDER, 4.0, 3.0, -4.0, chains=4, sd=0.5, rho=0.0), n=N)
+    assert not weak.m1_rejected and weak.multiplicity_se > 2.0
+
+
+def test_means_with_standard_errors_and_goodness_of_fit():
+    """Given means and standard errors (no chains): the covariance is the weighted least-squares one, and
+    the chi^2 flags data that do not follow the model (one temperature off by 10 standard errors)."""
+    rng = np.random.default_rng(3)
+    se = np.full(4, 0.01)
+    v = multi_temperature_model(LADDER, 4.0, 2.0, -4.0, n=N) + se * rng.standard_normal(4)
+    fit = fit_multi_temperature(LADDER, v, se, n=N)
+    assert fit.chains == 0 and fit.dof == 1
+    assert abs(fit.llc - 4.0) < 3 * fit.llc_se and abs(fit.multiplicity - 2.0) < 3 * fit.multiplicity_se
+    assert fit.chi2 < 10.8  # chi^2_1 at 0.001
+    bent = v + np.array([0.0, 0.1, 0.0, 0.0])
+    assert fit_multi_temperature(LADDER, bent, se, n=N).chi2 > 10.8
+
+
+def test_excluded_chains_and_validation():
+    rng = np.random.default_rng(4)
+    v = _chains(rng, LADDER, 4.0, 1.0, 0.0, chains=5, sd=0.03)
+    v[2, 1] = np.nan
+    assert fit_multi_temperature(LADDER, v, n=N).chains == 4
+    with pytest.raises(ValueError, match="nbetas"):
+        fit_multi_temperature(LADDER[:2], v[:2], n=N)
+    with pytest.raises(ValueError, match="nbetas"):
+        fit_multi_temperature([T0, T0, T0 / 2], v[:3], n=N)
+    with pytest.raises(ValueError, match="values_se"):
+        fit_multi_temperature(LADDER, v.mean(axis=1), n=N)
+    with pytest.raises(ValueError, match="level"):
+        fit_multi_temperature(LADDER, v, n=N, level=1.5)
+    with pytest.raises(ValueError, match="shape"):
+        fit_multi_temperature(LADDER, v[:3], n=N)
+
+
+# ------------------------------------------------------------------------------------------------
+# estimate_llc(config=SGLDConfig(estimator="multi_temperature"))
+
+
+def test_regular_model_reads_d_over_2_and_m_one():
+    """A regular model (quadratic loss, d = 4, centred at its minimum, no localisation: lambda_hat(beta) = d/2
+    at every beta up to the step's O(eps n beta) bias, which the c beta term absorbs) reads lambda = 2 and
+    m = 1 within the chains' errors, m = 1 not rejected. The chains run 13 relaxation times 1 / (n beta_k
+    h_min) of the hottest temperature: at beta / 64 the chains relax 64 times slower than at beta."""
+    import jax
+    import jax.numpy as jnp
+
+    from sampling import SGLDConfig, estimate_llc
+    from sampling.dynamics.sgld import quadratic_loss
+
+    h = jnp.array([1.0, 2.0, 0.5, 1.5])
+    cfg = SGLDConfig(nbeta=2000.0, eps=0.05 / (2000.0 * 2.0), gamma=0.0, chains=16, burnin=10000, draws=60000,
+                     estimator="multi_temperature")
+    res = estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), h, config=cfg)
+    assert res.estimator == "multi_temperature" and len(res.parts) == 4
+    assert [p.config.nbeta for p in res.parts] == pytest.approx([2000.0, 500.0, 125.0, 31.25])
+    assert abs(res.llc - 2.0) < 3 * res.llc_se and res.llc_se < 0.2
+    assert abs(res.multiplicity - 1.0) < 3 * res.multiplicity_se
+    assert res.multiplicity_one_rejected is False
+    assert res.multi_temperature.chain_llc.shape == (16,)
+    d = res.to_dict()
+    assert d["multiplicity"] == pytest.approx(res.multiplicity) and d["multi_temperature"]["dof"] == 1
+
+
+def test_config_validates_temperatures():
+    from sampling import SGLDConfig
+
+    assert SGLDConfig(temperatures=(0.5, 1, 0.25)).temperatures == (1.0, 0.5, 0.25)
+    for bad in ((1.0, 0.5), (0.5, 0.25, 0.125), (1.0, 0.5, -0.1)):
+        with pytest.raises(ValueError, match="temperatures"):
+            SGLDConfig(temperatures=bad)
+    with pytest.raises(ValueError, match="estimator"):
+        SGLDConfig(estimator="multi")
