@@ -494,18 +494,7 @@ def train_sgd(config: SGDConfig, seeds, *, num_threads: int | None = 1, progress
     gens = [run_generators(s) for s in seeds]
     data_seeds = [cfg.data_seed] * R if cfg.data_seed is not None else list(seeds)
     imp = None if cfg.importance is None else torch.tensor(cfg.importance, dtype=dt)
-    if cfg.sparsity is None:
-        data = [training_data(s, n, c) for s in data_seeds]
-        features = torch.stack([d[0] for d in data])
-        mu = torch.stack([d[1] for d in data])
-        X_data = _onehot_inputs(features, mu, c, torch.float64)
-        if cfg.input_scale is not None:
-            X_data = X_data * torch.tensor(cfg.input_scale, dtype=torch.float64)
-        inputs = None
-    else:
-        X_data = torch.stack([dense_training_inputs(s, n, c, cfg.sparsity, cfg.input_scale) for s in data_seeds])
-        features, mu = torch.zeros((R, 0), dtype=torch.int64), torch.zeros((R, 0), dtype=torch.float64)
-        inputs = X_data.numpy()
+    X_data, features, mu, inputs = _training_inputs(cfg, data_seeds)
     inits = [initial_params(cfg, g[1]) for g in gens]
     W = torch.stack([w for w, _ in inits]).to(dt)
     b = torch.stack([bb for _, bb in inits]).to(dt)
@@ -532,7 +521,7 @@ def train_sgd(config: SGDConfig, seeds, *, num_threads: int | None = 1, progress
         step = 0
         epochs = range(cfg.epochs)
         if progress:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # deferred: tqdm only when a progress bar is asked for
 
             epochs = tqdm(epochs, desc="SGD epochs", unit="epoch")
         for _ in epochs:
@@ -547,19 +536,7 @@ def train_sgd(config: SGDConfig, seeds, *, num_threads: int | None = 1, progress
                     lo, hi = bounds[s]
                     xb = Xe[:, lo:hi].contiguous()
                     scale = 2.0 / (hi - lo)
-                pre = torch.baddbmm(b[:, None, :], xb, G)
-                d = torch.where(pre > 0, pre - xb, 0.0)
-                if imp is not None:
-                    d = d * imp
-                dG = torch.bmm(xb.transpose(1, 2), d)
-                dW = torch.bmm(W, dG + dG.transpose(1, 2))
-                if opt is None:
-                    W.add_(dW, alpha=-cfg.lr * scale)
-                    b.add_(d.sum(1), alpha=-cfg.lr * scale)
-                else:
-                    W.grad, b.grad = dW.mul_(scale), d.sum(1).mul_(scale)
-                    opt.step()
-                G = torch.bmm(W.transpose(1, 2), W)
+                G = _update(W, b, G, xb, imp, opt, lr=cfg.lr, scale=scale)
                 scale = 2.0 / m
                 step += 1
                 i = ck.get(step)
@@ -567,6 +544,36 @@ def train_sgd(config: SGDConfig, seeds, *, num_threads: int | None = 1, progress
                     record(i)
     wall = time.perf_counter() - t0
 
+    train_loss, pop = _checkpoint_losses(cfg, W_out, b_out, X_data)
+    diverged = ~np.all(np.isfinite(W_out), axis=(1, 2, 3))
+    return SGDResult(
+        config=cfg, seeds=seeds, steps=steps, W=W_out, b=b_out, train_loss=train_loss, loss=pop,
+        features=features.numpy(), mu=mu.numpy(), diverged=diverged, wall_time=wall, inputs=inputs,
+    )
+
+
+def _training_inputs(cfg: SGDConfig, data_seeds):
+    """The runs' training inputs: ``(X_data (R, n, c) float64, features, mu, inputs)``; ``features`` and
+    ``mu`` are the high-sparsity draws (empty under ``cfg.sparsity``), ``inputs`` the dense inputs as numpy
+    (None in the high-sparsity limit)."""
+    R, n, c = len(data_seeds), cfg.n, cfg.c
+    if cfg.sparsity is None:
+        data = [training_data(s, n, c) for s in data_seeds]
+        features = torch.stack([d[0] for d in data])
+        mu = torch.stack([d[1] for d in data])
+        X_data = _onehot_inputs(features, mu, c, torch.float64)
+        if cfg.input_scale is not None:
+            X_data = X_data * torch.tensor(cfg.input_scale, dtype=torch.float64)
+        return X_data, features, mu, None
+    X_data = torch.stack([dense_training_inputs(s, n, c, cfg.sparsity, cfg.input_scale) for s in data_seeds])
+    features, mu = torch.zeros((R, 0), dtype=torch.int64), torch.zeros((R, 0), dtype=torch.float64)
+    return X_data, features, mu, X_data.numpy()
+
+
+def _checkpoint_losses(cfg: SGDConfig, W_out: np.ndarray, b_out: np.ndarray, X_data) -> tuple[np.ndarray, np.ndarray]:
+    """Training loss L_n and population loss L at every checkpoint, each (R, K): L exactly in the
+    high-sparsity limit, by quadrature under ``cfg.sparsity`` (NaN where the run diverged)."""
+    R, K, r, c = W_out.shape
     Wt = torch.from_numpy(W_out).reshape(R * K, r, c)
     bt = torch.from_numpy(b_out).reshape(R * K, c)
     imp64 = None if cfg.importance is None else torch.tensor(cfg.importance, dtype=torch.float64)
@@ -584,9 +591,23 @@ def train_sgd(config: SGDConfig, seeds, *, num_threads: int | None = 1, progress
                                           importance=cfg.importance, input_scale=cfg.input_scale,
                                           n_points=1024, replicates=4)
             pop[finite] = torch.from_numpy(np.asarray(est.value))
-        pop = pop.reshape(R, K).numpy()
-    diverged = ~np.all(np.isfinite(W_out), axis=(1, 2, 3))
-    return SGDResult(
-        config=cfg, seeds=seeds, steps=steps, W=W_out, b=b_out, train_loss=train_loss, loss=pop,
-        features=features.numpy(), mu=mu.numpy(), diverged=diverged, wall_time=wall, inputs=inputs,
-    )
+    return train_loss, pop.reshape(R, K).numpy()
+
+
+def _update(W, b, G, xb, imp, opt, *, lr: float, scale: float):
+    """One minibatch update of every run in place: the hand-written gradient of the batch loss
+    (module docstring; ``scale`` = 2 / batch size) applied by plain SGD (``opt`` None, step ``lr``) or by
+    ``opt``; returns the new Gram matrices W^T W."""
+    pre = torch.baddbmm(b[:, None, :], xb, G)
+    d = torch.where(pre > 0, pre - xb, 0.0)
+    if imp is not None:
+        d = d * imp
+    dG = torch.bmm(xb.transpose(1, 2), d)
+    dW = torch.bmm(W, dG + dG.transpose(1, 2))
+    if opt is None:
+        W.add_(dW, alpha=-lr * scale)
+        b.add_(d.sum(1), alpha=-lr * scale)
+    else:
+        W.grad, b.grad = dW.mul_(scale), d.sum(1).mul_(scale)
+        opt.step()
+    return torch.bmm(W.transpose(1, 2), W)
