@@ -17,7 +17,10 @@ coverage ``level`` (0.95 by default, as ``tmsphase posterior``).
 
 ``order="refined"`` compares with the refined local free energy (docs/free_energy.md) of the phases
 it covers (smooth local minima and flat phases; kinked points and saddles are left out), optionally
-data-conditional (``data``: the data stream of the posterior run, at least max(n) samples).
+data-conditional (``data``: the data stream of the posterior run, at least max(n) samples), in closed
+form (the first-order data term, :func:`theory.data_free_energy`: seconds). ``order="exact"`` compares
+with the same posterior mass integrated numerically over each phase's cell (annealed SMC, minutes per
+phase and n): a check of the sampler, not the theory.
 """
 
 from __future__ import annotations
@@ -187,6 +190,7 @@ def compare_occupancy(
     level: float = 0.95,
     nongaussian_draws: int | None = None,
     nongaussian_anneal: int | None = None,
+    relaxation: bool | None = None,
 ) -> OccupancyComparison:
     """Compare theoretical and empirical phase occupancy.
 
@@ -203,17 +207,22 @@ def compare_occupancy(
         Parametric bootstrap replicates for the crossing confidence intervals.
     seed : int
         Seed of the bootstrap.
-    order : "leading" (default) or "refined"
-        Free energy of the prediction (:func:`theory.free_energy`).
+    order : "leading" (default), "refined" or "exact"
+        Free energy of the prediction (:func:`theory.free_energy`): the paper's leading order, the
+        refined order (closed form; on ``data`` with the first-order data term) or the exact one (the
+        numerical integral of each phase's cell, on ``data`` or the population loss).
     beta : float
         Inverse temperature of the posterior (1: docs/index.md; 1/2: unit-noise Gaussian).
     data : sampling.Dataset, optional
-        The data stream of the posterior run (refined order only): data-conditional prediction.
+        The data stream of the posterior run (refined and exact orders): data-conditional prediction.
     level : float
         Coverage of the observed crossing's bootstrap interval (``sampling.crossing_estimate``).
     nongaussian_draws, nongaussian_anneal : int, optional
-        Draws (particles) and annealing targets of the refined order's non-Gaussian term
-        (:func:`theory.free_energy`; defaults there).
+        Draws (particles) and annealing targets of the non-Gaussian term (exact order, or the refined
+        order on the population loss; :func:`theory.free_energy`, defaults there).
+    relaxation : bool, optional
+        The closed-form data term's O(1) relaxation term (refined order with ``data``; default
+        ``theory.data_term.RELAXATION_DEFAULT``).
 
     Raises
     ------
@@ -230,7 +239,8 @@ def compare_occupancy(
     beta = check_beta(beta)
     labs, dropped = _compared_labels(catalogue, emp, labels, order)
     theory = occupancy(catalogue, ns, labels=labs, order=order, beta=beta, data=data,
-                       nongaussian_draws=nongaussian_draws, nongaussian_anneal=nongaussian_anneal)
+                       nongaussian_draws=nongaussian_draws, nongaussian_anneal=nongaussian_anneal,
+                       relaxation=relaxation)
     # draws outside the compared phases ("other" and catalogue phases without a free energy)
     other = np.array([1.0 - sum(float(e.occupancy.get(lab, 0.0)) for lab in labs) for e in emp])
     other = np.clip(other, 0.0, 1.0)
@@ -264,7 +274,7 @@ def _compared_labels(catalogue, emp, labels, order) -> tuple[tuple[str, ...], di
     catalogue phases that order leaves out, with the reason; raises ValueError on unknown phases."""
     pts = list(getattr(catalogue, "points", catalogue))
     all_labels = {str(getattr(p, "label", None) or getattr(p, "name")) for p in pts}
-    if order == "refined":
+    if order != "leading":
         kept, dropped = refined_phases(catalogue)
         modelled = {str(getattr(p, "label", None) or p.name) for p in kept}
     else:
@@ -303,7 +313,7 @@ def _crossings(catalogue, theory, ns, obs, err, labs, *, order, beta, data, n_bo
          "occupancy_err": {lab: float(err[lab][i]) for lab in labs}}
         for i, n in enumerate(ns)
     ]
-    if order == "refined" and data is not None:
+    if order == "exact" or (order == "refined" and data is not None):
         ts = _grid_crossings(theory, catalogue)
     elif order == "refined":
         ts = transitions(catalogue, labels=labs, order="refined", beta=beta,
@@ -327,10 +337,11 @@ def _crossings(catalogue, theory, ns, obs, err, labs, *, order, beta, data, n_bo
 
 
 def _grid_crossings(theory, catalogue) -> list:
-    """Crossings of the dominant phase on the sampled grid of n (data-conditional refined order).
+    """Crossings of the dominant phase on the sampled grid of n (data-conditional and exact orders).
 
-    On a data set F_n is evaluated at the sampled n only (each evaluation integrates every phase
-    numerically, docs/free_energy.md); where the dominant phase changes from a to b between two
+    There F_n is evaluated at the sampled n only (the exact order integrates every phase numerically;
+    the closed-form data term is read at the same n as the observed occupancy, so that both crossings
+    come from the same interpolation, docs/free_energy.md); where the dominant phase changes from a to b between two
     sampled n, the crossing is where log(P_b / P_a) = F_a - F_b reaches 0, linear in log n between
     them, the same interpolation the observed crossing uses. Each ordered pair is reported once
     (its first crossing)."""

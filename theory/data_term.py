@@ -45,6 +45,8 @@ from typing import Sequence
 
 import numpy as np
 
+from theory.free_energies.phases import refined_phases
+
 __all__ = [
     "PopulationExpansion",
     "DataFreeEnergy",
@@ -246,8 +248,9 @@ _POPULATION: dict = {}
 
 def population_free_energy(points, ns, *, beta: float = 1.0) -> dict[str, np.ndarray]:
     """F_n^pop(alpha): the population-level refined free energy (:func:`theory.free_energy`,
-    ``order="refined"``) of each point's phase, cached per (point, n, beta). ``{label: array over ns}``."""
-    from theory.free_energies.orders import free_energy
+    ``order="refined"`` with no data: :func:`theory.free_energies.refined.refined_terms` on the population
+    loss) of each point's phase, cached per (point, n, beta). ``{label: array over ns}``."""
+    from theory.free_energies.refined import refined_terms  # deferred: jax start-up
 
     out = {}
     for p in points:
@@ -256,7 +259,7 @@ def population_free_energy(points, ns, *, beta: float = 1.0) -> dict[str, np.nda
         for n in np.atleast_1d(ns):
             key = (W0.tobytes(), b0.tobytes(), float(n), float(beta))
             if key not in _POPULATION:
-                _POPULATION[key] = float(free_energy([p], [float(n)], order="refined", beta=beta)[phase_label(p)][0])
+                _POPULATION[key] = float(refined_terms(p, float(n), beta=beta).total)
             vals.append(_POPULATION[key])
         out[phase_label(p)] = np.array(vals)
     return out
@@ -486,8 +489,7 @@ def data_free_energy(
     about 0.05 s per n for the four c = 6 phases the first time (after jax's compilation); the data
     part is one sort of n samples and c^3 binary searches per phase and n.
     """
-    from sampling.data import Dataset
-    from theory.free_energies.orders import refined_phases
+    from sampling.data import Dataset  # deferred: jax start-up
 
     beta = check_beta(beta)
     if not isinstance(data, Dataset):

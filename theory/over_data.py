@@ -42,7 +42,9 @@ from typing import Sequence
 import numpy as np
 
 from theory.data_term import (
+    RELAXATION_DEFAULT,
     check_beta,
+    check_grid,
     copy_term,
     first_up_crossing,
     phase_label,
@@ -51,6 +53,7 @@ from theory.data_term import (
     softmax_occupancy,
     stream_energies,
 )
+from theory.free_energies.phases import refined_phases
 
 __all__ = ["CrossingDistribution", "OverData", "crossing_distribution", "loss_covariance", "METHODS", "default_grid",
            "gaussian_energies"]
@@ -235,8 +238,6 @@ def crossing_distribution(
     import jax  # deferred: jax start-up
 
     from sampling.data import key_data, make_dataset
-    from theory.data_term import RELAXATION_DEFAULT, check_grid
-    from theory.free_energies.orders import refined_phases
 
     beta = check_beta(beta)
     if method not in METHODS:

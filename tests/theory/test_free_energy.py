@@ -132,3 +132,120 @@ def test_loss_complexity_and_energy_figures():
     ax = energy_levels(TOY)
     assert len(ax.collections) == 3 and {t.get_text() for t in ax.texts} == {"a", "b", "c"}
     plt.close(ax.figure)
+
+
+# ----------------------------------------------------------------------------------------------
+# The orders on a data set: the refined order is the closed-form data term, the exact one the SMC
+
+
+@pytest.fixture
+def no_smc(monkeypatch):
+    """Make every numerical integral of a phase's cell (the exact order's SMC) fail loudly."""
+    import theory.free_energies.refined as refined
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the numerical integral (SMC) was called")
+
+    monkeypatch.setattr(refined, "nongaussian_term", refuse)
+    monkeypatch.setattr(refined, "importance_correction", refuse)
+
+
+def test_refined_order_on_data_is_the_closed_form(catalogue6, no_smc):
+    """free_energy / free_energy_terms / occupancy with order="refined" and data: F^pop + Ybar + T_copy of
+    theory.data_free_energy, term by term, with no numerical integral."""
+    import jax
+
+    import sampling
+    import theory
+
+    data = sampling.make_dataset(jax.random.PRNGKey(3), 400, 6)
+    ns = [300, 400]
+    F = free_energy(catalogue6, ns, order="refined", data=data, labels=["6", "5"])
+    D = theory.data_free_energy(catalogue6, data, ns, labels=["6", "5"])
+    assert set(F) == {"6", "5"}
+    for lab in F:
+        np.testing.assert_allclose(F[lab], D.total[lab], rtol=0, atol=1e-12)
+    T = theory.free_energy_terms(catalogue6, 400, data=data, labels=["6", "5"])
+    pop = theory.free_energy_terms(catalogue6, 400, labels=["6", "5"])
+    for lab in ("6", "5"):
+        t = T[lab]
+        assert t.data and t.data_shift == pytest.approx(D.shift[lab][1], abs=1e-12)
+        assert t.data_copies == pytest.approx(D.copies[lab][1], abs=1e-12)
+        assert t.total == pytest.approx(pop[lab].total + t.data_shift + t.data_copies, abs=1e-12)
+        assert t.total == pytest.approx(D.total[lab][1], abs=1e-9)
+    assert T["5"].data_copies < 0  # the 5-gon's copies see different data (docs/free_energy.md)
+    occ = occupancy(catalogue6, ns, order="refined", data=data, labels=["6", "5"])
+    P = D.occupancy()
+    np.testing.assert_allclose(occ.probs["6"], P["6"], atol=1e-12)
+
+
+def test_exact_order_is_the_numerical_integral(catalogue6, monkeypatch):
+    """order="exact" integrates each phase's cell (refined_terms with the classifier cell and, on a data
+    set, its potential; on the population loss the annealed defaults), never the closed form."""
+    import jax
+
+    import sampling
+    import theory
+    import theory.data_term
+    import theory.free_energies.refined as refined
+
+    calls = []
+    real = refined.refined_terms
+
+    def record(point, n, **kw):
+        calls.append(kw)
+        return real(point, n, beta=kw["beta"])  # the population Laplace terms stand in for the integral
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the closed-form data term was called")
+
+    monkeypatch.setattr(refined, "refined_terms", record)
+    monkeypatch.setattr(theory.data_term, "data_free_energy", refuse)
+    monkeypatch.setattr(theory.data_term, "stream_energies", refuse)
+    data = sampling.make_dataset(jax.random.PRNGKey(3), 300, 6)
+    F = free_energy(catalogue6, [300], order="exact", data=data, labels=["6"], nongaussian_anneal=0)
+    assert set(F) == {"6"} and calls[-1]["potential"] is not None and calls[-1]["catalogue"] is catalogue6
+    assert calls[-1]["nongaussian_anneal"] == 0 and calls[-1]["threshold"] > 0
+    theory.free_energy_terms(catalogue6, 300, labels=["6"], order="exact")
+    kw = calls[-1]
+    assert kw["potential"] is None and kw["catalogue"] is catalogue6
+    assert (kw["nongaussian_draws"], kw["nongaussian_anneal"]) == (4000, 100)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(order="refined", kinked=True), "`kinked` needs order='exact' on a data set"),
+        (dict(order="refined", nongaussian_draws=1000), "`nongaussian_draws` needs order='exact' on a data set"),
+        (dict(order="refined", nongaussian_anneal=0), "`nongaussian_anneal` needs order='exact' on a data set"),
+        (dict(order="refined", relaxation="yes"), "`relaxation` must be None, True or False; got 'yes'"),
+        (dict(order="exact", relaxation=True), "`relaxation` applies to the closed-form data term"),
+        (dict(order="leading"), "`data` needs order='refined' or 'exact'"),
+        (dict(order="third"), "`order` must be one of ['leading', 'refined', 'exact']; got 'third'"),
+    ],
+)
+def test_orders_on_data_are_validated(catalogue6, kwargs, message):
+    import jax
+
+    import sampling
+
+    data = sampling.make_dataset(jax.random.PRNGKey(0), 300, 6)
+    with pytest.raises(ValueError) as err:
+        free_energy(catalogue6, [300], data=data, **kwargs)
+    assert message in str(err.value)
+
+
+def test_refined_order_needs_enough_data(catalogue6):
+    import jax
+
+    import sampling
+    import theory
+
+    data = sampling.make_dataset(jax.random.PRNGKey(0), 300, 6)
+    with pytest.raises(ValueError, match=r"`n` = 400 must be between 1 and the size 300 of `data`"):
+        free_energy(catalogue6, [400], order="refined", data=data)
+    with pytest.raises(ValueError, match="`order` of free_energy_terms must be 'refined' or 'exact'"):
+        theory.free_energy_terms(catalogue6, 300, order="leading")
+    from theory.free_energies import ORDERS
+
+    assert ORDERS == ("leading", "refined", "exact")

@@ -1,5 +1,11 @@
-"""Free energies of every phase at the leading or refined order, Bayesian phase transitions and
-theoretical phase occupancy.
+"""Free energies of every phase at the leading, refined or exact order, Bayesian phase transitions
+and theoretical phase occupancy.
+
+The orders (:data:`ORDERS`): ``leading``, the paper's (below); ``refined``, every O(1) term in closed
+form and, on a data set, the first-order data term of the copies' empirical losses
+(:mod:`theory.data_term`; docs/free_energy.md, "The data term in closed form"); ``exact``, the same
+posterior mass evaluated numerically (annealed SMC over each phase's classifier cell, on the data set
+or the population loss): a check of the sampler by a second sampler, not the theory.
 
 For a phase alpha (a neighbourhood of the critical point w*_alpha) the local free energy is
 (Watanabe 2009; Chen et al. 2023, §5; docs/index.md)
@@ -24,15 +30,19 @@ only the constant-order term delayed it).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, Sequence
 
 import numpy as np
 from scipy.special import lambertw
 
+from theory.free_energies.phases import refined_phases
 from theory.free_energies.terms import check_nongaussian_anneal, check_nongaussian_draws
 
-ORDERS = ("leading", "refined")
+ORDERS = ("leading", "refined", "exact")
+"""The orders of the free energy: the paper's leading order, the refined order (closed form, with the
+first-order data term on a data set) and the exact one (the numerical integral of each phase's cell,
+a check of the sampler): :func:`free_energy`."""
 
 __all__ = [
     "ORDERS",
@@ -137,42 +147,6 @@ def check_beta(beta) -> float:
     return float(beta)
 
 
-def refined_phases(
-    catalogue, *, labels: Sequence[str] | None = None, kinked: bool = False
-) -> tuple[list, dict[str, str]]:
-    """The catalogue points the refined free energy covers, and the dropped ones with the reason.
-
-    Kept: local minima and flat phases (no negative Hessian eigenvalue) that are C^2 in their live
-    coordinates (at c = 6: 6, 5+, 5 and the all-dead 0-gon), and with ``kinked`` the kinked minima
-    too (the 4-gon family, whose refined free energy is a numerical integral over the phase's
-    classifier cell, minutes per phase and n: :func:`theory.free_energies.refined.refined_terms`). Dropped:
-    saddles (their neighbourhoods are not phases) and, without ``kinked``, the kinked points.
-    """
-    if not isinstance(kinked, (bool, np.bool_)):
-        raise ValueError(f"`kinked` must be True or False; got {kinked!r}.")
-    points = list(getattr(catalogue, "points", catalogue))
-    keep, dropped = [], {}
-    for p in points:
-        lab = str(getattr(p, "label", None) or getattr(p, "name"))
-        if getattr(p, "hessian_signature", (0, 0, 0))[0] > 0:
-            dropped[lab] = "saddle"
-        elif getattr(p, "r", 2) != 2:
-            dropped[lab] = "r != 2"
-        elif not getattr(p, "smooth", True) and not kinked:
-            dropped[lab] = "kinked (not C^2): numerical term only with kinked=True"
-        else:
-            keep.append(p)
-    if labels is not None:
-        by = {str(getattr(p, "label", None) or getattr(p, "name")): p for p in keep}
-        bad = [lab for lab in labels if lab not in by]
-        if bad:
-            raise ValueError(f"`labels` must name phases the refined order covers {sorted(by)}; got {bad}.")
-        keep = [by[lab] for lab in labels]
-    if not keep:
-        raise ValueError("`catalogue` has no phase the refined free energy covers (smooth local minima).")
-    return keep, dropped
-
-
 def data_prefix(data, n: float):
     """The first n samples of a data set (the nested data stream of ``sampling.make_dataset``)."""
     from sampling.data import Dataset  # deferred: sampling loads jax; the leading order needs neither
@@ -186,29 +160,100 @@ def data_prefix(data, n: float):
     return Dataset(data.features[:k], data.mu[:k], data.c, k, data.key)
 
 
+#: Arguments of the numerical (SMC) integral of a phase's cell: they belong to ``order="exact"``, and to
+#: the population refined order's optional non-Gaussian term, not to the closed-form data term.
+EXACT_ONLY = ("nongaussian_draws", "nongaussian_anneal", "dead_joint", "cells", "catalogue", "threshold")
+
+EXACT_PARTICLES = 4000
+"""Default particles of ``order="exact"`` on the population loss (annealed SMC, :data:`EXACT_ANNEAL` targets)."""
+
+EXACT_ANNEAL = 100
+"""Default annealing targets of ``order="exact"`` on the population loss (as on a data set)."""
+
+
+def check_relaxation(relaxation, order: str, data) -> bool | None:
+    """Validate ``relaxation``: None, or True/False with the closed-form data term (``order="refined"``
+    and ``data``); returns it."""
+    if relaxation is None:
+        return None
+    if not isinstance(relaxation, (bool, np.bool_)):
+        raise ValueError(f"`relaxation` must be None, True or False; got {relaxation!r}.")
+    if order != "refined" or data is None:
+        raise ValueError(f"`relaxation` applies to the closed-form data term (order='refined' with `data`); got "
+                         f"order={order!r} with data {'given' if data is not None else 'None'}.")
+    return bool(relaxation)
+
+
+def data_size(data, n: float) -> int:
+    """The integer sample size ``n`` (rounded) of a prefix of ``data``; ValueError past its size."""
+    k = int(round(float(n)))
+    if k < 1 or k > data.n:
+        raise ValueError(f"`n` = {k} must be between 1 and the size {data.n} of `data`; pass a data set with at "
+                         "least max(n) samples.")
+    return k
+
+
+def closed_form_terms(catalogue, n: float, *, labels, beta: float, data, kinked: bool, relaxation, kwargs) -> dict:
+    """The refined order's terms on a data set in closed form: each phase's population terms plus the
+    first-order data term (``data_shift`` = Ybar, ``data_copies`` = T_copy; :mod:`theory.data_term`)."""
+    from theory.data_term import RELAXATION_DEFAULT, stream_energies  # deferred: jax start-up
+
+    bad = sorted(k for k in kwargs if k in EXACT_ONLY and kwargs[k] is not None)
+    if kinked or bad:
+        what = "`kinked`" if kinked else f"`{bad[0]}`"
+        raise ValueError(f"{what} needs order='exact' on a data set (the numerical integral of each phase's cell); "
+                         "order='refined' with `data` is the closed-form data term.")
+    k = data_size(data, n)
+    pop = free_energy_terms(catalogue, k, labels=labels, beta=beta, **kwargs)
+    pts, _ = refined_phases(catalogue, labels=labels)
+    relax = RELAXATION_DEFAULT if relaxation is None else bool(relaxation)
+    Y = stream_energies(pts, np.asarray(data.features)[None, :], np.asarray(data.mu)[None, :], [k], beta=beta,
+                        relaxation=relax)
+    return {lab: replace(t, data=True, data_shift=float(Y[lab][0][0, 0]), data_copies=float(Y[lab][1][0, 0]))
+            for lab, t in pop.items()}
+
+
 def free_energy_terms(
     catalogue, n: float, *, labels=None, beta: float = 1.0, data=None, cells: bool | None = None,
-    kinked: bool = False, **kwargs
+    kinked: bool = False, order: str = "refined", relaxation: bool | None = None, **kwargs
 ) -> dict:
     """Refined free energy of every covered phase at one n, term by term: ``{label: FreeEnergyTerms}``
-    (:func:`theory.free_energies.refined.refined_terms`; ``data``: a data set of at least n samples, its first n
-    are used). With ``cells`` (default: when ``data`` is given) the non-Gaussian term integrates over
-    each phase's cell as :func:`kgon.classify` draws it at the sampler's threshold
-    (``sampling.occupancy_threshold``).
+    (:func:`theory.free_energies.refined.refined_terms`; ``data``: a data set of at least n samples,
+    its first n are used).
+
+    ``order="refined"`` (default): Laplace's terms of the population loss; with ``data`` plus the
+    closed-form first-order data term (``data_shift`` = Ybar and ``data_copies`` = T_copy of
+    :mod:`theory.data_term`, with its ``relaxation``; ``energy`` and ``loss`` stay the population's).
+    ``order="exact"``: the non-Gaussian term is the numerical integral (annealed SMC) of each phase over
+    its cell as :func:`kgon.classify` draws it at the sampler's threshold (``sampling.occupancy_threshold``;
+    ``cells``, default True), on ``data`` when given, else on the population loss (default
+    :data:`EXACT_PARTICLES` particles over :data:`EXACT_ANNEAL` targets): a numerical evaluation of
+    the same posterior mass, a check of the sampler, minutes per phase and n.
     ``kinked``: the kinked minima too (:func:`refined_phases`), each by its numerical local integral
-    over its cell at that threshold (with or without data)."""
+    over its cell at that threshold (population refined order, or ``order="exact"``). Other keyword
+    arguments go to :func:`theory.free_energies.refined.refined_terms`; those of the numerical
+    integral (:data:`EXACT_ONLY`) are refused with the closed-form data term."""
     # deferred: sampling and the refined order load jax; the leading order needs neither
     from sampling import empirical_potential, occupancy_threshold
     from theory.free_energies.refined import refined_terms
 
     beta = check_beta(beta)
+    if order not in ("refined", "exact"):
+        raise ValueError(f"`order` of free_energy_terms must be 'refined' or 'exact' (the leading order has no "
+                         f"terms); got {order!r}.")
+    relaxation = check_relaxation(relaxation, order, data)
+    if order == "refined" and data is not None:
+        return closed_form_terms(catalogue, n, labels=labels, beta=beta, data=data, kinked=kinked,
+                                 relaxation=relaxation, kwargs={**kwargs, "cells": cells})
     pts, _ = refined_phases(catalogue, labels=labels, kinked=kinked)
     pot = None if data is None else empirical_potential(data_prefix(data, n))
     cell = {"catalogue": catalogue, "threshold": occupancy_threshold(int(round(float(n))))} \
         if hasattr(catalogue, "points") else {}
-    use_cells = (data is not None) if cells is None else bool(cells)
+    use_cells = (order == "exact") if cells is None else bool(cells)
     if use_cells:
         kwargs = {**cell, **kwargs}  # the phase's cell as the sampler counts it
+    if order == "exact" and data is None:
+        kwargs = {"nongaussian_draws": EXACT_PARTICLES, "nongaussian_anneal": EXACT_ANNEAL, **kwargs}
     out = {}
     for p in pts:
         kw = {**cell, **kwargs} if not getattr(p, "smooth", True) else kwargs
@@ -220,30 +265,43 @@ def free_energy_terms(
 def free_energy(
     catalogue, n, *, labels: Sequence[str] | None = None, order: str = "leading", beta: float = 1.0, data=None,
     nongaussian_draws: int | None = None, kinked: bool = False, nongaussian_anneal: int | None = None,
+    relaxation: bool | None = None,
 ) -> dict[str, np.ndarray]:
     """Local free energy of every phase at each n.
 
     ``order="leading"`` (default, the paper's): F_n = beta n L_alpha + lambda_alpha log n + c_alpha.
-    ``order="refined"``: the refined local free energy with every O(1) term
-    (:func:`free_energy_terms`, docs/free_energy.md) for the phases :func:`refined_phases` covers;
-    with ``data`` (a ``sampling.Dataset`` with at least max(n) samples) it is data-conditional:
-    at each n the first n samples. ``nongaussian_draws`` (refined order): draws of the non-Gaussian
-    term's integral (default: 20,000 on a data set, none on the population loss; 0: leave it out;
-    :func:`theory.free_energies.refined.refined_terms`). ``kinked`` (refined order): the kinked minima too, each by
-    its numerical local integral over its classifier cell (:func:`refined_phases`; about a minute per
-    phase and n on the population loss, more on a data set). ``nongaussian_anneal``: the non-Gaussian
-    term's integrator (0: plain importance sampling; K: annealed SMC over K targets; default:
-    :func:`theory.free_energies.refined.refined_terms`'s). Returns ``{label: array of F over n}``
-    (0-d for scalar ``n``).
+
+    ``order="refined"``: the refined local free energy with every O(1) term (:func:`free_energy_terms`,
+    docs/free_energy.md) for the phases :func:`refined_phases` covers. With ``data`` (a
+    ``sampling.Dataset`` with at least max(n) samples; at each n its first n) it is data-conditional in
+    closed form: F_n^pop + Ybar + T_copy, the population refined free energy plus the first-order data
+    term of the copies' empirical losses (:func:`theory.data_free_energy`; ``relaxation``: its O(1)
+    relaxation term, default ``theory.data_term.RELAXATION_DEFAULT``), no sampling: about 0.05 s for
+    10 values of n once the population parts are cached.
+
+    ``order="exact"``: the same posterior mass evaluated numerically, each phase integrated over its
+    classifier cell by annealed SMC (:func:`free_energy_terms`; on ``data`` when given, else on the
+    population loss): a check of the sampler by a second sampler, not the theory; minutes per phase
+    and n.
+
+    ``nongaussian_draws`` (refined order without data, or exact): draws (particles under annealing)
+    of the non-Gaussian term's integral (0: leave it out; defaults:
+    :func:`theory.free_energies.refined.refined_terms`'s, and :data:`EXACT_PARTICLES` for the exact
+    order on the population loss). ``nongaussian_anneal``: its integrator (0: plain importance
+    sampling; K: annealed SMC over K targets). ``kinked`` (refined order without data, or exact): the
+    kinked minima too, each by its numerical local integral over its classifier cell
+    (:func:`refined_phases`; about a minute per phase and n on the population loss, more on a data
+    set). Returns ``{label: array of F over n}`` (0-d for scalar ``n``).
     """
     order = check_order(order)
     beta = check_beta(beta)
     scalar = np.ndim(n) == 0
     ns = check_ns(n)
+    relaxation = check_relaxation(relaxation, order, data)
     out = {}
     if order == "leading":
         if data is not None:
-            raise ValueError("`data` needs order='refined' (the leading order uses the population loss).")
+            raise ValueError("`data` needs order='refined' or 'exact' (the leading order uses the population loss).")
         for p in phases_of(catalogue, labels=labels):
             F = beta * ns * p.loss + p.llc * np.log(ns) + p.constant
             out[p.label] = F[0] if scalar else F
@@ -253,8 +311,18 @@ def free_energy(
     extra = {} if nongaussian_draws is None else {"nongaussian_draws": int(nongaussian_draws)}
     if nongaussian_anneal is not None:
         extra["nongaussian_anneal"] = int(nongaussian_anneal)
-    cols = [free_energy_terms(catalogue, float(x), labels=labels, beta=beta, data=data, kinked=kinked, **extra)
-            for x in ns]
+    if order == "refined" and data is not None:
+        if kinked or extra:
+            what = "`kinked`" if kinked else f"`{next(iter(extra))}`"
+            raise ValueError(f"{what} needs order='exact' on a data set (the numerical integral of each phase's "
+                             "cell); order='refined' with `data` is the closed-form data term.")
+        from theory.data_term import data_free_energy  # deferred: jax start-up
+
+        grid = np.array([data_size(data, x) for x in ns])
+        F = data_free_energy(catalogue, data, grid, beta=beta, labels=labels, relaxation=relaxation).total
+        return {lab: (v[0] if scalar else v) for lab, v in F.items()}
+    cols = [free_energy_terms(catalogue, float(x), labels=labels, beta=beta, data=data, kinked=kinked, order=order,
+                              **extra) for x in ns]
     for lab in cols[0]:
         F = np.array([col[lab].total for col in cols])
         out[lab] = F[0] if scalar else F
@@ -287,14 +355,17 @@ class TheoreticalOccupancy:
 def occupancy(
     catalogue, ns, *, labels: Sequence[str] | None = None, order: str = "leading", beta: float = 1.0, data=None,
     nongaussian_draws: int | None = None, kinked: bool = False, nongaussian_anneal: int | None = None,
+    relaxation: bool | None = None,
 ) -> TheoreticalOccupancy:
     """Theoretical occupancy P_n(alpha) = exp(-F_n(alpha)) / sum_beta exp(-F_n(beta)) (docs/index.md)
-    with the free energy of ``order`` (:func:`free_energy`; ``data`` makes it data-conditional;
-    ``kinked``: the kinked minima too, numerically)."""
+    with the free energy of ``order`` (:func:`free_energy`: ``data`` makes it data-conditional, in closed
+    form at the refined order and numerically at the exact one; ``kinked``: the kinked minima too,
+    numerically)."""
     ns = check_ns(ns)
     F = free_energy(catalogue, ns, labels=labels, order=order, beta=beta, data=data,
-                    nongaussian_draws=nongaussian_draws, kinked=kinked, nongaussian_anneal=nongaussian_anneal)
-    dropped = refined_phases(catalogue, kinked=kinked)[1] if order == "refined" else {}
+                    nongaussian_draws=nongaussian_draws, kinked=kinked, nongaussian_anneal=nongaussian_anneal,
+                    relaxation=relaxation)
+    dropped = refined_phases(catalogue, kinked=kinked)[1] if order != "leading" else {}
     labs = tuple(F)
     M = np.stack([F[lab] for lab in labs])
     M = M - M.min(axis=0, keepdims=True)
@@ -396,17 +467,18 @@ def transitions(
 
     Leading order: for each pair (alpha, beta) all roots of beta dL n + dlambda log n + dc = 0 are
     found exactly; at each root the phase with the lower free energy just after the root is ``to``.
-    Refined order (:func:`free_energy`, phases of :func:`refined_phases`): F_b - F_a is scanned on
-    ``grid`` log-spaced n in [max(n_min, 20), n_max] (default 10^4, or the size of ``data``) and
-    each sign change is bisected (to 0.5% in n; to one sample with ``data``). ``d_constant`` is
-    then the difference of the refined constants C_n at the root.
+    Refined and exact orders (:func:`free_energy`, phases of :func:`refined_phases`; on ``data`` the
+    refined order is the closed-form data term, the exact one the numerical integral, minutes per
+    phase and n): F_b - F_a is scanned on ``grid`` log-spaced n in [max(n_min, 20), n_max] (default
+    10^4, or the size of ``data``) and each sign change is bisected (to 0.5% in n; to one sample with
+    ``data``). ``d_constant`` is then the difference of the refined constants C_n at the root.
     """
     order = check_order(order)
     beta = check_beta(beta)
-    if order == "refined":
-        return _refined_transitions(catalogue, labels, n_min, beta, data, n_max, grid)
+    if order != "leading":
+        return _refined_transitions(catalogue, labels, n_min, beta, data, n_max, grid, order)
     if data is not None:
-        raise ValueError("`data` needs order='refined' (the leading order uses the population loss).")
+        raise ValueError("`data` needs order='refined' or 'exact' (the leading order uses the population loss).")
     phases = phases_of(catalogue, labels=labels, minima_only=minima_only)
     out: list[BayesianTransition] = []
     for i, a in enumerate(phases):
@@ -431,7 +503,7 @@ def transitions(
     return out
 
 
-def _refined_transitions(catalogue, labels, n_min, beta, data, n_max, grid) -> list[BayesianTransition]:
+def _refined_transitions(catalogue, labels, n_min, beta, data, n_max, grid, order) -> list[BayesianTransition]:
     pts, _ = refined_phases(catalogue, labels=labels)
     lo = max(float(n_min), 20.0)
     hi = float(n_max) if n_max is not None else (float(data.n) if data is not None else 1e4)
@@ -440,29 +512,36 @@ def _refined_transitions(catalogue, labels, n_min, beta, data, n_max, grid) -> l
     ns = np.geomspace(lo, hi, int(grid))
     if data is not None:
         ns = np.unique(np.round(ns))
-    terms = [free_energy_terms(pts, float(x), beta=beta, data=data) for x in ns]
-    labs = list(terms[0])
+
+    def totals(phases, xs) -> dict:  # {label: F over xs}; the closed form evaluates every n at once (cached)
+        if order == "refined" and data is not None:
+            return free_energy(phases, np.asarray(xs, float), order="refined", beta=beta, data=data)
+        cols = [free_energy_terms(phases, float(x), beta=beta, data=data, order=order) for x in xs]
+        return {lab: np.array([col[lab].total for col in cols]) for lab in cols[0]}
+
+    F = totals(pts, ns)
+    labs = list(F)
+    by = {str(getattr(p, "label", None) or p.name): p for p in pts}
     out: list[BayesianTransition] = []
     for i, a in enumerate(labs):
         for b in labs[i + 1 :]:
-            d = np.array([t[b].total - t[a].total for t in terms])
+            d = F[b] - F[a]
             for k in range(len(ns) - 1):
                 if np.sign(d[k]) == np.sign(d[k + 1]) or d[k] == 0:
                     continue
                 x0, x1, d0 = ns[k], ns[k + 1], d[k]
-                sub = [p for p in pts if str(getattr(p, "label", None) or p.name) in (a, b)]
                 while (x1 - x0 > 1) if data is not None else (x1 / x0 > 1.005):
                     xm = float(round(math.sqrt(x0 * x1))) if data is not None else math.sqrt(x0 * x1)
                     if xm in (x0, x1):
                         break
-                    tm = free_energy_terms(sub, xm, beta=beta, data=data)
-                    dm = tm[b].total - tm[a].total
+                    Fm = totals([by[a], by[b]], [xm])
+                    dm = float(Fm[b][0] - Fm[a][0])
                     if np.sign(dm) == np.sign(d0):
                         x0, d0 = xm, dm
                     else:
                         x1 = xm
                 n = math.sqrt(x0 * x1) if data is None else float(x1)
-                T = free_energy_terms(pts, n if data is None else int(n), beta=beta, data=data)
+                T = free_energy_terms(pts, n if data is None else int(n), beta=beta, data=data, order=order)
                 src, dst = (a, b) if d[k] > 0 else (b, a)  # F_b - F_a falls through 0: b takes over
                 best = min(T, key=lambda lab: T[lab].total)
                 dL = T[dst].loss - T[src].loss

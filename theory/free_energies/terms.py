@@ -47,7 +47,7 @@ class FreeEnergyTerms:
     :func:`theory.free_energies.refined.refined_terms`).
 
     ``total`` = energy + lambda_log_n + loglog + laplace + prior + orbit + copies + flat + numerical
-    + nongaussian.
+    + nongaussian + data_shift + data_copies.
 
     Attributes
     ----------
@@ -81,6 +81,12 @@ class FreeEnergyTerms:
         phase, summed over its copies, minus its Laplace value energy + lambda_log_n + laplace +
         prior + orbit + copies: what Laplace's method misses at this n. 0 if not computed.
     nongaussian_err : float
+    data_shift : float
+        The closed-form first-order data term's Ybar = mean over the copies of beta n (L_n - L)(w_sigma)
+        at the population minimisers (:mod:`theory.data_term`; 0 unless the refined order is evaluated
+        on a data set in closed form).
+    data_copies : float
+        Its copy term T_copy = -log mean_sigma exp(-(Y_sigma + R_sigma - Ybar)) (0 likewise).
     llc, multiplicity_m : float, int
         lambda and m.
     loss : float
@@ -109,6 +115,8 @@ class FreeEnergyTerms:
     data: bool
     nongaussian: float = 0.0
     nongaussian_err: float = 0.0
+    data_shift: float = 0.0
+    data_copies: float = 0.0
 
     @property
     def constant(self) -> float:
@@ -118,8 +126,8 @@ class FreeEnergyTerms:
 
     @property
     def total(self) -> float:
-        """F_n(alpha) = energy + lambda log n - (m - 1) log log n + C_n(alpha)."""
-        return self.energy + self.lambda_log_n + self.loglog + self.constant
+        """F_n(alpha) = energy + lambda log n - (m - 1) log log n + C_n(alpha) + data_shift + data_copies."""
+        return self.energy + self.lambda_log_n + self.loglog + self.constant + self.data_shift + self.data_copies
 
     @property
     def error(self) -> float:
