@@ -2,7 +2,8 @@
 
 Fast tests use the stored c = 6 tempered measurements (docs/data/free_energy_c6.json), as a results-only
 JSON file or as a result store written the way ``tmsphase posterior --out`` writes one (its settings in
-each entry's configuration), and the leading order (closed form); the refined order runs in the slow tests.
+each entry's configuration), and the leading order; the refined order's closed-form data term is spied on (stubbed)
+and the exact order (the numerical integral of each phase's cell) runs in a slow test.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def test_compare_beta_half_moves_leading_crossing(tmp_path, capsys):
         ["compare", "--posterior", "/nonexistent/dir"],
         ["compare", "--posterior", "x", "--beta", "0"],
         ["compare", "--posterior", "x", "--order", "third"],
+        ["compare", "--posterior", "x", "--exact-anneal", "-1"],
         ["compare", "--posterior", "x", "--level", "1.5"],
         ["transitions", "--c", "6", "--beta", "-1"],
         ["transitions", "--c", "6", "--order", "best"],
@@ -157,8 +159,8 @@ def test_posterior_json_file_settings(tmp_path, capsys):
 
 @pytest.fixture
 def spy(monkeypatch):
-    """Records the keyword arguments of every theory.compare_occupancy call, then runs the closed-form
-    leading order instead (the data-conditional refined order integrates numerically: slow tests)."""
+    """Records the keyword arguments of every theory.compare_occupancy call, then runs the leading order
+    instead (what is tested is which order and data stream each call gets)."""
     import theory.compare
 
     real = theory.compare.compare_occupancy
@@ -248,19 +250,63 @@ def test_transitions_refined_population(capsys):
 
 
 @pytest.mark.slow
-def test_compare_refined_data_conditional_stream0(tmp_path, capsys):
-    """Refined, data-conditional on stream 0 (n = 250..500, where it crosses; every evaluation
-    integrates each phase numerically): predicted crossing within 10% of the observed one and the
-    occupancy of 5 and 6 within 0.15 (docs/free_energy.md, stream 0 row)."""
+def test_compare_exact_data_conditional_stream0(tmp_path, capsys):
+    """The exact order (the numerical integral of each phase's cell), data-conditional on stream 0
+    (n = 250..500, where it crosses): predicted crossing within 10% of the observed one and the
+    occupancy of 5 and 6 within 0.15 (docs/free_energy.md, stream 0 row), where the leading order is
+    off by more than 0.5."""
     p = _stream_file(tmp_path, 0, ns=(250, 300, 350, 400, 450, 500))
     png = tmp_path / "cmp.png"
-    # plain importance sampling (--refined-anneal 0): the annealed default takes minutes per phase and n
-    assert main(["compare", "--posterior", str(p), "--data-seed", "0", "--refined-anneal", "0", "--json",
-                 "--plot", str(png)]) == 0
-    out = json.loads(capsys.readouterr().out)
-    ref = out["refined"]
+    # plain importance sampling (--exact-anneal 0): the annealed default takes minutes per phase and n
+    assert main(["compare", "--posterior", str(p), "--data-seed", "0", "--order", "exact", "--exact-anneal", "0",
+                 "--json", "--plot", str(png)]) == 0
+    ref = json.loads(capsys.readouterr().out)
+    assert ref["order"] == "exact" and ref["data_seed"] == 0
     cr = next(c for c in ref["crossings"] if (c["from"], c["to"]) == ("5", "6"))
     assert abs(math.log(cr["n_predicted"] / cr["n_observed"])) < math.log(1.10)
     assert ref["max_abs_deviation_n250"] < 0.15
-    assert out["leading"]["max_abs_deviation_n250"] > 0.5
     assert png.exists() and png.with_suffix(".pdf").exists()
+    assert main(["compare", "--posterior", str(p), "--order", "leading", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["max_abs_deviation_n250"] > 0.5
+
+
+def test_default_compare_uses_the_closed_form(tmp_path, capsys, monkeypatch):
+    """The default compare of a data-seeded run (leading and refined) evaluates the refined order with
+    the closed-form data term on the run's stream (theory.data_free_energy, spied and stubbed with the
+    population free energy) and never the numerical integral of a phase's cell (the exact order)."""
+    import numpy as np
+
+    import theory.data_term
+    import theory.free_energies.refined as refined
+
+    calls = []
+
+    def data_free_energy(catalogue, data, ns, *, beta=1.0, labels=None, relaxation=None):
+        calls.append(dict(data=data, ns=list(ns), beta=beta, labels=labels))
+        labs = tuple(labels)
+        F = {lab: np.asarray(ns, float) * 0.0 + i for i, lab in enumerate(labs)}
+        zero = {lab: np.zeros(len(ns)) for lab in labs}
+        return theory.data_term.DataFreeEnergy(np.asarray(ns, float), labs, F, zero, zero, False, beta)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the numerical integral (SMC) was called")
+
+    monkeypatch.setattr(theory.data_term, "data_free_energy", data_free_energy)
+    monkeypatch.setattr(refined, "refined_terms", refuse)
+    monkeypatch.setattr(refined, "nongaussian_term", refuse)
+    run = _store_run(tmp_path, 0, data_seed=2, ns=(250, 300, 350))
+    assert main(["compare", "--posterior", str(run), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"leading", "refined"} and out["data_seed"] == 2
+    assert len(calls) == 1 and calls[0]["ns"] == [250, 300, 350] and calls[0]["data"].n == 350
+    assert calls[0]["beta"] == 1.0 and "5" in calls[0]["labels"] and "6" in calls[0]["labels"]
+    # the stub's free energies (phase i: F = i) are what the refined prediction shows
+    assert out["refined"]["predicted"][calls[0]["labels"][0]] == pytest.approx([1 / sum(
+        math.exp(-i) for i in range(len(calls[0]["labels"])))] * 3)
+
+
+def test_exact_anneal_needs_the_exact_order(tmp_path, capsys):
+    run = _store_run(tmp_path, 0, data_seed=2, ns=(250, 300))
+    assert main(["compare", "--posterior", str(run), "--exact-anneal", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "argument --exact-anneal: 0 applies to --order exact only" in err[0]

@@ -1,28 +1,33 @@
 """Theory versus posterior: predicted and observed phase occupancy and crossings, for both orders.
 
-``tmsphase compare --posterior DIR|FILE [--order leading|refined|both] [--beta B] [--data-seed K]
-[--c C] [--r R] [--level L] [--json] [--plot PATH]``
+``tmsphase compare --posterior DIR|FILE [--order leading|refined|exact|both] [--beta B] [--data-seed K]
+[--c C] [--r R] [--exact-anneal K] [--level L] [--json] [--plot PATH]``
 
 Reads what ``tmsphase posterior --out DIR`` stored (its result store, or the ``posterior`` store of a
 ``tmsphase reproduce`` directory; a JSON file as printed by ``tmsphase posterior --json``, or just
 ``{"results": [...]}``, works too) and compares it with ``theory.compare_occupancy`` under the
-leading-order and/or the refined free energy (docs/free_energy.md).
+leading-order and/or the refined free energy (docs/free_energy.md). The default, ``both``, compares
+the leading and the refined order; the refined order on the run's data stream is the closed-form
+first-order data term (``theory.data_free_energy``): seconds for a run of ten values of n.
+``--order exact`` is the same posterior mass integrated numerically over each phase's classifier cell
+(annealed SMC, minutes per phase and n; ``--exact-anneal K``: its annealing targets): a check of the
+sampler by a second sampler, not the theory.
 
 The run's settings come from the run: the number of features c, the hidden dimension r, the inverse
 temperature beta of its posterior phi(w) exp(-beta n L_n(w)) and the seed of its data stream (every
-n samples the first n draws of one stream). With a known stream the refined prediction is
-data-conditional on it. ``--c``, ``--r``, ``--beta`` and ``--data-seed`` are needed only for a run
+n samples the first n draws of one stream). With a known stream the refined and exact predictions
+are data-conditional on it. ``--c``, ``--r``, ``--beta`` and ``--data-seed`` are needed only for a run
 that does not record the setting (a warning names it; defaults c = 6, r = 2, beta = 1 and the
 population loss); one that contradicts the run is an error.
 
-With the refined order, both orders are compared on the phases it covers (smooth minima and flat
+With the refined or exact order, every order is compared on the phases they cover (smooth minima and flat
 phases: 6, 5+, 5 and the 0-gon at c = 6) and the occupancies are conditional on them. A crossing that
 the posterior does not show has no observed value and no interval.
 ``--json`` with one order prints ``{"c", "r", "beta", "data_seed", "order", "crossings": [{"from", "to",
 "n_predicted", "n_observed", "interval", "level", "type"}], "max_abs_deviation",
 "max_abs_deviation_n250", ...}`` (``OccupancyComparison.to_dict``); with ``--order both`` one such
 object per order under ``"leading"`` and ``"refined"``. ``--plot PATH`` draws the observed occupancy
-with both orders' predictions (PNG + PDF).
+with the orders' predictions (PNG + PDF).
 """
 
 from __future__ import annotations
@@ -46,18 +51,21 @@ SETTINGS = {"c": ("--c", 6), "r": ("--r", 2), "beta": ("--beta", 1.0), "data_see
 def add_arguments(parser) -> None:
     parser.add_argument("--posterior", required=True, metavar="DIR|FILE",
                         help="output directory of `tmsphase posterior` (or its --json output file)")
-    parser.add_argument("--order", choices=("leading", "refined", "both"), default="both",
-                        help="free energy of the prediction (default both)")
+    parser.add_argument("--order", choices=("leading", "refined", "exact", "both"), default="both",
+                        help="free energy of the prediction: leading, refined (closed form, with the run's data "
+                             "stream), exact (numerical integral of each phase's cell: minutes per phase and n, a "
+                             "check of the sampler) or both = leading and refined (default)")
     parser.add_argument("--beta", type=finite_float(0, min_inclusive=False), default=None,
                         help="inverse temperature of the posterior (default: the run's, else 1; 0.5 = unit-noise "
                              "Gaussian likelihood)")
     parser.add_argument("--data-seed", type=int_range(0), default=None,
                         help="data stream of the posterior run (default: the run's, else none: the population "
                              "loss); the refined prediction is conditional on it")
-    parser.add_argument("--refined-anneal", type=int_range(0), default=None, metavar="K",
-                        help="data-conditional refined order: annealing targets of the non-Gaussian integral "
-                             "(default 100, minutes per phase and n; 0: plain importance sampling, faster, "
-                             "heavy-tailed below n ~ 500, docs/free_energy.md)")
+    parser.add_argument("--exact-anneal", "--refined-anneal", dest="exact_anneal", type=int_range(0), default=None,
+                        metavar="K",
+                        help="--order exact: annealing targets of the numerical integral (default 100, minutes "
+                             "per phase and n; 0: plain importance sampling, faster, heavy-tailed below n ~ 500, "
+                             "docs/free_energy.md)")
     parser.add_argument("--c", type=int_range(2), default=None, help="number of features (default: the run's, else 6)")
     parser.add_argument("--r", type=int_range(1), default=None, help="hidden dimensions (default: the run's, else 2)")
     parser.add_argument("--level", type=finite_float(0, 1, min_inclusive=False, max_inclusive=False), default=0.95,
@@ -208,13 +216,14 @@ def data_stream(data_seed: int | None, results: list[dict], c: int):
 def predict(catalogue, results: list[dict], *, order: str, beta: float, data, level: float, labels,
             nongaussian_anneal: int | None):
     """``theory.compare_occupancy`` under one ``order`` (the one place where the order enters): every
-    order but the leading one is conditional on ``data`` when given. An observed crossing's interval
-    is kept only where the crossing was observed."""
-    from theory.compare import compare_occupancy
+    order but the leading one is conditional on ``data`` when given; ``nongaussian_anneal`` reaches the
+    exact order only. An observed crossing's interval is kept only where the crossing was observed."""
+    from theory.compare import compare_occupancy  # deferred: start-up time of the command line
 
     conditional = order != "leading"
     cmp = compare_occupancy(catalogue, results, order=order, beta=beta, data=data if conditional else None,
-                            level=level, labels=labels, nongaussian_anneal=nongaussian_anneal if conditional else None)
+                            level=level, labels=labels,
+                            nongaussian_anneal=nongaussian_anneal if order == "exact" else None)
     crossings = tuple(cr if cr.observed is not None else dataclasses.replace(cr, ci_low=None, ci_high=None)
                       for cr in cmp.crossings)
     return dataclasses.replace(cmp, crossings=crossings)
@@ -229,6 +238,9 @@ def run(args) -> int:
     if len({r["n"] for r in results}) != len(results):
         raise ValueError("`--posterior` holds several results at the same n (mixed runs); give one run's output.")
     orders = ["leading", "refined"] if args.order == "both" else [args.order]
+    if args.exact_anneal is not None and "exact" not in orders:
+        fail(args, "--exact-anneal", f"{args.exact_anneal} applies to --order exact only (the numerical integral); "
+                                     f"got --order {args.order}.")
     settings, notes = resolve_settings(args, run_, conditional=any(o != "leading" for o in orders))
     for note in notes:
         print(f"tmsphase compare: warning: {note}", file=sys.stderr)
@@ -236,7 +248,7 @@ def run(args) -> int:
     cat = kgon.default_catalogue(c, r=settings["r"])
     data = data_stream(data_seed, results, c) if any(o != "leading" for o in orders) else None
     labels = None
-    if "refined" in orders:  # compare both orders on the phases the refined order covers
+    if any(o != "leading" for o in orders):  # compare every order on the phases the refined order covers
         from theory.free_energies.orders import refined_phases
 
         covered = {p.label for p in refined_phases(cat)[0]}
@@ -245,7 +257,7 @@ def run(args) -> int:
     out, cmps = {}, {}
     for order in orders:
         cmp = predict(cat, results, order=order, beta=beta, data=data, level=args.level, labels=labels,
-                      nongaussian_anneal=args.refined_anneal)
+                      nongaussian_anneal=args.exact_anneal)
         cmps[order] = cmp
         d = cmp.to_dict()
         d["max_abs_deviation_n250"] = cmp.max_abs_deviation(n_min=250)
