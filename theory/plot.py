@@ -203,12 +203,14 @@ def plot_loss_complexity(
 
 
 def plot_occupancy_orders(comparisons: Mapping[str, OccupancyComparison], *, ax=None,
-                          labels: Sequence[str] | None = None):
+                          labels: Sequence[str] | None = None, band: Mapping | None = None):
     """Observed occupancy (points with error bars) against the prediction of each order (leading:
-    dashed, refined: solid), at the sampled n (conditional on the compared phases; log x).
+    dashed, refined: solid, others dotted), at the sampled n (conditional on the compared phases; log x).
     ``comparisons``: ``{order: OccupancyComparison}`` from :func:`theory.compare_occupancy`; the
     phases drawn are ``labels`` or those of the first comparison reaching
-    :data:`LEGEND_MIN_OCCUPANCY`. Predicted crossings are marked on the x axis."""
+    :data:`LEGEND_MIN_OCCUPANCY`. Predicted crossings are marked on the x axis. ``band``: the
+    occupancy over data sets (``theory.OverData.to_dict()``: ``"ns"`` and ``"occupancy_band"``
+    ``{label: {"mean", "q10", "q90"}}``), drawn as each phase's 10-90% band with its mean (dash-dot)."""
     ax = _ax(ax)
     if not comparisons:
         raise ValueError("`comparisons` must hold at least one OccupancyComparison.")
@@ -227,6 +229,14 @@ def plot_occupancy_orders(comparisons: Mapping[str, OccupancyComparison], *, ax=
             if lab in cmp.labels:
                 ax.plot(cmp.ns, cmp.predicted[lab], styles.get(order, ":"), color=col[lab], lw=1.5,
                         label=f"{lab} {order}")
+    if band is not None:
+        grid = np.asarray(band["ns"], dtype=float)
+        for lab in labs:
+            b = band["occupancy_band"].get(lab)
+            if b is not None:
+                ax.fill_between(grid, b["q10"], b["q90"], color=col[lab], alpha=0.15, lw=0,
+                                label=f"{lab} over data sets (10-90%)")
+                ax.plot(grid, b["mean"], "-.", color=col[lab], lw=1.0)
     for order, cmp in comparisons.items():
         for cr in cmp.crossings:
             ax.axvline(cr.predicted, ls=styles.get(order, ":"), color="0.4", lw=0.8)

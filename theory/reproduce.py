@@ -33,10 +33,17 @@ __all__ = ["ReproduceConfig", "ReproduceResult", "reproduce"]
 @dataclass(frozen=True)
 class ReproduceConfig:
     """Settings of the reproduction. ``quick()`` fits in < 10 minutes on 2 cores; ``full()`` covers
-    the paper's n range and beyond. ``refined_draws``: draws of the non-Gaussian term of section 7's
-    data-conditional refined free energy and ``refined_anneal`` its integrator (None: the defaults of
-    :func:`theory.free_energy`, annealed SMC with 4,000 particles; the quick run uses plain importance
-    sampling, ``refined_anneal=0`` with 20,000 draws, for time)."""
+    the paper's n range and beyond.
+
+    Section 7 compares the refined order with the samples: on the run's data stream in closed form
+    (the first-order data term, :func:`theory.data_free_energy`: seconds), on the population loss, and
+    over data sets (:func:`theory.crossing_distribution`: ``over_data_streams`` simulated streams on
+    ``over_data_points`` log-spaced n over the sampled range; 0 streams: left out), the
+    data-averaged occupancy with its 10-90% band in the figure.
+    ``exact_check``: also the exact order on the run's data stream (the numerical integral of each
+    phase's cell, a check of the sampler, minutes per phase and n); ``refined_draws`` (its particles
+    or draws) and ``refined_anneal`` (its annealing targets; 0: plain importance sampling) apply to
+    that check only (None: the defaults of :func:`theory.free_energy`)."""
 
     c: int = 6
     ns: tuple[int, ...] = (100, 200, 300, 450, 600, 800, 1200, 2000, 3500, 6000, 10000)
@@ -50,17 +57,31 @@ class ReproduceConfig:
     quick: bool = False
     refined_draws: int | None = None
     refined_anneal: int | None = None
+    exact_check: bool = False
+    over_data_streams: int = 200
+    over_data_points: int = 40
 
     def __post_init__(self):
         check_nongaussian_draws(self.refined_draws, "refined_draws")
         check_nongaussian_anneal(self.refined_anneal, "refined_anneal")
+        if not isinstance(self.exact_check, bool):
+            raise ValueError(f"`exact_check` must be True or False; got {self.exact_check!r}.")
+        for name in ("refined_draws", "refined_anneal"):
+            if getattr(self, name) is not None and not self.exact_check:
+                raise ValueError(f"`{name}` applies to the exact-order check of section 7 (exact_check=True); got "
+                                 f"{name}={getattr(self, name)!r} with exact_check=False.")
+        streams, points = self.over_data_streams, self.over_data_points
+        if isinstance(streams, bool) or not isinstance(streams, int) or streams < 0 or streams == 1:
+            raise ValueError(f"`over_data_streams` must be 0 (no band) or an integer >= 2; got {streams!r}.")
+        if isinstance(points, bool) or not isinstance(points, int) or points < 2:
+            raise ValueError(f"`over_data_points` must be an integer >= 2; got {points!r}.")
 
     @classmethod
     def quick_config(cls, *, seed: int = 0) -> "ReproduceConfig":
         return cls(
             ns=(100, 250, 600, 1500, 4000),
             chains=2, warmup=150, samples=200, sgd_runs=4, sgd_epochs=300, seed=seed, quick=True,
-            refined_anneal=0,
+            over_data_streams=100, over_data_points=30,
         )
 
 
@@ -154,21 +175,55 @@ def _data_stream(cfg: ReproduceConfig):
 
 def _stage_refined(cfg: ReproduceConfig, cat, posterior, out: Path, quiet: bool):
     """The refined order's predictions for section 7, stored as a stage: conditional on the run's data
-    stream (:func:`_data_stream`) and on the population loss, as ``OccupancyComparison.to_dict()``."""
+    stream (:func:`_data_stream`, the closed-form data term) and on the population loss, as
+    ``OccupancyComparison.to_dict()``; the occupancy over data sets (``OverData.to_dict()``, or None
+    without streams or without the 5 -> 6 pair); with ``exact_check`` the exact order on the stream."""
     from theory.compare import compare_occupancy  # deferred: jax loads only when the job runs
 
     def compute():
-        _say("refined free energy on the run's data stream", quiet)
-        refined = compare_occupancy(cat, posterior, order="refined", data=_data_stream(cfg),
-                                    nongaussian_draws=cfg.refined_draws, nongaussian_anneal=cfg.refined_anneal)
+        _say("refined free energy on the run's data stream (closed form)", quiet)
+        data = _data_stream(cfg)
+        refined = compare_occupancy(cat, posterior, order="refined", data=data)
         population = compare_occupancy(cat, posterior, order="refined", labels=list(refined.labels))
-        return {"data_conditional": refined.to_dict(), "population": population.to_dict()}
+        result = {"data_conditional": refined.to_dict(), "population": population.to_dict(),
+                  "over_data": _over_data(cfg, cat, list(refined.labels), quiet)}
+        if cfg.exact_check:
+            _say("exact order on the run's data stream (numerical integral: minutes per phase and n)", quiet)
+            exact = compare_occupancy(cat, posterior, order="exact", data=data, labels=list(refined.labels),
+                                      nongaussian_draws=cfg.refined_draws, nongaussian_anneal=cfg.refined_anneal)
+            result["exact"] = exact.to_dict()
+        return result
 
-    stage = {"stage": "refined", "c": cfg.c, "ns": [int(n) for n in cfg.ns], "seed": cfg.seed, "method": cfg.method,
-             "chains": cfg.chains, "warmup": cfg.warmup, "samples": cfg.samples, "refined_draws": cfg.refined_draws,
-             "refined_anneal": cfg.refined_anneal}
+    stage = {"stage": "refined", "data_term": "closed form", "c": cfg.c, "ns": [int(n) for n in cfg.ns],
+             "seed": cfg.seed, "method": cfg.method, "chains": cfg.chains, "warmup": cfg.warmup,
+             "samples": cfg.samples, "exact_check": cfg.exact_check, "refined_draws": cfg.refined_draws,
+             "refined_anneal": cfg.refined_anneal, "over_data_streams": cfg.over_data_streams,
+             "over_data_points": cfg.over_data_points}
     entry, reused = ResultStore(out / "stages").get_or_compute(stage, compute)
     return entry.result, reused
+
+
+#: Fold-in index of the over-data streams' key: stream k of section 7's band is
+#: ``make_dataset(fold_in(fold_in(PRNGKey(seed), OVER_DATA_FOLD), k))``, independent of the run's own stream.
+OVER_DATA_FOLD = 7
+
+
+def _over_data(cfg: ReproduceConfig, cat, labels: list, quiet: bool) -> dict | None:
+    """The data-conditional occupancy over ``cfg.over_data_streams`` simulated data streams on
+    ``cfg.over_data_points`` log-spaced n over the sampled range, conditional on ``labels``, and the
+    5 -> 6 crossing distribution (:func:`theory.crossing_distribution`); None without streams or
+    when 5 or 6 is not among ``labels``."""
+    if cfg.over_data_streams == 0 or not {"5", "6"} <= set(labels):
+        return None
+    # deferred: jax loads only when the job runs
+    import jax
+
+    from theory.over_data import crossing_distribution, default_grid
+
+    _say(f"occupancy over {cfg.over_data_streams} data streams (closed form)", quiet)
+    key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), OVER_DATA_FOLD)
+    grid = default_grid(min(cfg.ns), max(cfg.ns), cfg.over_data_points)
+    return crossing_distribution(key, cat, streams=cfg.over_data_streams, ns=grid, labels=labels).to_dict()
 
 
 def _stage_sgd(cfg: ReproduceConfig, cat, out: Path, quiet: bool):
@@ -527,9 +582,11 @@ def reproduce(
 
 def _refined_section(cat, posterior, refined, out: Path, report: Path) -> list[str]:
     """Append the refined-order comparison to the report: conditional on the run's data stream
-    (each n's posterior was sampled on its first n draws), beside the leading order and the refined
-    order on the population loss (no data set), with a figure; docs/free_energy.md. ``refined``: the
-    stored stage (:func:`_stage_refined`), or the reason it could not be computed."""
+    (each n's posterior was sampled on its first n draws; the closed-form data term), beside the
+    leading order, the refined order on the population loss (no data set) and over data sets (the
+    5 -> 6 crossing distribution and, in the figure, the data-averaged occupancy with its 10-90% band),
+    with the exact order where it was checked; docs/free_energy.md. ``refined``: the stored stage
+    (:func:`_stage_refined`), or the reason it could not be computed."""
     # deferred: matplotlib loads only when the report is drawn
     import matplotlib.pyplot as plt
 
@@ -541,25 +598,32 @@ def _refined_section(cat, posterior, refined, out: Path, report: Path) -> list[s
         with report.open("a") as f:
             f.write(f"\n## 7. Refined free energy\n\nNot compared: {refined}\n")
         return []
+    over = refined.get("over_data")
+    exact = OccupancyComparison.from_dict(refined["exact"]) if refined.get("exact") else None
     population = OccupancyComparison.from_dict(refined["population"])
-    refined = OccupancyComparison.from_dict(refined["data_conditional"])
+    stored = refined
+    refined = OccupancyComparison.from_dict(stored["data_conditional"])
     labels = list(refined.labels)
     lead = compare_occupancy(cat, posterior, labels=labels)
-    _write_json(out / "comparison_refined.json", {"data_conditional": refined.to_dict(),
-                                                   "population": population.to_dict()})
+    _write_json(out / "comparison_refined.json", {k: v for k, v in stored.items() if v is not None})
     fig, ax = plt.subplots(figsize=(8, 5))
-    plot_occupancy_orders({"leading": lead, "refined": refined}, ax=ax)
-    ax.set_title("Sampled occupancy vs leading (dashed) and data-conditional refined (solid) free energy")
+    plot_occupancy_orders({"leading": lead, "refined": refined, **({"exact": exact} if exact else {})}, ax=ax,
+                          band=over)
+    ax.set_title("Sampled occupancy vs leading (dashed) and data-conditional refined (solid) free energy"
+                 + ("; over data sets: band" if over else ""), fontsize=9)
     paths = save_figure(fig, out / "figures" / "occupancy_orders")
     plt.close(fig)
-    rows = (("leading", lead), ("refined, this data stream", refined), ("refined, population loss", population))
+    rows = [("leading", lead), ("refined, this data stream", refined), ("refined, population loss", population)]
+    if exact is not None:
+        rows.append(("exact (numerical integral), this data stream", exact))
     L = ["\n## 7. Refined free energy (both orders against the samples)\n",
          "The phases the refined order covers (" + ", ".join(labels) + "; occupancy conditional on them). "
          "The refined free energy adds to the leading order the Laplace, prior, orbit, copy and flat-region "
-         "terms and the exact (importance-sampled) non-Gaussian part of each phase's integral; "
-         "\"this data stream\" evaluates it on the data set each n was sampled on (n L_n at each phase's "
-         "minimiser on those data), \"population loss\" on the population loss. docs/free_energy.md "
-         "explains the terms.\n",
+         "terms; \"this data stream\" adds in closed form the first-order effect of the data set each n was "
+         "sampled on (each copy's empirical loss at its population minimiser: no sampling), \"population "
+         "loss\" leaves it out. " + ("\"Exact\" integrates each phase's cell numerically on the same data (a "
+                                     "check of the sampler, not the theory). " if exact is not None else "")
+         + "docs/free_energy.md explains the terms.\n",
          "| prediction | from | to | n predicted | n observed | interval |", "|---|---|---|---|---|---|"]
     for name, cmp in rows:
         for cr in cmp.crossings:
@@ -569,7 +633,23 @@ def _refined_section(cat, posterior, refined, out: Path, report: Path) -> list[s
                      f"{_fmt(cr.observed, 1)} | {ci} |")
     L.append("\nLargest |observed − predicted| over n: " + ", ".join(
         f"{name} {cmp.max_abs_deviation():.3f}" for name, cmp in rows) + ".\n")
+    L.extend(_over_data_lines(over))
     L.append("![occupancy, both orders](figures/occupancy_orders.png)\n")
     with report.open("a") as f:
         f.write("\n".join(L))
     return paths
+
+
+def _over_data_lines(over: dict | None) -> list[str]:
+    """The report's lines on the crossing over data sets (``OverData.to_dict()``), or none."""
+    if not over:
+        return []
+    cd = over["crossing_distribution"][0]
+    cfg = over.get("config", {})
+    return [f"Over data sets (no data set given: {cd['streams']} simulated streams, closed form, "
+            f"n = {over['ns'][0]}..{over['ns'][-1]}; `theory.crossing_distribution`): the {cd['from']} -> "
+            f"{cd['to']} crossing has mean {_fmt(cd['mean'], 0)}, median {_fmt(cd['median'], 0)} and 10-90% "
+            f"band [{_fmt(cd['q10'], 0)}, {_fmt(cd['q90'], 0)}] ({cd['below_grid']} streams cross below the "
+            f"range, {cd['above_grid']} above it; relaxation {'on' if cfg.get('relaxation') else 'off'}); the "
+            f"population refined order alone crosses at {_fmt(over.get('population_crossing'), 0)}. The figure "
+            "shows the data-averaged occupancy (dash-dot) with its 10-90% band.\n"]

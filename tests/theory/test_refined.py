@@ -322,7 +322,12 @@ def test_refuses_bad_nongaussian_anneal(catalogue6, bad):
         theory.free_energy(catalogue6, [400], order="refined", nongaussian_anneal=bad)
     with pytest.raises(ValueError, match="`refined_anneal` must be None or an integer >= 0"):
         ReproduceConfig(refined_anneal=bad)
-    assert ReproduceConfig.quick_config().refined_anneal == 0  # the quick run: plain importance sampling
+    # the integrator settings apply to section 7's exact-order check only (the refined order is closed-form)
+    assert ReproduceConfig.quick_config().refined_anneal is None and not ReproduceConfig.quick_config().exact_check
+    assert ReproduceConfig(exact_check=True, refined_anneal=0).refined_anneal == 0
+    with pytest.raises(ValueError, match=r"`refined_anneal` applies to the exact-order check of section 7 "
+                                         r"\(exact_check=True\); got refined_anneal=0 with exact_check=False"):
+        ReproduceConfig(refined_anneal=0)
 
 
 @pytest.mark.parametrize("anneal, joint", [(None, True), (0, False), (20, True)])

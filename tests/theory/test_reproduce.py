@@ -11,7 +11,7 @@ from theory.reproduce import ReproduceConfig, reproduce
 # n = 150 and 600 share one tempering ladder size (16), so the sampler is compiled once for both.
 TINY = ReproduceConfig(
     ns=(150, 600), method="tempered", chains=1, warmup=40, samples=40, sgd_runs=2, sgd_epochs=3, seed=1,
-    refined_draws=0,  # section 7 without the non-Gaussian integral (tests/theory/test_refined.py tests it)
+    over_data_streams=6, over_data_points=5,  # section 7's band over data sets, small
 )
 
 
@@ -51,6 +51,14 @@ def test_refined_section_is_conditional_on_the_runs_data_stream(run_dir):
     assert max(abs(a - b) for lab in dc["labels"] for a, b in zip(dc["predicted"][lab], pop["predicted"][lab])) > 1e-3
     text = res.report.read_text()
     assert "## 7." in text and "| refined, this data stream | " in text and "| refined, population loss | " in text
+    # the band over data sets: 6 simulated streams on 5 n from 150 to 600, conditional on the same phases
+    over = ref["over_data"]
+    assert over["ns"][0] == 150 and over["ns"][-1] == 600 and len(over["ns"]) == 5
+    assert over["labels"] == dc["labels"] and over["crossing_distribution"][0]["streams"] == 6
+    band = over["occupancy_band"]["6"]
+    assert all(0 <= lo <= hi <= 1 and 0 <= m <= 1 for lo, m, hi in zip(band["q10"], band["mean"], band["q90"]))
+    assert band["q90"][-1] > band["q10"][0]  # the hexagon takes over between n = 150 and 600
+    assert "Over data sets (no data set given: 6 simulated streams" in text
 
 
 def test_rerun_resumes(run_dir, monkeypatch):
