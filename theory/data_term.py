@@ -113,18 +113,16 @@ def _live_index(r: int, c: int, live: list[int]) -> np.ndarray:
 
 
 @lru_cache(maxsize=None)
-def _objective(r: int, c: int, idx: tuple):
-    """jit-compiled value-and-gradient and Hessian of beta n L(z) + |z_live|^2 / 2 over the live coordinates."""
+def _objective(r: int, c: int):
+    """jit-compiled value-and-gradient and Hessian of beta n L(z) + |z_live|^2 / 2 in all of z = (W, b),
+    the live coordinates marked by ``mask`` (one compilation per shape, shared by every phase)."""
     import jax  # deferred: jax start-up only when a free energy is computed
     import jax.numpy as jnp
 
     from kgon.evaluators import potential_jax
 
-    index = np.asarray(idx)
-
-    def f(x, z0, bn):
-        z = z0.at[index].set(x)
-        return bn * potential_jax(z[: r * c].reshape(r, c), z[r * c :]) + 0.5 * jnp.sum(x * x)
+    def f(z, mask, bn):
+        return bn * potential_jax(z[: r * c].reshape(r, c), z[r * c :]) + 0.5 * jnp.sum(mask * z * z)
 
     return jax.jit(jax.value_and_grad(f)), jax.jit(jax.hessian(f))
 
@@ -171,22 +169,32 @@ def population_expansion(point, n: float, *, beta: float = 1.0) -> PopulationExp
                                 np.zeros((0, 0)), perms)
         _EXPANSIONS[key] = e
         return e
-    fg, fh = _objective(r, c, tuple(idx.tolist()))
-    zj = jnp.asarray(z0)
+    fg, fh = _objective(r, c)
+    mask = np.zeros_like(z0)
+    mask[idx] = 1.0
+    maskj = jnp.asarray(mask)
+
+    def full(x):
+        z = z0.copy()
+        z[idx] = x
+        return jnp.asarray(z)
 
     def vg(x):
-        v, g = fg(jnp.asarray(x), zj, bn)
-        return float(v), np.asarray(g, float)
+        v, g = fg(full(x), maskj, bn)
+        return float(v), np.asarray(g, float)[idx]
 
-    x = _newton(vg, lambda x: np.asarray(fh(jnp.asarray(x), zj, bn)), _warm_start(key, z0, idx), z0, r, c, idx)
+    def hess(x):
+        return np.asarray(fh(full(x), maskj, bn))[np.ix_(idx, idx)]
+
+    x = _newton(vg, hess, _warm_start(key, z0, idx), z0, r, c, idx)
     if x is None:  # no nearby solution to start from, or Newton left the basin: BFGS, then Newton
         xb = np.asarray(minimize(vg, z0[idx], jac=True, method="BFGS", options=dict(gtol=1e-10, maxiter=10_000)).x)
-        x = _newton(vg, lambda x: np.asarray(fh(jnp.asarray(x), zj, bn)), xb, z0, r, c, idx)
+        x = _newton(vg, hess, xb, z0, r, c, idx)
         x = xb if x is None else x
     z = z0.copy()
     z[idx] = x
     B = _transverse(_tangent(z, r, c, idx))
-    H = np.asarray(fh(jnp.asarray(x), zj, bn))
+    H = hess(x)
     Ht = B.T @ (0.5 * (H + H.T)) @ B
     ev = np.linalg.eigvalsh(Ht)
     if ev.min() <= 0:

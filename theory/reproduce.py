@@ -605,7 +605,10 @@ def _refined_section(cat, posterior, refined, out: Path, report: Path) -> list[s
     refined = OccupancyComparison.from_dict(stored["data_conditional"])
     labels = list(refined.labels)
     lead = compare_occupancy(cat, posterior, labels=labels)
-    _write_json(out / "comparison_refined.json", {k: v for k, v in stored.items() if v is not None})
+    _write_json(out / "comparison_refined.json", {k: stored[k] for k in ("data_conditional", "population", "exact")
+                                                   if stored.get(k) is not None})
+    if over is not None:
+        _write_json(out / "over_data.json", over)
     fig, ax = plt.subplots(figsize=(8, 5))
     plot_occupancy_orders({"leading": lead, "refined": refined, **({"exact": exact} if exact else {})}, ax=ax,
                           band=over)

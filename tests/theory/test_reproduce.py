@@ -52,7 +52,7 @@ def test_refined_section_is_conditional_on_the_runs_data_stream(run_dir):
     text = res.report.read_text()
     assert "## 7." in text and "| refined, this data stream | " in text and "| refined, population loss | " in text
     # the band over data sets: 6 simulated streams on 5 n from 150 to 600, conditional on the same phases
-    over = ref["over_data"]
+    over = json.loads((out / "over_data.json").read_text())
     assert over["ns"][0] == 150 and over["ns"][-1] == 600 and len(over["ns"]) == 5
     assert over["labels"] == dc["labels"] and over["crossing_distribution"][0]["streams"] == 6
     band = over["occupancy_band"]["6"]
