@@ -2,11 +2,12 @@
 
 Observed: tempered posterior occupancy at c = 6 on data streams 0-3 (``observed``: 4 chains x 1500
 draws; ``observed_short``: the earlier 2 x 600, for comparison); predicted: the refined
-data-conditional free energy (order="refined", data = the stream) and the leading order, both
+data-conditional free energy (Laplace on the data set; with the non-Gaussian term: order="exact",
+data = the stream) and the leading order, both
 restricted to the phases the refined order covers at these n (6, 5+, 5; occupancy conditional on them).
 Two refined predictions are stored: ``predicted`` (Laplace terms only, on a 25-step grid in n) and
-``predicted_nongaussian`` (with the non-Gaussian term, at the sampled n; the current default of
-``theory.free_energy_terms``: F_5 with its dead column jointly, annealed SMC). ``predicted_product``
+``predicted_nongaussian`` (with the non-Gaussian term, at the sampled n; the default of
+``theory.free_energy_terms(..., order="exact")``: F_5 with its dead column jointly, annealed SMC). ``predicted_product``
 keeps the earlier F_5 (live integral times the dead column's terms). Crossings:
 ``sampling.crossing_estimate`` (95 % interval) for the observations, linear interpolation in log n
 of P(6) - P(5) on the prediction grid for the refined order, Lambert W for the leading order.
