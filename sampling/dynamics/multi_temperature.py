@@ -182,21 +182,10 @@ def fit_multi_temperature(nbetas, values, values_se=None, *, n: int | None = Non
                          f"got shape {v.shape}.")
     per_chain = v.ndim == 2
     chain_llc = np.zeros(0)
+    ok, v, means, se = _chain_means(v, values_se, K)
+    C = v.shape[1] if per_chain else 0
     if per_chain:
-        ok = np.all(np.isfinite(v), axis=0)
-        chain_llc = np.full(v.shape[1], np.nan)
-        C = int(ok.sum())
-        if C < 2:
-            raise ValueError(f"`values` per chain needs at least 2 chains finite at every temperature; got {C}.")
-        v = v[:, ok]
-        means = v.mean(axis=1)
-        se = v.std(axis=1, ddof=1) / math.sqrt(C) if values_se is None else _se(values_se, K)
-    else:
-        if values_se is None:
-            raise ValueError("`values_se` is required when `values` are means (shape (K,)).")
-        C = 0
-        means = v
-        se = _se(values_se, K)
+        chain_llc = np.full(ok.size, np.nan)
     X = multi_temperature_design(t)
     shift = np.zeros(K)
     if fixed_multiplicity is not None:
@@ -255,3 +244,20 @@ def _full(coef, cov, fixed):
     v3 = np.zeros((3, 3))
     v3[np.ix_([0, 2], [0, 2])] = cov
     return c3, v3
+
+
+def _chain_means(v: np.ndarray, values_se, K: int):
+    """``(ok, v, means, se)``: per-chain values (K, C) keep the chains finite at every temperature
+    (``ok``), their means and standard errors (from the chains unless ``values_se`` is given); means
+    (K,) need ``values_se``."""
+    if v.ndim == 2:
+        ok = np.all(np.isfinite(v), axis=0)
+        C = int(ok.sum())
+        if C < 2:
+            raise ValueError(f"`values` per chain needs at least 2 chains finite at every temperature; got {C}.")
+        v = v[:, ok]
+        se = v.std(axis=1, ddof=1) / math.sqrt(C) if values_se is None else _se(values_se, K)
+        return ok, v, v.mean(axis=1), se
+    if values_se is None:
+        raise ValueError("`values_se` is required when `values` are means (shape (K,)).")
+    return np.zeros(0, bool), v, v, _se(values_se, K)

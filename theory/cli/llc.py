@@ -82,15 +82,7 @@ def run(args) -> int:
     if args.calibrate and (args.eps is not None or paper):
         fail(args, "--calibrate", "chooses eps itself: it cannot be combined with --eps or --paper.")
     nbeta = sampling.default_nbeta(args.n)
-    config = sampling.SGLDConfig(
-        eps=args.eps if args.eps is not None else (1e-3 if paper else None),
-        gamma=args.gamma if args.gamma is not None else 1.0,
-        chains=args.chains if args.chains is not None else (4 if paper else 64),
-        burnin=args.burnin if args.burnin is not None else (0 if paper else None),
-        draws=args.draws if args.draws is not None else (500 if paper else None),
-        batch_size=args.batch_size,
-        estimator="multi_temperature" if args.estimator == "multi" else args.estimator,
-    )
+    config = _sgld_config(args, sampling.SGLDConfig)
     calibrate = bool(args.calibrate)
     k_data, k_chain = jax.random.split(jax.random.key(args.seed))
     if general_requested(args):  # the general model's empirical loss at the catalogue point, no refinement
@@ -170,3 +162,18 @@ def run(args) -> int:
 def _f(x):
     x = float(x)
     return x if math.isfinite(x) else None
+
+
+def _sgld_config(args, config_type):
+    """The SGLD settings of the command line (``--paper``: the paper's trajectory setting, eps = 1e-3,
+    4 chains, no burn-in, 500 draws; otherwise the estimator's defaults with 64 chains)."""
+    paper = args.paper
+    return config_type(
+        eps=args.eps if args.eps is not None else (1e-3 if paper else None),
+        gamma=args.gamma if args.gamma is not None else 1.0,
+        chains=args.chains if args.chains is not None else (4 if paper else 64),
+        burnin=args.burnin if args.burnin is not None else (0 if paper else None),
+        draws=args.draws if args.draws is not None else (500 if paper else None),
+        batch_size=args.batch_size,
+        estimator="multi_temperature" if args.estimator == "multi" else args.estimator,
+    )

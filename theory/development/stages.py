@@ -177,16 +177,7 @@ def detect_milestones(steps, llc, *, bandwidth: float = 0.25, method: str = "gp"
         slope = curve.slope * steps[used] * math.log(10)
     K = used.size
     a = np.abs(slope)
-    found = {}
-    for j in range(K - 1):
-        if slope[j] == 0 or np.sign(slope[j]) != np.sign(slope[j + 1]):
-            jj = j if a[j] <= a[j + 1] else j + 1
-            found[jj] = "crossing"
-    for j in range(K):
-        lo = a[j - 1] if j > 0 else np.inf
-        hi = a[j + 1] if j < K - 1 else np.inf
-        if a[j] <= tolerance and a[j] <= lo and a[j] <= hi and j not in found and 0 < j < K - 1:
-            found[j] = "tolerance"
+    found = _slope_zeros(slope, tolerance)
     picked = []
     for j in sorted(found, key=lambda j: a[j]):
         if all(abs(lt[j] - lt[i]) >= min_separation for i in picked):
@@ -215,3 +206,22 @@ def detect_milestones(steps, llc, *, bandwidth: float = 0.25, method: str = "gp"
               "noise": curve.config["noise"]}
     return StageAnalysis(steps=steps, llc=llc, curve=curve, used=used, milestones=milestones,
                          stages=tuple(stages), config=config)
+
+
+def _slope_zeros(slope: np.ndarray, tolerance: float) -> dict:
+    """Candidate milestones ``{index: kind}``: where the slope changes sign ("crossing", the point with
+    the smaller |slope| of the pair) and interior local minima of |slope| at most ``tolerance``
+    ("tolerance")."""
+    K = slope.size
+    a = np.abs(slope)
+    found = {}
+    for j in range(K - 1):
+        if slope[j] == 0 or np.sign(slope[j]) != np.sign(slope[j + 1]):
+            jj = j if a[j] <= a[j + 1] else j + 1
+            found[jj] = "crossing"
+    for j in range(K):
+        lo = a[j - 1] if j > 0 else np.inf
+        hi = a[j + 1] if j < K - 1 else np.inf
+        if a[j] <= tolerance and a[j] <= lo and a[j] <= hi and j not in found and 0 < j < K - 1:
+            found[j] = "tolerance"
+    return found
