@@ -72,6 +72,7 @@ import torch
 from kgon import population_loss_density, potential_torch
 from kgon.io import ResultStore, config_key, put_args
 from kgon.validation import check_feature_weights, check_int
+from sampling.dynamics.sgd_data import dense_training_inputs, run_generators, training_data, training_inputs
 
 __all__ = ["INITS", "OPTIMIZERS", "SGDConfig", "SGDResult", "checkpoint_steps", "dense_training_inputs",
            "initial_params", "make_optimizer", "run_generators", "sgd_run_key", "sgd_store_config", "train_or_load",
@@ -366,38 +367,6 @@ def checkpoint_steps(total_steps: int, checkpoints: int) -> np.ndarray:
     return np.concatenate([[0], s])
 
 
-def run_generators(seed: int) -> tuple[torch.Generator, torch.Generator, torch.Generator]:
-    """The three independent torch generators (data, init, order) of a run with this seed."""
-    seed = check_int("seed", seed, minimum=0)
-    out = []
-    for child in np.random.SeedSequence(seed).spawn(3):
-        g = torch.Generator()
-        g.manual_seed(int(child.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)))
-        out.append(g)
-    return tuple(out)
-
-
-def training_data(seed: int, n: int, c: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The training set of the run with this seed: feature indices (n,) and magnitudes mu (n,) float64."""
-    g = run_generators(seed)[0]
-    features = torch.randint(0, c, (n,), generator=g)
-    mu = torch.rand(n, generator=g, dtype=torch.float64)
-    return features, mu
-
-
-def dense_training_inputs(seed: int, n: int, c: int, sparsity: float, input_scale=None) -> torch.Tensor:
-    """Training inputs (n, c) of the run with this seed under the general input density.
-
-    x_ki = s_i u_ki 1[v_ki < 1 - S] with u, v independent uniforms from the run's data generator.
-    """
-    g = run_generators(seed)[0]
-    active = torch.rand(n, c, generator=g, dtype=torch.float64) < 1.0 - sparsity
-    values = torch.rand(n, c, generator=g, dtype=torch.float64)
-    if input_scale is not None:
-        values = values * torch.as_tensor(input_scale, dtype=torch.float64)
-    return torch.where(active, values, 0.0)
-
-
 def initial_params(config: SGDConfig, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """The initialisation of one run (module docstring), float64: the k-gon plus noise, or with
     ``config.init == "random"`` W_ij ~ N(0, 2 / (r + c)) and b = 0."""
@@ -440,12 +409,6 @@ def make_optimizer(config: SGDConfig, params: list[torch.Tensor]) -> torch.optim
         return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
     cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
     return cls(params, lr=config.lr, weight_decay=config.weight_decay)
-
-
-def _onehot_inputs(features: torch.Tensor, mu: torch.Tensor, c: int, dtype) -> torch.Tensor:
-    """x = mu e_i as dense tensors: (..., c)."""
-    eye = torch.eye(c, dtype=dtype)
-    return mu.to(dtype)[..., None] * eye[features]
 
 
 def _empirical_loss(W: torch.Tensor, b: torch.Tensor, X: torch.Tensor, importance=None) -> torch.Tensor:
@@ -494,7 +457,7 @@ def train_sgd(config: SGDConfig, seeds, *, num_threads: int | None = 1, progress
     gens = [run_generators(s) for s in seeds]
     data_seeds = [cfg.data_seed] * R if cfg.data_seed is not None else list(seeds)
     imp = None if cfg.importance is None else torch.tensor(cfg.importance, dtype=dt)
-    X_data, features, mu, inputs = _training_inputs(cfg, data_seeds)
+    X_data, features, mu, inputs = training_inputs(cfg, data_seeds)
     inits = [initial_params(cfg, g[1]) for g in gens]
     W = torch.stack([w for w, _ in inits]).to(dt)
     b = torch.stack([bb for _, bb in inits]).to(dt)
@@ -550,24 +513,6 @@ def train_sgd(config: SGDConfig, seeds, *, num_threads: int | None = 1, progress
         config=cfg, seeds=seeds, steps=steps, W=W_out, b=b_out, train_loss=train_loss, loss=pop,
         features=features.numpy(), mu=mu.numpy(), diverged=diverged, wall_time=wall, inputs=inputs,
     )
-
-
-def _training_inputs(cfg: SGDConfig, data_seeds):
-    """The runs' training inputs: ``(X_data (R, n, c) float64, features, mu, inputs)``; ``features`` and
-    ``mu`` are the high-sparsity draws (empty under ``cfg.sparsity``), ``inputs`` the dense inputs as numpy
-    (None in the high-sparsity limit)."""
-    R, n, c = len(data_seeds), cfg.n, cfg.c
-    if cfg.sparsity is None:
-        data = [training_data(s, n, c) for s in data_seeds]
-        features = torch.stack([d[0] for d in data])
-        mu = torch.stack([d[1] for d in data])
-        X_data = _onehot_inputs(features, mu, c, torch.float64)
-        if cfg.input_scale is not None:
-            X_data = X_data * torch.tensor(cfg.input_scale, dtype=torch.float64)
-        return X_data, features, mu, None
-    X_data = torch.stack([dense_training_inputs(s, n, c, cfg.sparsity, cfg.input_scale) for s in data_seeds])
-    features, mu = torch.zeros((R, 0), dtype=torch.int64), torch.zeros((R, 0), dtype=torch.float64)
-    return X_data, features, mu, X_data.numpy()
 
 
 def _checkpoint_losses(cfg: SGDConfig, W_out: np.ndarray, b_out: np.ndarray, X_data) -> tuple[np.ndarray, np.ndarray]:
