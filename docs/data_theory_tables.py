@@ -43,8 +43,10 @@ sys.path.insert(0, str(HERE))
 from free_energy_tables import LABELS, interp_crossing, leading_probs, load, softmax  # noqa: E402
 
 STREAMS_FILE = HERE / "data" / "posterior_streams_c6.json"
-VARIANTS = (("first_order", False, False), ("relaxed", True, False), ("second_order", False, True))
-"""(tag, relaxation, second-order Laplace term of the population part) of each closed-form prediction."""
+VARIANTS = (("first_order", False, False), ("relaxed", True, False), ("second_order", False, True),
+            ("relaxed_second_order", True, True))
+"""(tag, relaxation, second-order Laplace term of the population part) of each closed-form prediction
+(the last one only in the JSON)."""
 DESCRIPTION = (
     "c = 6 tempered posterior occupancy: sampling.run_occupancy(key, catalogue=kgon.default_catalogue(6), c=6, n=n, "
     "method='tempered', chains=4, warmup=300, samples=800, data_seed=k, beta=beta) with key = "
