@@ -7,7 +7,8 @@ Observed: tempered posterior occupancy at c = 6, beta = 1 on data streams 0-3
 Predicted, per stream k (data = ``sampling.make_dataset(PRNGKey(k), 2000, 6)``):
 
 - ``theory.data_free_energy`` (closed form: population refined free energy + the copies' data term;
-  no sampling, no posterior draws), without and with the relaxation term, its crossing on the fine grid
+  no sampling, no posterior draws), without and with the relaxation term, and with the second-order
+  Laplace term of the population part (``second_order=True``), its crossing on the fine grid
   ``theory.over_data.default_grid()`` and on the sampled n, and the max |deviation| of the occupancy of
   5 and 6 (conditional on {6, 5+, 5}) at every sampled n >= 250;
 - the leading order (the paper's constants);
@@ -19,7 +20,7 @@ sampled streams' crossings. Crossings: ``sampling.crossing_estimate`` for the ob
 bootstrap interval, min_mass 0.02), the first up-crossing of P(6) - P(5) by linear interpolation in
 log n for the predictions.
 
-    python docs/data_theory_tables.py [--streams K] [--json PATH] [--plot PATH] [--copy-campaign FILE]
+    python docs/data_theory_tables.py [--streams K] [--json PATH] [--plot PATH] [--copy-campaign FILE] [--no-over-data]
 
 ``--copy-campaign FILE``: first copy the complete runs of a campaign log (one JSON object per run)
 into docs/data/posterior_streams_c6.json.
@@ -42,6 +43,10 @@ sys.path.insert(0, str(HERE))
 from free_energy_tables import LABELS, interp_crossing, leading_probs, load, softmax  # noqa: E402
 
 STREAMS_FILE = HERE / "data" / "posterior_streams_c6.json"
+VARIANTS = (("first_order", False, False), ("relaxed", True, False), ("second_order", False, True),
+            ("relaxed_second_order", True, True))
+"""(tag, relaxation, second-order Laplace term of the population part) of each closed-form prediction
+(the last one only in the JSON)."""
 DESCRIPTION = (
     "c = 6 tempered posterior occupancy: sampling.run_occupancy(key, catalogue=kgon.default_catalogue(6), c=6, n=n, "
     "method='tempered', chains=4, warmup=300, samples=800, data_seed=k, beta=beta) with key = "
@@ -114,10 +119,9 @@ def stream_table(cat, beta: float, n_min_occ: float = 250.0) -> list[dict]:
         est = sampling.crossing_estimate(cond, from_label="5", to_label="6", level=0.95, min_mass=0.02)
         data = sampling.make_dataset(jax.random.PRNGKey(k), int(max(grid.max(), max(ns))), 6)
         row = {"stream": k, "beta": beta, "ns": ns, "observed": est.n, "interval": [est.ci_low, est.ci_high]}
-        for rel in (False, True):
-            tag = "relaxed" if rel else "first_order"
-            fine = theory.data_free_energy(cat, data, grid, beta=beta, relaxation=rel).occupancy(LABELS)
-            at = theory.data_free_energy(cat, data, ns, beta=beta, relaxation=rel).occupancy(LABELS)
+        for tag, rel, so in VARIANTS:
+            fine = theory.data_free_energy(cat, data, grid, beta=beta, relaxation=rel, second_order=so).occupancy(LABELS)
+            at = theory.data_free_energy(cat, data, ns, beta=beta, relaxation=rel, second_order=so).occupancy(LABELS)
             row[tag] = interp_crossing(grid, fine["6"] - fine["5"])
             row[tag + "_sampled_n"] = interp_crossing(ns, at["6"] - at["5"])
             row[tag + "_max_dev"] = max(abs(at[lab][i] - c["occupancy"][lab]) for i, (n, c) in enumerate(zip(ns, cond))
@@ -137,23 +141,25 @@ def fmt(x, spec="6.0f") -> str:
 
 
 def print_streams(rows: list[dict], lead_n: float) -> None:
-    print("| stream | observed (95%) | closed form | dev. | with relaxation | dev. | closed form at the sampled n "
-          "| SMC (stored) | Laplace on data (stored) | leading |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| stream | observed (95%) | closed form | dev. | with relaxation | dev. | with 2nd-order Laplace | dev. "
+          "| closed form at the sampled n | SMC (stored) | Laplace on data (stored) | leading |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         o = r["observed"]
         lo, hi = r["interval"]
+        dev = {t: "-" if r[t] is None else f"{(r[t] / o - 1) * 100:+.0f}%" for t, _, _ in VARIANTS}
         print(f"| {r['stream']} | {fmt(o)} ({fmt(lo, '.0f')}-{fmt(hi, '.0f')}) | {fmt(r['first_order'])} | "
-              f"{(r['first_order'] / o - 1) * 100:+.0f}% | {fmt(r['relaxed'])} | "
-              f"{(r['relaxed'] / o - 1) * 100:+.0f}% | "
+              f"{dev['first_order']} | {fmt(r['relaxed'])} | {dev['relaxed']} | {fmt(r['second_order'])} | "
+              f"{dev['second_order']} | "
               f"{fmt(r['first_order_sampled_n'])} | {fmt(r.get('smc'))} | {fmt(r.get('laplace_on_data'))} | "
               f"{lead_n:.0f} |")
     print()
-    print("| stream | max abs. dev. of P(5), P(6), n >= 250: closed form | with relaxation | leading |")
-    print("|---|---|---|---|")
+    print("| stream | max abs. dev. of P(5), P(6), n >= 250: closed form | with relaxation | with 2nd-order Laplace "
+          "| leading |")
+    print("|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['stream']} | {r['first_order_max_dev']:.3f} | {r['relaxed_max_dev']:.3f} | "
-              f"{r['leading_max_dev']:.3f} |")
+              f"{r['second_order_max_dev']:.3f} | {r['leading_max_dev']:.3f} |")
 
 
 def main(argv=None) -> int:
@@ -162,6 +168,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="write every number here")
     ap.add_argument("--plot", type=Path, default=None, help="the crossing-distribution figure (PNG + PDF)")
     ap.add_argument("--copy-campaign", type=Path, default=None, help="campaign log to copy first")
+    ap.add_argument("--no-over-data", action="store_true", help="the per-stream tables only")
     args = ap.parse_args(argv)
     import jax
 
@@ -181,6 +188,9 @@ def main(argv=None) -> int:
         lead_n = next(t.n_critical for t in lead if {t.from_label, t.to_label} == {"5", "6"})
         print(f"\n## beta = {beta:g}: {len(rows)} sampled streams\n")
         print_streams(rows, lead_n)
+        if args.no_over_data:
+            out[f"beta{beta:g}"] = {"streams": rows, "leading": lead_n}
+            continue
         obs = np.array([r["observed"] for r in rows if r["observed"] is not None])
         dist = {}
         for method in ("simulated", "gaussian"):

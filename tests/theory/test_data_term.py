@@ -99,3 +99,24 @@ def test_arguments_are_validated(catalogue6):
         theory.data_free_energy(catalogue6, np.zeros(3), [50])
     with pytest.raises(ValueError, match="`relaxation` must be True or False"):
         theory.data_free_energy(catalogue6, d, [50], relaxation="yes")
+    with pytest.raises(ValueError, match="`second_order` must be True or False"):
+        theory.data_free_energy(catalogue6, d, [50], second_order=1)
+
+
+@pytest.mark.slow
+def test_second_order_population_term(catalogue6, phases):
+    """The second-order Laplace term enters the total additively, and on the hexagon's population
+    integral it closes most of the gap between Laplace and the exact (annealed SMC) integral stored in
+    docs/data/free_energy_c6.json (population_every_phase, n = 300: exact - Laplace = -1.18 +- 0.01)."""
+    from theory.data_term import population_free_energy, population_second_order
+
+    d = _data(1, 400)
+    base = theory.data_free_energy(catalogue6, d, [300, 400], labels=["6", "5"], relaxation=False)
+    so = theory.data_free_energy(catalogue6, d, [300, 400], labels=["6", "5"], relaxation=False, second_order=True)
+    term = population_second_order([phases["6"], phases["5"]], [300, 400])
+    for lab in ("6", "5"):
+        np.testing.assert_allclose(so.total[lab] - base.total[lab], term[lab], atol=1e-12)
+        assert np.all(term[lab] < -0.5)
+    exact_minus_laplace = 49.552 - population_free_energy([phases["6"]], [300])["6"][0]
+    assert exact_minus_laplace == pytest.approx(-1.18, abs=0.03)
+    assert exact_minus_laplace < term["6"][0] < 0.6 * exact_minus_laplace

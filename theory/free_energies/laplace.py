@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -25,13 +26,18 @@ from theory.free_energies.terms import LOG_2PI
 
 __all__ = [
     "LaplaceResult",
+    "SecondOrderLaplace",
     "flat_index",
     "full_objective",
     "laplace_terms",
     "live_objective",
     "orbit_speed",
     "orbit_tangent",
+    "orbit_volume_slope",
+    "second_order_laplace",
+    "second_order_terms",
     "set_coordinates",
+    "transverse_derivatives",
     "transverse_basis",
 ]
 
@@ -200,3 +206,112 @@ def laplace_terms(
         value = float(f0) - 0.5 * float(g @ np.linalg.solve(H, g))
         x = x0 - step
     return LaplaceResult(x, value, half_logdet, H.shape[0], excluded, newton)
+
+
+class SecondOrderLaplace(NamedTuple):
+    """The O(1/n) term of Laplace's expansion of -log int exp(-f(y)) v(y) dy around the minimiser
+    (:func:`second_order_terms`); ``total`` is what it adds to the Laplace free energy (nats).
+
+    ``quartic`` (1/8) f_abcd S^ab S^cd, ``cubic_chain`` -(1/8) f_abc f_def S^ab S^cd S^ef,
+    ``cubic_theta`` -(1/12) f_abc f_def S^ad S^be S^cf (S = H^-1), ``volume`` (1/2) a_d S^dc f_cab S^ab
+    (a volume element v(y) = 1 + a . y, e.g. the orbit coordinates')."""
+
+    quartic: float
+    cubic_chain: float
+    cubic_theta: float
+    volume: float
+
+    @property
+    def total(self) -> float:
+        return self.quartic + self.cubic_chain + self.cubic_theta + self.volume
+
+
+def second_order_terms(hessian, f3, f4, *, volume_slope=None) -> SecondOrderLaplace:
+    """The next term of Laplace's method from the derivatives of f at its minimiser.
+
+    For F = -log int exp(-f(y)) (1 + a . y) dy with f(y) = f(0) + y^T H y / 2 + f_abc y^a y^b y^c / 6
+    + f_abcd y^a y^b y^c y^d / 24 + ... (Shun & McCullagh 1995, eq. 3.2; the terms of order 1/n when
+    f = n L + O(1)),
+
+        F = f(0) + 1/2 log det(H / 2 pi)
+            + (1/8) f_abcd S^ab S^cd - (1/8) f_abc f_def S^ab S^cd S^ef - (1/12) f_abc f_def S^ad S^be S^cf
+            + (1/2) a_d S^dc f_cab S^ab + O(1/n^2),
+
+    S = H^-1. The last term is -log(1 + a . E[y]) to first order, E[y]^d = -(1/2) S^dc f_cab S^ab the
+    mean of y under exp(-f) at this order. Known truth: f = n (e^y - 1 - y) gives -1/(12 n)
+    (Stirling's series of log Gamma(n)); tests/theory/test_second_order.py.
+
+    Parameters
+    ----------
+    hessian, f3, f4 : arrays (d, d), (d, d, d), (d, d, d, d)
+        Second, third and fourth derivatives of f at its minimiser.
+    volume_slope : array (d,), optional
+        a, the gradient of the volume element v(y) = 1 + a . y at the minimiser (default 0).
+    """
+    H = np.asarray(hessian, float)
+    S = np.linalg.inv(0.5 * (H + H.T))
+    f3, f4 = np.asarray(f3, float), np.asarray(f4, float)
+    v = np.einsum("abc,ab->c", f3, S)
+    quartic = float(np.einsum("abcd,ab,cd->", f4, S, S)) / 8.0
+    chain = -float(v @ S @ v) / 8.0
+    theta = -float(np.einsum("abc,def,ad,be,cf->", f3, f3, S, S, S, optimize=True)) / 12.0
+    volume = 0.0 if volume_slope is None else 0.5 * float(np.asarray(volume_slope, float) @ S @ v)
+    return SecondOrderLaplace(quartic, chain, theta, volume)
+
+
+@lru_cache(maxsize=None)
+def transverse_derivatives(r: int, c: int, idx: tuple, kind: str):
+    """jit-compiled (H, f3, f4) of g(y) = f(x + B y) at y = 0, f = beta n L + |x|^2 / 2 over the live
+    coordinates ``idx`` (as :func:`live_objective`; B the transverse basis): called as
+    ``(x, B, z0, potential, bn)``."""
+    index = np.asarray(idx)
+
+    def g(y, x, B, z0, pot, bn):
+        xx = x + B @ y
+        z = z0.at[index].set(xx)
+        return bn * _loss(z[: r * c].reshape(r, c), z[r * c :], pot, kind) + 0.5 * jnp.sum(xx * xx)
+
+    h = jax.hessian(g)
+    d3 = jax.jacfwd(h)
+    d4 = jax.jacfwd(d3)
+
+    def all_derivatives(x, B, z0, pot, bn):
+        y = jnp.zeros(B.shape[1])
+        return h(y, x, B, z0, pot, bn), d3(y, x, B, z0, pot, bn), d4(y, x, B, z0, pot, bn)
+
+    return jax.jit(all_derivatives)
+
+
+def second_order_laplace(W, b, live_index, *, bn: float, potential=None) -> SecondOrderLaplace:
+    """:func:`second_order_terms` of a phase's live integral in its orbit coordinates.
+
+    (W, b) is the minimiser of f = beta n L + |x|^2 / 2 over the live coordinates ``live_index`` of
+    z = (W.ravel(), b) (population loss L; ``potential``: the empirical loss of a data set), ``bn`` =
+    beta n. With w = R_theta (x + B y), B an orthonormal basis transverse to the orbit tangent
+    t = J W, the volume element is <t_hat, J (x + B y)> dtheta dy = ||W||_F (1 + a . y) dtheta dy with
+    a = B^T W / ||W||_F^2 (W part; J^T t_hat = -J t_hat = W / ||W||_F), exactly linear in y: the
+    orbit's volume correction is the ``volume`` term (docs/free_energy.md, "Beyond Laplace in closed
+    form")."""
+    W, b = np.asarray(W, float), np.asarray(b, float)
+    r, c = W.shape
+    idx = np.asarray(live_index, int)
+    z0 = np.concatenate([W.ravel(), b])
+    x = z0[idx]
+    t = orbit_tangent(z0, r, c, idx)
+    tn = float(np.linalg.norm(t))
+    if tn == 0:
+        raise ValueError("`W` must be non-zero on the live columns (the orbit coordinates need ||W||_F > 0).")
+    B = transverse_basis(t / tn)
+    kind = "population" if potential is None else "data"
+    H, f3, f4 = transverse_derivatives(r, c, tuple(idx.tolist()), kind)(
+        jnp.asarray(x), jnp.asarray(B), jnp.asarray(z0), potential, float(bn))
+    return second_order_terms(np.asarray(H), np.asarray(f3), np.asarray(f4),
+                              volume_slope=orbit_volume_slope(x, idx, B, r * c))
+
+
+def orbit_volume_slope(x, idx, B, n_w: int) -> np.ndarray:
+    """a = B^T W / ||W||_F^2: the orbit coordinates' volume element <t_hat, J (x + B y)> is
+    ||W||_F (1 + a . y) (``x`` the live coordinates at ``idx`` of z, the first ``n_w`` of z are W's)."""
+    x = np.asarray(x, float)
+    w_part = np.where(np.asarray(idx) < n_w, x, 0.0)
+    return np.asarray(B).T @ w_part / float(w_part @ w_part)
