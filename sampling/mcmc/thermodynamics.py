@@ -1,0 +1,629 @@
+"""Thermodynamics of the posterior from its draws and from a tempering ladder (docs/sampling.md,
+"Thermodynamics of the posterior").
+
+The tempered posterior at inverse temperature t is p_t(w) = phi(w) exp(-t E(w)) / Z(t), with phi the
+prior and E(w) = n L_n(w) the energy (the negative log-likelihood up to a constant: a Gaussian
+likelihood with variance 1/2, docs/index.md). Its cumulants in t are the posterior's thermodynamics:
+
+- d/dt log Z(t) = -E_t[E] and d^2/dt^2 log Z(t) = Var_t(E), so the free energy F = -log Z(1) is the
+  thermodynamic integral  F = int_0^1 E_t[E] dt  (Z(0) = 1 for a normalised prior;
+  :func:`thermodynamic_integral`), and the specific heat C = Var_1(E) (:func:`specific_heat`);
+- restricted to a phase alpha (a region of parameter space), Z_alpha(t) = Z(t) P_t(alpha) obeys the
+  same identity with the conditional moments, so
+  F(alpha) = -log Z_alpha(1) = -log Z(t_ref) - log P_{t_ref}(alpha) + int_{t_ref}^1 E_t[E | alpha] dt
+  (:func:`phase_free_energies`; the first term is common to all phases);
+- WBIC = E_{1/log n}[E] estimates F with error O(sqrt(log n)) (Watanabe 2013, JMLR 14, Thm 4;
+  :func:`wbic`);
+- WAIC = T_n + V_n / n with T_n the Bayes training loss and V_n the functional variance estimates the
+  generalisation loss, and V_n / 2 is the singular fluctuation nu (Watanabe 2010, JMLR 11, eqs. 5-8;
+  :func:`waic`); in a realizable regular model with d parameters V_n -> d and the WBIC complexity
+  term (WBIC - n L_n(w_0)) / log n -> d/2.
+
+Integrals over the ladder use u = log t: int m(t) dt = int f(u) du with f = t m(t), whose derivative
+f'(u) = t m(t) - t^2 v(t) (v the energy variance) gives the Hermite-corrected trapezoid rule
+int_a^b f du ~= h (f_a + f_b) / 2 + h^2 (f'_a - f'_b) / 12 (error O(h^5 f'''')). The part [0, t_min]
+below the ladder lies between t_min m(t_min) and t_min m(0) since m is non-increasing (dm/dt = -v);
+within that bracket it is estimated from m(0) = E_phi[E], m(t_min) and v(t_min) (:class:`ThermoIntegral`).
+
+Errors are bootstraps over independent chains (the draws of one chain are correlated; chains are not).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+__all__ = [
+    "PhaseFreeEnergies",
+    "SpecificHeat",
+    "SpecificHeatPeak",
+    "ThermoIntegral",
+    "WAIC",
+    "WBIC",
+    "ladder_moments",
+    "phase_free_energies",
+    "specific_heat",
+    "specific_heat_peak",
+    "thermodynamic_integral",
+    "waic",
+    "wbic",
+]
+
+
+def _chains_draws(name: str, x) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2 or x.shape[1] < 2 or not np.all(np.isfinite(x)):
+        raise ValueError(f"`{name}` must be a finite array of shape (chains, draws) with draws >= 2; got shape "
+                         f"{np.shape(x)}.")
+    return x
+
+
+def _rng(seed) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def _check_betas(betas) -> np.ndarray:
+    t = np.asarray(betas, dtype=np.float64)
+    if t.ndim != 1 or t.size < 1 or not np.all(np.isfinite(t)) or np.any(t <= 0):
+        raise ValueError(f"`betas` must be a 1-d array of positive inverse temperatures; got {betas!r}.")
+    if t.size > 1 and np.any(np.diff(t) >= 0):
+        raise ValueError(f"`betas` must decrease strictly (betas[0] the coldest); got {t.tolist()}.")
+    return t
+
+
+# --------------------------------------------------------------------------------------------------
+# specific heat
+
+
+@dataclass(frozen=True)
+class SpecificHeat:
+    """The posterior specific heat C = Var_post(E), E = n L_n, overall and within each phase.
+
+    Attributes
+    ----------
+    value : float
+        Var(E) over all draws (ddof = 1).
+    err : float
+        Bootstrap standard error over chains (nan with one chain).
+    mean : float
+        E_post[E].
+    chain_var : ndarray, shape (chains,)
+        Var(E) within each chain (the bootstrap units of :func:`specific_heat_peak`).
+    by_phase : dict[str, tuple[float, float, float, int]]
+        label -> (occupancy, mean of E, variance of E (nan below 2 draws), draws). The law of total
+        variance holds: value = sum_a P_a var_a + sum_a P_a (mean_a - mean)^2 (up to ddof).
+    """
+
+    value: float
+    err: float
+    mean: float
+    chain_var: np.ndarray
+    by_phase: dict = field(default_factory=dict)
+
+    def mixture_part(self) -> float:
+        """The between-phase part sum_a P_a (mean_a - mean)^2 of the variance (the energy gap term)."""
+        return float(sum(p * (m - self.mean) ** 2 for p, m, _, _ in self.by_phase.values()))
+
+
+def specific_heat(energy, labels=None, *, n_boot: int = 1000, seed=0) -> SpecificHeat:
+    """Specific heat C = Var_post(E) of posterior draws, overall and per phase (module docstring).
+
+    Parameters
+    ----------
+    energy : array, shape (chains, draws)
+        E = n L_n of the draws (at the inverse temperature of interest).
+    labels : array of str, shape (chains, draws), optional
+        Phase labels of the draws (:func:`sampling.classify_draws`).
+    n_boot : int
+        Bootstrap replicates over chains for ``err``.
+    seed : int or numpy Generator
+    """
+    E = _chains_draws("energy", energy)
+    C = E.shape[0]
+    value = float(E.var(ddof=1))
+    err = float("nan")
+    if C >= 2:
+        idx = _rng(seed).integers(0, C, size=(n_boot, C))
+        err = float(np.std([E[i].var(ddof=1) for i in idx], ddof=1))
+    by_phase = {}
+    if labels is not None:
+        lab = np.asarray(labels)
+        if lab.shape != E.shape:
+            raise ValueError(f"`labels` must have the shape of `energy` {E.shape}; got {lab.shape}.")
+        for name in sorted(set(lab.ravel().tolist())):
+            e = E[lab == name]
+            by_phase[str(name)] = (float(e.size / E.size), float(e.mean()),
+                                   float(e.var(ddof=1)) if e.size > 1 else float("nan"), int(e.size))
+    return SpecificHeat(value=value, err=err, mean=float(E.mean()), chain_var=E.var(axis=1, ddof=1), by_phase=by_phase)
+
+
+@dataclass(frozen=True)
+class SpecificHeatPeak:
+    """The maximum over n of a measured specific heat C(n) (:func:`specific_heat_peak`).
+
+    Attributes
+    ----------
+    n : float or None
+        Peak position (None when the largest C(n) is at an end of the grid: not bracketed).
+    ci_low, ci_high : float or None
+        (1 - level)/2 and (1 + level)/2 quantiles of the peak over the bootstrap.
+    value : float or None
+        C at the peak (the fitted parabola's vertex).
+    bracketed : float
+        Fraction of bootstrap replicates with a bracketed peak.
+    level : float
+    ns, values : tuple of float
+        The grid and the measured C(n) it was found from.
+    """
+
+    n: float | None
+    ci_low: float | None
+    ci_high: float | None
+    value: float | None
+    bracketed: float
+    level: float
+    ns: tuple = ()
+    values: tuple = ()
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "ci": [self.ci_low, self.ci_high], "value": self.value, "bracketed": self.bracketed,
+                "level": self.level}
+
+
+def _parabola_peak(logn: np.ndarray, y: np.ndarray, half_window: int) -> tuple[float, float] | None:
+    """Vertex (log n, y) of the least-squares parabola through the discrete maximum of y and its
+    ``half_window`` neighbours on each side; None when the maximum is at an end of the grid. The
+    vertex is clipped to the window (a flat or convex fit gives the discrete maximum)."""
+    k = int(np.argmax(y))
+    if k == 0 or k == y.size - 1:
+        return None
+    lo, hi = max(0, k - half_window), min(y.size, k + half_window + 1)
+    x, yy = logn[lo:hi], y[lo:hi]
+    a, b, c = np.polyfit(x - logn[k], yy, 2)
+    if a >= 0:
+        return float(logn[k]), float(y[k])
+    xv = float(np.clip(-b / (2 * a), x[0] - logn[k], x[-1] - logn[k]))
+    return float(logn[k] + xv), float(a * xv * xv + b * xv + c)
+
+
+def specific_heat_peak(ns: Sequence[float], values: Sequence[float], chain_values: Sequence | None = None, *,
+                       half_window: int = 2, n_boot: int = 2000, level: float = 0.9, seed=0) -> SpecificHeatPeak:
+    """Peak of the specific heat C(n) over sample sizes: a transition detector needing no catalogue.
+
+    At a first-order transition between phases a and b the posterior is a mixture with an energy gap
+    Delta = E[E | a] - E[E | b], and C(n) = sum_x P_x C_x + P_a P_b Delta^2 (two phases) peaks near
+    P_a = P_b, the occupancy crossing (docs/sampling.md). The peak is the vertex of a least-squares
+    parabola in log n through the largest C(n) and its ``half_window`` neighbours on each side (a
+    smooth interpolation that averages the noise of the grid points). Interval: the peak recomputed
+    with each C(n) replaced by the mean of a bootstrap resample of its per-chain variances
+    ``chain_values[i]`` (C(n_i) itself for the point estimate).
+
+    Parameters
+    ----------
+    ns : sequence of float
+        Sample sizes, increasing, at least 3.
+    values : sequence of float
+        C(n) = Var_post(n L_n) at each n.
+    chain_values : sequence of arrays, optional
+        Per-chain variances at each n (the bootstrap units); no interval without them.
+    half_window : int
+        Neighbours on each side of the discrete maximum in the fit (>= 1).
+    n_boot : int
+    level : float in (0, 1)
+    seed : int or numpy Generator
+    """
+    n_arr = np.asarray(ns, dtype=np.float64)
+    y = np.asarray(values, dtype=np.float64)
+    if n_arr.ndim != 1 or n_arr.size < 3 or y.shape != n_arr.shape or np.any(np.diff(n_arr) <= 0):
+        raise ValueError(f"`ns` must be >= 3 increasing sample sizes with one value each; got {list(ns)} and "
+                         f"{list(values)}.")
+    if isinstance(half_window, bool) or not isinstance(half_window, int) or half_window < 1:
+        raise ValueError(f"`half_window` must be an integer >= 1; got {half_window!r}.")
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ValueError(f"`level` must be in (0, 1); got {level!r}.")
+    logn = np.log(n_arr)
+    peak = _parabola_peak(logn, y, half_window)
+    lo = hi = None
+    frac = 0.0
+    if chain_values is not None:
+        cv = [np.asarray(v, dtype=np.float64).ravel() for v in chain_values]
+        if len(cv) != n_arr.size or any(v.size < 2 for v in cv):
+            raise ValueError("`chain_values` must give >= 2 per-chain variances at every n.")
+        rng = _rng(seed)
+        boots = []
+        for _ in range(n_boot):
+            yb = np.array([v[rng.integers(0, v.size, v.size)].mean() for v in cv])
+            p = _parabola_peak(logn, yb, half_window)
+            if p is not None:
+                boots.append(math.exp(p[0]))
+        frac = len(boots) / n_boot
+        if boots:
+            q = ((1 - level) / 2, (1 + level) / 2)
+            lo, hi = (float(v) for v in np.quantile(boots, q))
+    return SpecificHeatPeak(
+        n=None if peak is None else math.exp(peak[0]), ci_low=lo, ci_high=hi,
+        value=None if peak is None else peak[1], bracketed=float(frac), level=float(level),
+        ns=tuple(float(v) for v in n_arr), values=tuple(float(v) for v in y),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# thermodynamic integration
+
+
+def ladder_moments(energies) -> tuple[np.ndarray, np.ndarray]:
+    """Per-temperature mean and variance (ddof = 1) of the energies of a ladder, shape (chains, draws, K)
+    -> two arrays of shape (K,)."""
+    E = np.asarray(energies, dtype=np.float64)
+    if E.ndim != 3 or E.shape[1] < 2:
+        raise ValueError(f"`energies` must have shape (chains, draws >= 2, K); got {E.shape}.")
+    flat = E.reshape(-1, E.shape[2])
+    return flat.mean(axis=0), flat.var(axis=0, ddof=1)
+
+
+def _hermite_integral(t: np.ndarray, m: np.ndarray, v: np.ndarray | None) -> tuple[float, float]:
+    """(integral, |Hermite correction|) of m(t) dt from t[-1] to t[0] over decreasing nodes t (module
+    docstring); without ``v`` the plain trapezoid in log t and correction 0."""
+    u = np.log(t)[::-1]
+    f = (t * m)[::-1]
+    h = np.diff(u)
+    trap = float(np.sum(h * (f[1:] + f[:-1]) / 2))
+    if v is None:
+        return trap, 0.0
+    fp = (t * m - t * t * v)[::-1]
+    corr = float(np.sum(h * h * (fp[:-1] - fp[1:]) / 12))
+    return trap + corr, abs(corr)
+
+
+@dataclass(frozen=True)
+class ThermoIntegral:
+    """Free energy F = -log Z(1) = int_0^1 E_t[E] dt by thermodynamic integration over a ladder.
+
+    Attributes
+    ----------
+    free_energy : float
+        F (the ladder part plus the tail below the ladder).
+    ladder_part : float
+        int_{t_min}^{1} E_t[E] dt (Hermite-corrected trapezoid in log t when variances are given).
+    tail : float
+        Estimate of int_0^{t_min} E_t[E] dt.
+    tail_err : float
+        With m(0) = ``prior_energy_mean`` and the variances: the tail is the integral of the quadratic
+        through m(0), m(t_min) with slope -v(t_min) at t_min, t_min ((m(0) + 2 m(t_min)) / 3 +
+        t_min v(t_min) / 6), and the error its distance from the trapezoid t_min (m(0) + m(t_min)) / 2
+        (the bracket's midpoint); with m(0) alone the bracket's half-width; without m(0) the tail is
+        t_min m(t_min) + t_min^2 v(t_min) / 2 and the error its second term. The tail is accurate
+        (<= 0.01 nats per parameter) once t_min n is well below 1 (docs/sampling.md).
+    quadrature_err : float
+        Size of the Hermite correction: a bound on the corrected rule's error where the correction is
+        itself accurate (0, and the error unknown, without variances).
+    mc_err : float
+        Bootstrap standard error over chains (nan when only moments were given).
+    betas : ndarray
+    """
+
+    free_energy: float
+    ladder_part: float
+    tail: float
+    tail_err: float
+    quadrature_err: float
+    mc_err: float
+    betas: np.ndarray
+
+    @property
+    def err(self) -> float:
+        """Total error: the Monte Carlo, quadrature and tail errors added in quadrature (nan parts as 0)."""
+        parts = [x for x in (self.mc_err, self.quadrature_err, self.tail_err) if np.isfinite(x)]
+        return float(math.sqrt(sum(x * x for x in parts)))
+
+
+def _tail(t_min: float, m_min: float, v_min: float | None, prior_mean: float | None) -> tuple[float, float]:
+    """(estimate, error) of int_0^{t_min} m(t) dt (:class:`ThermoIntegral`, ``tail``)."""
+    if prior_mean is not None:
+        mid = t_min * (m_min + prior_mean) / 2
+        if v_min is None:
+            return mid, t_min * abs(prior_mean - m_min) / 2
+        quad = t_min * ((prior_mean + 2 * m_min) / 3 + t_min * v_min / 6)
+        return quad, abs(quad - mid)
+    if v_min is None:
+        return t_min * m_min, float("nan")
+    return t_min * m_min + t_min * t_min * v_min / 2, t_min * t_min * v_min / 2
+
+
+def thermodynamic_integral(betas, energies=None, *, energy_mean=None, energy_var=None,
+                           prior_energy_mean: float | None = None, n_boot: int = 500, seed=0) -> ThermoIntegral:
+    """F = -log Z(1) = int_0^1 E_t[E] dt over a ladder 1 = betas[0] > ... > betas[-1] = t_min.
+
+    Give the ladder's draws ``energies`` (chains, draws, K) (then the variances enter the Hermite
+    rule and the error is a bootstrap over chains), or their moments ``energy_mean`` (and
+    ``energy_var``), shape (K,). ``prior_energy_mean`` = E_phi[E] (the t = 0 end) brackets the part
+    below the ladder; the log prior normalisation is taken as 0 (Z(0) = 1). Reference: Gelman & Meng
+    1998 (path sampling); Friel & Pettitt 2008 (power posteriors).
+    """
+    t = _check_betas(betas)
+    if energies is not None:
+        E = np.asarray(energies, dtype=np.float64)
+        if E.ndim != 3 or E.shape[2] != t.size:
+            raise ValueError(f"`energies` must have shape (chains, draws, {t.size}); got {E.shape}.")
+        m, v = ladder_moments(E)
+    elif energy_mean is not None:
+        m = np.asarray(energy_mean, dtype=np.float64)
+        v = None if energy_var is None else np.asarray(energy_var, dtype=np.float64)
+        if m.shape != t.shape or (v is not None and v.shape != t.shape):
+            raise ValueError(f"`energy_mean` (and `energy_var`) must have shape {t.shape}; got {m.shape}.")
+    else:
+        raise ValueError("give `energies` (chains, draws, K) or `energy_mean` (K,).")
+    if t[0] != 1.0:
+        raise ValueError(f"`betas[0]` must be 1 (the posterior); got {t[0]}.")
+    ladder, q_err = _hermite_integral(t, m, v) if t.size > 1 else (0.0, 0.0)
+    tail, tail_err = _tail(float(t[-1]), float(m[-1]), None if v is None else float(v[-1]), prior_energy_mean)
+    mc = float("nan")
+    if energies is not None and E.shape[0] >= 2:
+        rng = _rng(seed)
+        C = E.shape[0]
+        reps = []
+        for _ in range(n_boot):
+            mb, vb = ladder_moments(E[rng.integers(0, C, C)])
+            lb = _hermite_integral(t, mb, vb)[0] if t.size > 1 else 0.0
+            reps.append(lb + _tail(float(t[-1]), float(mb[-1]), float(vb[-1]), prior_energy_mean)[0])
+        mc = float(np.std(reps, ddof=1))
+    return ThermoIntegral(free_energy=ladder + tail, ladder_part=ladder, tail=tail, tail_err=tail_err,
+                          quadrature_err=q_err, mc_err=mc, betas=t)
+
+
+@dataclass(frozen=True)
+class PhaseFreeEnergies:
+    """Phase free energies by thermodynamic integration restricted to each phase.
+
+    G(alpha) = -log P_{t_ref}(alpha) + int_{t_ref}^1 E_t[E | alpha] dt equals
+    F(alpha) = -log Z_alpha(1) up to the constant -log Z(t_ref) common to all phases (module docstring).
+
+    Attributes
+    ----------
+    free_energy : dict[str, float]
+        G(alpha) for every phase with draws at every temperature.
+    err : dict[str, float]
+        Bootstrap standard errors over the chains of every temperature.
+    quadrature_err : dict[str, float]
+        Size of each phase's Hermite correction.
+    diff_err : dict[tuple[str, str], float]
+        Bootstrap standard error of G(a) - G(b) for every pair (the two share the draws).
+    betas : ndarray
+        The temperatures, 1 = betas[0] > ... > betas[-1] = t_ref.
+    occupancy_ref : dict[str, float]
+        P_{t_ref}(alpha).
+    """
+
+    free_energy: dict
+    err: dict
+    quadrature_err: dict
+    diff_err: dict
+    betas: np.ndarray
+    occupancy_ref: dict
+
+    def difference(self, a: str, b: str) -> tuple[float, float]:
+        """(F(a) - F(b), its standard error)."""
+        return self.free_energy[a] - self.free_energy[b], self.diff_err[(a, b)]
+
+
+def _phase_G(t, Es, Ls, phases) -> tuple[dict, dict]:
+    out, corr = {}, {}
+    for p in phases:
+        m, v, occ_ref = [], [], None
+        for k, (E, L) in enumerate(zip(Es, Ls)):
+            e = E[L == p]
+            if e.size < 2:
+                break
+            m.append(e.mean())
+            v.append(e.var(ddof=1))
+            if k == len(Es) - 1:
+                occ_ref = e.size / E.size
+        else:
+            integ, c = _hermite_integral(t, np.array(m), np.array(v)) if t.size > 1 else (0.0, 0.0)
+            out[p] = -math.log(occ_ref) + integ
+            corr[p] = c
+    return out, corr
+
+
+def phase_free_energies(betas, energies: Sequence, labels: Sequence, *, phases: Sequence[str] | None = None,
+                        n_boot: int = 500, seed=0) -> PhaseFreeEnergies:
+    """Phase free energies from labelled draws at temperatures 1 = betas[0] > ... > betas[-1] = t_ref.
+
+    Parameters
+    ----------
+    betas : array, shape (K,)
+        Decreasing inverse temperatures, betas[0] = 1.
+    energies : sequence of K arrays, shape (chains_k, draws_k)
+        E = n L_n of the draws at each temperature (independent runs may differ in shape).
+    labels : sequence of K arrays of str
+        Phase labels of those draws (one fixed classifier for all temperatures, so that the phases
+        are the same regions of parameter space at every t).
+    phases : sequence of str, optional
+        Phases to report (default: every label with >= 2 draws at every temperature).
+    n_boot : int
+        Bootstrap replicates (chains resampled independently at each temperature).
+    seed : int or numpy Generator
+    """
+    t = _check_betas(betas)
+    if t[0] != 1.0:
+        raise ValueError(f"`betas[0]` must be 1 (the posterior); got {t[0]}.")
+    if len(energies) != t.size or len(labels) != t.size:
+        raise ValueError(f"`energies` and `labels` must hold one array per temperature ({t.size}); got "
+                         f"{len(energies)} and {len(labels)}.")
+    Es = [_chains_draws(f"energies[{k}]", e) for k, e in enumerate(energies)]
+    Ls = [np.asarray(lab) for lab in labels]
+    for k, (E, L) in enumerate(zip(Es, Ls)):
+        if L.shape != E.shape:
+            raise ValueError(f"`labels[{k}]` must have the shape of `energies[{k}]` {E.shape}; got {L.shape}.")
+    if phases is None:
+        phases = sorted(set.intersection(*[set(L.ravel().tolist()) for L in Ls]))
+    G, corr = _phase_G(t, Es, Ls, [str(p) for p in phases])
+    rng = _rng(seed)
+    reps = []
+    for _ in range(n_boot):
+        pick = [rng.integers(0, E.shape[0], E.shape[0]) for E in Es]
+        reps.append(_phase_G(t, [E[i] for E, i in zip(Es, pick)], [L[i] for L, i in zip(Ls, pick)], list(G))[0])
+    err = {p: float(np.std([r[p] for r in reps if p in r], ddof=1)) for p in G}
+    diff_err = {(a, b): float(np.std([r[a] - r[b] for r in reps if a in r and b in r], ddof=1))
+                for a in G for b in G if a != b}
+    occ_ref = {p: float(np.mean(Ls[-1] == p)) for p in G}
+    return PhaseFreeEnergies(free_energy=G, err=err, quadrature_err=corr, diff_err=diff_err, betas=t,
+                             occupancy_ref=occ_ref)
+
+
+# --------------------------------------------------------------------------------------------------
+# WBIC and WAIC
+
+
+@dataclass(frozen=True)
+class WBIC:
+    """WBIC = E_{beta_w}[E], beta_w = 1 / log n (Watanabe 2013).
+
+    Attributes
+    ----------
+    value : float
+    err : float
+        Monte Carlo standard error (nan when unknown).
+    beta : float
+        1 / log n.
+    method : str
+        ``"draws"`` (sampled at beta_w) or ``"ladder"`` (interpolated between ladder temperatures).
+    """
+
+    value: float
+    err: float
+    beta: float
+    method: str
+
+    def complexity(self, energy_min: float, n: int) -> float:
+        """(WBIC - E(w_0)) / log n with E(w_0) = ``energy_min`` = n L_n at the optimum: tends to the
+        learning coefficient lambda (d/2 in a regular model)."""
+        return (self.value - float(energy_min)) / math.log(n)
+
+
+def wbic(n: int, *, energy=None, betas=None, energy_mean=None, energy_var=None) -> WBIC:
+    """WBIC at sample size n: the posterior mean of E = n L_n at beta = 1 / log n.
+
+    Give ``energy`` (chains, draws) sampled at beta = 1 / log n (error: between-chain standard error
+    of the chain means), or a ladder ``betas`` (decreasing) with per-temperature ``energy_mean`` (and
+    ``energy_var``): then E_t[E] is interpolated at t = 1 / log n on u = log t, as f(u) = t E_t[E]
+    (smooth where E_t ~ lambda / t + const), by cubic Hermite with f'(u) = t m - t^2 v when the
+    variances are given, linearly otherwise.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"`n` must be an integer >= 2; got {n!r}.")
+    bw = 1.0 / math.log(n)
+    if energy is not None:
+        E = _chains_draws("energy", energy)
+        err = float(E.mean(axis=1).std(ddof=1) / math.sqrt(E.shape[0])) if E.shape[0] >= 2 else float("nan")
+        return WBIC(value=float(E.mean()), err=err, beta=bw, method="draws")
+    if betas is None or energy_mean is None:
+        raise ValueError("give `energy` (draws at beta = 1/log n) or `betas` with `energy_mean`.")
+    t = _check_betas(betas)
+    m = np.asarray(energy_mean, dtype=np.float64)
+    if m.shape != t.shape:
+        raise ValueError(f"`energy_mean` must have shape {t.shape}; got {m.shape}.")
+    if not t[-1] <= bw <= t[0]:
+        raise ValueError(f"the ladder [{t[-1]:.4g}, {t[0]:.4g}] must contain beta = 1/log n = {bw:.4g}.")
+    k = int(np.searchsorted(-t, -bw, side="right")) - 1
+    k = min(k, t.size - 2)
+    ua, ub, u = math.log(t[k]), math.log(t[k + 1]), math.log(bw)
+    fa, fb = t[k] * m[k], t[k + 1] * m[k + 1]
+    s = (u - ua) / (ub - ua)
+    if energy_var is None:
+        f = fa + s * (fb - fa)
+    else:
+        v = np.asarray(energy_var, dtype=np.float64)
+        h = ub - ua
+        da, db = (fa - t[k] ** 2 * v[k]) * h, (fb - t[k + 1] ** 2 * v[k + 1]) * h
+        f = ((2 * s**3 - 3 * s**2 + 1) * fa + (s**3 - 2 * s**2 + s) * da + (-2 * s**3 + 3 * s**2) * fb
+             + (s**3 - s**2) * db)
+    return WBIC(value=float(f / bw), err=float("nan"), beta=bw, method="ladder")
+
+
+@dataclass(frozen=True)
+class WAIC:
+    """WAIC and the functional variance (Watanabe 2010), per sample (Watanabe's normalisation).
+
+    Attributes
+    ----------
+    waic : float
+        T_n + beta V_n / n, an estimate of the generalisation loss (per-sample negative log predictive
+        density).
+    training_loss : float
+        T_n = -(1/n) sum_i log E_w[p(x_i | w)].
+    functional_variance : float
+        V_n = sum_i Var_w[log p(x_i | w)].
+    singular_fluctuation : float
+        nu = beta V_n / 2 (d/2 in a regular model at beta = 1).
+    se : float
+        Standard error of ``waic`` over the data points (the spread of the pointwise terms / sqrt(n)).
+    mc_err : float
+        Bootstrap standard error of V_n over chains (nan with one chain).
+    n : int
+    beta : float
+    """
+
+    waic: float
+    training_loss: float
+    functional_variance: float
+    singular_fluctuation: float
+    se: float
+    mc_err: float
+    n: int
+    beta: float
+
+
+def _waic_terms(ll: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    S = ll.shape[0]
+    mx = ll.max(axis=0)
+    lppd = mx + np.log(np.exp(ll - mx).sum(axis=0) / S)
+    return -lppd, ll.var(axis=0, ddof=1)
+
+
+def waic(log_lik, *, beta: float = 1.0, n_boot: int = 200, seed=0) -> WAIC:
+    """WAIC = T_n + beta V_n / n from the pointwise log-likelihood of posterior draws.
+
+    Parameters
+    ----------
+    log_lik : array, shape (chains, draws, n) or (draws, n)
+        log p(x_i | w_s) of every data point x_i at every draw w_s of the posterior
+        phi(w) prod_i p(x_i | w)^beta (for the TMS: -||x_i - f(x_i; w)||^2 - (c/2) log pi, the
+        Gaussian likelihood with variance 1/2).
+    beta : float, > 0
+        Inverse temperature of the posterior the draws come from.
+    n_boot : int
+        Bootstrap replicates over chains for ``mc_err``.
+    seed : int or numpy Generator
+
+    Notes
+    -----
+    Watanabe 2010 (JMLR 11, 3571-3594), eqs. (5)-(8): E[G_n] = E[W_n] + o(1/n) with
+    W_n = T_n + (beta / n) V_n, and E[V_n] -> 2 nu / beta.
+    """
+    ll = np.asarray(log_lik, dtype=np.float64)
+    if ll.ndim == 2:
+        ll = ll[None]
+    if ll.ndim != 3 or ll.shape[0] * ll.shape[1] < 2 or not np.all(np.isfinite(ll)):
+        raise ValueError("`log_lik` must be finite with shape (chains, draws, n) or (draws, n); got "
+                         f"{np.shape(log_lik)}.")
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0:
+        raise ValueError(f"`beta` must be a positive number; got {beta!r}.")
+    C, _, n = ll.shape
+    t_i, v_i = _waic_terms(ll.reshape(-1, n))
+    T, V = float(t_i.mean()), float(v_i.sum())
+    point = t_i + beta * v_i
+    se = float(point.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+    mc = float("nan")
+    if C >= 2:
+        rng = _rng(seed)
+        mc = float(np.std([_waic_terms(ll[rng.integers(0, C, C)].reshape(-1, n))[1].sum() for _ in range(n_boot)],
+                          ddof=1))
+    return WAIC(waic=T + beta * V / n, training_loss=T, functional_variance=V, singular_fluctuation=beta * V / 2,
+                se=se, mc_err=mc, n=int(n), beta=float(beta))
+
