@@ -67,6 +67,19 @@ def _rng(seed) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
+def _units(x: np.ndarray, min_units: int) -> np.ndarray:
+    """Bootstrap units along axis 0: the chains, or, with fewer than ``min_units`` chains, contiguous
+    blocks of each chain (ceil(min_units / chains) per chain; the tail that does not fill a block is
+    dropped), as :func:`sampling.occupancy_estimate` does. Tempering keeps the autocorrelation
+    short, so blocks of a few hundred draws are nearly independent."""
+    C, T = x.shape[:2]
+    if C >= min_units:
+        return x
+    k = max(1, min(T // 2, math.ceil(min_units / C)))
+    L = T // k
+    return x[:, : k * L].reshape((C * k, L) + x.shape[2:])
+
+
 def _check_betas(betas) -> np.ndarray:
     t = np.asarray(betas, dtype=np.float64)
     if t.ndim != 1 or t.size < 1 or not np.all(np.isfinite(t)) or np.any(t <= 0):
@@ -110,7 +123,7 @@ class SpecificHeat:
         return float(sum(p * (m - self.mean) ** 2 for p, m, _, _ in self.by_phase.values()))
 
 
-def specific_heat(energy, labels=None, *, n_boot: int = 1000, seed=0) -> SpecificHeat:
+def specific_heat(energy, labels=None, *, n_boot: int = 1000, min_units: int = 8, seed=0) -> SpecificHeat:
     """Specific heat C = Var_post(E) of posterior draws, overall and per phase (module docstring).
 
     Parameters
@@ -120,16 +133,18 @@ def specific_heat(energy, labels=None, *, n_boot: int = 1000, seed=0) -> Specifi
     labels : array of str, shape (chains, draws), optional
         Phase labels of the draws (:func:`sampling.classify_draws`).
     n_boot : int
-        Bootstrap replicates over chains for ``err``.
+        Bootstrap replicates over chains (or blocks, ``min_units``) for ``err``.
+    min_units : int
+        With fewer chains, contiguous blocks of the chains are the bootstrap units.
     seed : int or numpy Generator
     """
     E = _chains_draws("energy", energy)
-    C = E.shape[0]
+    U = _units(E, min_units)
     value = float(E.var(ddof=1))
     err = float("nan")
-    if C >= 2:
-        idx = _rng(seed).integers(0, C, size=(n_boot, C))
-        err = float(np.std([E[i].var(ddof=1) for i in idx], ddof=1))
+    if U.shape[0] >= 2:
+        idx = _rng(seed).integers(0, U.shape[0], size=(n_boot, U.shape[0]))
+        err = float(np.std([U[i].var(ddof=1) for i in idx], ddof=1))
     by_phase = {}
     if labels is not None:
         lab = np.asarray(labels)
@@ -336,13 +351,15 @@ def _tail(t_min: float, m_min: float, v_min: float | None, prior_mean: float | N
 
 
 def thermodynamic_integral(betas, energies=None, *, energy_mean=None, energy_var=None,
-                           prior_energy_mean: float | None = None, n_boot: int = 500, seed=0) -> ThermoIntegral:
+                           prior_energy_mean: float | None = None, n_boot: int = 500, min_units: int = 8,
+                           seed=0) -> ThermoIntegral:
     """F = -log Z(1) = int_0^1 E_t[E] dt over a ladder 1 = betas[0] > ... > betas[-1] = t_min.
 
     Give the ladder's draws ``energies`` (chains, draws, K) (then the variances enter the Hermite
     rule and the error is a bootstrap over chains), or their moments ``energy_mean`` (and
     ``energy_var``), shape (K,). ``prior_energy_mean`` = E_phi[E] (the t = 0 end) brackets the part
-    below the ladder; the log prior normalisation is taken as 0 (Z(0) = 1). Reference: Gelman & Meng
+    below the ladder; the log prior normalisation is taken as 0 (Z(0) = 1). The bootstrap resamples
+    chains, or contiguous blocks of them with fewer than ``min_units`` chains. Reference: Gelman & Meng
     1998 (path sampling); Friel & Pettitt 2008 (power posteriors).
     """
     t = _check_betas(betas)
@@ -363,12 +380,13 @@ def thermodynamic_integral(betas, energies=None, *, energy_mean=None, energy_var
     ladder, q_err = _hermite_integral(t, m, v) if t.size > 1 else (0.0, 0.0)
     tail, tail_err = _tail(float(t[-1]), float(m[-1]), None if v is None else float(v[-1]), prior_energy_mean)
     mc = float("nan")
-    if energies is not None and E.shape[0] >= 2:
+    if energies is not None and _units(E, min_units).shape[0] >= 2:
         rng = _rng(seed)
-        C = E.shape[0]
+        U = _units(E, min_units)
+        C = U.shape[0]
         reps = []
         for _ in range(n_boot):
-            mb, vb = ladder_moments(E[rng.integers(0, C, C)])
+            mb, vb = ladder_moments(U[rng.integers(0, C, C)])
             lb = _hermite_integral(t, mb, vb)[0] if t.size > 1 else 0.0
             reps.append(lb + _tail(float(t[-1]), float(mb[-1]), float(vb[-1]), prior_energy_mean)[0])
         mc = float(np.std(reps, ddof=1))
@@ -431,7 +449,7 @@ def _phase_G(t, Es, Ls, phases) -> tuple[dict, dict]:
 
 
 def phase_free_energies(betas, energies: Sequence, labels: Sequence, *, phases: Sequence[str] | None = None,
-                        n_boot: int = 500, seed=0) -> PhaseFreeEnergies:
+                        n_boot: int = 500, min_units: int = 8, seed=0) -> PhaseFreeEnergies:
     """Phase free energies from labelled draws at temperatures 1 = betas[0] > ... > betas[-1] = t_ref.
 
     Parameters
@@ -447,6 +465,8 @@ def phase_free_energies(betas, energies: Sequence, labels: Sequence, *, phases: 
         Phases to report (default: every label with >= 2 draws at every temperature).
     n_boot : int
         Bootstrap replicates (chains resampled independently at each temperature).
+    min_units : int
+        With fewer chains at a temperature, contiguous blocks of its chains are the bootstrap units.
     seed : int or numpy Generator
     """
     t = _check_betas(betas)
@@ -464,10 +484,12 @@ def phase_free_energies(betas, energies: Sequence, labels: Sequence, *, phases: 
         phases = sorted(set.intersection(*[set(L.ravel().tolist()) for L in Ls]))
     G, corr = _phase_G(t, Es, Ls, [str(p) for p in phases])
     rng = _rng(seed)
+    Eu = [_units(E, min_units) for E in Es]
+    Lu = [_units(L, min_units) for L in Ls]
     reps = []
     for _ in range(n_boot):
-        pick = [rng.integers(0, E.shape[0], E.shape[0]) for E in Es]
-        reps.append(_phase_G(t, [E[i] for E, i in zip(Es, pick)], [L[i] for L, i in zip(Ls, pick)], list(G))[0])
+        pick = [rng.integers(0, E.shape[0], E.shape[0]) for E in Eu]
+        reps.append(_phase_G(t, [E[i] for E, i in zip(Eu, pick)], [L[i] for L, i in zip(Lu, pick)], list(G))[0])
     err = {p: float(np.std([r[p] for r in reps if p in r], ddof=1)) for p in G}
     diff_err = {(a, b): float(np.std([r[a] - r[b] for r in reps if a in r and b in r], ddof=1))
                 for a in G for b in G if a != b}
