@@ -1,0 +1,126 @@
+"""Measurements behind docs/sampling.md, "Thermodynamics of the posterior" (written to docs/data/thermo_*.json).
+
+- ``phase-ti``: c = 6, data stream 0, three n: phase free energies of 5 and 6 by thermodynamic
+  integration from t_ref = 1/2 to 1 (:func:`theory.thermo.tempered_phase_free_energies`, five
+  temperatures, one tempering run each) against the log ratio of the occupancies at t = 1; the t = 1
+  run's overall free energy over its ladder, WBIC (ladder), WAIC, the specific heat.
+- ``general``: c = 6 with r = 3 hidden dimensions (no catalogue): C(n) = Var_post(n L_n) over n from
+  :func:`sampling.run_tempering` and its peak (:func:`sampling.specific_heat_peak`).
+- ``campaign``: copy the c = 6 tempering campaign rows that carry the specific heat (``--campaign``
+  FILE) into docs/data/thermo_c6_campaign.json.
+
+Usage: ``python docs/thermo_study.py phase-ti|general|campaign [--campaign FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def _dump(name: str, obj) -> None:
+    from kgon.io import dumps_json
+
+    (DATA / name).write_text(dumps_json(obj) + "\n")
+    print("wrote", DATA / name, flush=True)
+
+
+def phase_ti(ns=(250, 350, 500), stream: int = 0, t_ref: float = 0.5, temps: int = 5) -> None:
+    import jax
+
+    import kgon
+    from theory.thermo import tempered_phase_free_energies
+
+    cat = kgon.default_catalogue(6)
+    betas = t_ref ** (np.arange(temps) / (temps - 1))
+    rows = []
+    for n in ns:
+        t0 = time.time()
+        res = tempered_phase_free_energies(jax.random.fold_in(jax.random.PRNGKey(2300 + stream), n), n=n,
+                                           data_seed=stream, betas=betas, catalogue=cat)
+        np.savez_compressed(f"/tmp/thermo_phase_ti_n{n}.npz", betas=betas,
+                            **{f"E{k}": e for k, (e, _) in enumerate(res.draws)},
+                            **{f"L{k}": lab.astype(str) for k, (_, lab) in enumerate(res.draws)})
+        row = res.comparison("5", "6")
+        ti = res.free_energy
+        row.update(free_energy=ti.free_energy, free_energy_err=ti.err, free_energy_tail=ti.tail,
+                   free_energy_tail_err=ti.tail_err, free_energy_quadrature_err=ti.quadrature_err,
+                   free_energy_mc_err=ti.mc_err, phase_G=res.phases.free_energy, phase_G_err=res.phases.err,
+                   occupancy=res.occupancy, occupancy_err=res.occupancy_err, ladder=list(ti.betas),
+                   seconds=round(time.time() - t0, 1), config=res.config)
+        rows.append(row)
+        print(n, {k: row[k] for k in ("ti", "ti_err", "log_occupancy_ratio", "log_occupancy_ratio_err", "z")},
+              flush=True)
+        _dump("thermo_phase_ti.json", {"description": __doc__, "rows": rows})
+
+
+def general(ns=(100, 150, 200, 300, 450, 700, 1000, 1500), c: int = 6, r: int = 3, stream: int = 0) -> None:
+    import jax
+
+    import sampling
+
+    rows = []
+    for n in ns:
+        t0 = time.time()
+        ds = sampling.make_dataset(jax.random.PRNGKey(stream), n, c)
+        res = sampling.run_tempering(jax.random.fold_in(jax.random.PRNGKey(2400), n), ds, chains=4, warmup=300,
+                                     samples=600, r=r)
+        sh = sampling.specific_heat(n * res.loss)
+        m, v = sampling.ladder_moments(res.pt.energy_ladder)
+        w = sampling.wbic(n, betas=res.pt.betas, energy_mean=m, energy_var=v)
+        rows.append(dict(n=n, nL_mean=sh.mean, nL_var=sh.value, nL_var_err=sh.err,
+                         nL_chain_var=sh.chain_var.tolist(), wbic=w.value, loss_min=float(res.loss.min()),
+                         rhat_loss=res.rhat_loss, swap_rate=res.pt.swap_rate.tolist(),
+                         seconds=round(time.time() - t0, 1)))
+        print(n, sh.value, sh.err, rows[-1]["seconds"], flush=True)
+        out = {"description": f"c = {c}, r = {r}, data stream {stream}, sampling.run_tempering chains=4 warmup=300 "
+               "samples=600 key fold_in(PRNGKey(2400), n); no catalogue", "rows": rows}
+        if len(rows) >= 3:
+            pk = sampling.specific_heat_peak([x["n"] for x in rows], [x["nL_var"] for x in rows],
+                                             [x["nL_chain_var"] for x in rows])
+            out["peak"] = pk.to_dict()
+        _dump("thermo_general_r3.json", out)
+
+
+def campaign(path: Path) -> None:
+    keep = ("stream", "beta", "n", "occupancy", "occupancy_err", "nL_mean", "nL_var", "nL_chain_var", "nL_by_phase",
+            "betas", "loss_mean_per_temperature", "swap_rate", "rhat_loss", "ess_loss")
+    rows = []
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        if r.get("nL_chain_var"):
+            rows.append({k: r[k] for k in keep if k in r})
+    desc = ("c = 6 tempered posterior rows (sampling.run_occupancy method='tempered', chains=4, warmup=300, "
+            "samples=800, data_seed=stream, key fold_in(PRNGKey(1000 + stream), n), beta as given) with the "
+            "specific heat of the beta-draws: nL_var = Var(n L_n) (ddof 1), nL_chain_var per chain, nL_by_phase "
+            "label -> [draws, mean, var]; betas and loss_mean_per_temperature are the ladder's. Only rows "
+            "carrying nL_chain_var are kept.")
+    _dump("thermo_c6_campaign.json", {"description": desc, "rows": rows})
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=("phase-ti", "general", "campaign"))
+    ap.add_argument("--campaign", type=Path, default=None)
+    args = ap.parse_args(argv)
+    import kgon
+
+    kgon.configure_jax()
+    if args.what == "phase-ti":
+        phase_ti()
+    elif args.what == "general":
+        general()
+    else:
+        if args.campaign is None:
+            ap.error("campaign needs --campaign FILE")
+        campaign(args.campaign)
+
+
+if __name__ == "__main__":
+    main()
