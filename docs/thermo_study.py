@@ -8,8 +8,10 @@
   :func:`sampling.run_tempering` and its peak (:func:`sampling.specific_heat_peak`).
 - ``campaign``: copy the c = 6 tempering campaign rows that carry the specific heat (``--campaign``
   FILE) into docs/data/thermo_c6_campaign.json.
+- ``transition``: the specific-heat peak against the occupancy crossing on every stream of it
+  (docs/data/thermo_c6_transition.json).
 
-Usage: ``python docs/thermo_study.py phase-ti|general|campaign [--campaign FILE]``.
+Usage: ``python docs/thermo_study.py phase-ti|general|campaign|transition [--campaign FILE]``.
 """
 
 from __future__ import annotations
@@ -104,9 +106,34 @@ def campaign(path: Path) -> None:
     _dump("thermo_c6_campaign.json", {"description": desc, "rows": rows})
 
 
+def transition(bound: float = 0.15) -> None:
+    """Specific-heat peak against the occupancy crossing on every beta = 1 stream of the stored campaign
+    with >= 5 sample sizes (docs/data/thermo_c6_transition.json; ``bound`` is the claim the test checks
+    on the mean |peak / crossing - 1|)."""
+    from theory.thermo import specific_heat_transition
+
+    rows = json.loads((DATA / "thermo_c6_campaign.json").read_text())["rows"]
+    by_stream: dict[int, list] = {}
+    for r in rows:
+        if r["beta"] == 1.0:
+            by_stream.setdefault(r["stream"], []).append(r)
+    out = []
+    for k, rs in sorted(by_stream.items()):
+        if len(rs) < 5:
+            continue
+        tr = specific_heat_transition(rs)
+        d = tr.to_dict()
+        d.update(stream=k, ns=sorted(r["n"] for r in rs))
+        out.append(d)
+        print(k, d["peak"], d["crossing"], d["offset"], flush=True)
+    _dump("thermo_c6_transition.json", {"description": "theory.specific_heat_transition on each beta = 1 stream of "
+                                        "thermo_c6_campaign.json with >= 5 sample sizes (90% peak interval, 95% "
+                                        "crossing interval)", "streams": out, "mean_abs_offset_bound": bound})
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("phase-ti", "general", "campaign"))
+    ap.add_argument("what", choices=("phase-ti", "general", "campaign", "transition"))
     ap.add_argument("--campaign", type=Path, default=None)
     args = ap.parse_args(argv)
     import kgon
@@ -116,6 +143,8 @@ def main(argv=None) -> None:
         phase_ti()
     elif args.what == "general":
         general()
+    elif args.what == "transition":
+        transition()
     else:
         if args.campaign is None:
             ap.error("campaign needs --campaign FILE")

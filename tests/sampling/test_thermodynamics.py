@@ -35,6 +35,14 @@ def test_specific_heat_of_a_two_component_mixture_and_its_phases():
     assert sh.chain_var.shape == (C,)
 
 
+def test_specific_heat_error_from_blocks_of_few_chains_matches_the_gaussian_formula():
+    rng = np.random.default_rng(7)
+    E = rng.normal(0.0, 3.0, size=(2, 4000))  # iid: Var(s^2) = 2 sigma^4 / (N - 1)
+    sh = sampling.specific_heat(E, seed=0)
+    expected = 2 * 81 / (E.size - 1)
+    assert abs(sh.err**2 / expected - 1) < 0.6, (sh.err**2, expected)
+
+
 def test_specific_heat_rejects_mismatched_labels():
     with pytest.raises(ValueError, match="labels"):
         sampling.specific_heat(np.zeros((2, 5)) + np.arange(5), np.array([["a"] * 4] * 2))
