@@ -62,7 +62,7 @@ def phase_ti(ns=(250, 350, 500), stream: int = 0, t_ref: float = 0.5, temps: int
         _dump("thermo_phase_ti.json", {"description": __doc__, "rows": rows})
 
 
-def general(ns=(100, 150, 200, 300, 450, 700, 1000, 1500), c: int = 6, r: int = 3, stream: int = 0) -> None:
+def general(ns=(100, 150, 230, 350, 530, 800, 1200), c: int = 6, r: int = 3, stream: int = 0) -> None:
     import jax
 
     import sampling

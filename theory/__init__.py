@@ -85,6 +85,7 @@ _EXPORTS = {
     "occupancy": "theory.free_energies.orders",
     "parse_experiment": "theory.sweeps.experiment",
     "plateau_centers": "theory.sgd_analysis",
+    "phase_free_energy_table": "theory.thermo",
     "posterior_thermo": "theory.thermo",
     "predict_basins": "theory.failure.analysis",
     "prior_energy_mean": "theory.thermo",

@@ -34,6 +34,7 @@ __all__ = [
     "PosteriorThermo",
     "posterior_thermo",
     "prior_energy_mean",
+    "phase_free_energy_table",
     "read_campaign",
     "specific_heat_transition",
     "tempered_phase_free_energies",
@@ -315,6 +316,33 @@ def tempered_phase_free_energies(rng_key, *, n: int, data_seed: int, betas: Sequ
     cfg = dict(chains=chains, warmup=warmup, samples=samples, threshold=thr, betas=t.tolist(), c=c)
     return PhaseTI(n=n, data_seed=int(data_seed), phases=pf, occupancy=occ, occupancy_err=err, free_energy=ti,
                    config=cfg, draws=tuple(zip(Es, Ls)))
+
+
+def phase_free_energy_table(free_energy: float, free_energy_err: float, occupancy: dict, occupancy_err: dict, *,
+                            refined: dict | None = None, phases: Sequence[str] = ("5", "6")) -> dict:
+    """Per-phase free energies F(alpha) = F - log P_1(alpha) from the overall thermodynamic integral F
+    (:func:`sampling.thermodynamic_integral`) and the occupancy, beside ``refined`` (label -> the
+    refined local free energy, :func:`theory.free_energy_terms` ``total``, same convention: the
+    N(0, I) prior normalised, no data-independent constant dropped).
+
+    Returns label -> {"ti", "ti_err", "refined", "ti_minus_refined"} (``refined`` entries None when
+    not given); plus ``"all"``: F and, with ``refined``, -log sum_alpha exp(-F_refined(alpha)) over the
+    given phases (a lower bound on the refined F of the whole posterior: other phases add mass).
+    """
+    out = {}
+    for p in phases:
+        P, e = occupancy[p], occupancy_err.get(p) or 0.0
+        f = free_energy - math.log(P)
+        r = None if refined is None or p not in refined else float(refined[p])
+        out[p] = {"ti": f, "ti_err": math.hypot(free_energy_err, e / P), "refined": r,
+                  "ti_minus_refined": None if r is None else f - r}
+    allr = None
+    if refined:
+        v = np.array([float(x) for x in refined.values()])
+        allr = float(-(np.log(np.exp(-(v - v.min())).sum())) + v.min())
+    out["all"] = {"ti": free_energy, "ti_err": free_energy_err, "refined": allr,
+                  "ti_minus_refined": None if allr is None else free_energy - allr}
+    return out
 
 
 def read_campaign(path, *, beta: float = 1.0) -> dict[int, list[dict]]:

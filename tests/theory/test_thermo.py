@@ -119,3 +119,13 @@ def test_thermo_command_on_a_stored_run(tmp_path, capsys):
     assert row["waic"]["waic"] == pytest.approx(w.waic, rel=1e-12)
     assert out["transition"] is None  # one n: no peak
     assert main(["thermo", "--posterior", str(tmp_path / "missing")]) == 2
+
+
+def test_phase_free_energy_table_arithmetic():
+    t = theory.phase_free_energy_table(10.0, 0.3, {"5": 0.5, "6": 0.25}, {"5": 0.05, "6": 0.0},
+                                       refined={"5": 10.5, "6": 11.0})
+    assert t["5"]["ti"] == pytest.approx(10 + math.log(2))
+    assert t["5"]["ti_err"] == pytest.approx(math.hypot(0.3, 0.1))
+    assert t["6"]["ti_minus_refined"] == pytest.approx(10 + math.log(4) - 11.0)
+    assert t["all"]["refined"] == pytest.approx(-math.log(math.exp(-10.5) + math.exp(-11.0)))
+    assert theory.phase_free_energy_table(1.0, 0.1, {"5": 1.0}, {}, phases=("5",))["all"]["refined"] is None
