@@ -11,7 +11,9 @@
 - ``transition``: the specific-heat peak against the occupancy crossing on every stream of it
   (docs/data/thermo_c6_transition.json).
 
-Usage: ``python docs/thermo_study.py phase-ti|general|campaign|transition [--campaign FILE]``.
+- ``table``: the markdown tables of docs/sampling.md from the stored files.
+
+Usage: ``python docs/thermo_study.py phase-ti|general|campaign|transition|table [--campaign FILE]``.
 """
 
 from __future__ import annotations
@@ -131,9 +133,54 @@ def transition(bound: float = 0.15) -> None:
                                         "crossing interval)", "streams": out, "mean_abs_offset_bound": bound})
 
 
+def table() -> None:
+    """Markdown tables of docs/sampling.md from the stored measurements."""
+    from theory.thermo import phase_free_energy_table
+
+    ti = json.loads((DATA / "thermo_phase_ti.json").read_text())["rows"]
+    fe = json.loads((DATA / "free_energy_c6.json").read_text())["predicted_nongaussian"]
+    print("| n | F(5) - F(6) by TI from t_ref | log P(6)/P(5) | z | F by TI (tail) | F refined (5, 6, 5+) | "
+          "F(5): TI, refined | F(6): TI, refined |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in ti:
+        ref = next((x["beta1.0"] for x in fe if x["stream"] == r["stream"] and x["n"] == r["n"]), None)
+        refined = None if ref is None else {k: v["total"] for k, v in ref.items()}
+        t = phase_free_energy_table(r["free_energy"], r["free_energy_err"], r["occupancy"], r["occupancy_err"],
+                                    refined=refined)
+
+        def fmt(p, t=t):
+            return f"{t[p]['ti']:.2f} +- {t[p]['ti_err']:.2f}, " + ("-" if t[p]["refined"] is None else
+                                                                     f"{t[p]['refined']:.2f}")
+        print(f"| {r['n']} | {r['ti']:.3f} +- {r['ti_err']:.3f} (quad. {r['ti_quadrature_err']:.3f}) | "
+              f"{r['log_occupancy_ratio']:.3f} +- {r['log_occupancy_ratio_err']:.3f} | {r['z']:+.2f} | "
+              f"{r['free_energy']:.2f} +- {r['free_energy_err']:.2f} ({r['free_energy_tail']:.2f} +- "
+              f"{r['free_energy_tail_err']:.2f}) | {'-' if refined is None else format(t['all']['refined'], '.2f')} | "
+              f"{fmt('5')} | {fmt('6')} |")
+
+
+def transition_table() -> None:
+    """Markdown table of the specific-heat peak against the occupancy crossing (and the r = 3 scan)."""
+    doc = json.loads((DATA / "thermo_c6_transition.json").read_text())
+    print("| stream | n measured | C(n) peak (90%) | occupancy crossing 5 -> 6 (95%) | peak / crossing - 1 |")
+    print("|---|---|---|---|---|")
+    for r in doc["streams"]:
+        pk, cr = r["peak"], r["crossing"]
+        print(f"| {r['stream']} | {min(r['ns'])}-{max(r['ns'])} ({len(r['ns'])}) | {pk['n']:.0f} ({pk['ci'][0]:.0f}-"
+              f"{pk['ci'][1]:.0f}) | {cr['n']:.0f} ({cr['ci'][0]:.0f}-{cr['ci'][1]:.0f}) | {r['offset']:+.0%} |")
+    path = DATA / "thermo_general_r3.json"
+    if path.is_file():
+        g = json.loads(path.read_text())
+        print()
+        print("| n | " + " | ".join(str(r["n"]) for r in g["rows"]) + " |")
+        print("|---|" + "---|" * len(g["rows"]))
+        print("| C(n) | " + " | ".join(f"{r['nL_var']:.1f} +- {r['nL_var_err']:.1f}" for r in g["rows"]) + " |")
+        print("| min L_n | " + " | ".join(f"{r['loss_min']:.4f}" for r in g["rows"]) + " |")
+        print("| peak |", g.get("peak"))
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("phase-ti", "general", "campaign", "transition"))
+    ap.add_argument("what", choices=("phase-ti", "general", "campaign", "transition", "table"))
     ap.add_argument("--campaign", type=Path, default=None)
     args = ap.parse_args(argv)
     import kgon
@@ -145,6 +192,9 @@ def main(argv=None) -> None:
         general()
     elif args.what == "transition":
         transition()
+    elif args.what == "table":
+        table()
+        transition_table()
     else:
         if args.campaign is None:
             ap.error("campaign needs --campaign FILE")
