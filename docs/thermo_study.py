@@ -64,13 +64,18 @@ def phase_ti(ns=(250, 350, 500), stream: int = 0, t_ref: float = 0.5, temps: int
         _dump("thermo_phase_ti.json", {"description": __doc__, "rows": rows})
 
 
-def general(ns=(100, 150, 230, 350, 530, 800, 1200), c: int = 6, r: int = 3, stream: int = 0) -> None:
+def general(ns=(100, 150, 230, 350, 530, 800, 1200, 1800, 2700), c: int = 6, r: int = 3, stream: int = 0) -> None:
     import jax
 
     import sampling
 
+    path = DATA / "thermo_general_r3.json"
+    done = {x["n"]: x for x in json.loads(path.read_text())["rows"]} if path.is_file() else {}
     rows = []
     for n in ns:
+        if n in done:  # resume: rows already measured with these settings
+            rows.append(done[n])
+            continue
         t0 = time.time()
         ds = sampling.make_dataset(jax.random.PRNGKey(stream), n, c)
         res = sampling.run_tempering(jax.random.fold_in(jax.random.PRNGKey(2400), n), ds, chains=4, warmup=300,

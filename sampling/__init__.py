@@ -40,8 +40,8 @@ _EXPORTS = {
     "TemperingResult": "sampling.mcmc.tempering",
     "ThermoIntegral": "sampling.mcmc.thermodynamics",
     "TrajectoryLLC": "sampling.dynamics.trajectory",
-    "WAIC": "sampling.mcmc.thermodynamics",
-    "WBIC": "sampling.mcmc.thermodynamics",
+    "WAIC": "sampling.mcmc.criteria",
+    "WBIC": "sampling.mcmc.criteria",
     "chain_diagnostics": "sampling.mcmc.diagnostics",
     "classify_draws": "sampling.mcmc.diagnostics",
     "combine_two_temperatures": "sampling.dynamics.llc",
@@ -93,8 +93,8 @@ _EXPORTS = {
     "to_inference_data": "sampling.mcmc.idata",
     "torch_llc_problem": "sampling.dynamics.torch_adapter",
     "train_sgd": "sampling.dynamics.sgd",
-    "waic": "sampling.mcmc.thermodynamics",
-    "wbic": "sampling.mcmc.thermodynamics",
+    "waic": "sampling.mcmc.criteria",
+    "wbic": "sampling.mcmc.criteria",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

@@ -12,12 +12,7 @@ likelihood with variance 1/2, docs/index.md). Its cumulants in t are the posteri
   same identity with the conditional moments, so
   F(alpha) = -log Z_alpha(1) = -log Z(t_ref) - log P_{t_ref}(alpha) + int_{t_ref}^1 E_t[E | alpha] dt
   (:func:`phase_free_energies`; the first term is common to all phases);
-- WBIC = E_{1/log n}[E] estimates F with error O(sqrt(log n)) (Watanabe 2013, JMLR 14, Thm 4;
-  :func:`wbic`);
-- WAIC = T_n + V_n / n with T_n the Bayes training loss and V_n the functional variance estimates the
-  generalisation loss, and V_n / 2 is the singular fluctuation nu (Watanabe 2010, JMLR 11, eqs. 5-8;
-  :func:`waic`); in a realizable regular model with d parameters V_n -> d and the WBIC complexity
-  term (WBIC - n L_n(w_0)) / log n -> d/2.
+- WBIC and WAIC, the information criteria of the same draws, are :mod:`sampling.mcmc.criteria`.
 
 Integrals over the ladder use u = log t: int m(t) dt = int f(u) du with f = t m(t), whose derivative
 f'(u) = t m(t) - t^2 v(t) (v the energy variance) gives the Hermite-corrected trapezoid rule
@@ -41,19 +36,16 @@ __all__ = [
     "SpecificHeat",
     "SpecificHeatPeak",
     "ThermoIntegral",
-    "WAIC",
-    "WBIC",
     "ladder_moments",
     "phase_free_energies",
     "specific_heat",
     "specific_heat_peak",
     "thermodynamic_integral",
-    "waic",
-    "wbic",
 ]
 
 
-def _chains_draws(name: str, x) -> np.ndarray:
+def check_chains_draws(name: str, x) -> np.ndarray:
+    """``x`` as a finite float array of shape (chains, draws >= 2) (a 1-d array is one chain)."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 1:
         x = x[None, :]
@@ -63,7 +55,8 @@ def _chains_draws(name: str, x) -> np.ndarray:
     return x
 
 
-def _rng(seed) -> np.random.Generator:
+def as_generator(seed) -> np.random.Generator:
+    """A numpy Generator from a seed (or the Generator itself)."""
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
@@ -80,7 +73,8 @@ def _units(x: np.ndarray, min_units: int) -> np.ndarray:
     return x[:, : k * L].reshape((C * k, L) + x.shape[2:])
 
 
-def _check_betas(betas) -> np.ndarray:
+def check_ladder(betas) -> np.ndarray:
+    """``betas`` as a strictly decreasing 1-d array of positive inverse temperatures."""
     t = np.asarray(betas, dtype=np.float64)
     if t.ndim != 1 or t.size < 1 or not np.all(np.isfinite(t)) or np.any(t <= 0):
         raise ValueError(f"`betas` must be a 1-d array of positive inverse temperatures; got {betas!r}.")
@@ -138,12 +132,12 @@ def specific_heat(energy, labels=None, *, n_boot: int = 1000, min_units: int = 8
         With fewer chains, contiguous blocks of the chains are the bootstrap units.
     seed : int or numpy Generator
     """
-    E = _chains_draws("energy", energy)
+    E = check_chains_draws("energy", energy)
     U = _units(E, min_units)
     value = float(E.var(ddof=1))
     err = float("nan")
     if U.shape[0] >= 2:
-        idx = _rng(seed).integers(0, U.shape[0], size=(n_boot, U.shape[0]))
+        idx = as_generator(seed).integers(0, U.shape[0], size=(n_boot, U.shape[0]))
         err = float(np.std([U[i].var(ddof=1) for i in idx], ddof=1))
     by_phase = {}
     if labels is not None:
@@ -249,7 +243,7 @@ def specific_heat_peak(ns: Sequence[float], values: Sequence[float], chain_value
         cv = [np.asarray(v, dtype=np.float64).ravel() for v in chain_values]
         if len(cv) != n_arr.size or any(v.size < 2 for v in cv):
             raise ValueError("`chain_values` must give >= 2 per-chain variances at every n.")
-        rng = _rng(seed)
+        rng = as_generator(seed)
         boots = []
         for _ in range(n_boot):
             yb = np.array([v[rng.integers(0, v.size, v.size)].mean() for v in cv])
@@ -362,7 +356,7 @@ def thermodynamic_integral(betas, energies=None, *, energy_mean=None, energy_var
     chains, or contiguous blocks of them with fewer than ``min_units`` chains. Reference: Gelman & Meng
     1998 (path sampling); Friel & Pettitt 2008 (power posteriors).
     """
-    t = _check_betas(betas)
+    t = check_ladder(betas)
     if energies is not None:
         E = np.asarray(energies, dtype=np.float64)
         if E.ndim != 3 or E.shape[2] != t.size:
@@ -381,7 +375,7 @@ def thermodynamic_integral(betas, energies=None, *, energy_mean=None, energy_var
     tail, tail_err = _tail(float(t[-1]), float(m[-1]), None if v is None else float(v[-1]), prior_energy_mean)
     mc = float("nan")
     if energies is not None and _units(E, min_units).shape[0] >= 2:
-        rng = _rng(seed)
+        rng = as_generator(seed)
         U = _units(E, min_units)
         C = U.shape[0]
         reps = []
@@ -469,13 +463,13 @@ def phase_free_energies(betas, energies: Sequence, labels: Sequence, *, phases: 
         With fewer chains at a temperature, contiguous blocks of its chains are the bootstrap units.
     seed : int or numpy Generator
     """
-    t = _check_betas(betas)
+    t = check_ladder(betas)
     if t[0] != 1.0:
         raise ValueError(f"`betas[0]` must be 1 (the posterior); got {t[0]}.")
     if len(energies) != t.size or len(labels) != t.size:
         raise ValueError(f"`energies` and `labels` must hold one array per temperature ({t.size}); got "
                          f"{len(energies)} and {len(labels)}.")
-    Es = [_chains_draws(f"energies[{k}]", e) for k, e in enumerate(energies)]
+    Es = [check_chains_draws(f"energies[{k}]", e) for k, e in enumerate(energies)]
     Ls = [np.asarray(lab) for lab in labels]
     for k, (E, L) in enumerate(zip(Es, Ls)):
         if L.shape != E.shape:
@@ -483,7 +477,7 @@ def phase_free_energies(betas, energies: Sequence, labels: Sequence, *, phases: 
     if phases is None:
         phases = sorted(set.intersection(*[set(L.ravel().tolist()) for L in Ls]))
     G, corr = _phase_G(t, Es, Ls, [str(p) for p in phases])
-    rng = _rng(seed)
+    rng = as_generator(seed)
     Eu = [_units(E, min_units) for E in Es]
     Lu = [_units(L, min_units) for L in Ls]
     reps = []
@@ -496,156 +490,3 @@ def phase_free_energies(betas, energies: Sequence, labels: Sequence, *, phases: 
     occ_ref = {p: float(np.mean(Ls[-1] == p)) for p in G}
     return PhaseFreeEnergies(free_energy=G, err=err, quadrature_err=corr, diff_err=diff_err, betas=t,
                              occupancy_ref=occ_ref)
-
-
-# --------------------------------------------------------------------------------------------------
-# WBIC and WAIC
-
-
-@dataclass(frozen=True)
-class WBIC:
-    """WBIC = E_{beta_w}[E], beta_w = 1 / log n (Watanabe 2013).
-
-    Attributes
-    ----------
-    value : float
-    err : float
-        Monte Carlo standard error (nan when unknown).
-    beta : float
-        1 / log n.
-    method : str
-        ``"draws"`` (sampled at beta_w) or ``"ladder"`` (interpolated between ladder temperatures).
-    """
-
-    value: float
-    err: float
-    beta: float
-    method: str
-
-    def complexity(self, energy_min: float, n: int) -> float:
-        """(WBIC - E(w_0)) / log n with E(w_0) = ``energy_min`` = n L_n at the optimum: tends to the
-        learning coefficient lambda (d/2 in a regular model)."""
-        return (self.value - float(energy_min)) / math.log(n)
-
-
-def wbic(n: int, *, energy=None, betas=None, energy_mean=None, energy_var=None) -> WBIC:
-    """WBIC at sample size n: the posterior mean of E = n L_n at beta = 1 / log n.
-
-    Give ``energy`` (chains, draws) sampled at beta = 1 / log n (error: between-chain standard error
-    of the chain means), or a ladder ``betas`` (decreasing) with per-temperature ``energy_mean`` (and
-    ``energy_var``): then E_t[E] is interpolated at t = 1 / log n on u = log t, as f(u) = t E_t[E]
-    (smooth where E_t ~ lambda / t + const), by cubic Hermite with f'(u) = t m - t^2 v when the
-    variances are given, linearly otherwise.
-    """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise ValueError(f"`n` must be an integer >= 2; got {n!r}.")
-    bw = 1.0 / math.log(n)
-    if energy is not None:
-        E = _chains_draws("energy", energy)
-        err = float(E.mean(axis=1).std(ddof=1) / math.sqrt(E.shape[0])) if E.shape[0] >= 2 else float("nan")
-        return WBIC(value=float(E.mean()), err=err, beta=bw, method="draws")
-    if betas is None or energy_mean is None:
-        raise ValueError("give `energy` (draws at beta = 1/log n) or `betas` with `energy_mean`.")
-    t = _check_betas(betas)
-    m = np.asarray(energy_mean, dtype=np.float64)
-    if m.shape != t.shape:
-        raise ValueError(f"`energy_mean` must have shape {t.shape}; got {m.shape}.")
-    if not t[-1] <= bw <= t[0]:
-        raise ValueError(f"the ladder [{t[-1]:.4g}, {t[0]:.4g}] must contain beta = 1/log n = {bw:.4g}.")
-    k = int(np.searchsorted(-t, -bw, side="right")) - 1
-    k = min(k, t.size - 2)
-    ua, ub, u = math.log(t[k]), math.log(t[k + 1]), math.log(bw)
-    fa, fb = t[k] * m[k], t[k + 1] * m[k + 1]
-    s = (u - ua) / (ub - ua)
-    if energy_var is None:
-        f = fa + s * (fb - fa)
-    else:
-        v = np.asarray(energy_var, dtype=np.float64)
-        h = ub - ua
-        da, db = (fa - t[k] ** 2 * v[k]) * h, (fb - t[k + 1] ** 2 * v[k + 1]) * h
-        f = ((2 * s**3 - 3 * s**2 + 1) * fa + (s**3 - 2 * s**2 + s) * da + (-2 * s**3 + 3 * s**2) * fb
-             + (s**3 - s**2) * db)
-    return WBIC(value=float(f / bw), err=float("nan"), beta=bw, method="ladder")
-
-
-@dataclass(frozen=True)
-class WAIC:
-    """WAIC and the functional variance (Watanabe 2010), per sample (Watanabe's normalisation).
-
-    Attributes
-    ----------
-    waic : float
-        T_n + beta V_n / n, an estimate of the generalisation loss (per-sample negative log predictive
-        density).
-    training_loss : float
-        T_n = -(1/n) sum_i log E_w[p(x_i | w)].
-    functional_variance : float
-        V_n = sum_i Var_w[log p(x_i | w)].
-    singular_fluctuation : float
-        nu = beta V_n / 2 (d/2 in a regular model at beta = 1).
-    se : float
-        Standard error of ``waic`` over the data points (the spread of the pointwise terms / sqrt(n)).
-    mc_err : float
-        Bootstrap standard error of V_n over chains (nan with one chain).
-    n : int
-    beta : float
-    """
-
-    waic: float
-    training_loss: float
-    functional_variance: float
-    singular_fluctuation: float
-    se: float
-    mc_err: float
-    n: int
-    beta: float
-
-
-def _waic_terms(ll: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    S = ll.shape[0]
-    mx = ll.max(axis=0)
-    lppd = mx + np.log(np.exp(ll - mx).sum(axis=0) / S)
-    return -lppd, ll.var(axis=0, ddof=1)
-
-
-def waic(log_lik, *, beta: float = 1.0, n_boot: int = 200, seed=0) -> WAIC:
-    """WAIC = T_n + beta V_n / n from the pointwise log-likelihood of posterior draws.
-
-    Parameters
-    ----------
-    log_lik : array, shape (chains, draws, n) or (draws, n)
-        log p(x_i | w_s) of every data point x_i at every draw w_s of the posterior
-        phi(w) prod_i p(x_i | w)^beta (for the TMS: -||x_i - f(x_i; w)||^2 - (c/2) log pi, the
-        Gaussian likelihood with variance 1/2).
-    beta : float, > 0
-        Inverse temperature of the posterior the draws come from.
-    n_boot : int
-        Bootstrap replicates over chains for ``mc_err``.
-    seed : int or numpy Generator
-
-    Notes
-    -----
-    Watanabe 2010 (JMLR 11, 3571-3594), eqs. (5)-(8): E[G_n] = E[W_n] + o(1/n) with
-    W_n = T_n + (beta / n) V_n, and E[V_n] -> 2 nu / beta.
-    """
-    ll = np.asarray(log_lik, dtype=np.float64)
-    if ll.ndim == 2:
-        ll = ll[None]
-    if ll.ndim != 3 or ll.shape[0] * ll.shape[1] < 2 or not np.all(np.isfinite(ll)):
-        raise ValueError("`log_lik` must be finite with shape (chains, draws, n) or (draws, n); got "
-                         f"{np.shape(log_lik)}.")
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0:
-        raise ValueError(f"`beta` must be a positive number; got {beta!r}.")
-    C, _, n = ll.shape
-    t_i, v_i = _waic_terms(ll.reshape(-1, n))
-    T, V = float(t_i.mean()), float(v_i.sum())
-    point = t_i + beta * v_i
-    se = float(point.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
-    mc = float("nan")
-    if C >= 2:
-        rng = _rng(seed)
-        mc = float(np.std([_waic_terms(ll[rng.integers(0, C, C)].reshape(-1, n))[1].sum() for _ in range(n_boot)],
-                          ddof=1))
-    return WAIC(waic=T + beta * V / n, training_loss=T, functional_variance=V, singular_fluctuation=beta * V / 2,
-                se=se, mc_err=mc, n=int(n), beta=float(beta))
-
