@@ -114,27 +114,28 @@ def campaign(path: Path) -> None:
 
 
 def transition() -> None:
-    """Specific-heat peak against the occupancy crossing on every beta = 1 stream of the stored campaign
+    """Specific-heat peak against the occupancy crossing on every (stream, beta) of the stored campaign
     with >= 5 sample sizes (docs/data/thermo_c6_transition.json)."""
     from theory.thermo import specific_heat_transition
 
     rows = json.loads((DATA / "thermo_c6_campaign.json").read_text())["rows"]
-    by_stream: dict[int, list] = {}
+    groups: dict[tuple, list] = {}
     for r in rows:
-        if r["beta"] == 1.0:
-            by_stream.setdefault(r["stream"], []).append(r)
+        groups.setdefault((r["stream"], r["beta"]), []).append(r)
     out = []
-    for k, rs in sorted(by_stream.items()):
+    for (k, beta), rs in sorted(groups.items(), key=lambda kv: (-kv[0][1], kv[0][0])):
         if len(rs) < 5:
             continue
         tr = specific_heat_transition(rs)
+        if tr.crossing is None or tr.crossing.n is None:
+            continue
         d = tr.to_dict()
-        d.update(stream=k, ns=sorted(r["n"] for r in rs))
+        d.update(stream=k, beta=beta, ns=sorted(r["n"] for r in rs))
         out.append(d)
-        print(k, d["peak"], d["crossing"], d["offset"], flush=True)
-    _dump("thermo_c6_transition.json", {"description": "theory.specific_heat_transition on each beta = 1 stream of "
-                                        "thermo_c6_campaign.json with >= 5 sample sizes (90% peak interval, 95% "
-                                        "crossing interval)", "streams": out})
+        print(k, beta, d["peak"], d["crossing"], d["offset"], flush=True)
+    _dump("thermo_c6_transition.json", {"description": "theory.specific_heat_transition on each (stream, beta) of "
+                                        "thermo_c6_campaign.json with >= 5 sample sizes and a bracketed 5 -> 6 "
+                                        "crossing (90% peak interval, 95% crossing interval)", "streams": out})
 
 
 def table() -> None:
@@ -165,11 +166,15 @@ def table() -> None:
 def transition_table() -> None:
     """Markdown table of the specific-heat peak against the occupancy crossing (and the r = 3 scan)."""
     doc = json.loads((DATA / "thermo_c6_transition.json").read_text())
-    print("| stream | n measured | C(n) peak (90%) | occupancy crossing 5 -> 6 (95%) | peak / crossing - 1 |")
-    print("|---|---|---|---|---|")
+    print("| stream | beta | n measured | C(n) peak (90%) | occupancy crossing 5 -> 6 (95%) | peak / crossing - 1 |")
+    print("|---|---|---|---|---|---|")
     for r in doc["streams"]:
         pk, cr = r["peak"], r["crossing"]
-        print(f"| {r['stream']} | {min(r['ns'])}-{max(r['ns'])} ({len(r['ns'])}) | {pk['n']:.0f} ({pk['ci'][0]:.0f}-"
+        if pk["n"] is None:
+            print(f"| {r['stream']} | {r['beta']:g} | {min(r['ns'])}-{max(r['ns'])} ({len(r['ns'])}) | not bracketed | "
+                  f"{cr['n']:.0f} ({cr['ci'][0]:.0f}-{cr['ci'][1]:.0f}) | - |")
+            continue
+        print(f"| {r['stream']} | {r['beta']:g} | {min(r['ns'])}-{max(r['ns'])} ({len(r['ns'])}) | {pk['n']:.0f} ({pk['ci'][0]:.0f}-"
               f"{pk['ci'][1]:.0f}) | {cr['n']:.0f} ({cr['ci'][0]:.0f}-{cr['ci'][1]:.0f}) | {r['offset']:+.0%} |")
     path = DATA / "thermo_general_r3.json"
     if path.is_file():

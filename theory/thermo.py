@@ -174,7 +174,7 @@ def posterior_thermo(root, *, waic: bool = True) -> list[PosteriorThermo]:
         if "phase" in post:
             names = json.loads(post.attrs["phase_labels"])
             labels = np.asarray(names, dtype=object)[np.asarray(post["phase"])]
-        sh = specific_heat(beta * n * loss, labels)
+        sh = specific_heat(n * loss, labels)  # Var(n L_n) at the stored beta (beta^2 C -> lambda)
         w = None
         if waic and cfg.get("data_seed") is not None:
             ds = make_dataset(jax.random.PRNGKey(int(cfg["data_seed"])), n, c)
