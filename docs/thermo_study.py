@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
@@ -183,7 +184,10 @@ def transition_table() -> None:
         print("| n | " + " | ".join(str(r["n"]) for r in g["rows"]) + " |")
         print("|---|" + "---|" * len(g["rows"]))
         print("| C(n) | " + " | ".join(f"{r['nL_var']:.1f} +- {r['nL_var_err']:.1f}" for r in g["rows"]) + " |")
-        print("| min L_n | " + " | ".join(f"{r['loss_min']:.4f}" for r in g["rows"]) + " |")
+        print("| min L_n (draws) | " + " | ".join(f"{r['loss_min']:.4f}" for r in g["rows"]) + " |")
+        print("| WBIC | " + " | ".join(f"{r['wbic']:.1f}" for r in g["rows"]) + " |")
+        print("| (WBIC - n min L_n) / log n | " + " | ".join(
+            f"{(r['wbic'] - r['n'] * r['loss_min']) / math.log(r['n']):.1f}" for r in g["rows"]) + " |")
         print("| peak |", g.get("peak"))
 
 
