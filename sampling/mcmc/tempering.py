@@ -92,6 +92,9 @@ class ParallelTemperingResult:
         Ladders used during warmup (initial first).
     config : dict
     seed : tuple of int
+    energy_ladder : ndarray or None, shape (chains, samples, K)
+        E of every recorded draw at every temperature (the thermodynamic integral's input,
+        :func:`sampling.thermodynamic_integral`).
     """
 
     z: np.ndarray
@@ -107,6 +110,7 @@ class ParallelTemperingResult:
     ladder_history: tuple = ()
     config: dict = field(default_factory=dict)
     seed: tuple[int, ...] = ()
+    energy_ladder: np.ndarray | None = None
 
 
 def parallel_tempering(
@@ -199,6 +203,7 @@ def parallel_tempering(
         ladder_history=tr.ladder_history,
         config=config,
         seed=key_data(rng_key),
+        energy_ladder=np.asarray(tr.energy[:, post]),
     )
 
 

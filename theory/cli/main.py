@@ -38,6 +38,7 @@ _SUBCOMMAND_MODULES = [
     "theory.cli.compare",
     "theory.cli.development",
     "theory.cli.failure",
+    "theory.cli.thermo",
 ]
 
 
