@@ -105,6 +105,8 @@ CASES = [
     (["failure", "--c", "6", "--runs", "0"], "--runs"),
     (["failure", "--c", "6", "--runs", "2", "--optimizer", "rmsprop"], "--optimizer"),
     (["failure", "--c", "6", "--runs", "2", "--plot", UNDER_FILE], "--plot"),
+    (["thermo", "--posterior", "@DIR/missing"], "--posterior"),
+    (["thermo", "--posterior", "@DIR", "--plot", UNDER_FILE], "--plot"),
     # development (the command's own module; its flags use the same validators)
     (["development", "--c", "6", "--runs", "1"], "--runs"),
     (["development", "--c", "6", "--runs", "3", "--lr", "nan"], "--lr"),
