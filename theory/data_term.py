@@ -172,7 +172,7 @@ def population_expansion(point, n: float, *, beta: float = 1.0) -> PopulationExp
     bn = float(beta) * float(n)
     perms = np.array(distinct_permutations(W0, b0), dtype=int)
     if not live:
-        from kgon.evaluators import potential
+        from kgon.evaluators import potential  # deferred: jax loads only when the closed form is evaluated
 
         e = PopulationExpansion(phase_label(point), float(n), float(beta), W0, b0, float(potential(W0, b0)), idx,
                                 np.zeros((0, 0)), perms)
@@ -298,7 +298,7 @@ def population_second_order(points, ns, *, beta: float = 1.0) -> dict[str, np.nd
     f = beta n L + |x|^2 / 2 in the coordinates transverse to the orbit, S = (Hess f)^-1 (Shun &
     McCullagh 1995; docs/free_energy.md, "Beyond Laplace in closed form"). ``{label: array over ns}``.
     The dead columns' coupling to the live ones is not in it."""
-    from theory.free_energies.laplace import second_order_laplace
+    from theory.free_energies.laplace import second_order_laplace  # deferred: jax and sympy load on use
 
     out = {}
     for p in points:

@@ -168,6 +168,7 @@ def loss_covariance(expansions) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample mean and covariance of v = e_i (x) l(mu), l stacking l_m(mu; w_alpha) over the phases'
     refined minimisers (``expansions``) and features m (module docstring): shapes (c P c,) and
     (c P c, c P c), index (i, alpha, m)."""
+    # deferred: jax loads only when the distribution is computed
     from kgon.fluctuation import feature_loss_moments
 
     mean, second = feature_loss_moments([e.W for e in expansions], [e.b for e in expansions])

@@ -13,6 +13,7 @@ def plot_crossing_distribution(od, *, observed: dict | None = None, leading: flo
     :class:`theory.OverData`) with its mean and 10-90% band, the population-level refined crossing and
     ``observed`` (``{stream: crossing}``, the sampled posterior's) as marks; (right) the data-averaged
     occupancy of the two phases with its 10-90% band over the streams. Returns the figure."""
+    # deferred: matplotlib only when a figure is drawn
     import matplotlib.pyplot as plt
 
     cd = od.crossing

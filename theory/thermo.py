@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -134,8 +135,6 @@ class PosteriorThermo:
 
 
 def _read_idata(path: Path):
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import arviz as az  # deferred: heavy, only for reading stored draws

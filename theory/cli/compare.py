@@ -117,6 +117,7 @@ def read_run(path) -> StoredRun:
     ``posterior`` store of a `tmsphase reproduce` directory) or a JSON file (``tmsphase posterior
     --json``: ``{"c", "r", "config", "results"}``; or only ``{"results": [...]}``, which records no
     settings)."""
+    # deferred: CLI start-up (the command's heavy imports load when it runs)
     from kgon.io import ResultStore, refuse_legacy
     from sampling.mcmc.io import LEGACY_PATTERNS
 
@@ -206,6 +207,7 @@ def data_stream(data_seed: int | None, results: list[dict], c: int):
     its first n draws are the data set at n) long enough for every n of ``results``; None without a seed."""
     if data_seed is None:
         return None
+    # deferred: CLI start-up (the command's heavy imports load when it runs)
     import jax
 
     import sampling
@@ -230,6 +232,7 @@ def predict(catalogue, results: list[dict], *, order: str, beta: float, data, le
 
 
 def run(args) -> int:
+    # deferred: CLI start-up (the command's heavy imports load when it runs)
     import kgon
 
     run_ = read_run(args.posterior)
@@ -249,6 +252,7 @@ def run(args) -> int:
     data = data_stream(data_seed, results, c) if any(o != "leading" for o in orders) else None
     labels = None
     if any(o != "leading" for o in orders):  # compare every order on the phases the refined order covers
+        # deferred: CLI start-up (the command's heavy imports load when it runs)
         from theory.free_energies.orders import refined_phases
 
         covered = {p.label for p in refined_phases(cat)[0]}
@@ -266,6 +270,7 @@ def run(args) -> int:
             "methods": sorted(m for m in methods if m)}
     figures = []
     if args.plot is not None:
+        # deferred: matplotlib only when a figure is drawn
         import matplotlib.pyplot as plt
 
         from kgon.plot import save_figure
@@ -276,6 +281,7 @@ def run(args) -> int:
         figures = save_figure(fig, args.plot)
         plt.close(fig)
     if args.json:
+        # deferred: CLI start-up (the command's heavy imports load when it runs)
         from kgon.io import dumps_json
 
         body = {**head, **out[orders[0]]} if len(orders) == 1 else {**head, **out}

@@ -52,6 +52,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    # deferred: CLI start-up (the command's heavy imports load when it runs)
     from theory.failure import FailureConfig, analyze_failure
 
     if args.batch_size > args.n:
@@ -69,6 +70,7 @@ def run(args) -> int:
     d = res.to_dict()
     figures = []
     if args.plot is not None:
+        # deferred: CLI start-up (the command's heavy imports load when it runs)
         from theory.failure.plot import plot_end_points
 
         title = (f"c = {args.c}, r = {args.r}: {args.optimizer} (lr {config.lr:g}), {args.runs} runs; "

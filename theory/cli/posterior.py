@@ -99,6 +99,7 @@ def run(args) -> int:
         return run_general_posterior(args)
     ns, out = _validate(args)
 
+    # deferred: CLI start-up (the command's heavy imports load when it runs)
     import kgon
     import sampling
     from kgon.io import ResultStore
@@ -142,6 +143,7 @@ def run(args) -> int:
 
 def _plot(args, results: list[dict], catalogue) -> list[str]:
     """The occupancy curve: posterior occupancy (points) against the theory (lines) over n."""
+    # deferred: matplotlib only when a figure is drawn
     import matplotlib.pyplot as plt
 
     import kgon

@@ -42,6 +42,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    # deferred: CLI start-up (the command's heavy imports load when it runs)
     from theory.thermo import posterior_thermo, specific_heat_transition
 
     res = posterior_thermo(args.posterior, waic=not args.no_waic)
@@ -82,6 +83,7 @@ def run(args) -> int:
 
 
 def _plot(args, rows, transition) -> list[str]:
+    # deferred: matplotlib only when a figure is drawn
     import matplotlib.pyplot as plt
 
     from kgon.plot import save_figure

@@ -63,6 +63,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    # deferred: CLI start-up (the command's heavy imports load when it runs)
     from kgon import default_catalogue
     from theory.free_energies.orders import MIN_TRANSITION_N, significant_transitions
 
@@ -80,6 +81,7 @@ def run(args) -> int:
                    f"the critical-point search at c = {args.c}, r = {args.r}")
     cat = default_catalogue(args.c, r=args.r, importance=args.importance)
     if args.order == "refined" or args.beta != 1.0:
+        # deferred: CLI start-up (the command's heavy imports load when it runs)
         from theory.free_energies.orders import transitions
 
         n_min = 1.0 if args.all else MIN_TRANSITION_N
@@ -89,6 +91,7 @@ def run(args) -> int:
         ts = significant_transitions(cat, include_all=args.all)
     dist = None
     if args.over_data:
+        # deferred: CLI start-up (the command's heavy imports load when it runs)
         import jax
 
         from theory.over_data import crossing_distribution
@@ -97,6 +100,7 @@ def run(args) -> int:
                                      method=args.method)
     figures = []
     if args.plot is not None:
+        # deferred: matplotlib only when a figure is drawn
         import matplotlib.pyplot as plt
 
         from kgon.plot import save_figure
