@@ -112,7 +112,7 @@ def test_result_to_dict_carries_config(run_dir):
 
 
 def test_sgd_section_renders_the_antecedent_check_as_a_table():
-    from theory.reproduce import _sgd_section
+    from theory.report import sgd_section as _sgd_section
 
     counts = {"loss_down_llc_up": 5, "loss_down_llc_down": 1, "loss_up_llc_up": 0, "loss_up_llc_down": 0,
               "undetermined": 0, "llc_equal_within_error": 2, "consistent_fraction": 5 / 6}
