@@ -28,7 +28,7 @@ from kgon.density import reconstruction_loss
 from kgon.validation import check_feature_weights, check_int
 from sampling.data import key_data, make_dataset
 from sampling.mcmc.diagnostics import chain_diagnostics
-from sampling.mcmc.draws import PosteriorDraws
+from sampling.mcmc.draws import DrawsView, PosteriorDraws
 from sampling.mcmc.nuts import ChainsResult, nuts_chains
 from sampling.model import flatten, unflatten
 
@@ -127,7 +127,7 @@ def general_loss_fn(importance: tuple[float, ...] | None = None) -> Callable:
 
 
 @dataclass(frozen=True, eq=False)
-class GeneralPosterior:
+class GeneralPosterior(DrawsView):
     """NUTS draws of the general-TMS posterior (:func:`general_posterior`).
 
     Attributes
@@ -155,21 +155,6 @@ class GeneralPosterior:
     importance: tuple[float, ...] | None
     beta: float
     seed: tuple[int, ...]
-
-    @property
-    def W(self) -> np.ndarray:
-        """``draws.W``, shape (chains, samples, r, c)."""
-        return self.draws.W
-
-    @property
-    def b(self) -> np.ndarray:
-        """``draws.b``, shape (chains, samples, c)."""
-        return self.draws.b
-
-    @property
-    def loss(self) -> np.ndarray:
-        """``draws.loss``: L_n at each draw, shape (chains, samples)."""
-        return self.draws.loss
 
 
 def _energy(loss_fn, r: int, c: int, nbeta: float):

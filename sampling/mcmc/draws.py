@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PosteriorDraws"]
+__all__ = ["DrawsView", "PosteriorDraws"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,3 +69,36 @@ class PosteriorDraws:
     @property
     def c(self) -> int:
         return int(np.shape(self.W)[3])
+
+
+class DrawsView:
+    """Read access to the :class:`PosteriorDraws` a sampler's result holds as ``draws``: ``W``, ``b``,
+    ``loss``, ``diverging`` and ``labels`` (mixed into :class:`sampling.NutsResult`,
+    :class:`sampling.TemperingResult` and :class:`sampling.GeneralPosterior`)."""
+
+    __slots__ = ()
+
+    @property
+    def W(self) -> np.ndarray:
+        """``draws.W``, shape (chains, samples, r, c)."""
+        return self.draws.W
+
+    @property
+    def b(self) -> np.ndarray:
+        """``draws.b``, shape (chains, samples, c)."""
+        return self.draws.b
+
+    @property
+    def loss(self) -> np.ndarray:
+        """``draws.loss``: L_n at each draw, shape (chains, samples)."""
+        return self.draws.loss
+
+    @property
+    def diverging(self) -> np.ndarray:
+        """``draws.diverging``, shape (chains, samples)."""
+        return self.draws.diverging
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        """``draws.labels``: phase label of each draw, or None without a catalogue."""
+        return self.draws.labels

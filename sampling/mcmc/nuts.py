@@ -40,7 +40,7 @@ from sampling.mcmc.diagnostics import (
     phase_switches,
     warn_if_not_mixing,
 )
-from sampling.mcmc.draws import PosteriorDraws
+from sampling.mcmc.draws import DrawsView, PosteriorDraws
 from sampling.mcmc.engine import check_engine_settings, device_layout, sample_replicas
 from sampling.mcmc.init import init_repr, initial_points
 from sampling.model import log_prior, unflatten
@@ -124,7 +124,7 @@ class NutsConfig:
 
 
 @dataclass(frozen=True)
-class NutsResult:
+class NutsResult(DrawsView):
     """Posterior draws of independent NUTS chains and their diagnostics.
 
     Attributes
@@ -165,31 +165,6 @@ class NutsResult:
     config: NutsConfig = field(default_factory=NutsConfig)
     seed: tuple[int, ...] = ()
     devices: int = 1
-
-    @property
-    def W(self) -> np.ndarray:
-        """``draws.W``, shape (chains, samples, r, c)."""
-        return self.draws.W
-
-    @property
-    def b(self) -> np.ndarray:
-        """``draws.b``, shape (chains, samples, c)."""
-        return self.draws.b
-
-    @property
-    def loss(self) -> np.ndarray:
-        """``draws.loss``: L_n at each draw, shape (chains, samples)."""
-        return self.draws.loss
-
-    @property
-    def diverging(self) -> np.ndarray:
-        """``draws.diverging``, shape (chains, samples)."""
-        return self.draws.diverging
-
-    @property
-    def labels(self) -> np.ndarray | None:
-        """``draws.labels``: phase label of each draw, or None without a catalogue."""
-        return self.draws.labels
 
 
 @functools.lru_cache(maxsize=None)

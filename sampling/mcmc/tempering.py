@@ -43,7 +43,7 @@ from kgon.validation import check_float, check_int
 from sampling.data import Dataset, key_data
 from sampling.fast_potential import empirical_potential
 from sampling.mcmc.diagnostics import chain_diagnostics, classify_draws, phase_switches, warn_if_not_mixing
-from sampling.mcmc.draws import PosteriorDraws
+from sampling.mcmc.draws import DrawsView, PosteriorDraws
 from sampling.mcmc.engine import check_engine_settings, device_layout, sample_replicas
 from sampling.mcmc.init import init_repr, initial_points
 from sampling.mcmc.nuts import check_sampler_settings, tms_data, tms_energy
@@ -266,7 +266,7 @@ class TemperingConfig:
 
 
 @dataclass(frozen=True)
-class TemperingResult:
+class TemperingResult(DrawsView):
     """Posterior draws at beta = 1 from parallel tempering on the TMS posterior, with diagnostics.
 
     Attributes
@@ -297,31 +297,6 @@ class TemperingResult:
     r: int
     config: TemperingConfig = field(default_factory=TemperingConfig)
     seed: tuple[int, ...] = ()
-
-    @property
-    def W(self) -> np.ndarray:
-        """``draws.W``, shape (chains, samples, r, c)."""
-        return self.draws.W
-
-    @property
-    def b(self) -> np.ndarray:
-        """``draws.b``, shape (chains, samples, c)."""
-        return self.draws.b
-
-    @property
-    def loss(self) -> np.ndarray:
-        """``draws.loss``: L_n at each draw, shape (chains, samples)."""
-        return self.draws.loss
-
-    @property
-    def diverging(self) -> np.ndarray:
-        """``draws.diverging``, shape (chains, samples)."""
-        return self.draws.diverging
-
-    @property
-    def labels(self) -> np.ndarray | None:
-        """``draws.labels``: phase label of each draw, or None without a catalogue."""
-        return self.draws.labels
 
 
 def default_ladder_size(n: int) -> int:
