@@ -1,20 +1,10 @@
-"""NUTS on the TMS posterior: chains in parallel over CPU devices, vectorised within a device.
+"""NUTS on the TMS posterior: independent chains, in parallel over CPU devices, vectorised within a device.
 
-Engine. numpyro's functional NUTS kernel (``numpyro.infer.hmc.hmc(potential_fn_gen=..., algo="NUTS")``,
-Hoffman & Gelman 2014, with numpyro's windowed step-size / diagonal mass-matrix adaptation) is
-applied to a batch of *replicas*, each targeting
-
-    p_beta(z)  proportional to  prior(z) exp( -beta E(z) ),       E(z) = n L_n(z) for the TMS,
-
-with its own inverse temperature beta and its own adapted step size and mass matrix. Replicas are
-laid out as (chains, temperatures): the chains are split over the host CPU devices with
-``jax.pmap`` (the device count is set by ``kgon.configure_jax()`` before JAX starts) and vectorised with
-``jax.vmap`` within a device. Independent NUTS chains (:func:`run_nuts`) are the case of one
-temperature beta = 1; parallel tempering (:mod:`sampling.mcmc.tempering`) adds replica-exchange moves
-between the temperatures of a chain after every NUTS transition.
-
-The data enter the jitted functions as arguments (a pytree), not as compile-time constants, and
-the run is split into chunks (``lax.scan``) so that a progress bar can follow it.
+:func:`run_nuts` runs the replica engine of :mod:`sampling.mcmc.engine` (numpyro's NUTS kernel on a
+batch of replicas, each with its own adapted step size and mass matrix) with one temperature,
+beta = 1 (or the posterior's ``beta``), and returns the draws with their diagnostics
+(:class:`NutsResult`); parallel tempering (:mod:`sampling.mcmc.tempering`) runs the same engine over
+a ladder of temperatures.
 
 Reference: Hoffman & Gelman 2014 (NUTS); Phan, Pradhan & Jankowiak 2019 (numpyro).
 """
