@@ -271,16 +271,7 @@ def population_free_energy(points, ns, *, beta: float = 1.0, second_order: bool 
     :func:`population_second_order`. ``{label: array over ns}``."""
     from theory.free_energies.refined import refined_terms  # deferred: jax start-up
 
-    out = {}
-    for p in points:
-        W0, b0 = np.asarray(p.W, float), np.asarray(p.b, float)
-        vals = []
-        for n in np.atleast_1d(ns):
-            key = (W0.tobytes(), b0.tobytes(), float(n), float(beta))
-            if key not in _POPULATION:
-                _POPULATION[key] = float(refined_terms(p, float(n), beta=beta).total)
-            vals.append(_POPULATION[key])
-        out[phase_label(p)] = np.array(vals)
+    out = _per_point(_POPULATION, points, ns, beta, lambda p, n: float(refined_terms(p, n, beta=beta).total))
     if second_order:
         so = population_second_order(points, ns, beta=beta)
         out = {lab: v + so[lab] for lab, v in out.items()}
@@ -300,17 +291,26 @@ def population_second_order(points, ns, *, beta: float = 1.0) -> dict[str, np.nd
     The dead columns' coupling to the live ones is not in it."""
     from theory.free_energies.laplace import second_order_laplace  # deferred: jax and sympy load on use
 
+    def term(p, n):
+        e = population_expansion(p, n, beta=beta)
+        if not len(e.live_index):
+            return 0.0
+        return float(second_order_laplace(e.W, e.b, e.live_index, bn=float(beta) * n).total)
+
+    return _per_point(_SECOND_ORDER, points, ns, beta, term)
+
+
+def _per_point(cache: dict, points, ns, beta: float, compute) -> dict[str, np.ndarray]:
+    """``{label: array over ns}`` of ``compute(point, n)``, cached in ``cache`` per (point, n, beta)."""
     out = {}
     for p in points:
         W0, b0 = np.asarray(p.W, float), np.asarray(p.b, float)
         vals = []
         for n in np.atleast_1d(ns):
             key = (W0.tobytes(), b0.tobytes(), float(n), float(beta))
-            if key not in _SECOND_ORDER:
-                e = population_expansion(p, float(n), beta=beta)
-                _SECOND_ORDER[key] = 0.0 if not len(e.live_index) else float(
-                    second_order_laplace(e.W, e.b, e.live_index, bn=float(beta) * float(n)).total)
-            vals.append(_SECOND_ORDER[key])
+            if key not in cache:
+                cache[key] = compute(p, float(n))
+            vals.append(cache[key])
         out[phase_label(p)] = np.array(vals)
     return out
 
