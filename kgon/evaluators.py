@@ -93,8 +93,9 @@ def pair_term_fn(input_dist: str = "uniform") -> Callable:
 
 
 def pair_term_numeric(a, b, delta, *, input_dist: str = "uniform"):
-    """Numpy evaluation of the pair term T(a, b, delta) = int_0^1 (mu*delta - ReLU(a*mu+b))^2 dmu
-    (``input_dist="point"``: (delta - ReLU(a + b))^2)."""
+    """Numpy evaluation of the pair term T(a, b, delta) = int_0^1 (mu*delta - ReLU(a*mu+b))^2 dmu.
+
+    With ``input_dist="point"`` the point-input term (delta - ReLU(a + b))^2."""
     fn = pair_term_fn(input_dist)
     a, b, delta = (np.asarray(x, dtype=np.float64) for x in (a, b, delta))
     a, b, delta = np.broadcast_arrays(a, b, delta)

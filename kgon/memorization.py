@@ -40,8 +40,10 @@ __all__ = ["memorization_kgon", "memorization_loss", "memorization_polygon", "me
 
 
 def memorization_radius(k: int) -> float:
-    """R = (1 - cos(2 pi / k))^(-1/2): the smallest radius at which a regular k-gon with bias 1 - R^2
-    reconstructs all k point inputs exactly (module docstring)."""
+    """R = (1 - cos(2 pi / k))^(-1/2), the smallest zero-loss radius of the point-input k-gon.
+
+    At this radius a regular k-gon with bias 1 - R^2 reconstructs all k point inputs exactly and its
+    neighbours' pre-activations are exactly 0 (module docstring)."""
     k = check_int("k", k, minimum=3)
     return 1.0 / math.sqrt(1.0 - math.cos(2 * math.pi / k))
 
@@ -95,8 +97,9 @@ def memorization_polygon(k: int, c: int | None = None, *, r: int = 2, sigma_plus
 
 
 def memorization_loss(k: int, c: int | None = None, *, sigma_plus: int = 0) -> float:
-    """The point-input loss of :func:`memorization_polygon`: (c - k - sigma_plus)/c + sigma_plus (c - 1)/c^2
-    (each dead feature with b <= 0 costs 1/c, with b = 1/c it costs (c - 1)/c^2; the live ones 0)."""
+    """The point-input loss of :func:`memorization_polygon`, (c - k - sigma_plus)/c + sigma_plus (c - 1)/c^2.
+
+    Each dead feature with b <= 0 costs 1/c, with b = 1/c it costs (c - 1)/c^2; the live ones 0."""
     k = check_int("k", k, minimum=3)
     c = k if c is None else check_int("c", c, minimum=k)
     sigma_plus = check_int("sigma_plus", sigma_plus, minimum=0, maximum=c - k)
@@ -104,8 +107,9 @@ def memorization_loss(k: int, c: int | None = None, *, sigma_plus: int = 0) -> f
 
 
 def memorization_kgon(k: int, c: int, *, r: int = 2, sigma_plus: int = 0) -> KgonResult:
-    """The zero-loss regular k^{sigma+}-gon of the point-input potential as a :class:`kgon.KgonResult`
-    (the counterpart of :func:`kgon.kgon` for ``input_dist="point"``; ``tmsphase kgon --input-dist point``).
+    """The zero-loss regular k^{sigma+}-gon of the point-input potential, as a :class:`kgon.KgonResult`.
+
+    The counterpart of :func:`kgon.kgon` for ``input_dist="point"`` (``tmsphase kgon --input-dist point``).
 
     The solution is :func:`memorization_polygon` at its smallest radius, the end of a half-line of
     critical points with the same loss (module docstring); certified on the full point-input potential
