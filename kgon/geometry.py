@@ -125,7 +125,7 @@ def _candidate_curves(W: np.ndarray, b: np.ndarray, ts: np.ndarray) -> tuple[np.
     return np.concatenate(tangents), np.concatenate(points)
 
 
-def hessian_geometry(W, b, *, importance=None) -> HessianGeometry:
+def hessian_geometry(W, b, *, importance=None, input_dist: str = "uniform") -> HessianGeometry:
     """Hessian spectrum of L at a critical point (W, b) with its zero modes classified.
 
     Parameters
@@ -134,6 +134,8 @@ def hessian_geometry(W, b, *, importance=None) -> HessianGeometry:
     b : array_like, shape (c,)
     importance : array_like of shape (c,), optional, keyword-only
         Feature importance of the potential (:func:`kgon.potential`); None: uniform.
+    input_dist : {"uniform", "point"}, keyword-only
+        Input distribution of the potential (:func:`kgon.potential`); default ``"uniform"``.
 
     Returns
     -------
@@ -144,7 +146,7 @@ def hessian_geometry(W, b, *, importance=None) -> HessianGeometry:
     b = np.asarray(b, dtype=np.float64)
     r, c = W.shape
     x = flatten(W, b)
-    g, hess, fv, gv = _grad_hess(ModelSpec(c=c, r=r, importance=importance))
+    g, hess, fv, gv = _grad_hess(ModelSpec(c=c, r=r, importance=importance, input_dist=input_dist))
     H = np.asarray(hess(jnp.asarray(x)))
     H = 0.5 * (H + H.T)
     lam, vec = np.linalg.eigh(H)

@@ -23,7 +23,8 @@ constant prediction 0) it is named ``"0"``; dead columns with the positive bias 
 
 Every other certified point is kept and named ``"irregular-<8 hex digits>"``, the first 8 hex digits
 of the SHA-1 of ``"<c>|<r>|<loss rounded to 1e-9>"`` (with non-uniform importance I followed by
-``"|I=<I_1>,...,<I_c>"``, each rounded to 1e-12; a rounded loss of -0 is written as 0): the name is
+``"|I=<I_1>,...,<I_c>"``, each rounded to 1e-12, and with point inputs by ``"|inputs=point"``; a rounded
+loss of -0 is written as 0): the name is
 reproducible across searches and seeds because it depends only on the critical value, which is
 constant on a level even where the level is a continuum of configurations (distinct critical values
 at the same (c, r) get distinct names up to hash collisions, which the catalogue resolves with its
@@ -162,20 +163,22 @@ def _is_regular(V: np.ndarray, tol: float) -> bool:
     return bool(np.all(np.abs(gaps - 2 * np.pi / k) <= tol))
 
 
-def irregular_name(c: int, r: int, loss: float, *, importance=None) -> str:
+def irregular_name(c: int, r: int, loss: float, *, importance=None, input_dist: str = "uniform") -> str:
     """``"irregular-<hash>"`` for a point that is not a regular polygon (module docstring); the
-    importance (None or all ones: uniform) enters the hash."""
+    importance (None or all ones: uniform) and point inputs (``input_dist="point"``) enter the hash."""
     # + 0.0 turns a rounded -0.0 into 0.0: a zero-loss level evaluates to +-1e-17 at different
     # representatives of one continuum, which must not give two names
     key = f"{int(c)}|{int(r)}|{round(float(loss), 9) + 0.0:.9f}"
     if importance is not None and not all(float(v) == 1.0 for v in importance):
         key += "|I=" + ",".join(f"{round(float(v), 12):.12f}" for v in importance)
+    if input_dist == "point":
+        key += "|inputs=point"
     return "irregular-" + hashlib.sha1(key.encode()).hexdigest()[:8]
 
 
-def point_name(W, b, loss: float, *, importance=None) -> str:
-    """The name of a certified critical point (module docstring); ``importance`` enters only the
-    hash of irregular names."""
+def point_name(W, b, loss: float, *, importance=None, input_dist: str = "uniform") -> str:
+    """The name of a certified critical point (module docstring); ``importance`` and ``input_dist``
+    enter only the hash of irregular names."""
     W = np.asarray(W, dtype=np.float64)
     info = polygon_info(W, b)
     suffix = "+" * info.sigma_plus + "-" * info.sigma_minus
@@ -184,5 +187,5 @@ def point_name(W, b, loss: float, *, importance=None) -> str:
     if info.polytope is not None:
         return f"{info.polytope}{suffix}"
     r, c = W.shape
-    return irregular_name(c, r, loss, importance=importance)
+    return irregular_name(c, r, loss, importance=importance, input_dist=input_dist)
 

@@ -14,6 +14,8 @@ The one implementation of each drawing the three packages share (``sampling.plot
   loss, placed at its LLC lambda on the x axis and labelled by name; minima solid, saddles dashed.
 - :func:`loss_vs_llc` - loss against the LLC lambda (error bars), labelled by name.
 - :func:`plot_catalogue` - the last two side by side, saved as PNG + PDF.
+- :func:`plot_memorization` - the zero-loss T-gons of the point-input potential and trained hidden
+  vectors of the memorization setting against them (docs/failure.md, Memorization).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = [
     "energy_levels",
     "loss_vs_llc",
     "plot_catalogue",
+    "plot_memorization",
     "plot_polygons",
     "save_figure",
     "save_or_return",
@@ -240,3 +243,53 @@ def plot_catalogue(catalogue, path) -> list[str]:
     out = save_figure(fig, path)
     plt.close(fig)
     return out
+
+
+def plot_memorization(tgons, trained, path=None):
+    """Left: the zero-loss T-gons (columns of W, radius R_T); right: trained hidden vectors / R_T, one panel per T.
+
+    Parameters
+    ----------
+    tgons : list of (T, W)
+        ``W`` of shape (2, T), e.g. :func:`kgon.memorization_polygon`; drawn as closed polygons.
+    trained : list of (T, H)
+        Hidden vectors h_k = W x_k of T training examples (one run), shape (T, 2), already divided by R_T.
+        Each run is rotated so that its first vector points along +x and drawn as dots (one marker per run)
+        in the panel of its T, against the unit-radius regular T-gon (lines); at most 6 values of T.
+    path : str or Path, optional
+        Saved as PNG + PDF (:func:`save_figure`); without it the figure is returned.
+    """
+    plt = _plt()
+    fig = plt.figure(figsize=(13, 5.2))
+    grid = fig.add_gridspec(2, 5)
+    ax0 = fig.add_subplot(grid[:, :2])
+    cmap = plt.get_cmap("viridis")
+    Ts = sorted({T for T, _ in tgons})
+    for i, (T, W) in enumerate(sorted(tgons, key=lambda t: t[0])):
+        W = np.asarray(W)
+        ax0.plot(np.append(W[0], W[0, 0]), np.append(W[1], W[1, 0]), "-o", ms=3,
+                 color=cmap(i / max(1, len(Ts) - 1)), label=f"T = {T}")
+    ax0.set_title("zero-loss T-gons, R$^2$ = 1/(1 - cos 2$\\pi$/T)", fontsize=10)
+    ax0.legend(fontsize=7, ncol=2, loc="upper right")
+    ax0.set_aspect("equal")
+    t_runs = sorted({T for T, _ in trained})[:6]
+    markers = "osD^v<>"
+    for j, T in enumerate(t_runs):
+        ax = fig.add_subplot(grid[j // 3, 2 + j % 3])
+        ang = 2 * np.pi * np.arange(T + 1) / T
+        ax.plot(np.cos(ang), np.sin(ang), "-", lw=0.8, color="grey")
+        runs = [np.asarray(H) for T2, H in trained if T2 == T]
+        for m, H in enumerate(runs):
+            rot = -math.atan2(H[0, 1], H[0, 0])
+            R = np.array([[math.cos(rot), -math.sin(rot)], [math.sin(rot), math.cos(rot)]])
+            Hr = H @ R.T
+            ax.scatter(Hr[:, 0], Hr[:, 1], s=16, marker=markers[m % len(markers)], alpha=0.75, label=f"run {m}")
+        ax.set_title(f"T = {T}: h$_k$ / R$_T$", fontsize=9)
+        ax.set_xlim(-1.35, 1.35)
+        ax.set_ylim(-1.35, 1.35)
+        ax.set_aspect("equal")
+        ax.tick_params(labelsize=7)
+        if j == 0:
+            ax.legend(fontsize=6, loc="lower left")
+    fig.tight_layout()
+    return save_or_return(fig, path)

@@ -18,6 +18,14 @@ at mu = 1) so that it stays accurate when the kink approaches mu = 1.
 Feature importance I_j (weights on the output coordinates) and input scales s_i (x = s_i mu e_i)
 enter only through the pair terms: L = (1/c) sum_{i,j} I_j T(s_i a_ji, b_j, s_i delta_ij), since
 (s_i mu delta_ij - ReLU(a_ji s_i mu + b_j))^2 is the integrand of T with a -> s_i a_ji, delta -> s_i delta_ij.
+
+Point inputs (``input_dist="point"``): every input at mu = 1, x = e_i, the memorization setting of
+Henighan et al. (2023) with T = c normalized, nearly orthogonal training examples (docs/failure.md,
+Memorization). The integral over mu becomes its value at mu = 1, so the pair term is
+
+    T_point(a, b, delta) = (delta - ReLU(a + b))^2,
+
+with two cases: a + b > 0 ("on") and a + b <= 0 ("off"). Importance and input scales enter as above.
 """
 
 from __future__ import annotations
@@ -31,9 +39,13 @@ __all__ = [
     "B",
     "DELTA",
     "BRANCH_NAMES",
+    "INPUT_DISTS",
+    "POINT_BRANCH_NAMES",
+    "check_input_dist",
     "pair_term",
     "pair_term_branches",
     "pair_term_conditions",
+    "point_pair_term_branches",
     "potential_expr",
 ]
 
@@ -41,6 +53,31 @@ A, B, DELTA = sp.symbols("a b delta", real=True)
 _MU, _S = sp.symbols("mu s", real=True)
 
 BRANCH_NAMES = ("full", "none", "mid_pos", "mid_neg")
+
+POINT_BRANCH_NAMES = ("on", "off")
+
+INPUT_DISTS = ("uniform", "point")
+"""The input distributions of the potential: mu ~ Uniform[0, 1] (the TMS) or every input at mu = 1."""
+
+
+def check_input_dist(value) -> str:
+    """Return ``value`` if it is one of :data:`INPUT_DISTS`, else raise ``ValueError`` naming it."""
+    if not isinstance(value, str) or value not in INPUT_DISTS:
+        raise ValueError(f"`input_dist` must be one of {', '.join(repr(v) for v in INPUT_DISTS)}; got {value!r}.")
+    return value
+
+
+@lru_cache(maxsize=None)
+def point_pair_term_branches() -> dict[str, sp.Expr]:
+    """The point-input pair term T_point(a, b, delta) = (delta - ReLU(a + b))^2 on its two cases.
+
+    Returns
+    -------
+    dict
+        ``{"on": (delta - a - b)^2 (where a + b > 0), "off": delta^2 (where a + b <= 0)}``.
+    """
+    # kept as a square (not expanded): no cancellation, and the term is >= 0 in floating point
+    return {"on": ((DELTA * _MU - (A * _MU + B)) ** 2).subs(_MU, 1), "off": DELTA**2}
 
 
 @lru_cache(maxsize=None)
@@ -85,10 +122,11 @@ def pair_term_conditions() -> dict[str, sp.Boolean]:
 
 
 @lru_cache(maxsize=None)
-def pair_term() -> sp.Piecewise:
+def pair_term(input_dist: str = "uniform") -> sp.Piecewise:
     """The pair term T(a, b, delta) = int_0^1 (mu*delta - ReLU(a*mu + b))^2 dmu as a sympy Piecewise.
 
-    Symbols are ``kgon.symbolic.A, B, DELTA`` (named ``a, b, delta``).
+    Symbols are ``kgon.symbolic.A, B, DELTA`` (named ``a, b, delta``). With ``input_dist="point"`` the
+    point-input term (delta - ReLU(a + b))^2 (module docstring).
 
     Examples
     --------
@@ -98,12 +136,16 @@ def pair_term() -> sp.Piecewise:
     >>> sp.nsimplify(pair_term().subs({A: 1, B: 0, DELTA: 1}))
     0
     """
+    if check_input_dist(input_dist) == "point":
+        br = point_pair_term_branches()
+        return sp.Piecewise((br["on"], A + B > 0), (br["off"], True))
     br = pair_term_branches()
     cond = pair_term_conditions()
     return sp.Piecewise(*[(br[name], cond[name]) for name in ("mid_pos", "mid_neg", "full", "none")])
 
 
-def potential_expr(r: int, c: int, *, importance=None, input_scale=None) -> tuple[sp.Expr, sp.Matrix, sp.Matrix]:
+def potential_expr(r: int, c: int, *, importance=None, input_scale=None,
+                   input_dist: str = "uniform") -> tuple[sp.Expr, sp.Matrix, sp.Matrix]:
     """The full closed-form potential L(W, b) for given small (r, c) as a sympy expression.
 
     Parameters
@@ -117,6 +159,8 @@ def potential_expr(r: int, c: int, *, importance=None, input_scale=None) -> tupl
         ``None``: all ones.
     input_scale : sequence of c numbers or sympy expressions, optional, keyword-only
         Input scales s_i: feature i's input is x = s_i mu e_i. ``None``: all ones.
+    input_dist : {"uniform", "point"}, keyword-only
+        mu ~ Uniform[0, 1] (default) or every input at mu = 1 (:func:`pair_term`).
 
     Returns
     -------
@@ -136,7 +180,7 @@ def potential_expr(r: int, c: int, *, importance=None, input_scale=None) -> tupl
     imp, scale = weights["importance"], weights["input_scale"]
     W = sp.Matrix(r, c, lambda k, i: sp.Symbol(f"W_{k}_{i}", real=True))
     b = sp.Matrix(c, 1, lambda i, _: sp.Symbol(f"b_{i}", real=True))
-    T = pair_term()
+    T = pair_term(check_input_dist(input_dist))
     terms = []
     for i in range(c):
         for j in range(c):

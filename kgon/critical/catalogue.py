@@ -177,7 +177,7 @@ class CriticalPoint:
 
 
 _CONFIG_KEYS = ("c", "r", "n_starts", "seed", "max_loss", "max_index", "explore_rounds", "numerical_llc",
-                "importance")
+                "importance", "input_dist")
 """Keys of :meth:`SearchConfig.to_dict`, in order."""
 
 
@@ -208,8 +208,9 @@ class SearchConfig:
     numerical_llc : bool
         Run the numerical LLC for every point. Default True.
 
-    The model's fields are also read as ``c``, ``r`` and ``importance``; :meth:`to_dict` writes them
-    flat (``importance`` omitted when None).
+    The model's fields are also read as ``c``, ``r``, ``importance`` and ``input_dist``; :meth:`to_dict`
+    writes them flat (``importance`` omitted when None, ``input_dist`` when ``"uniform"``, so the uniform
+    model's stored form does not mention it).
     """
 
     model: ModelSpec
@@ -222,15 +223,17 @@ class SearchConfig:
 
     def __init__(self, model: ModelSpec | None = None, *, c: int | None = None, r: int | None = None,
                  importance=None, n_starts: int | None = None, seed: int = 0, max_loss: float | None = None,
-                 max_index: int | None = 0, explore_rounds: int = 3, numerical_llc: bool = True):
+                 max_index: int | None = 0, explore_rounds: int = 3, numerical_llc: bool = True,
+                 input_dist: str | None = None):
         if model is None:
             if c is None:
                 raise ValueError("`c` is required (or pass `model`, a kgon.critical.search.ModelSpec).")
-            model = ModelSpec(c=c, r=2 if r is None else r, importance=importance)
+            model = ModelSpec(c=c, r=2 if r is None else r, importance=importance,
+                              input_dist="uniform" if input_dist is None else input_dist)
         elif not isinstance(model, ModelSpec):
             raise ValueError(f"`model` must be a kgon.critical.search.ModelSpec; got {model!r}.")
-        elif c is not None or r is not None or importance is not None:
-            raise ValueError("pass either `model` or `c`, `r`, `importance`, not both.")
+        elif c is not None or r is not None or importance is not None or input_dist is not None:
+            raise ValueError("pass either `model` or `c`, `r`, `importance`, `input_dist`, not both.")
         if n_starts is not None:
             check_int("n_starts", n_starts, minimum=1)
         check_int("seed", seed, minimum=0)
@@ -261,12 +264,20 @@ class SearchConfig:
         """Feature importance (``model.importance``; None: uniform)."""
         return self.model.importance
 
+    @property
+    def input_dist(self) -> str:
+        """Input distribution (``model.input_dist``: ``"uniform"`` or ``"point"``)."""
+        return self.model.input_dist
+
     def to_dict(self) -> dict:
-        """Flat JSON-able dict: c, r, the search settings, and ``importance`` unless the model is uniform."""
+        """Flat JSON-able dict: c, r, the search settings, ``importance`` unless the model is uniform, and
+        ``input_dist`` for point inputs."""
         out = {"c": self.c, "r": self.r}
         out.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "model"})
         if self.importance is not None:
             out["importance"] = list(self.importance)
+        if self.model.point:
+            out["input_dist"] = self.input_dist
         return out
 
     @classmethod
@@ -320,9 +331,14 @@ class Catalogue:
         return None if self.config is None else self.config.importance
 
     @property
+    def input_dist(self) -> str:
+        """The input distribution of the potential (``"uniform"`` or ``"point"``), from ``config``."""
+        return "uniform" if self.config is None else self.config.input_dist
+
+    @property
     def model(self) -> ModelSpec:
-        """The model of the catalogue, :class:`kgon.critical.search.ModelSpec` (c, r, importance)."""
-        return ModelSpec(c=self.c, r=self.r, importance=self.importance)
+        """The model of the catalogue, :class:`kgon.critical.search.ModelSpec` (c, r, importance, input_dist)."""
+        return ModelSpec(c=self.c, r=self.r, importance=self.importance, input_dist=self.input_dist)
 
     def __iter__(self):
         return iter(self.points)

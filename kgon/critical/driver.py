@@ -30,7 +30,8 @@ from kgon.critical.explore import explore, lattice_closure
 from kgon.critical.levels import LEVEL_TOL, choose_representatives
 from kgon.critical.measure import measure
 from kgon.critical.refine import refine_critical
-from kgon.critical.search import GRAD_TOL, flatten, gradient_descent, make_starts
+from kgon.critical.search import GRAD_TOL, ModelSpec, flatten, gradient_descent, make_starts
+from kgon.memorization import memorization_polygon
 from kgon.polygons import kgon as exact_kgon
 
 __all__ = ["default_n_starts", "exact_polygon_starts", "find_critical_points", "run_search"]
@@ -41,9 +42,18 @@ def default_n_starts(c: int, r: int) -> int:
     return 200 * c
 
 
-def exact_polygon_starts(r: int, c: int) -> np.ndarray:
-    """Flattened exact k^{sigma+}-gons (``kgon.kgon``) for k = c-2..c, every sigma+, sigma- = 0."""
+def exact_polygon_starts(r: int, c: int, *, input_dist: str = "uniform") -> np.ndarray:
+    """Flattened exact k^{sigma+}-gons (``kgon.kgon``) for k = c-2..c, every sigma+, sigma- = 0.
+
+    With ``input_dist="point"`` the zero-loss polygons of :func:`kgon.memorization.memorization_polygon`
+    instead (k = c-2..c, k >= 3, every sigma+; the resultant solver of ``kgon.kgon`` is built for
+    uniform inputs)."""
     rows = []
+    if ModelSpec(c=c, r=r, input_dist=input_dist).point:
+        for k in range(max(3, c - 2), c + 1) if r >= 2 else ():
+            for sp in range(c - k + 1):
+                rows.append(flatten(*memorization_polygon(k, c, r=r, sigma_plus=sp)))
+        return np.array(rows).reshape(len(rows), r * c + c)
     for k in range(max(2, c - 2), c + 1):
         for sp in range(c - k + 1):
             for sol in exact_kgon(k, c, sigma_plus=sp, r=r).solutions:
@@ -62,6 +72,7 @@ def find_critical_points(
     explore_rounds: int = 3,
     numerical_llc: bool = True,
     importance=None,
+    input_dist: str = "uniform",
 ) -> Catalogue:
     """Find, certify, deduplicate, name and measure the critical points of the TMS potential.
 
@@ -92,6 +103,9 @@ def find_critical_points(
         the uniform model, with results identical to a call without it. Only permutations among
         features of equal importance are symmetries (:mod:`kgon.symmetry`); the importance enters
         the names of irregular points and the seed of the numerical LLC.
+    input_dist : {"uniform", "point"}, keyword-only
+        ``"uniform"`` (default): mu ~ Uniform[0, 1]. ``"point"``: every input at mu = 1, the memorization
+        setting with c = T training examples (:func:`kgon.potential`; docs/failure.md, Memorization).
 
     Returns
     -------
@@ -111,7 +125,8 @@ def find_critical_points(
     """
     require_x64("kgon.find_critical_points")
     config = SearchConfig(c=c, r=r, n_starts=n_starts, seed=seed, max_loss=max_loss, max_index=max_index,
-                          explore_rounds=explore_rounds, numerical_llc=numerical_llc, importance=importance)
+                          explore_rounds=explore_rounds, numerical_llc=numerical_llc, importance=importance,
+                          input_dist=input_dist)
     return run_search(config)
 
 
@@ -165,7 +180,7 @@ def _certified_starts(config: SearchConfig, rng: np.random.Generator
     # the exact regular k-gons of the largest families (resultant solver), so that polygons whose
     # (length, bias) lie outside the random polygon starts' ranges are never missed (the 10-gon at
     # c = 10 has l = -b = golden ratio)
-    exact = exact_polygon_starts(model.r, model.c)
+    exact = exact_polygon_starts(model.r, model.c, input_dist=model.input_dist)
     X0 = np.concatenate([X0, exact])
     X, L, ok = refine_critical(X0, model)
     # n_converged counts the same set as n_starts (the requested starts); the exact polygon starts

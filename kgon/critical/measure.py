@@ -91,7 +91,8 @@ def measure(reps, model: ModelSpec, *, numerical_llc: bool, max_index: int | Non
     """
     reps, geoms = _kept_by_index(reps, model, max_index)
     if numerical_llc and reps:
-        llc_key = f"llc|{model.c}|{model.r}" if model.importance is None else f"llc|{model.key()}"
+        uniform = model.importance is None and not model.point
+        llc_key = f"llc|{model.c}|{model.r}" if uniform else f"llc|{model.key()}"
         key_int = int(hashlib.sha1(llc_key.encode()).hexdigest()[:8], 16)
         nums = llc_numerical(jax.random.PRNGKey(key_int), [(x, lo, g) for (x, lo), g in zip(reps, geoms)], model)
     else:
@@ -134,7 +135,7 @@ def _kept_by_index(reps, model: ModelSpec, max_index: int | None) -> tuple[list,
     geoms, kept = [], []
     for x, lo in reps:
         W, b = unflatten(x, r, c)
-        geom = hessian_geometry(W, b, importance=imp)
+        geom = hessian_geometry(W, b, importance=imp, input_dist=model.input_dist)
         if max_index is not None and not polygon_info(W, b).regular:
             if geom.signature[0] > max_index:
                 continue
@@ -157,7 +158,7 @@ def _point_fields(x: np.ndarray, geom: HessianGeometry, num, loss, gnorm, model:
     W = np.array(W)
     b = np.array(b)
     info = polygon_info(W, b)
-    name = point_name(W, b, loss, importance=imp)
+    name = point_name(W, b, loss, importance=imp, input_dist=model.input_dist)
     lh = llc_hessian(geom)
     suffix = "-stable" if geom.signature[0] > 0 else ""
     if lh is not None:

@@ -43,7 +43,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kgon.evaluators import _pair_term, potential_jax
+from kgon.evaluators import _pair_term, pair_term_fn, potential_jax
+from kgon.symbolic import check_input_dist
 from kgon.validation import check_feature_weights, check_int
 
 __all__ = [
@@ -79,7 +80,7 @@ _SMALL = 4  # batch size for at most this many rows
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """The model whose potential the search works on: c features, hidden dimension r, importance.
+    """The model whose potential the search works on: c features, hidden dimension r, importance, inputs.
 
     Hashable and frozen: it keys the compiled solvers and the catalogue cache.
 
@@ -93,15 +94,21 @@ class ModelSpec:
         Feature importance I_j > 0 weighting output coordinate j (:func:`kgon.potential`); c finite
         positive numbers. ``None`` (the default) and all ones are the uniform model and are stored as
         ``None``, so that the uniform model's computations never see an importance vector.
+    input_dist : {"uniform", "point"}
+        The input distribution: ``"uniform"`` (the default, mu ~ Uniform[0, 1], the TMS) or ``"point"``
+        (every input at mu = 1: the memorization setting, c = T training examples; :func:`kgon.potential`).
+        The default leaves :meth:`key` and every stored form of the uniform model unchanged.
     """
 
     c: int
     r: int = 2
     importance: tuple[float, ...] | None = None
+    input_dist: str = "uniform"
 
     def __post_init__(self):
         check_int("c", self.c, minimum=2)
         check_int("r", self.r, minimum=1)
+        check_input_dist(self.input_dist)
         if self.importance is not None:
             arr = check_feature_weights("importance", self.importance, self.c)
             imp = tuple(float(v) for v in arr)
@@ -113,6 +120,11 @@ class ModelSpec:
         return self.importance is None
 
     @property
+    def point(self) -> bool:
+        """True for point inputs (``input_dist == "point"``)."""
+        return self.input_dist == "point"
+
+    @property
     def d(self) -> int:
         """Number of parameters r c + c."""
         return self.r * self.c + self.c
@@ -122,10 +134,13 @@ class ModelSpec:
         return np.ones(self.c) if self.importance is None else np.array(self.importance)
 
     def key(self) -> str:
-        """Text key: ``"c=<c>|r=<r>"``, plus ``"|I=<I_1>,...,<I_c>"`` (repr of each float) if not uniform."""
+        """Text key: ``"c=<c>|r=<r>"``, plus ``"|I=<I_1>,...,<I_c>"`` (repr of each float) if the
+        importance is not uniform, plus ``"|inputs=point"`` for point inputs."""
         out = f"c={self.c}|r={self.r}"
         if self.importance is not None:
             out += "|I=" + ",".join(repr(v) for v in self.importance)
+        if self.point:
+            out += "|inputs=point"
         return out
 
 
@@ -165,17 +180,22 @@ def loss_fn(r, c: int | None = None):
 @lru_cache(maxsize=None)
 def loss_fn_model(model: ModelSpec):
     """L(x) of one model (jax function of x alone; the importance is a constant of it)."""
-    f = loss_fn_args(model.r, model.c, not model.uniform)
+    f = loss_fn_args(model.r, model.c, not model.uniform, model.point)
     imp = model.weights()
     return lambda x: f(x, jnp.asarray(imp))
 
 
 @lru_cache(maxsize=None)
-def loss_fn_args(r: int, c: int, weighted: bool):
+def loss_fn_args(r: int, c: int, weighted: bool, point: bool = False):
     """L(x, imp): the importance as an argument, so that one compilation serves every importance
     vector (the continuation in the importance, :mod:`kgon.critical.continuation`); the uniform
-    model ignores ``imp`` and evaluates the paper's unweighted potential."""
-    if not weighted:
+    model ignores ``imp`` and evaluates the paper's unweighted potential. ``point``: point inputs
+    (:class:`ModelSpec`)."""
+    if point:
+        def f(x, imp):
+            W, b = _split(x, r, c)
+            return potential_jax(W, b, importance=imp if weighted else None, input_dist="point")
+    elif not weighted:
         def f(x, imp):
             W, b = _split(x, r, c)
             return potential_jax(W, b)
@@ -194,26 +214,26 @@ def _bind(fn, model: ModelSpec):
 
 
 @lru_cache(maxsize=None)
-def _value_grad_compiled(r: int, c: int, weighted: bool):
-    f = loss_fn_args(r, c, weighted)
+def _value_grad_compiled(r: int, c: int, weighted: bool, point: bool = False):
+    f = loss_fn_args(r, c, weighted, point)
     return jax.jit(jax.vmap(jax.value_and_grad(f), in_axes=(0, None)))
 
 
 def _value_grad_batched(model: ModelSpec):
-    return _bind(_value_grad_compiled(model.r, model.c, not model.uniform), model)
+    return _bind(_value_grad_compiled(model.r, model.c, not model.uniform, model.point), model)
 
 
 @lru_cache(maxsize=None)
-def _hessian_compiled(r: int, c: int, weighted: bool):
-    vgh = analytic_value_grad_hess(r, c, weighted)
+def _hessian_compiled(r: int, c: int, weighted: bool, point: bool = False):
+    vgh = analytic_value_grad_hess(r, c, weighted, point)
     return jax.jit(jax.vmap(lambda x, imp: vgh(x, imp)[2], in_axes=(0, None)))
 
 
 def _hessian_batched(model: ModelSpec):
-    return _bind(_hessian_compiled(model.r, model.c, not model.uniform), model)
+    return _bind(_hessian_compiled(model.r, model.c, not model.uniform, model.point), model)
 
 
-def _pair_derivatives(G, b, imp, weighted: bool):
+def _pair_derivatives(G, b, imp, weighted: bool, point: bool = False):
     """First and second derivatives of the pair terms I_j T(a, b_j, delta_ji) at a = G_ji (c x c,
     elementwise): P = dT/da, Q = dT/db, S = d2T/da2, U = d2T/da db, V = d2T/db2 (each times I_j),
     and the loss (1/c) sum_{j,i} I_j T (docs/index.md; :func:`kgon.evaluators.potential_jax`).
@@ -222,15 +242,17 @@ def _pair_derivatives(G, b, imp, weighted: bool):
     matrices A = G and B_ji = b_j (taken as independent) are the elementwise derivatives; the second
     derivatives are two forward-mode passes over the gradient. The case selection (which smooth
     piece of T) is the same ``where`` as in the potential, so at kinks these are the derivatives of
-    the active piece, as with ``jax.hessian`` of the potential.
+    the active piece, as with ``jax.hessian`` of the potential. ``point``: the point-input pair term.
     """
     c = G.shape[-1]
     eye = jnp.eye(c)
     B = jnp.broadcast_to(b[:, None], (c, c))
     w = imp[:, None] if weighted else jnp.ones((c, 1))
 
+    term = pair_term_fn("point") if point else _pair_term
+
     def total(A, Bm):
-        return jnp.sum(w * _pair_term(jnp.where, A, Bm, eye))
+        return jnp.sum(w * term(jnp.where, A, Bm, eye))
 
     grad = jax.grad(total, argnums=(0, 1))
     ones, zeros = jnp.ones((c, c)), jnp.zeros((c, c))
@@ -239,7 +261,7 @@ def _pair_derivatives(G, b, imp, weighted: bool):
     return total(G, B) / c, P, Q, S, U, V
 
 
-def analytic_value_grad_hess(r: int, c: int, weighted: bool):
+def analytic_value_grad_hess(r: int, c: int, weighted: bool, point: bool = False):
     """(L, grad L, hess L)(x, imp) in closed form from the pair-term derivatives (L depends on W
     only through G = W^T W; see :func:`_pair_derivatives`). With a = G_ji, dG_ji/dW_ak =
     delta_jk W_ai + delta_ik W_aj:
@@ -250,14 +272,15 @@ def analytic_value_grad_hess(r: int, c: int, weighted: bool):
         c H[(a,k), b_m] = delta_mk sum_i U_mi W_ai + U_mk W_am,   c H[b_m, b_n] = delta_mn sum_i V_mi,
 
     the exact Hessian of the active smooth piece, equal to ``jax.hessian`` of the potential up to
-    rounding at a fraction of its cost (no d-fold forward pass through the pair terms).
+    rounding at a fraction of its cost (no d-fold forward pass through the pair terms). ``point``:
+    point inputs (:class:`ModelSpec`).
     """
     d = r * c + c
 
     def vgh(x, imp):
         W, b = _split(x, r, c)
         G = W.T @ W
-        L, P, Q, S, U, V = _pair_derivatives(G, b, imp, weighted)
+        L, P, Q, S, U, V = _pair_derivatives(G, b, imp, weighted, point)
         Ps, Ss = P + P.T, S + S.T
         gW = W @ Ps
         gb = jnp.sum(Q, axis=1)
@@ -282,14 +305,14 @@ def analytic_value_grad_hess(r: int, c: int, weighted: bool):
 
 
 @lru_cache(maxsize=None)
-def _lm_compiled(r: int, c: int, weighted: bool):
+def _lm_compiled(r: int, c: int, weighted: bool, point: bool = False):
     """jit(vmap) Levenberg-Marquardt on grad L = 0 (module docstring, step 2); the number of
     iterations and the importance are traced arguments, so one compilation serves every call.
 
     The gradient and Hessian come from the closed form :func:`analytic_value_grad_hess` and are
     evaluated once per iteration, at the trial point; a rejected step keeps those of the current
     point (the iteration is the same as recomputing them there)."""
-    vgh = analytic_value_grad_hess(r, c, weighted)
+    vgh = analytic_value_grad_hess(r, c, weighted, point)
     d = r * c + c
     eye = jnp.eye(d)
 
@@ -318,12 +341,12 @@ def _lm_compiled(r: int, c: int, weighted: bool):
 
 
 def _lm_solver(model: ModelSpec):
-    return _bind(_lm_compiled(model.r, model.c, not model.uniform), model)
+    return _bind(_lm_compiled(model.r, model.c, not model.uniform, model.point), model)
 
 
 @lru_cache(maxsize=None)
-def _gd_compiled(r: int, c: int, weighted: bool, steps: int, lr: float):
-    g = jax.grad(loss_fn_args(r, c, weighted))
+def _gd_compiled(r: int, c: int, weighted: bool, steps: int, lr: float, point: bool = False):
+    g = jax.grad(loss_fn_args(r, c, weighted, point))
 
     def run_one(x0, imp):
         def body(x, _):
@@ -336,7 +359,7 @@ def _gd_compiled(r: int, c: int, weighted: bool, steps: int, lr: float):
 
 
 def _gd_solver(model: ModelSpec, steps: int, lr: float):
-    return _bind(_gd_compiled(model.r, model.c, not model.uniform, steps, lr), model)
+    return _bind(_gd_compiled(model.r, model.c, not model.uniform, steps, lr, model.point), model)
 
 
 def _chunked(fn, X: np.ndarray, *args) -> np.ndarray:
@@ -401,11 +424,12 @@ def loss_and_grad_norm(X: np.ndarray, r, c: int | None = None) -> tuple[np.ndarr
     return np.concatenate(vals), np.sqrt(np.sum(g * g, axis=-1))
 
 
-def gradient_norm(W, b, *, importance=None) -> float:
-    """|grad L(W, b)| (full Euclidean norm over W and b) for one parameter (``importance`` as in
-    :class:`ModelSpec`)."""
+def gradient_norm(W, b, *, importance=None, input_dist: str = "uniform") -> float:
+    """|grad L(W, b)| (full Euclidean norm over W and b) for one parameter (``importance`` and
+    ``input_dist`` as in :class:`ModelSpec`)."""
     r, c = np.shape(W)
-    _, gn = loss_and_grad_norm(flatten(W, b)[None], ModelSpec(c=c, r=r, importance=importance))
+    model = ModelSpec(c=c, r=r, importance=importance, input_dist=input_dist)
+    _, gn = loss_and_grad_norm(flatten(W, b)[None], model)
     return float(gn[0])
 
 

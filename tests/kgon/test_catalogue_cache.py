@@ -54,7 +54,7 @@ def fake_search(monkeypatch, catalogue6):
     """``find_critical_points`` in the cache replaced by a recorder returning the frozen catalogue."""
     calls = []
 
-    def search(c, *, r, seed, max_loss, importance):
+    def search(c, *, r, seed, max_loss, importance, input_dist="uniform"):
         calls.append(max_loss)
         return _default_like(catalogue6, max_loss)
 

@@ -3,7 +3,9 @@
 With the default search settings (``--seed 0``, no ``--n-starts``, no ``--all-saddles``) the cached
 default catalogue (``kgon.default_catalogue``) is used, so repeated calls are instant.
 ``--importance I1,...,Ic`` searches the potential with feature importance (output weights; docs/general.md):
-one finite value > 0 per feature; all ones is the uniform model.
+one finite value > 0 per feature; all ones is the uniform model. ``--input-dist point`` searches the
+point-input potential (every input at mu = 1, the memorization setting with c = T examples;
+docs/failure.md, Memorization); the default ``uniform`` is the TMS.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--r", type=positive_int, default=2, help="hidden dimension (default 2)")
     parser.add_argument("--importance", type=comma_floats(0.0), default=None, metavar="I1,...,Ic",
                         help="feature importance: output weights I_j > 0, one per feature (default all 1)")
+    parser.add_argument("--input-dist", choices=("uniform", "point"), default="uniform",
+                        help="inputs mu ~ U[0, 1] (uniform, default) or every input at mu = 1 (point: memorization)")
     parser.add_argument("--max-loss", type=finite_float(), default=None, help="keep only points with loss <= X")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the search (default 0)")
     parser.add_argument("--n-starts", type=positive_int, default=None, help="number of starts (default 200 c)")
@@ -62,7 +66,7 @@ def run(args) -> int:
         require_memory(args, "--n-starts", search_bytes(args.c, args.r, args.n_starts),
                        f"the critical-point search with {args.n_starts} starts")
     if args.seed == 0 and args.n_starts is None and not args.all_saddles:
-        cat = kgon.default_catalogue(args.c, r=args.r, importance=args.importance)
+        cat = kgon.default_catalogue(args.c, r=args.r, importance=args.importance, input_dist=args.input_dist)
         if args.max_loss is not None:
             cat = _filtered(cat, args.max_loss)
     else:
@@ -74,6 +78,7 @@ def run(args) -> int:
             max_loss=args.max_loss,
             max_index=None if args.all_saddles else 0,
             importance=args.importance,
+            input_dist=args.input_dist,
         )
     if args.csv:
         cat.to_csv(args.csv)
@@ -92,6 +97,7 @@ def run(args) -> int:
                     "c": cat.c,
                     "r": cat.r,
                     **({} if cat.importance is None else {"importance": list(cat.importance)}),
+                    **({} if cat.input_dist == "uniform" else {"input_dist": cat.input_dist}),
                     "seed": cat.seed,
                     "n_starts": cat.n_starts,
                     "n_converged": cat.n_converged,
@@ -101,6 +107,7 @@ def run(args) -> int:
         )
         return 0
     imp = "" if cat.importance is None else ", importance " + ",".join(f"{v:g}" for v in cat.importance)
+    imp += "" if cat.input_dist == "uniform" else f", {cat.input_dist} inputs"
     print(
         f"c = {cat.c}, r = {cat.r}{imp}: {len(cat)} critical points "
         f"({cat.n_converged} of {cat.n_starts} starts certified, seed {cat.seed})"

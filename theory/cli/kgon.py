@@ -4,6 +4,9 @@
 every certified regular k^{sigma+, sigma-}-gon critical point; ``--json`` prints
 ``kgon.KgonResult.to_dict()`` (k, c, r, sigma_plus, sigma_minus, exists, solutions); ``--plot PATH``
 draws each solution's columns of W and its biases (PNG and PDF next to each other).
+``--input-dist point`` (every input at mu = 1, memorization; docs/failure.md) prints the zero-loss polygon
+of ``kgon.memorization_kgon`` instead (k >= 3, no ``--sigma-minus``): the resultant solver is built for
+uniform inputs, and the point-input polygons are known in closed form.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ def add_arguments(parser) -> None:
                         help="dead columns with positive bias 1/(2c) (0 <= P <= c - k)")
     parser.add_argument("--sigma-minus", type=nonnegative_int, default=0,
                         help="live columns with output-off bias (0 <= M <= k)")
+    parser.add_argument("--input-dist", choices=("uniform", "point"), default="uniform",
+                        help="inputs mu ~ U[0, 1] (uniform, default) or every input at mu = 1 (point: memorization)")
     parser.add_argument("--json", action="store_true", help="print kgon.KgonResult.to_dict() as one JSON object")
     parser.add_argument("--plot", type=output_file, default=None, metavar="PATH",
                         help="draw the polygon(s): columns of W and biases (PNG + PDF)")
@@ -38,8 +43,20 @@ def run(args) -> int:
         fail(args, "--sigma-plus", f"must be an integer in 0..c - k = {args.c - args.k}; got {args.sigma_plus}.")
     if args.sigma_minus > args.k:
         fail(args, "--sigma-minus", f"must be an integer in 0..k = {args.k}; got {args.sigma_minus}.")
+    if args.input_dist == "point" and args.k < 3:
+        fail(args, "--k", f"must be an integer in 3..c = {args.c} with --input-dist point; got {args.k}.")
+    if args.input_dist == "point" and args.sigma_minus:
+        fail(args, "--sigma-minus", f"must be 0 with --input-dist point (output-off vertices form flat families); "
+                                    f"got {args.sigma_minus}.")
+    if args.input_dist == "point" and args.r < 2:
+        fail(args, "--r", f"must be an integer >= 2 with --input-dist point; got {args.r}.")
     require_memory(args, "--c", potential_bytes(args.c), f"the potential at c = {args.c}")
-    res = kgon(args.k, args.c, sigma_plus=args.sigma_plus, sigma_minus=args.sigma_minus, r=args.r)
+    if args.input_dist == "point":
+        from kgon import memorization_kgon  # deferred: CLI start-up time (jax)
+
+        res = memorization_kgon(args.k, args.c, r=args.r, sigma_plus=args.sigma_plus)
+    else:
+        res = kgon(args.k, args.c, sigma_plus=args.sigma_plus, sigma_minus=args.sigma_minus, r=args.r)
     figures = []
     if args.plot is not None and res.exists:
         from kgon.plot import plot_polygons  # deferred: matplotlib loads only when a figure is asked for
