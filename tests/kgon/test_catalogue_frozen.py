@@ -39,6 +39,8 @@ def test_frozen_catalogue_is_current():
         np.testing.assert_allclose(p.b, q.b, atol=1e-7, err_msg=p.label)
         if p.llc_hessian is not None or q.llc_hessian is not None:
             assert p.llc_hessian == pytest.approx(q.llc_hessian, abs=1e-9), p.label
-        # numerical LLCs: same seed and code; allow float reassociation across machines
+        # numerical LLCs: SGLD estimates with a fixed seed, reproducible for one jax version; across jax
+        # versions (PRNG and XLA numerics) the chains differ, so they agree within their Monte Carlo error
         if math.isfinite(p.llc) or math.isfinite(q.llc):
-            assert p.llc == pytest.approx(q.llc, rel=1e-6, abs=1e-6), p.label
+            tol = 4.0 * math.hypot(p.llc_err, q.llc_err) if p.llc_method.startswith("numerical") else 1e-6
+            assert abs(p.llc - q.llc) <= tol, (p.label, p.llc, q.llc, tol)
