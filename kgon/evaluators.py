@@ -207,7 +207,7 @@ def potential_torch(W: torch.Tensor, b: torch.Tensor, *, importance=None, input_
     ``importance`` and ``input_scale`` as in :func:`potential` (tensors of shape (c,) or ``None``), and
     ``input_dist`` (``"uniform"`` or ``"point"``).
     """
-    import torch  # imported here: importing kgon does not load torch (worker processes, CLI start-up)
+    import torch  # deferred: importing kgon loads no torch (worker processes, CLI start-up)
 
     check_input_dist(input_dist)
     c = W.shape[-1]

@@ -34,6 +34,8 @@ from functools import lru_cache
 
 import sympy as sp
 
+from kgon.validation import check_rc
+
 __all__ = [
     "A",
     "B",
@@ -168,8 +170,6 @@ def potential_expr(r: int, c: int, *, importance=None, input_scale=None,
         ``expr`` is L = (1/c) sum_{i,j} I_j T(s_i W_j . W_i, b_j, s_i delta_ij) (docs/index.md); ``W`` is
         the r x c matrix of symbols ``W_k_i`` and ``b`` the c x 1 matrix of symbols ``b_i`` it is written in.
     """
-    from kgon.validation import check_rc
-
     check_rc(r=r, c=c)
     weights = {}
     for name, value in (("importance", importance), ("input_scale", input_scale)):

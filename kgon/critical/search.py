@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kgon.evaluators import _pair_term, pair_term_fn, potential_jax
+from kgon.evaluators import pair_term_fn, potential_jax
 from kgon.symbolic import check_input_dist
 from kgon.validation import check_feature_weights, check_int
 
@@ -249,7 +249,7 @@ def _pair_derivatives(G, b, imp, weighted: bool, point: bool = False):
     B = jnp.broadcast_to(b[:, None], (c, c))
     w = imp[:, None] if weighted else jnp.ones((c, 1))
 
-    term = pair_term_fn("point") if point else _pair_term
+    term = pair_term_fn("point" if point else "uniform")
 
     def total(A, Bm):
         return jnp.sum(w * term(jnp.where, A, Bm, eye))
