@@ -66,12 +66,17 @@ def test_specific_heat_peak_on_the_measured_c6_streams():
     assert len(doc["streams"]) >= 2
     for row in doc["streams"]:
         tr = theory.specific_heat_transition(groups[(row["stream"], row["beta"])])
-        # the docs table is what the detector gives on the stored rows
+        # the docs table is what the detector gives on the stored rows (no peak where the grid stops below it)
+        if row["peak"]["n"] is None:
+            assert tr.peak.n is None
+            continue
         assert tr.peak.n == pytest.approx(row["peak"]["n"], rel=1e-9)
         assert tr.crossing.n == pytest.approx(row["crossing"]["n"], rel=1e-9)
     # docs/sampling.md: the peak brackets the transition but sits above the crossing (the energy gap
-    # grows with n), by 20-45% on these streams
-    for row in doc["streams"]:
+    # grows with n), by 11-46% on these streams
+    bracketed = [row for row in doc["streams"] if row["peak"]["n"] is not None]
+    assert len(bracketed) >= 2
+    for row in bracketed:
         assert 0.0 < row["offset"] < 0.6, row
         assert row["peak"]["ci"][0] < row["peak"]["n"] < row["peak"]["ci"][1]
 
