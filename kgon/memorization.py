@@ -113,7 +113,7 @@ def memorization_kgon(k: int, c: int, *, r: int = 2, sigma_plus: int = 0) -> Kgo
 
     The solution is :func:`memorization_polygon` at its smallest radius, the end of a half-line of
     critical points with the same loss (module docstring); certified on the full point-input potential
-    (|grad L| <= 1e-9). For k = 3 < c there is no such polygon at the smallest radius (``exists`` False,
+    (``|grad L|`` <= 1e-9). For k = 3 < c there is no such polygon at the smallest radius (``exists`` False,
     with the reason).
     """
     k = check_int("k", k, minimum=3)

@@ -297,7 +297,7 @@ def dead_columns(W, b, *, tol: float = 1e-9) -> list[int]:
     W : array, shape (r, c)
     b : array, shape (c,)
     tol : float
-        Columns with |W_j| < tol count as W_j = 0.
+        Columns with ``|W_j|`` < tol count as W_j = 0.
     """
     W, b = np.asarray(W, float), np.asarray(b, float)
     return [j for j in range(W.shape[1]) if np.linalg.norm(W[:, j]) < tol and b[j] <= 0]
@@ -323,7 +323,7 @@ def distinct_permutations(W, b, *, tol: float = 1e-6) -> list[tuple[int, ...]]:
 
     Two configurations lie on the same O(2) orbit exactly when their Gram matrices W^T W and biases
     agree, so the classes of (W[:, sigma], b[sigma]) are found by comparing (Gram, b) rounded to
-    ``tol``. Their number is the catalogue multiplicity M (c! / |stabiliser|); on a data set the
+    ``tol``. Their number is the catalogue multiplicity M (c! / ``|stabiliser|``); on a data set the
     copies are not equivalent (which feature is dead, which are neighbours), which is why the
     data-conditional free energy sums over them (docs/free_energy.md). The identity comes first.
 

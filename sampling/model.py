@@ -81,7 +81,7 @@ def dense_model(features, mu, *, c: int, r: int = 2):
     """numpyro model of the same posterior with the plain dense likelihood (benchmark baseline).
 
     x_k ~ N( ReLU(W^T W x_k + b), (1/2) I_c ) for every sample, so that the log likelihood is
-    -sum_k |x_k - f(x_k)|^2 + const = -n L_n + const (docs/index.md, Conventions).
+    -sum_k ``|x_k - f(x_k)|^2`` + const = -n L_n + const (docs/index.md, Conventions).
     """
     W = numpyro.sample("W", dist.Normal(0.0, 1.0).expand([r, c]).to_event(2))
     b = numpyro.sample("b", dist.Normal(0.0, 1.0).expand([c]).to_event(1))

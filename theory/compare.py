@@ -114,9 +114,9 @@ class OccupancyComparison:
         The sampling method that produced each n.
     crossings : tuple of CrossingComparison
     mean_abs_diff : float
-        Mean over n and phases of |observed - predicted| (the scalar disagreement summary).
+        Mean over n and phases of ``|observed - predicted|`` (the scalar disagreement summary).
     max_z : float
-        Largest |observed - predicted| / max(err, 0.01) over n and phases.
+        Largest ``|observed - predicted|`` / max(err, 0.01) over n and phases.
     """
 
     ns: np.ndarray
@@ -135,7 +135,7 @@ class OccupancyComparison:
     dropped: dict = field(default_factory=dict)
 
     def max_abs_deviation(self, *, n_min: float = 0.0, labels: Sequence[str] | None = None) -> float:
-        """Largest |observed - predicted| over the n >= ``n_min`` and ``labels`` (default all)."""
+        """Largest ``|observed - predicted|`` over the n >= ``n_min`` and ``labels`` (default all)."""
         labs = self.labels if labels is None else [lab for lab in labels if lab in self.labels]
         keep = self.ns >= n_min
         if not labs or not keep.any():

@@ -420,7 +420,7 @@ def analyze_sgd(result, catalogue, *, threshold: float | None = None, slope_tol:
     threshold : float, keyword-only
         Largest phase distance to count as at a point (default the classifier's 0.5).
     slope_tol : float, keyword-only
-        Flatness threshold on |d log L / d log t| (default 0.05).
+        Flatness threshold on ``|d log L / d log t|`` (default 0.05).
     min_length : int, keyword-only
         Shortest plateau in checkpoints (default 3).
     llc : TrajectoryLLC, keyword-only

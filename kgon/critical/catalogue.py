@@ -77,7 +77,7 @@ class CriticalPoint:
     loss : float
         L(W, b).
     grad_norm : float
-        |grad L(W, b)| (<= 1e-9: certified).
+        ``|grad L(W, b)|`` (<= 1e-9: certified).
     llc, llc_err : float
         The LLC and its uncertainty (0 for the exact Hessian value).
     llc_method : str
@@ -208,6 +208,8 @@ class SearchConfig:
     numerical_llc : bool
         Run the numerical LLC for every point. Default True.
 
+    Notes
+    -----
     The model's fields are also read as ``c``, ``r``, ``importance`` and ``input_dist``; :meth:`to_dict`
     writes them flat (``importance`` omitted when None, ``input_dist`` when ``"uniform"``, so the uniform
     model's stored form does not mention it).
@@ -300,7 +302,7 @@ class Catalogue:
     n_starts : int
         Number of starting points requested (random, perturbed-polygon and gradient-descent starts).
     n_converged : int
-        How many of those ``n_starts`` starts ended at a certified point (|grad L| <= 1e-9), so
+        How many of those ``n_starts`` starts ended at a certified point (``|grad L|`` <= 1e-9), so
         ``n_converged <= n_starts``. The exact polygon starts that the search adds
         are counted separately: ``stats["exact_starts"]`` and ``stats["exact_converged"]``.
     max_loss : float or None

@@ -97,7 +97,7 @@ def tms_minibatch_loss(w, batch):
 def move_free_biases(W, b, *, free_bias: float = -1.0, tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
     """Move free biases away from their boundary (module docstring, step 1).
 
-    Dead columns (|W_i| <= tol) with b_i <= 0 get b_i = free_bias; live columns whose output never
+    Dead columns (``|W_i|`` <= tol) with b_i <= 0 get b_i = free_bias; live columns whose output never
     fires (b_i <= -max(0, max_j W_i.W_j) + tol) get b_i = -max(0, max_j W_i.W_j) + free_bias. Other
     entries are unchanged; L(W, b) is unchanged. ``free_bias`` must be negative.
     """

@@ -132,7 +132,7 @@ def detect_milestones(steps, llc, *, bandwidth: float = 0.25, method: str = "gp"
     log_time : bool, keyword-only
         Differentiate against log10 t (default) or t.
     tolerance : float, keyword-only
-        Largest |slope| (LLC units per decade of t) at a local minimum of |slope| that still counts as a
+        Largest ``|slope|`` (LLC units per decade of t) at a local minimum of ``|slope|`` that still counts as a
         milestone (default 0.5).
     every : int, keyword-only
         Checkpoint spacing: use every ``every``-th checkpoint (default 1).
@@ -142,7 +142,7 @@ def detect_milestones(steps, llc, *, bandwidth: float = 0.25, method: str = "gp"
         GP noise variance (default: estimated, see :func:`smooth_curve`).
     min_change : float, keyword-only
         Merge stages across which the smoothed LLC changes by less than this (LLC units): the
-        milestone with the larger |slope| at the ends of the smallest such stage is dropped, until
+        milestone with the larger ``|slope|`` at the ends of the smallest such stage is dropped, until
         none is left. Default 0 (off: seed 002's procedure); see the module docstring.
 
     Returns

@@ -64,7 +64,7 @@ class FreeEnergyTerms:
     laplace : float
         1/2 log det'(H / 2 pi) - lambda log n (tends to 1/2 log det'(beta Hess L / 2 pi)).
     prior : float
-        -log phi_live(w_hat) = |w_hat_live|^2 / 2 + (d_live / 2) log 2 pi.
+        -log phi_live(w_hat) = ``|w_hat_live|^2`` / 2 + (d_live / 2) log 2 pi.
     orbit : float
         -log(2 pi ||W_hat||_F), the length of the SO(2) orbit through w_hat (0 if W_hat = 0).
     copies : float
