@@ -106,6 +106,7 @@ def run(args) -> int:
         "llc_std": _f(res.llc_std),
         "llc_se": _f(res.llc_se),
         "estimator": res.estimator,
+        "calibrated": res.calibrated,
         "llc_plain": _f(res.llc_plain),
         "llc_plain_se": _f(res.llc_plain_se),
         "multiplicity": _f(res.multiplicity),
