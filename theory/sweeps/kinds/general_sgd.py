@@ -199,6 +199,9 @@ def llc_indices(K: int, k: int | None):
 
 
 def _json_float(x):
+    """A finite float, or None (for None, NaN and infinities: strict JSON)."""
+    if x is None:
+        return None
     x = float(x)
     return x if math.isfinite(x) else None
 
