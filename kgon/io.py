@@ -44,12 +44,18 @@ import numpy as np
 
 __all__ = [
     "CORRUPT_SUFFIX", "STORE_FORMAT", "TMP_PREFIX", "EntryMovedAside", "ResultStore", "StoreEntry", "StoreError",
-    "StoreRepairWarning", "config_key", "dumps_json", "move_aside", "put_args", "refuse_legacy", "to_jsonable",
+    "StoreRepairWarning", "config_key", "dumps_json", "finite_or_none", "move_aside", "put_args", "refuse_legacy",
+    "to_jsonable",
     "write_atomic", "write_json_atomic", "write_npz_atomic", "write_text_atomic",
 ]
 
 TMP_PREFIX = ".tmp-"
 """Prefix of the temporary files of :func:`write_atomic` (followed by the writer's pid and ``-``)."""
+
+
+def finite_or_none(x) -> float | None:
+    """``float(x)`` if it is finite, else None (also for None): a number for strict JSON."""
+    return None if x is None or not math.isfinite(x := float(x)) else x
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -64,8 +70,7 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, (int, np.integer)) and not isinstance(obj, np.bool_):
         return int(obj)
     if isinstance(obj, (float, np.floating)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
+        return finite_or_none(obj)
     if isinstance(obj, np.bool_):
         return bool(obj)
     if isinstance(obj, dict):

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from kgon.io import finite_or_none
 from sampling.dynamics.sgld_config import SGLDConfig
 
 __all__ = ["LLCDiagnostics", "LLCResult", "summarize_chains", "escape_block"]
@@ -81,16 +82,11 @@ class LLCDiagnostics:
             "escaped_chains": list(self.escaped_chains),
             "excluded": [{"chain": c, "reason": r} for c, r in self.excluded],
             "acceptance": list(self.acceptance),
-            "acceptance_mean": _json_float(self.acceptance_mean),
-            "min_delta": [_json_float(x) for x in self.min_delta],
-            "llc_all_chains": _json_float(self.llc_all_chains),
+            "acceptance_mean": finite_or_none(self.acceptance_mean),
+            "min_delta": [finite_or_none(x) for x in self.min_delta],
+            "llc_all_chains": finite_or_none(self.llc_all_chains),
             "warnings": list(self.warnings),
         }
-
-
-def _json_float(x):
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -190,19 +186,19 @@ class LLCResult:
         hold arrays)."""
         return {
             "estimator": self.estimator,
-            "llc_plain": _json_float(self.llc_plain),
-            "llc_plain_se": _json_float(self.llc_plain_se),
+            "llc_plain": finite_or_none(self.llc_plain),
+            "llc_plain_se": finite_or_none(self.llc_plain_se),
             "parts": [{k: v for k, v in p.to_dict().items() if k not in ("parts", "calibration")} for p in self.parts],
-            "multiplicity": _json_float(self.multiplicity),
-            "multiplicity_se": _json_float(self.multiplicity_se),
+            "multiplicity": finite_or_none(self.multiplicity),
+            "multiplicity_se": finite_or_none(self.multiplicity_se),
             "multiplicity_one_rejected": self.multiplicity_one_rejected,
             "multi_temperature": None if self.multi_temperature is None else self.multi_temperature.to_dict(),
-            "llc": _json_float(self.llc),
-            "llc_std": _json_float(self.llc_std),
-            "llc_se": _json_float(self.llc_se),
-            "chain_llc": [_json_float(x) for x in self.chain_llc],
+            "llc": finite_or_none(self.llc),
+            "llc_std": finite_or_none(self.llc_std),
+            "llc_se": finite_or_none(self.llc_se),
+            "chain_llc": [finite_or_none(x) for x in self.chain_llc],
             "healthy": [bool(h) for h in self.healthy],
-            "loss_star": _json_float(self.loss_star),
+            "loss_star": finite_or_none(self.loss_star),
             "diagnostics": self.diagnostics.to_dict(),
             "config": self.config.to_dict(),
             "n": self.n,

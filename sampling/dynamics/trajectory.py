@@ -49,6 +49,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kgon.io import finite_or_none
 from kgon.validation import check_float, check_int
 from sampling.data import Dataset, key_data
 from sampling.dynamics.calibrate import (
@@ -323,15 +324,11 @@ class TrajectoryLLC:
         runs = []
         for i in range(self.llc.shape[0]):
             ks = np.nonzero(self.computed[i])[0]
-            runs.append([[int(self.steps[k]), _f(self.llc[i, k]), _f(self.llc_se[i, k])] for k in ks])
+            runs.append([[int(self.steps[k]), finite_or_none(self.llc[i, k]), finite_or_none(self.llc_se[i, k])]
+                         for k in ks])
         return {"config": dict(self.config), "excluded_chains": dict(self.reasons), "runs": runs,
                 "calibration": None if self.calibration is None else self.calibration.to_dict(),
                 "reason": self.reason}
-
-
-def _f(x):
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def _stack_potentials(pots: list[EmpiricalPotential]) -> EmpiricalPotential:

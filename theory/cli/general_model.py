@@ -24,12 +24,11 @@ high-sparsity model of the paper; with any of them:
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 
 import numpy as np
 
-from kgon.io import dumps_json
+from kgon.io import dumps_json, finite_or_none
 from theory.cli.args import check_feature_list, comma_floats, fail, sparsity
 
 __all__ = ["add_general_arguments", "check_general", "general_llc", "general_requested",
@@ -64,11 +63,6 @@ def _tuple(values):
 
 def _model(args) -> dict:
     return {"sparsity": args.sparsity, "importance": args.importance, "input_scale": args.input_scale}
-
-
-def _f(x):
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -193,9 +187,10 @@ def run_general_posterior(args) -> int:
                                  importance=args.importance, chains=args.chains, warmup=args.warmup,
                                  samples=args.samples, progress=not args.no_progress)
         d = post.diagnostics
-        results.append({"n": n, "method": "nuts", "rhat_loss": _f(d.rhat_loss), "ess_loss": _f(d.ess_loss),
-                        "divergences": int(d.divergences), "loss_mean": _f(np.mean(post.loss)),
-                        "loss_std": _f(np.std(post.loss))})
+        results.append({"n": n, "method": "nuts", "rhat_loss": finite_or_none(d.rhat_loss),
+                        "ess_loss": finite_or_none(d.ess_loss),
+                        "divergences": int(d.divergences), "loss_mean": finite_or_none(np.mean(post.loss)),
+                        "loss_std": finite_or_none(np.std(post.loss))})
     if args.json:
         print(dumps_json({"c": args.c, "r": args.r, "ns": list(args.n), **_model(args), "seed": args.seed,
                           "data_seed": data_seed, "config": {"chains": args.chains, "warmup": args.warmup,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from kgon.io import dumps_json
+from kgon.io import dumps_json, finite_or_none
 from theory.cli.args import (
     dataset_bytes,
     fail,
@@ -102,20 +102,20 @@ def run(args) -> int:
         "n": args.n,
         "seed": args.seed,
         "nbeta": nbeta,
-        "llc": _f(res.llc),
-        "llc_std": _f(res.llc_std),
-        "llc_se": _f(res.llc_se),
+        "llc": finite_or_none(res.llc),
+        "llc_std": finite_or_none(res.llc_std),
+        "llc_se": finite_or_none(res.llc_se),
         "estimator": res.estimator,
         "calibrated": res.calibrated,
-        "llc_plain": _f(res.llc_plain),
-        "llc_plain_se": _f(res.llc_plain_se),
-        "multiplicity": _f(res.multiplicity),
-        "multiplicity_se": _f(res.multiplicity_se),
+        "llc_plain": finite_or_none(res.llc_plain),
+        "llc_plain_se": finite_or_none(res.llc_plain_se),
+        "multiplicity": finite_or_none(res.multiplicity),
+        "multiplicity_se": finite_or_none(res.multiplicity_se),
         "multiplicity_one_rejected": res.multiplicity_one_rejected,
         "theory_llc": theory,
         "theory_method": point.llc_method,
         "relative_error": rel,
-        "chain_llc": [_f(x) for x in res.chain_llc],
+        "chain_llc": [finite_or_none(x) for x in res.chain_llc],
         "loss_star": res.loss_star,
         "diagnostics": res.diagnostics.to_dict(),
         "config": {**res.config.to_dict(), "n": res.n, "d": res.d, "calibrated": res.calibrated,
@@ -158,11 +158,6 @@ def run(args) -> int:
     if res.calibration is not None:
         print(f"  calibration: {res.calibration.reason}")
     return 0
-
-
-def _f(x):
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def _sgld_config(args, config_type):

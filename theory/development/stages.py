@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kgon.io import finite_or_none
 from kgon.validation import check_int
 from theory.development.smoothing import SmoothedCurve, smooth_curve
 
@@ -100,17 +101,12 @@ class StageAnalysis:
 
     def to_dict(self) -> dict:
         return {
-            "milestones": [{"step": m.step, "kind": m.kind, "llc": _f(m.llc), "slope": _f(m.slope)}
-                           for m in self.milestones],
+            "milestones": [{"step": m.step, "kind": m.kind, "llc": finite_or_none(m.llc),
+                            "slope": finite_or_none(m.slope)} for m in self.milestones],
             "stages": [{"first_step": s.first_step, "last_step": s.last_step, "type": s.type,
-                        "delta_llc": _f(s.delta_llc)} for s in self.stages],
+                        "delta_llc": finite_or_none(s.delta_llc)} for s in self.stages],
             "config": dict(self.config),
         }
-
-
-def _f(x):
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def detect_milestones(steps, llc, *, bandwidth: float = 0.25, method: str = "gp", log_time: bool = True,

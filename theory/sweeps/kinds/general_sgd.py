@@ -32,7 +32,6 @@ training.
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from collections import Counter
@@ -41,6 +40,7 @@ from typing import Sequence
 
 import numpy as np
 
+from kgon.io import finite_or_none
 from theory.sgd_analysis import flat_mask, match_checkpoints
 from theory.sweeps.kinds.common import SGD_CONFIG_GRID, catalogue_json, sgd_config
 from theory.sweeps.schema import Field, TaskKind, canonical_json, grid_points
@@ -198,14 +198,6 @@ def llc_indices(K: int, k: int | None):
     return np.unique(np.round(np.linspace(K - 1, 0, k)).astype(int))
 
 
-def _json_float(x):
-    """A finite float, or None (for None, NaN and infinities: strict JSON)."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
 def _training_inputs(result, run: int = 0):
     """The training inputs X (n, c) of run ``run`` as the SGD saw them (dense; input scales applied)."""
     cfg = result.config
@@ -258,12 +250,12 @@ def checkpoint_llcs(result, run: int, checkpoints, *, seed: int = 0, llc_chains:
                                        batch_size=llc_batch_size),
         )
         entry.update(
-            llc=_json_float(res.llc), llc_se=_json_float(res.llc_se),
-            chain_llc=[_json_float(x) for x in res.chain_llc], healthy=[bool(h) for h in res.healthy],
+            llc=finite_or_none(res.llc), llc_se=finite_or_none(res.llc_se),
+            chain_llc=[finite_or_none(x) for x in res.chain_llc], healthy=[bool(h) for h in res.healthy],
             excluded=[[int(ch), str(why)] for ch, why in res.diagnostics.excluded],
-            eps=_json_float(res.config.eps), acceptance=_json_float(res.diagnostics.acceptance_mean),
+            eps=finite_or_none(res.config.eps), acceptance=finite_or_none(res.diagnostics.acceptance_mean),
             reason=res.reason, estimator=getattr(res, "estimator", "plain"),
-            llc_plain=_json_float(getattr(res, "llc_plain", res.llc)),
+            llc_plain=finite_or_none(getattr(res, "llc_plain", res.llc)),
         )
         entries.append(entry)
     return entries
@@ -280,8 +272,8 @@ def plateau_summaries(found, steps, W, loss, train_loss, labels, distances, llc_
         norms = np.linalg.norm(W[last], axis=0)
         pl = {
             "first": int(first), "last": int(last), "first_step": int(steps[first]), "last_step": int(steps[last]),
-            "loss": _json_float(np.mean(loss[first : last + 1])),
-            "train_loss": _json_float(np.mean(train_loss[first : last + 1])),
+            "loss": finite_or_none(np.mean(loss[first : last + 1])),
+            "train_loss": finite_or_none(np.mean(train_loss[first : last + 1])),
             "live_columns": int(np.sum(norms > LIVE_TOL)), "label": None, "distance": None,
         }
         if labels is not None:
@@ -323,7 +315,7 @@ def analyze_general_run(result, run: int = 0, *, seed: int = 0, catalogue=None, 
             catalogue = kgon.Catalogue.from_dict(catalogue)
         lab, dist = match_checkpoints(W, b, catalogue, threshold=threshold)
         labels = [str(x) for x in lab]
-        distances = [_json_float(x) for x in dist]
+        distances = [finite_or_none(x) for x in dist]
 
     found = find_plateaus(steps, train_loss, slope_tol=float(slope_tol), min_length=int(min_length))
     if llc_per_plateau is not None:
@@ -350,8 +342,8 @@ def analyze_general_run(result, run: int = 0, *, seed: int = 0, catalogue=None, 
         "config": cfg.to_dict(),
         "seed": int(result.seeds[run]),
         "steps": [int(s) for s in steps],
-        "loss": [_json_float(x) for x in loss],
-        "train_loss": [_json_float(x) for x in train_loss],
+        "loss": [finite_or_none(x) for x in loss],
+        "train_loss": [finite_or_none(x) for x in train_loss],
         "W": np.where(np.isfinite(W), W, np.nan).tolist(),
         "b": np.where(np.isfinite(b), b, np.nan).tolist(),
         "diverged": bool(result.diverged[run]),
