@@ -69,6 +69,7 @@ _EXPORTS = {
     "crossing_distribution": "theory.over_data",
     "curve_features": "theory.development.essential_dynamics",
     "data_free_energy": "theory.data_term",
+    "data_laplace_free_energy": "theory.data_laplace",
     "detect_milestones": "theory.development.stages",
     "essential_dynamics": "theory.development.essential_dynamics",
     "evaluate_development": "theory.development.evaluate",
