@@ -26,7 +26,7 @@ import numpy as np
 from kgon.io import ResultStore, refuse_legacy, write_json_atomic, write_text_atomic
 from theory.free_energies.orders import MIN_TRANSITION_N, phases_of, significant_transitions
 from theory.free_energies.terms import check_nongaussian_anneal, check_nongaussian_draws
-from theory.report import catalogue_sections, posterior_section, refined_section, sgd_section
+from theory.report import catalogue_sections, posterior_section, refined_section, sgd_section, thermo_section
 
 __all__ = ["ReproduceConfig", "ReproduceResult", "reproduce"]
 
@@ -378,6 +378,7 @@ def reproduce(
         except ValueError as err:  # no observed phase the refined order covers
             refined = str(err)
         figures += refined_section(cat, posterior, refined, out, report)
+        figures += timed("thermo", lambda: (thermo_section(out / "posterior", out, report), False))
     n56 = next((t.n_critical for t in trans if (t.from_label, t.to_label) == ("5", "6")), None)
     _say(f"report written to {report}", quiet)
     return ReproduceResult(

@@ -132,3 +132,32 @@ def test_comparison_round_trips_through_its_dict(run_dir):
     for d in (res.comparison.to_dict(), *json.loads((out / "comparison_refined.json").read_text()).values()):
         back = OccupancyComparison.from_dict(d)
         assert json.dumps(back.to_dict(), sort_keys=True) == json.dumps(d, sort_keys=True)
+
+
+def test_thermo_section_matches_the_draws(run_dir):
+    """Section 8 (the posterior's thermodynamics): one row per n in thermo.json whose specific heat is the
+    variance of n L_n over the stored draws (recomputed here from the .nc files), nu = beta V_n / 2 with
+    V_n >= 0, the figure, and the table in the report."""
+    import warnings
+
+    import numpy as np
+
+    out, res = run_dir
+    rows = json.loads((out / "thermo.json").read_text())["rows"]
+    assert [r["n"] for r in rows] == [150, 600]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import arviz as az
+
+        for p in (out / "posterior").glob("*.nc"):
+            n = json.loads(p.with_suffix(".json").read_text())["config"]["config"]["n"]
+            loss = np.asarray(az.from_netcdf(str(p)).posterior["loss"]).ravel()
+            row = next(r for r in rows if r["n"] == n)
+            assert row["nL_var"] == pytest.approx(np.var(n * loss, ddof=1), rel=1e-6)
+            assert row["nL_mean"] == pytest.approx(np.mean(n * loss), rel=1e-9)
+    for r in rows:
+        w = r["waic"]
+        assert w["functional_variance"] >= 0 and w["singular_fluctuation"] == pytest.approx(w["functional_variance"] / 2)
+    text = res.report.read_text()
+    assert "## 8. Thermodynamics of the posterior" in text and "| 600 | " in text.split("## 8.")[1]
+    assert (out / "figures" / "specific_heat.png").stat().st_size > 1000
