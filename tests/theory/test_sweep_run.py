@@ -53,6 +53,7 @@ def _run_cli(capsys, *args) -> tuple[int, dict | None, str]:
     return code, (json.loads(captured.out) if captured.out.strip() else None), captured.err
 
 
+@pytest.mark.slow  # starts a dask local cluster and a process pool (~18 s): keeps the default run under 2 minutes
 def test_local_processes_and_dask_local_cluster_give_identical_results(experiment_file, reference, tmp_path, capsys):
     code, local, _ = _run_cli(capsys, experiment_file, "--out", tmp_path / "local", "--executor", "local",
                               "--workers", 2)
