@@ -196,8 +196,12 @@ def data_laplace_free_energy(
     second_order : bool
         Include the population's second-order Laplace term (default True).
 
-    Returns a :class:`theory.data_term.DataFreeEnergy` with ``shift`` = mean_sigma Y_sigma,
-    ``copies`` = -log mean exp(-D_sigma) - shift and ``relaxation`` True (the data Hessian's)."""
+    Returns
+    -------
+    theory.data_term.DataFreeEnergy
+        With ``shift`` = mean_sigma Y_sigma, ``copies`` = -log mean exp(-D_sigma) - shift and
+        ``relaxation`` True (the data Hessian's).
+    """
     from sampling import empirical_potential  # deferred: jax start-up
     from sampling.data import Dataset
     from theory.free_energies.orders import data_prefix
