@@ -10,7 +10,8 @@ Every chain is checked and the unhealthy ones are *excluded from the mean and li
   -``escape_tol`` (default 1: a likelihood ratio e), or a negative chain value lambda_c. Such a chain has
   left w*'s basin (or w* is not a local minimum of L_n) and its value is meaningless. In minibatch
   mode the recorded losses scatter around L_n(w), so the minimum is taken over means of 20 blocks of
-  consecutive draws.
+  consecutive draws, and the divergence check over means of blocks of the same length (single minibatch
+  losses scatter by n beta sigma / sqrt(m), above 10 d by themselves at n beta ~ 1e4: docs/llc.md §1).
 
 Per chain lambda_c = n beta (mean_t L(w_t) - L_n(w*)); the estimate is the mean over the healthy
 chains and its Monte Carlo error the standard deviation of the chain values over sqrt(number of
@@ -210,6 +211,15 @@ class LLCResult:
         }
 
 
+def _block_means(x: np.ndarray, block: int) -> np.ndarray:
+    """Means over consecutive blocks of ``block`` steps along the last axis (the whole trace if shorter)."""
+    b = max(1, int(block))
+    nb = x.shape[1] // b
+    if nb == 0:
+        return x.mean(axis=1, keepdims=True)
+    return x[:, : nb * b].reshape(x.shape[0], nb, b).mean(axis=2)
+
+
 def summarize_chains(losses, accept, loss_star, *, nbeta, burnin, d, divergence_threshold=None,
                      escape_tol=1.0, min_acceptance=0.9, block=1):
     """Chain values, health checks and the estimate from raw traces (module docstring).
@@ -224,8 +234,9 @@ def summarize_chains(losses, accept, loss_star, *, nbeta, burnin, d, divergence_
     d : int
         Number of parameters (for the default divergence threshold 10 d).
     block : int
-        The escape check uses means over blocks of this many consecutive draws (1: every draw; larger
-        for minibatch traces, whose single values scatter around L_n(w)).
+        The divergence and escape checks use means over blocks of this many consecutive steps (1: every
+        step; larger for minibatch traces, whose single values scatter around L_n(w) by n beta sigma /
+        sqrt(m), which at large n beta exceeds the divergence threshold by itself).
 
     Returns
     -------
@@ -239,7 +250,7 @@ def summarize_chains(losses, accept, loss_star, *, nbeta, burnin, d, divergence_
     with np.errstate(invalid="ignore"):
         chain_llc = delta.mean(axis=1)
         nan = ~np.all(np.isfinite(losses), axis=1)
-        diverged = ~nan & (np.nanmax(nbeta * (losses - loss_star), axis=1) > thr)
+        diverged = ~nan & (np.nanmax(_block_means(nbeta * (losses - loss_star), block), axis=1) > thr)
         nb = max(1, delta.shape[1] // max(1, int(block)))
         blocks = delta[:, : nb * max(1, int(block))].reshape(delta.shape[0], nb, -1).mean(axis=2)
         min_delta = np.where(nan, np.nan, np.nanmin(blocks, axis=1))

@@ -103,3 +103,20 @@ def test_minibatch_linear_regression():
     assert res.config.nbeta == pytest.approx(n / math.log(n))
     assert res.diagnostics.excluded == ()
     assert abs(res.llc - 1.5) <= 4 * res.llc_se + 0.1
+
+
+def test_minibatch_divergence_check_uses_block_means():
+    """Minibatch traces scatter around L_n(w) by n beta sigma / sqrt(m): a chain whose single values jump
+    above the divergence threshold but whose block means stay near the centre is healthy with blocks (the
+    minibatch setting) and diverged without (the full-batch setting, where a single value is the loss)."""
+    rng = np.random.default_rng(0)
+    nbeta, d = 1000.0, 4
+    L = 1.0 + (d / 2) / nbeta + rng.normal(0.0, 0.045, size=(3, 40_000))  # scatter n beta x 0.045 = 45 > 10 d = 40
+    acc = np.ones_like(L)
+    *_, healthy_block, diag_block = summarize_chains(L, acc, 1.0, nbeta=nbeta, burnin=0, d=d, block=10_000)
+    *_, healthy_single, diag_single = summarize_chains(L, acc, 1.0, nbeta=nbeta, burnin=0, d=d, block=1)
+    assert healthy_block.all() and not diag_block.diverged_chains
+    assert not healthy_single.any() and len(diag_single.diverged_chains) == 3
+    L[1, 10_000:20_000] += 0.1  # a real excursion: a whole block at n beta (L - L*) ~ 100 > 40
+    *_, healthy, diag = summarize_chains(L, acc, 1.0, nbeta=nbeta, burnin=0, d=d, block=10_000)
+    assert list(diag.diverged_chains) == [1] and healthy.tolist() == [True, False, True]
