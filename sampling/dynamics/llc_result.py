@@ -10,7 +10,8 @@ Every chain is checked and the unhealthy ones are *excluded from the mean and li
   -``escape_tol`` (default 1: a likelihood ratio e), or a negative chain value lambda_c. Such a chain has
   left w*'s basin (or w* is not a local minimum of L_n) and its value is meaningless. In minibatch
   mode the recorded losses scatter around L_n(w), so the minimum is taken over means of 20 blocks of
-  consecutive draws, and the divergence check over means of blocks of the same length (single minibatch
+  consecutive draws, with the tolerance widened by three standard errors of a block mean (the batches are
+  independent), and the divergence check over means of blocks of the same length (single minibatch
   losses scatter by n beta sigma / sqrt(m), above 10 d by themselves at n beta ~ 1e4: docs/llc.md §1).
 
 Per chain lambda_c = n beta (mean_t L(w_t) - L_n(w*)); the estimate is the mean over the healthy
@@ -254,7 +255,10 @@ def summarize_chains(losses, accept, loss_star, *, nbeta, burnin, d, divergence_
         nb = max(1, delta.shape[1] // max(1, int(block)))
         blocks = delta[:, : nb * max(1, int(block))].reshape(delta.shape[0], nb, -1).mean(axis=2)
         min_delta = np.where(nan, np.nan, np.nanmin(blocks, axis=1))
-        escaped = ~nan & ~diverged & ((min_delta < -escape_tol) | (chain_llc < 0))
+        # minibatch traces: a block mean scatters by sd / sqrt(block) around the chain's loss (fresh batches are
+        # independent), so the escape tolerance widens by three of those (0 in full batch, block = 1)
+        noise = 3.0 * np.nanstd(delta, axis=1) / math.sqrt(int(block)) if int(block) > 1 else 0.0
+        escaped = ~nan & ~diverged & ((min_delta < -escape_tol - noise) | (chain_llc < 0))
     healthy = ~(nan | diverged | escaped)
     excluded = []
     for c in range(losses.shape[0]):

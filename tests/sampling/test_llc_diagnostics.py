@@ -120,3 +120,16 @@ def test_minibatch_divergence_check_uses_block_means():
     L[1, 10_000:20_000] += 0.1  # a real excursion: a whole block at n beta (L - L*) ~ 100 > 40
     *_, healthy, diag = summarize_chains(L, acc, 1.0, nbeta=nbeta, burnin=0, d=d, block=10_000)
     assert list(diag.diverged_chains) == [1] and healthy.tolist() == [True, False, True]
+
+
+def test_minibatch_escape_check_allows_for_the_block_means_noise():
+    """A chain at the centre whose minibatch scatter makes a block mean dip below -escape_tol by chance is
+    not 'escaped' (the tolerance widens by three standard errors of a block mean); a chain that really
+    found loss well below the centre still is."""
+    rng = np.random.default_rng(1)
+    nbeta, d = 1000.0, 4
+    L = 1.0 + (d / 2) / nbeta + rng.normal(0.0, 0.06, size=(4, 20_000))  # block means (1,000 steps) sd ~ 1.9
+    acc = np.ones_like(L)
+    L[3, 5_000:] -= 0.03  # chain 3 found loss 30 below the centre: a real escape
+    *_, healthy, diag = summarize_chains(L, acc, 1.0, nbeta=nbeta, burnin=0, d=d, block=1_000)
+    assert healthy.tolist() == [True, True, True, False] and list(diag.escaped_chains) == [3]
