@@ -80,6 +80,7 @@ def test_crossing_distribution_contract(catalogue6):
         theory.crossing_distribution(jax.random.PRNGKey(0), catalogue6, method="exact")
 
 
+@pytest.mark.slow  # ~18 s (the population parts of every phase): keeps the default run under 2 minutes
 def test_transitions_cli_over_data(catalogue6, capsys):
     assert main(["transitions", "--c", "6", "--order", "refined", "--over-data", "--streams", "4",
                  "--method", "gaussian", "--json"]) == 0
