@@ -252,9 +252,7 @@ def summarize_chains(losses, accept, loss_star, *, nbeta, burnin, d, divergence_
         chain_llc = delta.mean(axis=1)
         nan = ~np.all(np.isfinite(losses), axis=1)
         diverged = ~nan & (np.nanmax(_block_means(nbeta * (losses - loss_star), block), axis=1) > thr)
-        nb = max(1, delta.shape[1] // max(1, int(block)))
-        blocks = delta[:, : nb * max(1, int(block))].reshape(delta.shape[0], nb, -1).mean(axis=2)
-        min_delta = np.where(nan, np.nan, np.nanmin(blocks, axis=1))
+        min_delta = np.where(nan, np.nan, np.nanmin(_block_means(delta, block), axis=1))
         # minibatch traces: a block mean scatters by sd / sqrt(block) around the chain's loss (fresh batches are
         # independent), so the escape tolerance widens by three of those (0 in full batch, block = 1)
         noise = 3.0 * np.nanstd(delta, axis=1) / math.sqrt(int(block)) if int(block) > 1 else 0.0
