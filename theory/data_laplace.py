@@ -50,7 +50,7 @@ from theory.data_term import (
 from theory.free_energies.laplace import orbit_tangent, transverse_basis
 from theory.free_energies.phases import refined_phases
 
-__all__ = ["copy_laplace_shifts", "data_laplace_free_energy"]
+__all__ = ["GRID_POINTS", "copy_laplace_shifts", "data_laplace_free_energy", "midpoint_grid"]
 
 
 @lru_cache(maxsize=None)
@@ -89,7 +89,8 @@ def copy_laplace_shifts(point, potential, n: float, *, beta: float = 1.0) -> tup
     bn = float(beta) * float(n)
     z = np.concatenate([e.W.ravel(), e.b])
     x = z[idx]
-    B = transverse_basis(orbit_tangent(z, r, c, idx) / np.linalg.norm(orbit_tangent(z, r, c, idx)))
+    t = orbit_tangent(z, r, c, idx)
+    B = transverse_basis(t / np.linalg.norm(t))
     inv = np.argsort(e.perms, axis=1)  # copy s on the data = the point on the data relabelled by s^-1
     m = jnp.asarray(np.asarray(potential.m)[inv])  # (M, c, N)
     prefix = jnp.asarray(np.asarray(potential.prefix)[:, inv])  # (3, M, c, N + 1)
@@ -161,15 +162,9 @@ def _active_set_hessian(e, derivs, x, z, bn: float) -> np.ndarray:
     added to the population Hessian."""
     import jax.numpy as jnp  # deferred: jax start-up
 
-    from sampling import empirical_potential
-    from sampling.data import Dataset
-
     key = (e.W.tobytes(), e.b.tobytes(), e.n, e.beta)
     if key not in _SMOOTH:
-        c = e.W.shape[1]
-        K = GRID_POINTS
-        grid = Dataset(np.repeat(np.arange(c), K), np.tile((np.arange(K) + 0.5) / K, c), c, c * K)
-        pot = empirical_potential(grid)
+        pot = _grid_potential(e.W.shape[1])
         _, _, H = derivs(jnp.asarray(x), jnp.asarray(z), pot.m[None], pot.prefix[:, None], pot.suffix[:, None], pot.n,
                          bn)
         _SMOOTH[key] = 0.5 * (np.asarray(H[0], float) + np.asarray(H[0], float).T)
@@ -177,6 +172,24 @@ def _active_set_hessian(e, derivs, x, z, bn: float) -> np.ndarray:
 
 
 _SMOOTH: dict = {}
+
+
+def midpoint_grid(c: int):
+    """The population as a data set: ``GRID_POINTS`` magnitudes (k + 1/2) / GRID_POINTS of every feature
+    (a ``sampling.Dataset`` whose empirical loss is the midpoint rule of the population loss)."""
+    from sampling.data import Dataset  # deferred: jax start-up
+
+    K = GRID_POINTS
+    return Dataset(np.repeat(np.arange(c), K), np.tile((np.arange(K) + 0.5) / K, c), c, c * K)
+
+
+@lru_cache(maxsize=None)
+def _grid_potential(c: int):
+    """``sampling.empirical_potential`` of :func:`midpoint_grid` (built once per c: it does not depend on
+    the phase or n)."""
+    from sampling import empirical_potential  # deferred: jax start-up
+
+    return empirical_potential(midpoint_grid(c))
 
 
 def data_laplace_free_energy(

@@ -30,13 +30,11 @@ def test_known_truths_and_the_first_order_energies(cat):
     import jax
 
     import sampling
-    from sampling.data import Dataset
-    from theory.data_laplace import GRID_POINTS, copy_laplace_shifts
+    from theory.data_laplace import copy_laplace_shifts, midpoint_grid
     from theory.data_term import copy_energies, population_expansion, sorted_prefix
 
-    K, c = GRID_POINTS, 6
-    grid = Dataset(np.repeat(np.arange(c), K), np.tile((np.arange(K) + 0.5) / K, c), c, c * K)
-    pot = sampling.empirical_potential(grid)
+    c = 6
+    pot = sampling.empirical_potential(midpoint_grid(c))
     p5 = _point(cat, "5")
     D, Y = copy_laplace_shifts(p5, pot, 300.0)
     assert len(D) == 72
