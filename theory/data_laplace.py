@@ -38,17 +38,8 @@ from typing import Sequence
 
 import numpy as np
 
-from theory.data_term import (
-    DataFreeEnergy,
-    check_beta,
-    check_grid,
-    phase_label,
-    population_expansion,
-    population_free_energy,
-    population_second_order,
-)
+from theory.data_term import DataFreeEnergy, copy_term, data_setup, population_expansion
 from theory.free_energies.laplace import orbit_tangent, transverse_basis
-from theory.free_energies.phases import refined_phases
 
 __all__ = ["GRID_POINTS", "copy_laplace_shifts", "data_laplace_free_energy", "midpoint_grid"]
 
@@ -216,26 +207,15 @@ def data_laplace_free_energy(
         ``relaxation`` True (the data Hessian's).
     """
     from sampling import empirical_potential  # deferred: jax start-up
-    from sampling.data import Dataset
     from theory.free_energies.orders import data_prefix
 
-    beta = check_beta(beta)
-    if not isinstance(data, Dataset):
-        raise ValueError(f"`data` must be a sampling.Dataset; got {type(data).__name__}.")
-    if not isinstance(second_order, (bool, np.bool_)):
-        raise ValueError(f"`second_order` must be True or False; got {second_order!r}.")
-    grid = check_grid(ns, data.n)
-    pts, _ = refined_phases(catalogue, labels=labels)
-    labs = tuple(phase_label(p) for p in pts)
-    pop = population_free_energy(pts, grid, beta=beta)
-    so = population_second_order(pts, grid, beta=beta) if second_order else {lab: np.zeros(len(grid)) for lab in labs}
+    beta, grid, pts, labs, pop, so = data_setup(catalogue, data, ns, beta=beta, labels=labels,
+                                                second_order=second_order)
     shift = {lab: np.zeros(len(grid)) for lab in labs}
     copies = {lab: np.zeros(len(grid)) for lab in labs}
     for g, n in enumerate(grid):
         pot = empirical_potential(data_prefix(data, int(n)))
         for p, lab in zip(pts, labs):
             D, Y = copy_laplace_shifts(p, pot, float(n), beta=beta)
-            lo = float(D.min())
-            total = lo - float(np.log(np.mean(np.exp(-(D - lo)))))
-            shift[lab][g], copies[lab][g] = float(Y.mean()), total - float(Y.mean())
+            shift[lab][g], copies[lab][g] = copy_term(Y, D - Y)  # mean Y, -log mean exp(-D) - mean Y
     return DataFreeEnergy(grid.astype(float), labs, pop, shift, copies, True, beta, so)

@@ -62,6 +62,7 @@ __all__ = [
     "check_beta",
     "check_grid",
     "copy_term",
+    "data_setup",
     "softmax_occupancy",
     "first_up_crossing",
     "stream_energies",
@@ -552,25 +553,34 @@ def data_free_energy(
     about 0.05 s per n for the four c = 6 phases the first time (after jax's compilation); the data
     part is one sort of n samples and c^3 binary searches per phase and n.
     """
+    relaxation = RELAXATION_DEFAULT if relaxation is None else relaxation
+    if not isinstance(relaxation, (bool, np.bool_)):
+        raise ValueError(f"`relaxation` must be True or False; got {relaxation!r}.")
+    second_order = SECOND_ORDER_DEFAULT if second_order is None else second_order
+    beta, grid, pts, labs, pop, so = data_setup(catalogue, data, ns, beta=beta, labels=labels,
+                                                second_order=second_order)
+    terms = stream_energies(pts, data.features[None, :], data.mu[None, :], grid, beta=beta, relaxation=bool(relaxation))
+    return DataFreeEnergy(grid.astype(float), labs, pop, {lab: terms[lab][0][0] for lab in labs},
+                          {lab: terms[lab][1][0] for lab in labs}, bool(relaxation), beta, so)
+
+
+def data_setup(catalogue, data, ns, *, beta, labels, second_order: bool) -> tuple:
+    """``(beta, grid, points, labels, F^pop, F^(2))`` of a closed-form data-conditional free energy: the checked
+    inputs (``data`` a ``sampling.Dataset``, ``ns`` at most its size) and, per covered phase, the population
+    refined free energy and its second-order term (zeros unless ``second_order``); shared with
+    :func:`theory.data_laplace.data_laplace_free_energy`."""
     from sampling.data import Dataset  # deferred: jax start-up
 
     beta = check_beta(beta)
     if not isinstance(data, Dataset):
         raise ValueError(f"`data` must be a sampling.Dataset; got {type(data).__name__}.")
-    relaxation = RELAXATION_DEFAULT if relaxation is None else relaxation
-    if not isinstance(relaxation, (bool, np.bool_)):
-        raise ValueError(f"`relaxation` must be True or False; got {relaxation!r}.")
-    second_order = SECOND_ORDER_DEFAULT if second_order is None else second_order
     if not isinstance(second_order, (bool, np.bool_)):
         raise ValueError(f"`second_order` must be True or False; got {second_order!r}.")
     grid = check_grid(ns, data.n)
     pts, _ = refined_phases(catalogue, labels=labels)
-    pop = population_free_energy(pts, grid, beta=beta)
-    terms = stream_energies(pts, data.features[None, :], data.mu[None, :], grid, beta=beta, relaxation=bool(relaxation))
     labs = tuple(phase_label(p) for p in pts)
     so = population_second_order(pts, grid, beta=beta) if second_order else {lab: np.zeros(len(grid)) for lab in labs}
-    return DataFreeEnergy(grid.astype(float), labs, pop, {lab: terms[lab][0][0] for lab in labs},
-                          {lab: terms[lab][1][0] for lab in labs}, bool(relaxation), beta, so)
+    return beta, grid, pts, labs, population_free_energy(pts, grid, beta=beta), so
 
 
 def first_up_crossing(ns, d) -> float | None:
