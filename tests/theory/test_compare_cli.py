@@ -256,29 +256,20 @@ def test_stored_exact_stream0_meets_the_bounds():
     slow test below recomputes the two n that bracket the crossing through the CLI."""
     import numpy as np
 
+    from theory.data_term import first_up_crossing, softmax_occupancy
+
     d = json.loads(DATA.read_text())
     labels = ("6", "5+", "5")
     pred = {r["n"]: r["beta1.0"] for r in d["predicted_nongaussian"] if r["stream"] == 0}
     obs = {r["n"]: r["occupancy"] for r in d["observed"] if r["stream"] == 0 and r["n"] in pred}
     ns = sorted(obs)
     assert len(ns) >= 6
-    diffs, dev = [], 0.0
-    for n in ns:
-        F = np.array([pred[n][lab]["total"] for lab in labels])
-        P = np.exp(-(F - F.min()))
-        P /= P.sum()
-        tot = sum(obs[n].get(lab, 0.0) for lab in labels)
-        dev = max(dev, *(abs(P[i] - obs[n].get(lab, 0.0) / tot) for i, lab in enumerate(labels) if lab != "5+"))
-        diffs.append((n, P[0] - P[2], (obs[n].get("6", 0.0) - obs[n].get("5", 0.0)) / tot))
-
-    def crossing(col):
-        for (n0, *a), (n1, *b) in zip(diffs, diffs[1:]):
-            if a[col] < 0 <= b[col]:
-                return math.exp(math.log(n0) + (math.log(n1) - math.log(n0)) * (-a[col]) / (b[col] - a[col]))
-        return None
-
-    assert abs(math.log(crossing(0) / crossing(1))) < math.log(1.10)
-    assert dev < 0.15
+    P = softmax_occupancy({lab: np.array([pred[n][lab]["total"] for n in ns]) for lab in labels}, labels)
+    tot = np.array([sum(obs[n].get(lab, 0.0) for lab in labels) for n in ns])
+    Q = {lab: np.array([obs[n].get(lab, 0.0) for n in ns]) / tot for lab in labels}
+    predicted, observed = first_up_crossing(ns, P["6"] - P["5"]), first_up_crossing(ns, Q["6"] - Q["5"])
+    assert abs(math.log(predicted / observed)) < math.log(1.10)
+    assert max(np.max(np.abs(P[lab] - Q[lab])) for lab in ("5", "6")) < 0.15
 
 
 @pytest.mark.slow
