@@ -40,6 +40,24 @@ def _points(cat, labels):
     return {lab: next(p for p in cat.points if phase_label(p) == lab) for lab in labels}
 
 
+def _stream(k: int, runs: dict, grid):
+    """(sampled n, conditional occupancies, observed crossing, data stream) of sampled stream k."""
+    import jax
+
+    import sampling
+
+    ns = sorted(runs)
+    cond = [conditional(runs[n]) for n in ns]
+    obs = sampling.crossing_estimate(cond, from_label="5", to_label="6", level=0.95, min_mass=0.02).n
+    return ns, cond, obs, sampling.make_dataset(jax.random.PRNGKey(k), int(max(grid.max(), max(ns))), 6)
+
+
+def _max_dev(at: dict, ns, cond) -> float:
+    """Largest |predicted - observed| occupancy of 5 and 6 at the sampled n >= 250."""
+    return max(abs(at[lab][i] - c["occupancy"][lab]) for i, (n, c) in enumerate(zip(ns, cond))
+               if n >= 250 for lab in ("5", "6"))
+
+
 def series(cat) -> None:
     """Exact - Laplace of the live integral (dead column held, no cells; plain importance sampling, 40,000
     draws, seed 3) against the second-order term F^(2) at the same minimiser."""
@@ -63,9 +81,6 @@ def series(cat) -> None:
 def streams(cat) -> None:
     """Crossing (60-point grid) and max occupancy deviation (sampled n >= 250) of
     ``data_laplace_free_energy`` with and without F^(2), per sampled stream at beta = 1."""
-    import jax
-
-    import sampling
     from theory.data_laplace import data_laplace_free_energy
     from theory.over_data import default_grid
 
@@ -73,17 +88,12 @@ def streams(cat) -> None:
     print("| stream | observed | + F^(2) | dev. | max occ. dev. | without F^(2) | max occ. dev. |")
     print("|---|---|---|---|---|---|---|")
     for k, runs in sorted(observed_streams(1.0).items()):
-        ns = sorted(runs)
-        cond = [conditional(runs[n]) for n in ns]
-        obs = sampling.crossing_estimate(cond, from_label="5", to_label="6", level=0.95, min_mass=0.02).n
-        data = sampling.make_dataset(jax.random.PRNGKey(k), int(max(grid.max(), max(ns))), 6)
+        ns, cond, obs, data = _stream(k, runs, grid)
         cells = []
         for so in (True, False):
             fine = data_laplace_free_energy(cat, data, grid, second_order=so).occupancy(LABELS)
             at = data_laplace_free_energy(cat, data, ns, second_order=so).occupancy(LABELS)
-            cr = interp_crossing(list(grid), fine["6"] - fine["5"])
-            dev = max(abs(at[lab][i] - c["occupancy"][lab]) for i, (n, c) in enumerate(zip(ns, cond))
-                      if n >= 250 for lab in ("5", "6"))
+            cr, dev = interp_crossing(list(grid), fine["6"] - fine["5"]), _max_dev(at, ns, cond)
             cells += [f"{cr:.0f}", f"{cr / obs - 1:+.0%}", f"{dev:.3f}"] if so else [f"{cr:.0f}", f"{dev:.3f}"]
         print(f"| {k} | {obs:.0f} | " + " | ".join(cells) + " |", flush=True)
 
@@ -139,9 +149,6 @@ def per_phase(cat) -> None:
 def with_population(cat) -> None:
     """data Laplace + F^(2) + the population's numerically integrated higher orders (interpolated in 1/n,
     ~1/n^2 above the largest stored n; 5+ takes the 5-gon's), against every sampled stream."""
-    import jax
-
-    import sampling
     from theory.data_laplace import data_laplace_free_energy
     from theory.data_term import softmax_occupancy
     from theory.over_data import default_grid
@@ -158,12 +165,9 @@ def with_population(cat) -> None:
     grid = default_grid()
     print("| stream | observed | predicted | dev. | max occ. dev. |\n|---|---|---|---|---|")
     for k, runs in sorted(observed_streams(1.0).items()):
-        ns = sorted(runs)
-        cond = [conditional(runs[n]) for n in ns]
-        obs = sampling.crossing_estimate(cond, from_label="5", to_label="6", level=0.95, min_mass=0.02).n
-        data = sampling.make_dataset(jax.random.PRNGKey(k), int(max(grid.max(), max(ns))), 6)
+        ns, cond, obs, data = _stream(k, runs, grid)
 
-        def occ(nn):
+        def occ(nn, data=data):
             F = dict(data_laplace_free_energy(cat, data, nn, labels=list(LABELS)).total)
             F["6"] = F["6"] + resid("6", nn)
             for lab in ("5", "5+"):
@@ -171,9 +175,7 @@ def with_population(cat) -> None:
             return softmax_occupancy(F, LABELS)
 
         fine, at = occ(grid), occ(ns)
-        cr = interp_crossing(list(grid), fine["6"] - fine["5"])
-        dev = max(abs(at[lab][i] - c["occupancy"][lab]) for i, (n, c) in enumerate(zip(ns, cond))
-                  if n >= 250 for lab in ("5", "6"))
+        cr, dev = interp_crossing(list(grid), fine["6"] - fine["5"]), _max_dev(at, ns, cond)
         print(f"| {k} | {obs:.0f} | {cr:.0f} | {cr / obs - 1:+.0%} | {dev:.3f} |", flush=True)
 
 

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import write_section  # noqa: E402
 
 import kgon  # noqa: E402
+from kgon.io import finite_or_none as _f  # noqa: E402
 
 kgon.configure_jax()
 
@@ -70,11 +71,6 @@ def problem(case: str, seed: int):
 def regular_loss(w, h):
     """The regular quadratic loss 1/2 sum_i h_i w_i^2 (curvatures ``h`` passed as data): lambda = d / 2, m = 1."""
     return 0.5 * jnp.sum(h * w ** 2)
-
-
-def _f(x):
-    x = float(x) if x is not None else float("nan")
-    return x if math.isfinite(x) else None
 
 
 def run(case: str, seed: int, chains: int | None) -> dict:
