@@ -291,10 +291,9 @@ def thermo_section(posterior_dir: Path, out: Path, report: Path) -> list[str]:
 
     from kgon.plot import save_figure
     from theory.plot_thermo import plot_specific_heat
-    from theory.thermo import posterior_thermo, specific_heat_transition
+    from theory.thermo import thermo_summary
 
-    rows = [r.row() for r in posterior_thermo(posterior_dir)]
-    transition = specific_heat_transition(rows) if len(rows) >= 3 else None
+    rows, transition = thermo_summary(posterior_dir)
     write_json_atomic(out / "thermo.json", {"rows": rows,
                                             "transition": None if transition is None else transition.to_dict()})
     fig, ax = plt.subplots(figsize=(7, 4.5))

@@ -39,6 +39,7 @@ __all__ = [
     "read_campaign",
     "specific_heat_transition",
     "tempered_phase_free_energies",
+    "thermo_summary",
     "tms_log_likelihood",
 ]
 
@@ -183,6 +184,14 @@ def posterior_thermo(root, *, waic: bool = True) -> list[PosteriorThermo]:
         out.append(PosteriorThermo(n=n, c=c, beta=beta, occupancy=e.result["occupancy"],
                                    occupancy_err=e.result["occupancy_err"], specific_heat=sh, waic=w, betas=betas))
     return out
+
+
+def thermo_summary(root, *, waic: bool = True) -> tuple[list[dict], "HeatTransition | None"]:
+    """The rows of :func:`posterior_thermo` (``PosteriorThermo.row``) of a ``tmsphase posterior --out``
+    directory and, with three or more n, their :func:`specific_heat_transition` (else None): what
+    ``tmsphase thermo`` prints and the reproduction's section 8 tabulates."""
+    rows = [r.row() for r in posterior_thermo(root, waic=waic)]
+    return rows, (specific_heat_transition(rows) if len(rows) >= 3 else None)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -43,13 +43,9 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     # deferred: CLI start-up (the command's heavy imports load when it runs)
-    from theory.thermo import posterior_thermo, specific_heat_transition
+    from theory.thermo import thermo_summary
 
-    res = posterior_thermo(args.posterior, waic=not args.no_waic)
-    rows = [r.row() for r in res]
-    transition = None
-    if len(rows) >= 3:
-        transition = specific_heat_transition(rows)
+    rows, transition = thermo_summary(args.posterior, waic=not args.no_waic)
     figures = _plot(args, rows, transition) if args.plot is not None else []
     if args.json:
         print(dumps_json({"posterior": str(args.posterior), "rows": rows,
