@@ -50,6 +50,7 @@ _EXPORTS = {
     "dense_loss": "sampling.fast_potential",
     "dense_model": "sampling.model",
     "dln_data": "sampling.dynamics.truths",
+    "dln_samples": "sampling.dynamics.truths",
     "dln_llc": "sampling.dynamics.truths",
     "dln_loss": "sampling.dynamics.truths",
     "dln_multiplicity": "sampling.dynamics.truths",

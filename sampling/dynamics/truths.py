@@ -72,6 +72,7 @@ __all__ = [
     "dln_truth",
     "dln_data",
     "dln_loss",
+    "dln_samples",
     "normal_crossing_truth",
     "normal_crossing_loss",
     "regular_truth",
@@ -279,16 +280,24 @@ def dln_truth(widths, rank: int, *, singular_values=None, rng_seed: int = 0) -> 
                       w_star=tuple(mats), reference=ref, true_map=A)
 
 
-def dln_data(rng_key, truth: KnownTruth, n: int, *, noise: float = 1.0):
-    """Sufficient statistics of n samples x ~ N(0, I), y = A x + noise * N(0, I) for :func:`dln_loss`:
-    ``(Sxx, Sxy, Syy) = (X^T X / n, X^T Y / n, tr(Y^T Y) / n)`` (float64 jax arrays)."""
+def dln_samples(rng_key, truth: KnownTruth, n: int, *, noise: float = 1.0):
+    """The n samples ``(X, Y)``, x ~ N(0, I), y = A x + noise * N(0, I), of a deep linear network truth
+    (float64 jax arrays, rows are samples): for per-sample losses and minibatches; :func:`dln_data` gives
+    their sufficient statistics (same key, same draws)."""
     if truth.true_map is None:
         raise ValueError("`truth` must be a deep linear network (from dln_truth).")
     n = check_int("n", n, minimum=1)
     A = jnp.asarray(truth.true_map)
     kx, ke = jax.random.split(rng_key)
     X = jax.random.normal(kx, (n, A.shape[1]), dtype=jnp.float64)
-    Y = X @ A.T + noise * jax.random.normal(ke, (n, A.shape[0]), dtype=jnp.float64)
+    return X, X @ A.T + noise * jax.random.normal(ke, (n, A.shape[0]), dtype=jnp.float64)
+
+
+def dln_data(rng_key, truth: KnownTruth, n: int, *, noise: float = 1.0):
+    """Sufficient statistics of the n samples of :func:`dln_samples` for :func:`dln_loss`:
+    ``(Sxx, Sxy, Syy) = (X^T X / n, X^T Y / n, tr(Y^T Y) / n)`` (float64 jax arrays)."""
+    X, Y = dln_samples(rng_key, truth, n, noise=noise)
+    n = X.shape[0]
     return (X.T @ X / n, X.T @ Y / n, jnp.sum(Y * Y) / n)
 
 

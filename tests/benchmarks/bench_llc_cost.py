@@ -43,7 +43,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from sampling import SGLDConfig, estimate_llc  # noqa: E402
-from sampling.dynamics.truths import dln_loss, dln_truth  # noqa: E402
+from sampling.dynamics.truths import dln_data, dln_loss, dln_samples, dln_truth  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "llc_cost.jsonl"
 N = 100_000
@@ -60,15 +60,6 @@ def dense_loss(w, batch):
     return 0.5 * jnp.mean(jnp.sum(R * R, axis=1))
 
 
-def dense_data(key, truth):
-    """The n rows (X, Y) whose sufficient statistics ``sampling.dln_data`` returns (same key, same draws)."""
-    A = jnp.asarray(truth.true_map)
-    kx, ke = jax.random.split(key)
-    X = jax.random.normal(kx, (N, A.shape[1]), dtype=jnp.float64)
-    Y = X @ A.T + jax.random.normal(ke, (N, A.shape[0]), dtype=jnp.float64)
-    return X, Y
-
-
 def timed(fn):
     t0 = time.perf_counter()
     out = fn()
@@ -80,8 +71,8 @@ def run_case(spec: str, steps: int, *, bias_fraction: float = 1.0, end_to_end: d
     widths, rank = spec.split(":")
     truth = dln_truth(tuple(int(x) for x in widths.split(",")), int(rank))
     w = tuple(jnp.asarray(x) for x in truth.w_star)
-    X, Y = dense_data(jax.random.key(1000), truth)
-    stats = (X.T @ X / N, X.T @ Y / N, jnp.sum(Y * Y) / N)
+    X, Y = dln_samples(jax.random.key(1000), truth, N)
+    stats = dln_data(jax.random.key(1000), truth, N)  # their sufficient statistics (same draws)
     key = jax.random.key(0)
     rec: dict = {"case": truth.name, "truth": truth.llc, "truth_m": truth.multiplicity, "n": N, "machine": machine()}
     for tag, cfg in (("two_temperature", None), ("multi_temperature", SGLDConfig(estimator="multi_temperature"))):
