@@ -26,10 +26,13 @@ L_n(w*) cancels, and with it the O(beta) bias beta xi_n, xi_n = n (L_n(w*) - min
 estimate at a centre that is not the empirical minimum (exact for a quadratic loss). The result keeps
 the plain estimate (``llc_plain``) and both runs (``parts``).
 
-**Multi-temperature estimate** (``estimator="multi_temperature"``; docs/llc.md §4): chains at beta x
-``config.temperatures`` (default 1, 1/4, 1/16, 1/64), coupled to those at beta, and the weighted fit
-lambda_hat_k = lambda - (m - 1) / log(n beta_k) + c beta_k (:mod:`sampling.dynamics.multi_temperature`):
-``llc`` is lambda, with ``multiplicity``, ``multiplicity_se`` and ``multiplicity_one_rejected``.
+**Multi-temperature estimate** (``estimator="multi_temperature"``; docs/llc.md §4b): chains at beta x
+``config.temperatures`` (default 1, 1/2, 1/4, 1/16, 1/64), coupled to those at beta, each with the step
+calibrated per temperature (:func:`_tempered_run`), the plain estimates corrected in the quadratic
+directions (:func:`sampling.gaussian_correction`), and the weighted fit lambda_hat_k = lambda - (m - 1) /
+log(n beta_k) + c beta_k + a sqrt(beta_k) (:mod:`sampling.dynamics.multi_temperature`; the data set's
+fluctuation term a sqrt(beta_k) with five or more temperatures): ``llc`` is lambda, with
+``multiplicity``, ``multiplicity_se`` and ``multiplicity_one_rejected``.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from sampling.data import key_data
 from sampling.dynamics.calibrate import (
@@ -52,7 +56,7 @@ from sampling.dynamics.calibrate import (
     sweep_setting,
 )
 from sampling.dynamics.llc_result import LLCDiagnostics, LLCResult, escape_block, summarize_chains
-from sampling.dynamics.multi_temperature import fit_multi_temperature
+from sampling.dynamics.multi_temperature import fit_multi_temperature, gaussian_correction
 from sampling.dynamics.sgld import as_typed_key, chain_runner, default_nbeta
 from sampling.dynamics.sgld_config import ESTIMATORS, SGLDConfig
 
@@ -230,11 +234,10 @@ def _multi_temperature(rng_key, problem: _Problem, res1: LLCResult) -> LLCResult
     (:func:`sampling.fit_multi_temperature`; docs/llc.md §4).
 
     As for the two-temperature estimate, the chains at every beta_k are coupled to those at beta (same
-    keys, step and number of steps: eps n beta_k <= eps n beta, so the calibration at beta covers them),
-    and the fit is done per chain, so the errors contain the chains' correlation across temperatures."""
+    keys and number of steps), and the fit is done per chain, so the errors contain the chains'
+    correlation across temperatures. The step at each beta_k is :func:`_tempered_run`'s."""
     c1 = res1.config
-    parts = [res1] + [_estimate(rng_key, problem, dataclasses.replace(c1, nbeta=c1.nbeta * r))
-                      for r in c1.temperatures if r != 1.0]
+    parts = [res1] + [_tempered_run(rng_key, problem, res1, r) for r in c1.temperatures if r != 1.0]
     nbetas = [p.config.nbeta for p in parts]
     values = np.array([np.where(p.healthy, p.chain_llc, np.nan) for p in parts])
     healthy = np.all(np.isfinite(values), axis=0)
@@ -246,10 +249,23 @@ def _multi_temperature(rng_key, problem: _Problem, res1: LLCResult) -> LLCResult
                   + "; ".join(f"n beta = {p.config.nbeta:.4g}: {p.reason or 'healthy'}" for p in parts))
         return dataclasses.replace(res1, llc=nan, llc_std=nan, llc_se=nan, chain_llc=np.full(healthy.size, nan),
                                    reason=reason, **base)
-    fit = fit_multi_temperature(nbetas, values, n=problem.n, level=c1.multiplicity_level)
+    h = _quadratic_curvatures(problem, c1.gamma, min(nbetas)) if c1.gaussian_correction else np.zeros(0)
+    shift = gaussian_correction(h, nbetas, [p.config.eps for p in parts], c1.gamma)
+    fit = fit_multi_temperature(nbetas, values + shift[:, None], n=problem.n, level=c1.multiplicity_level,
+                                fluctuation=c1.fluctuation_term)
+    fit = dataclasses.replace(fit, correction=shift, quadratic_directions=int(h.size))
     llc, se = fit.llc, fit.llc_se
     reason = ""
-    if not llc > 0:
+    m, m_se = fit.multiplicity, fit.multiplicity_se
+    if m + 3 * m_se < 1 - 1e-6 or m - 3 * m_se > problem.d or llc - 3 * se > problem.d / 2:  # 1e-6: roundoff
+        reason = (f"the multi-temperature fit reads lambda = {llc:.4g} +- {se:.2g}, m = {m:.3g} +- {m_se:.2g}, "
+                  f"outside the expansion's range 0 < lambda <= d / 2, 1 <= m <= d = {problem.d} (plain estimates "
+                  + ", ".join(f"{p.llc:.4g} at n beta = {p.config.nbeta:.4g}" for p in parts)
+                  + "): the hotter chains do not follow the expansion at w* (they left its neighbourhood, as on "
+                  "the TMS phases at n beta / 64, docs/llc.md §4b); lambda not reported: use a colder ladder "
+                  "(config.temperatures) or the two-temperature estimate")
+        llc, se = nan, nan
+    elif not llc > 0:
         reason = (f"the multi-temperature estimate {llc:.4g} is not positive (plain estimates "
                   + ", ".join(f"{p.llc:.4g} at n beta = {p.config.nbeta:.4g}" for p in parts)
                   + "): not reported as an estimate")
@@ -258,6 +274,62 @@ def _multi_temperature(rng_key, problem: _Problem, res1: LLCResult) -> LLCResult
         res1, llc=llc, llc_se=se, llc_std=se * math.sqrt(fit.chains), chain_llc=fit.chain_llc, reason=reason,
         multiplicity=fit.multiplicity, multiplicity_se=fit.multiplicity_se,
         multiplicity_one_rejected=fit.m1_rejected, multi_temperature=fit, **base)
+
+
+MAX_HESSIAN_D = 1000
+"""The multi-temperature estimate's Gaussian correction takes the Hessian at w* up to this many parameters."""
+
+
+def _quadratic_curvatures(problem: _Problem, gamma: float, t_min: float) -> np.ndarray:
+    """The Hessian eigenvalues h > 0 at w* whose directions are quadratic over the hottest chains' reach.
+
+    A direction v (unit eigenvector, eigenvalue h) counts when the loss along it, over s = 3 posterior
+    standard deviations at the hottest temperature (s = 3 / sqrt(t_min h + gamma)), is the parabola
+    within 10%: |L(w* + s v) + L(w* - s v) - 2 L(w*) - h s^2| <= 0.1 h s^2 (the symmetric difference
+    removes the gradient and the cubic term). Directions whose curvature is a data fluctuation on top
+    of a singular (e.g. quartic) loss fail it. Empty when d > :data:`MAX_HESSIAN_D` (no correction)."""
+    if problem.d > MAX_HESSIAN_D:
+        return np.zeros(0)
+    flat, unravel = ravel_pytree(problem.w_star)
+
+    def f(x):
+        return problem.loss_fn(unravel(x), problem.data)
+
+    H = np.asarray(jax.hessian(f)(flat), dtype=np.float64)
+    evals, evecs = np.linalg.eigh(0.5 * (H + H.T))
+    keep = evals > 0
+    if not keep.any():
+        return np.zeros(0)
+    h, V = evals[keep], evecs[:, keep]
+    s = 3.0 / np.sqrt(t_min * h + gamma)
+    steps = jnp.asarray(V * s[None, :]).T
+    f0 = f(flat)
+    sym = np.asarray(jax.vmap(lambda u: f(flat + u) + f(flat - u) - 2.0 * f0)(steps), dtype=np.float64)
+    return h[np.abs(sym - h * s ** 2) <= 0.1 * h * s ** 2]
+
+
+def _tempered_run(rng_key, problem: _Problem, res1: LLCResult, ratio: float) -> LLCResult:
+    """The plain run at beta_k = ``ratio`` x beta of the multi-temperature estimate (same keys and steps
+    as ``res1``, the run at beta).
+
+    ``config.temperature_step = "fixed"``: the step eps of beta. ``"scaled"`` (default): the step is
+    calibrated per temperature, starting from eps / ratio, at which eps_k n beta_k = eps n beta (the
+    calibrated discretisation of the quadratic directions at every temperature, instead of one 64x
+    smaller at the hot end, a drift the fit reads as multiplicity: docs/llc.md §4b), and halved (down
+    to eps) while a chain is unhealthy or the MALA acceptance falls below min(calibration_acceptance,
+    the acceptance at beta - 0.005): in singular directions the hot chains reach regions stiffer than
+    t_k / t times the cold ones', where eps / ratio can be unstable."""
+    c1 = res1.config
+    cfg = dataclasses.replace(c1, nbeta=c1.nbeta * ratio)
+    if c1.temperature_step == "fixed":
+        return _estimate(rng_key, problem, cfg)
+    floor = min(c1.calibration_acceptance, res1.diagnostics.acceptance_mean - 0.005)
+    eps = c1.eps / ratio
+    while True:
+        res = _estimate(rng_key, problem, dataclasses.replace(cfg, eps=eps))
+        if (bool(np.all(res.healthy)) and res.diagnostics.acceptance_mean >= floor) or eps <= c1.eps * (1 + 1e-9):
+            return res
+        eps = max(eps / 2, c1.eps)
 
 
 def _estimate(rng_key, problem: _Problem, cfg: SGLDConfig) -> LLCResult:

@@ -22,6 +22,13 @@ coefficients; more give a goodness-of-fit chi^2. The fit is weighted least squar
 coefficients are the same linear map of that chain's plain estimates, so the covariance of the
 coefficients is taken over the chains and contains the chains' correlation across temperatures.
 
+**The data set's fluctuation term.** Watanabe's expansion (2013, Theorem 4) has one more term between
+lambda / beta and the O_p(1) constant: E_beta[n L_n] = n L_n(w0) + lambda / beta + U_n sqrt(lambda /
+(2 beta)) + O_p(1), U_n a random variable of the data set (zero in a regular model), so the plain
+estimate carries a sqrt(beta_k) term that (*) lacks, which the three-term fit absorbs into lambda and
+m. ``fluctuation=True`` fits it, a sqrt(beta_k) with a = U_n sqrt(lambda / 2): four coefficients, so
+at least four temperatures, at a larger noise amplification (docs/llc.md §4b).
+
 The (m - 1) / log t term changes slowly with t, so the fit needs temperatures spread over a wide
 range of log t, and m is far less precise than lambda (docs/llc.md §4 gives the factors). The test of
 m = 1 is one-sided (m >= 1 by definition): m = 1 is rejected at ``level`` if (m_hat - 1) / se_m
@@ -37,7 +44,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-__all__ = ["MultiTemperatureFit", "fit_multi_temperature", "multi_temperature_design", "multi_temperature_model"]
+__all__ = ["MultiTemperatureFit", "fit_multi_temperature", "multi_temperature_design", "multi_temperature_model",
+           "gaussian_correction"]
 
 
 @dataclass(frozen=True)
@@ -53,8 +61,8 @@ class MultiTemperatureFit:
     const, const_se : float
         c of (*) (the beta-independent part of n (E_beta[L_n] - L_n(w*))); without ``n``, the
         coefficient of t_k = n beta_k (c / n).
-    cov : ndarray (3, 3)
-        Covariance of (lambda, m, const).
+    cov : ndarray (3, 3), or (4, 4) with the fluctuation term
+        Covariance of (lambda, m, const[, fluctuation]).
     nbetas : ndarray (K,)
         The temperatures t_k = n beta_k.
     values, values_se : ndarray (K,)
@@ -78,6 +86,14 @@ class MultiTemperatureFit:
     chain_llc : ndarray
         Per-chain values: lambda fitted to each chain's plain estimates (NaN for a chain not finite at
         every temperature; empty when means were given).
+    correction : ndarray (K,)
+        What was added to the plain estimates before the fit (:func:`gaussian_correction`; zeros when
+        none: ``values`` are the corrected estimates).
+    quadratic_directions : int
+        Directions the correction counts.
+    fluctuation, fluctuation_se : float or None
+        a of the term a sqrt(beta_k) (with ``n``; else per unit sqrt(t_k / max t)) and its standard error,
+        when fitted.
     """
 
     llc: float
@@ -100,6 +116,10 @@ class MultiTemperatureFit:
     chains: int
     fixed_multiplicity: float | None = None
     chain_llc: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    correction: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    quadratic_directions: int = 0
+    fluctuation: float | None = None
+    fluctuation_se: float | None = None
 
     def to_dict(self) -> dict:
         f = _jf
@@ -109,7 +129,10 @@ class MultiTemperatureFit:
                 "values_se": [f(x) for x in self.values_se], "fitted": [f(x) for x in self.fitted],
                 "chi2": f(self.chi2), "dof": self.dof, "m1_statistic": f(self.m1_statistic),
                 "m1_pvalue": f(self.m1_pvalue), "m1_rejected": self.m1_rejected, "level": self.level,
-                "chains": self.chains, "fixed_multiplicity": self.fixed_multiplicity}
+                "chains": self.chains, "fixed_multiplicity": self.fixed_multiplicity,
+                "correction": [f(x) for x in self.correction], "quadratic_directions": self.quadratic_directions,
+                "fluctuation": None if self.fluctuation is None else f(self.fluctuation),
+                "fluctuation_se": None if self.fluctuation_se is None else f(self.fluctuation_se)}
 
 
 def _jf(x):
@@ -117,26 +140,62 @@ def _jf(x):
     return x if math.isfinite(x) else None
 
 
-def multi_temperature_design(nbetas, *, scale: float | None = None) -> np.ndarray:
-    """Design matrix of (*) for the coefficients (lambda, m - 1, c'): rows (1, -1 / log t_k, t_k / scale),
-    t_k = ``nbetas`` (all > 1), c' = c scale / n (``scale`` default max t_k, for conditioning)."""
+def gaussian_correction(curvatures, nbetas, eps, gamma) -> np.ndarray:
+    """What the SGLD chains' plain estimate misses in the quadratic directions, per temperature.
+
+    In a direction where L = L* + h x^2 / 2, SGLD at t = n beta with localisation gamma and step eps
+    is the AR(1) chain x' = x - (eps / 2) a x + sqrt(eps) xi, a = t h + gamma, whose stationary variance
+    is 1 / (a (1 - eps a / 4)); so the direction contributes t h / (2 a (1 - eps a / 4)) to the plain
+    estimate instead of its 1/2. The localisation's part, gamma / (2 a), grows 64x from t0 to t0 / 64,
+    a drift the multi-temperature fit reads as multiplicity (docs/llc.md §4b); the step's part is the
+    same at every temperature when eps_k t_k is fixed.
+
+    Parameters
+    ----------
+    curvatures : array (q,)
+        The positive Hessian eigenvalues h_i of the directions counted (> 0).
+    nbetas, eps : arrays (K,)
+        t_k = n beta_k and the step of each temperature (eps_k a < 4 in every direction).
+    gamma : float
+        Localisation strength (>= 0).
+
+    Returns
+    -------
+    ndarray (K,): sum_i [1/2 - t_k h_i / (2 a (1 - eps_k a / 4))], to add to the plain estimates.
+    """
+    h = np.asarray(curvatures, dtype=np.float64).reshape(1, -1)
+    t = np.asarray(nbetas, dtype=np.float64).reshape(-1, 1)
+    e = np.broadcast_to(np.asarray(eps, dtype=np.float64).reshape(-1, 1), t.shape)
+    if h.size and (not np.all(np.isfinite(h)) or np.any(h <= 0)):
+        raise ValueError(f"`curvatures` must be positive; got {curvatures!r}.")
+    a = t * h + float(gamma)
+    if np.any(e * a >= 4.0):
+        raise ValueError("the step is unstable in a quadratic direction (eps (n beta h + gamma) >= 4).")
+    return np.sum(0.5 - t * h / (2.0 * a * (1.0 - e * a / 4.0)), axis=1)
+
+
+def multi_temperature_design(nbetas, *, scale: float | None = None, fluctuation: bool = False) -> np.ndarray:
+    """Design matrix of (*) for the coefficients (lambda, m - 1, c'[, a']): rows (1, -1 / log t_k,
+    t_k / scale[, sqrt(t_k / scale)]), t_k = ``nbetas`` (all > 1), c' = c scale / n, a' = a sqrt(scale / n)
+    (``scale`` default max t_k, for conditioning)."""
     t = np.asarray(nbetas, dtype=np.float64).reshape(-1)
     scale = float(t.max()) if scale is None else float(scale)
-    return np.stack([np.ones_like(t), -1.0 / np.log(t), t / scale], axis=1)
+    cols = [np.ones_like(t), -1.0 / np.log(t), t / scale] + ([np.sqrt(t / scale)] if fluctuation else [])
+    return np.stack(cols, axis=1)
 
 
-def multi_temperature_model(nbetas, llc, multiplicity, const=0.0, *, n=None):
+def multi_temperature_model(nbetas, llc, multiplicity, const=0.0, fluctuation=0.0, *, n=None):
     """The plain estimates (*) predicts at t_k = ``nbetas``: lambda - (m - 1) / log t_k + c t_k / n
-    (``const`` = c needs ``n``; c = 0 without it)."""
+    + a sqrt(t_k / n) (``const`` = c and ``fluctuation`` = a need ``n``; zero without it)."""
     t = np.asarray(nbetas, dtype=np.float64)
     out = llc - (multiplicity - 1.0) / np.log(t)
-    if const and n is None:
-        raise ValueError("`n` is needed with a nonzero `const` (the term is const * n beta / n).")
-    return out + (const * t / n if const else 0.0)
+    if (const or fluctuation) and n is None:
+        raise ValueError("`n` is needed with a nonzero `const` or `fluctuation` (the terms are in beta = n beta / n).")
+    return out + (const * t / n if const else 0.0) + (fluctuation * np.sqrt(t / n) if fluctuation else 0.0)
 
 
 def fit_multi_temperature(nbetas, values, values_se=None, *, n: int | None = None, level: float = 0.05,
-                          fixed_multiplicity: float | None = None) -> MultiTemperatureFit:
+                          fixed_multiplicity: float | None = None, fluctuation: bool = False) -> MultiTemperatureFit:
     """Weighted least-squares fit of (*) (module docstring) to plain estimates at K temperatures.
 
     Parameters
@@ -158,6 +217,9 @@ def fit_multi_temperature(nbetas, values, values_se=None, *, n: int | None = Non
         Level of the one-sided test of m = 1 (in (0, 1)).
     fixed_multiplicity : float, keyword-only, optional
         Hold m at this value (>= 1) and fit (lambda, c) only.
+    fluctuation : bool, keyword-only
+        Add the data set's fluctuation term a sqrt(beta_k) to (*) (module docstring; one more
+        temperature needed).
 
     Returns
     -------
@@ -165,7 +227,7 @@ def fit_multi_temperature(nbetas, values, values_se=None, *, n: int | None = Non
     """
     t = np.asarray(nbetas, dtype=np.float64).reshape(-1)
     K = t.size
-    need = 3 if fixed_multiplicity is None else 2
+    need = (3 if fixed_multiplicity is None else 2) + int(bool(fluctuation))
     if K < need or not np.all(np.isfinite(t)) or np.any(t <= 1.0) or np.unique(t).size != K:
         raise ValueError(f"`nbetas` must be at least {need} distinct finite numbers > 1 (n beta at each temperature); "
                          f"got {nbetas!r}.")
@@ -186,11 +248,11 @@ def fit_multi_temperature(nbetas, values, values_se=None, *, n: int | None = Non
     C = v.shape[1] if per_chain else 0
     if per_chain:
         chain_llc = np.full(ok.size, np.nan)
-    X = multi_temperature_design(t)
+    X = multi_temperature_design(t, fluctuation=fluctuation)
     shift = np.zeros(K)
     if fixed_multiplicity is not None:
         shift = (fixed_multiplicity - 1.0) * X[:, 1]
-        X = X[:, [0, 2]]
+        X = np.delete(X, 1, axis=1)
     w = 1.0 / np.maximum(se, 1e-300) ** 2
     if not np.all(np.isfinite(w)):
         raise ValueError(f"`values_se` must be finite and positive; got {se.tolist()}.")
@@ -210,13 +272,16 @@ def fit_multi_temperature(nbetas, values, values_se=None, *, n: int | None = Non
     coef3, cov3 = full
     scale = float(t.max())
     units = (n / scale) if n is not None else (1.0 / scale)  # c = c' n / scale; without n: per unit t
-    J = np.diag([1.0, 1.0, units])
+    J = np.diag([1.0, 1.0, units, math.sqrt(units)][:coef3.size])  # a = a' sqrt(n / scale)
     cov3 = J @ cov3 @ J.T
     lam, mm1, c = coef3[0], coef3[1], coef3[2] * units
+    a, a_se = (coef3[3] * math.sqrt(units), math.sqrt(max(cov3[3, 3], 0.0))) if fluctuation else (0.0, 0.0)
     m = mm1 + 1.0
     m_se = math.sqrt(max(cov3[1, 1], 0.0))
-    if fixed_multiplicity is None and m_se > 0:
-        z = mm1 / m_se
+    if fixed_multiplicity is None:
+        # floor at the fit's roundoff: values identical at every temperature give m - 1 ~ 1e-14 with a
+        # standard error ~ 1e-16, which is no evidence against m = 1
+        z = mm1 / max(m_se, 1e-9 * max(1.0, float(np.max(np.abs(means)))))
         p = float(stats.t.sf(z, C - 1) if C else stats.norm.sf(z))
     else:
         z, p = float("nan"), float("nan")
@@ -226,6 +291,7 @@ def fit_multi_temperature(nbetas, values, values_se=None, *, n: int | None = Non
         cov=cov3, nbetas=t, values=means, values_se=se, fitted=fitted, chi2=chi2, dof=dof, m1_statistic=float(z),
         m1_pvalue=p, m1_rejected=bool(p < level) if math.isfinite(p) else False, level=level, chains=C,
         fixed_multiplicity=None if fixed_multiplicity is None else float(fixed_multiplicity), chain_llc=chain_llc,
+        fluctuation=float(a) if fluctuation else None, fluctuation_se=float(a_se) if fluctuation else None,
     )
 
 
@@ -237,12 +303,14 @@ def _se(values_se, K):
 
 
 def _full(coef, cov, fixed):
-    """(lambda, m - 1, c') and their 3 x 3 covariance (m - 1 fixed: inserted with zero variance)."""
+    """(lambda, m - 1, c'[, a']) and their covariance (m - 1 fixed: inserted with zero variance)."""
     if fixed is None:
         return np.asarray(coef, dtype=np.float64), np.asarray(cov, dtype=np.float64)
-    c3 = np.array([coef[0], fixed - 1.0, coef[1]])
-    v3 = np.zeros((3, 3))
-    v3[np.ix_([0, 2], [0, 2])] = cov
+    k = len(coef) + 1
+    c3 = np.insert(np.asarray(coef, dtype=np.float64), 1, fixed - 1.0)
+    v3 = np.zeros((k, k))
+    rest = [i for i in range(k) if i != 1]
+    v3[np.ix_(rest, rest)] = cov
     return c3, v3
 
 

@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass
 
 from kgon.validation import check_float, check_int
 
-__all__ = ["SGLDConfig", "ESTIMATORS"]
+__all__ = ["SGLDConfig", "ESTIMATORS", "TEMPERATURE_STEPS"]
 
 ESTIMATORS = ("plain", "two_temperature", "multi_temperature")
+TEMPERATURE_STEPS = ("scaled", "fixed")
 """The estimates :func:`sampling.estimate_llc` can report as ``llc`` (``SGLDConfig.estimator``)."""
 
 
@@ -81,7 +82,21 @@ class SGLDConfig:
         beta2 / beta of the two-temperature estimate (in (0, 1)).
     temperatures : tuple of float
         beta_k / beta of the multi-temperature estimate: at least 3 distinct values in (0, 1], one of them
-        1 (default 1, 1/4, 1/16, 1/64: a wide range of log(n beta_k), docs/llc.md §4).
+        1 (default 1, 1/2, 1/4, 1/16, 1/64: a wide range of log(n beta_k), docs/llc.md §4b).
+    temperature_step : {"scaled", "fixed"}
+        Step of the multi-temperature estimate's run at beta_k (same number of steps): ``"scaled"``
+        (default) calibrated per temperature, from eps_k = eps beta / beta_k (eps_k n beta_k = eps n beta,
+        the calibrated discretisation, at every temperature), halved down to eps while a chain is
+        unhealthy or the MALA acceptance falls below that at beta; ``"fixed"``: eps at every temperature
+        (smaller discretisation error at the hot end, which the fit reads as multiplicity: docs/llc.md §4b).
+    fluctuation_term : bool or None
+        Multi-temperature estimate: fit the data set's fluctuation term a sqrt(beta_k) as well
+        (:func:`sampling.fit_multi_temperature`; needs at least 4 temperatures). None (default): fitted
+        when there are at least 5 temperatures (one degree of freedom left for the chi^2).
+    gaussian_correction : bool
+        Multi-temperature estimate: add to each plain estimate what SGLD misses in the quadratic
+        directions at w* (localisation and step; :func:`sampling.gaussian_correction`; Hessian at w* for
+        up to 1,000 parameters).
     multiplicity_level : float
         Level of the one-sided test of m = 1 (in (0, 1)).
     """
@@ -106,7 +121,10 @@ class SGLDConfig:
     reference_eps: float | None = None
     estimator: str | None = None
     beta_ratio: float = 0.5
-    temperatures: tuple[float, ...] = (1.0, 0.25, 0.0625, 0.015625)
+    temperatures: tuple[float, ...] = (1.0, 0.5, 0.25, 0.0625, 0.015625)
+    temperature_step: str = "scaled"
+    fluctuation_term: bool | None = None
+    gaussian_correction: bool = True
     multiplicity_level: float = 0.05
 
     def __post_init__(self):
@@ -149,6 +167,17 @@ class SGLDConfig:
             raise ValueError("`temperatures` must be at least 3 distinct ratios beta_k / beta in (0, 1], one of them "
                              f"1; got {self.temperatures!r}.")
         put("temperatures", tuple(sorted(temps, reverse=True)))
+        if self.temperature_step not in TEMPERATURE_STEPS:
+            raise ValueError(f"`temperature_step` must be one of {TEMPERATURE_STEPS}; got {self.temperature_step!r}.")
+        if not isinstance(self.gaussian_correction, bool):
+            raise ValueError(f"`gaussian_correction` must be True or False; got {self.gaussian_correction!r}.")
+        if self.fluctuation_term is None:
+            put("fluctuation_term", len(self.temperatures) >= 5)
+        if not isinstance(self.fluctuation_term, bool):
+            raise ValueError(f"`fluctuation_term` must be True, False or None; got {self.fluctuation_term!r}.")
+        if self.fluctuation_term and len(self.temperatures) < 4:
+            raise ValueError("`fluctuation_term` needs at least 4 `temperatures` (four coefficients); "
+                             f"got {self.temperatures!r}.")
         put("multiplicity_level", check_float("multiplicity_level", self.multiplicity_level, positive=True,
                                               maximum=1.0))
 

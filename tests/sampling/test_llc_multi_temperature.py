@@ -111,8 +111,9 @@ def test_excluded_chains_and_validation():
 def test_regular_model_reads_d_over_2_and_m_one():
     """A regular model (quadratic loss, d = 4, centred at its minimum, no localisation: lambda_hat(beta) = d/2
     at every beta up to the step's O(eps n beta) bias, which the c beta term absorbs) reads lambda = 2 and
-    m = 1 within the chains' errors, m = 1 not rejected. The chains run 13 relaxation times 1 / (n beta_k
-    h_min) of the hottest temperature: at beta / 64 the chains relax 64 times slower than at beta."""
+    m = 1 within the chains' errors, m = 1 not rejected, with the step fixed across the temperatures (the hot
+    end's chains run 13 relaxation times 1 / (n beta_k h_min): at beta / 64 they relax 64 times slower than
+    at beta; with the default scaled step every temperature is the same chain: the next test)."""
     import jax
     import jax.numpy as jnp
 
@@ -121,7 +122,7 @@ def test_regular_model_reads_d_over_2_and_m_one():
 
     h = jnp.array([1.0, 2.0, 0.5, 1.5])
     cfg = SGLDConfig(nbeta=2000.0, eps=0.05 / (2000.0 * 2.0), gamma=0.0, chains=16, burnin=10000, draws=60000,
-                     estimator="multi_temperature")
+                     estimator="multi_temperature", temperature_step="fixed", temperatures=(1, 0.25, 0.0625, 0.015625))
     res = estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), h, config=cfg)
     assert res.estimator == "multi_temperature" and len(res.parts) == 4
     assert [p.config.nbeta for p in res.parts] == pytest.approx([2000.0, 500.0, 125.0, 31.25])
@@ -133,6 +134,37 @@ def test_regular_model_reads_d_over_2_and_m_one():
     assert d["multiplicity"] == pytest.approx(res.multiplicity) and d["multi_temperature"]["dof"] == 1
 
 
+def test_scaled_step_makes_every_temperature_the_same_chain_on_a_quadratic():
+    """With the step scaled per temperature (eps_k n beta_k = eps n beta) and no localisation, the chain
+    at beta_k is the chain at beta rescaled by sqrt(beta / beta_k) (same keys: w_k = sqrt(eps_k / eps) w
+    solves the same update), so every chain's plain estimate is the same at every temperature and the
+    fit is lambda = that value, m = 1 exactly. With the step fixed each temperature runs a different chain
+    (smaller discretisation and slower relaxation at the hot end)."""
+    import jax
+    import jax.numpy as jnp
+
+    from sampling import SGLDConfig, estimate_llc
+    from sampling.dynamics.sgld import quadratic_loss
+
+    h = jnp.array([1.0, 2.0, 0.5])
+    base = dict(nbeta=1000.0, eps=0.2 / (1000.0 * 2.0), gamma=0.0, chains=4, burnin=200, draws=2000,
+                estimator="multi_temperature")
+    res = estimate_llc(jax.random.key(3), quadratic_loss, jnp.zeros(3), h, config=SGLDConfig(**base))
+    vals = np.array([p.chain_llc for p in res.parts])
+    assert [p.config.eps * p.config.nbeta for p in res.parts] == pytest.approx([0.1] * 5)
+    assert res.config.fluctuation_term is True and res.multi_temperature.dof == 1  # the default ladder: 5 temperatures
+    assert np.allclose(vals, vals[0], rtol=1e-9, atol=0)
+    corr = res.multi_temperature.correction  # gamma = 0: the step's part only, the same at every temperature
+    assert res.multi_temperature.quadratic_directions == 3 and np.allclose(corr, corr[0])
+    assert res.llc == pytest.approx(res.parts[0].llc + corr[0], rel=1e-9)
+    assert abs(res.multiplicity - 1.0) < 1e-6 and res.multiplicity_one_rejected is False
+    fixed = estimate_llc(jax.random.key(3), quadratic_loss, jnp.zeros(3), h,
+                         config=SGLDConfig(**base, temperature_step="fixed"))
+    fvals = np.array([p.chain_llc for p in fixed.parts])
+    assert [p.config.eps for p in fixed.parts] == pytest.approx([base["eps"]] * 5)
+    assert np.abs(fvals[1:] / fvals[0] - 1).max() > 0.01  # a different chain at every temperature
+
+
 def test_config_validates_temperatures():
     from sampling import SGLDConfig
 
@@ -142,3 +174,105 @@ def test_config_validates_temperatures():
             SGLDConfig(temperatures=bad)
     with pytest.raises(ValueError, match="estimator"):
         SGLDConfig(estimator="multi")
+    with pytest.raises(ValueError, match="temperature_step"):
+        SGLDConfig(temperature_step="scale")
+
+
+def test_gaussian_correction_removes_the_localisation_drift_on_a_quadratic():
+    """A quadratic with localisation gamma = 1 at small n beta (gamma / (n beta_k h) up to 1/4 at the hot
+    end): the plain estimates drift down with temperature by sum_i gamma / (2 (t_k h_i + gamma)) (0.06 ->
+    0.5), which the uncorrected fit reads as m > 1; with the exact Gaussian correction
+    (sampling.gaussian_correction) every temperature reads d/2 within the chains' error and m = 1 is
+    not rejected."""
+    import jax
+    import jax.numpy as jnp
+
+    from sampling import SGLDConfig, estimate_llc, gaussian_correction
+    from sampling.dynamics.sgld import quadratic_loss
+
+    h = jnp.array([1.0, 2.0, 0.5])
+    base = dict(nbeta=256.0, eps=0.05 / 256.0, gamma=1.0, chains=8, burnin=2000, draws=20000,
+                estimator="multi_temperature", temperatures=(1.0, 0.25, 0.0625))
+    res = estimate_llc(jax.random.key(5), quadratic_loss, jnp.zeros(3), h, config=SGLDConfig(**base))
+    fit = res.multi_temperature
+    t = np.array([256.0, 64.0, 16.0])
+    assert fit.quadratic_directions == 3
+    assert fit.correction == pytest.approx(gaussian_correction(np.asarray(h), t, 0.05 / t, 1.0), rel=1e-12)
+    raw = np.array([p.chain_llc.mean() for p in res.parts])
+    se = np.array([p.chain_llc.std(ddof=1) / math.sqrt(8) for p in res.parts])
+    assert np.all(np.abs(raw + fit.correction - 1.5) < 4 * se)
+    drift = res.parts[0].chain_llc - res.parts[-1].chain_llc  # coupled chains: the drift the correction removes
+    drift_se = drift.std(ddof=1) / math.sqrt(8)
+    assert drift.mean() > 6 * drift_se
+    assert drift.mean() == pytest.approx(fit.correction[-1] - fit.correction[0], abs=4 * drift_se)
+    assert abs(res.llc - 1.5) < 4 * res.llc_se and res.multiplicity_one_rejected is False
+    plain = estimate_llc(jax.random.key(5), quadratic_loss, jnp.zeros(3), h,
+                         config=SGLDConfig(**base, gaussian_correction=False))
+    assert plain.multi_temperature.quadratic_directions == 0 and plain.multiplicity_one_rejected is True
+
+
+def test_gaussian_correction_formula_and_errors():
+    from sampling import gaussian_correction
+
+    # no localisation, step -> 0: nothing to correct; gamma = h t: half of each direction is missing
+    assert gaussian_correction([1.0, 2.0], [100.0], [1e-12], 0.0) == pytest.approx([0.0], abs=1e-9)
+    assert gaussian_correction([1.0], [100.0, 50.0], [1e-12, 1e-12], 100.0) == pytest.approx([0.25, 1 / 3])
+    # the step's part: stationary variance 1 / (a (1 - eps a / 4))
+    assert gaussian_correction([1.0], [100.0], [0.01], 0.0) == pytest.approx([0.5 - 0.5 / 0.75])
+    assert gaussian_correction([], [100.0, 10.0], [0.01, 0.1], 1.0) == pytest.approx([0.0, 0.0])
+    with pytest.raises(ValueError, match="curvatures"):
+        gaussian_correction([1.0, -1.0], [100.0], [0.01], 1.0)
+    with pytest.raises(ValueError, match="unstable"):
+        gaussian_correction([1.0], [100.0], [0.05], 1.0)
+
+
+def test_fluctuation_term_recovers_lambda_and_m_where_three_terms_do_not():
+    """Plain estimates with a data fluctuation a sqrt(beta_k) (Watanabe 2013, Theorem 4): the four-term fit
+    (fluctuation=True) recovers (lambda, m, c, a) within its errors, on five temperatures; the three-term
+    fit absorbs the term into lambda and m (biased by many standard errors)."""
+    rng = np.random.default_rng(11)
+    ladder = T0 * np.array([1.0, 0.5, 0.25, 1 / 16, 1 / 64])
+    exact = multi_temperature_model(ladder, 4.0, 3.0, -4.0, 0.8, n=N)
+    se = np.full(5, 0.003)
+    fit = fit_multi_temperature(ladder, exact + se * rng.standard_normal(5), se, n=N, fluctuation=True)
+    assert abs(fit.llc - 4.0) < 3 * fit.llc_se and abs(fit.multiplicity - 3.0) < 3 * fit.multiplicity_se
+    assert abs(fit.fluctuation - 0.8) < 3 * fit.fluctuation_se and abs(fit.const + 4.0) < 3 * fit.const_se
+    assert fit.cov.shape == (4, 4) and fit.dof == 1
+    three = fit_multi_temperature(ladder, exact, se, n=N)
+    assert abs(three.llc - 4.0) > 10 * three.llc_se and three.chi2 > 10
+    exact_fit = fit_multi_temperature(ladder[:4], exact[:4], se[:4], n=N, fluctuation=True)
+    assert exact_fit.llc == pytest.approx(4.0, rel=1e-8) and exact_fit.fluctuation == pytest.approx(0.8, rel=1e-6)
+    fixed = fit_multi_temperature(ladder, exact, se, n=N, fluctuation=True, fixed_multiplicity=3.0)
+    assert fixed.llc == pytest.approx(4.0, rel=1e-8) and fixed.multiplicity == 3.0
+    with pytest.raises(ValueError, match="at least 4"):
+        fit_multi_temperature(ladder[:3], exact[:3], se[:3], n=N, fluctuation=True)
+    from sampling import SGLDConfig
+
+    with pytest.raises(ValueError, match="fluctuation_term"):
+        SGLDConfig(fluctuation_term=True, temperatures=(1.0, 0.25, 0.0625))
+    assert SGLDConfig().fluctuation_term is True and SGLDConfig().temperatures == (1.0, 0.5, 0.25, 0.0625, 0.015625)
+    assert SGLDConfig(temperatures=(1.0, 0.25, 0.0625, 0.015625)).fluctuation_term is False
+
+
+def test_fit_outside_the_expansion_is_not_reported():
+    """A regular 1-d minimum with a strong quartic term (L = w^2 / 2 + 200 w^4): at the hot end of the ladder
+    the chains reach the quartic region, the plain estimates fall from ~1/2 towards the quartic's 1/4, and
+    the fit reads m > d = 1 by many standard errors, which the expansion cannot produce (the chains left the
+    neighbourhood where it holds, as on the TMS phases at n beta / 64: docs/llc.md §4b): lambda is NaN with
+    the reason instead of a number."""
+    import jax
+    import jax.numpy as jnp
+
+    from sampling import SGLDConfig, estimate_llc
+
+    def loss(w, q):
+        return 0.5 * jnp.sum(w ** 2) + q * jnp.sum(w ** 4)
+
+    cfg = SGLDConfig(nbeta=8686.0, eps=0.05 / 8686.0, chains=8, burnin=2000, draws=20000,
+                     estimator="multi_temperature")
+    res = estimate_llc(jax.random.key(0), loss, jnp.zeros(1), jnp.asarray(200.0), config=cfg)
+    plain = [p.llc for p in res.parts]
+    assert plain[0] > 0.44 and plain[-1] < 0.35 and np.all(np.diff(plain) < 0)
+    assert res.multi_temperature.quadratic_directions == 0  # not quadratic over the hot chains' reach
+    assert res.multiplicity - 3 * res.multiplicity_se > 1
+    assert math.isnan(res.llc) and "outside the expansion's range" in res.reason
