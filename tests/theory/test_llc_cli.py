@@ -35,6 +35,27 @@ def test_llc_cli(catalogue6, tmp_path):
     assert (tmp_path / "llc.png").stat().st_size > 0
 
 
+@pytest.mark.slow
+def test_llc_cli_multi_temperature(catalogue6):
+    """`tmsphase llc --estimator multi`: lambda, m and the fit (its steps per temperature, the Gaussian
+    correction over the 6-gon's quadratic directions) in the text and the JSON (short chains: the
+    numbers are not checked here, the fit is: tests/sampling/test_llc_multi_temperature.py)."""
+    argv = ["llc", "--point", "6", "--c", "6", "--n", "100000", "--chains", "8", "--burnin", "0", "--draws", "500",
+            "--estimator", "multi"]
+    code, out, _ = _run(argv)
+    assert code == 0
+    assert "multi_temperature estimate" in out and "multiplicity m = " in out and "quadratic directions" in out
+    code, out, _ = _run(argv + ["--json"])
+    d = json.loads(out)
+    fit = d["multi_temperature"]
+    assert d["estimator"] == "multi_temperature" and d["multiplicity"] == pytest.approx(fit["multiplicity"])
+    assert len(fit["nbetas"]) == 5 and fit["nbetas"][0] == pytest.approx(d["nbeta"]) and fit["fluctuation"] is not None
+    # the 6-gon at c = 6 has 3c - 1 = 17 curved directions (lambda = 17/2; the orbit direction is flat); the
+    # correction counts those quadratic over the hottest chains' reach (14 of them on this data set)
+    assert 10 <= fit["quadratic_directions"] <= 17 and len(fit["correction"]) == 5
+    assert d["config"]["temperature_step"] == "scaled" and d["config"]["gaussian_correction"] is True
+
+
 def test_llc_cli_paper_step_diverges_at_large_n(catalogue6):
     """The paper's eps = 1e-3 is tuned for n = 1000: at n = 1e5 (n beta ~ 8700) the SGLD step is unstable
     (eps n beta h_max ~ 11 > 4). The diagnostics say so instead of returning a number."""

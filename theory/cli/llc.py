@@ -112,6 +112,7 @@ def run(args) -> int:
         "multiplicity": finite_or_none(res.multiplicity),
         "multiplicity_se": finite_or_none(res.multiplicity_se),
         "multiplicity_one_rejected": res.multiplicity_one_rejected,
+        "multi_temperature": None if res.multi_temperature is None else res.multi_temperature.to_dict(),
         "theory_llc": theory,
         "theory_method": point.llc_method,
         "relative_error": rel,
@@ -141,8 +142,14 @@ def run(args) -> int:
     if res.estimator == "multi_temperature":
         verdict = "rejected" if res.multiplicity_one_rejected else "not rejected"
         temps = ", ".join(f"{t:g}" for t in res.config.temperatures)
+        fit = res.multi_temperature
         print(f"  multiplicity m = {res.multiplicity:.3f} +- {res.multiplicity_se:.3f} (m = 1 {verdict} at level "
               f"{res.config.multiplicity_level:g}; temperatures n*beta x {temps})")
+        if fit is not None:
+            extra = (f"; data fluctuation a = {fit.fluctuation:.3f} +- {fit.fluctuation_se:.3f}"
+                     if fit.fluctuation is not None else "")
+            print("  steps eps*n*beta_k: " + ", ".join(f"{p.config.eps * p.config.nbeta:.3g}" for p in res.parts)
+                  + f"; Gaussian correction over {fit.quadratic_directions} quadratic directions{extra}")
     if res.estimator != "plain":
         print(f"  plain estimate at n*beta: {res.llc_plain:.4f} +- {res.llc_plain_se:.4f}")
     if theory is not None:
