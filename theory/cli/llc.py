@@ -140,16 +140,7 @@ def run(args) -> int:
     print(f"  lambda_hat = {res.llc:.4f} +- {res.llc_se:.4f} (se; chain std {res.llc_std:.4f}, "
           f"{int(res.healthy.sum())}/{res.chain_llc.size} healthy chains; {res.estimator} estimate)")
     if res.estimator == "multi_temperature":
-        verdict = "rejected" if res.multiplicity_one_rejected else "not rejected"
-        temps = ", ".join(f"{t:g}" for t in res.config.temperatures)
-        fit = res.multi_temperature
-        print(f"  multiplicity m = {res.multiplicity:.3f} +- {res.multiplicity_se:.3f} (m = 1 {verdict} at level "
-              f"{res.config.multiplicity_level:g}; temperatures n*beta x {temps})")
-        if fit is not None:
-            extra = (f"; data fluctuation a = {fit.fluctuation:.3f} +- {fit.fluctuation_se:.3f}"
-                     if fit.fluctuation is not None else "")
-            print("  steps eps*n*beta_k: " + ", ".join(f"{p.config.eps * p.config.nbeta:.3g}" for p in res.parts)
-                  + f"; Gaussian correction over {fit.quadratic_directions} quadratic directions{extra}")
+        _print_multi(res)
     if res.estimator != "plain":
         print(f"  plain estimate at n*beta: {res.llc_plain:.4f} +- {res.llc_plain_se:.4f}")
     if theory is not None:
@@ -165,6 +156,20 @@ def run(args) -> int:
     if res.calibration is not None:
         print(f"  calibration: {res.calibration.reason}")
     return 0
+
+
+def _print_multi(res) -> None:
+    """The multi-temperature fit's lines of the text output: m and its test, the steps, the correction."""
+    verdict = "rejected" if res.multiplicity_one_rejected else "not rejected"
+    temps = ", ".join(f"{t:g}" for t in res.config.temperatures)
+    fit = res.multi_temperature
+    print(f"  multiplicity m = {res.multiplicity:.3f} +- {res.multiplicity_se:.3f} (m = 1 {verdict} at level "
+          f"{res.config.multiplicity_level:g}; temperatures n*beta x {temps})")
+    if fit is not None:
+        extra = (f"; data fluctuation a = {fit.fluctuation:.3f} +- {fit.fluctuation_se:.3f}"
+                 if fit.fluctuation is not None else "")
+        print("  steps eps*n*beta_k: " + ", ".join(f"{p.config.eps * p.config.nbeta:.3g}" for p in res.parts)
+              + f"; Gaussian correction over {fit.quadratic_directions} quadratic directions{extra}")
 
 
 def _sgld_config(args, config_type):
