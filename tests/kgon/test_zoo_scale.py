@@ -144,7 +144,21 @@ def test_stored_kink_minimum_is_a_saddle():
 @pytest.mark.slow
 @pytest.mark.parametrize("c", [7, 8, 9])
 def test_default_search_finds_every_reference_point_r2(c):
+    """The default r = 2 search at c = 7, 8, 9 (one search each, shared by three checks): every point is
+    critical (gradient <= 1e-9), every stored reference point is found, and (c = 7, 8: acceptance 4 at
+    default settings) every regular k-gon (k = c-2..c, any sigma+) that the independent exact solver
+    kgon.kgon certifies is a level of the catalogue."""
     cat = kgon.find_critical_points(c, r=2, seed=0, numerical_llc=False)
+    assert cat.n_converged > 0 and all(p.grad_norm <= 1e-9 for p in cat.points)
+    if c <= 8:
+        levels = np.array([p.loss for p in cat.points])
+        n = 0
+        for k in range(c - 2, c + 1):
+            for sp in range(c - k + 1):
+                for sol in kgon.kgon(k, c, sigma_plus=sp).solutions:
+                    n += 1
+                    assert np.min(np.abs(levels - sol.loss)) < 1e-9, (k, sp, sol.loss)
+        assert n >= 4
     ref = _reference_r2(c)
     assert _missing(ref, cat) == []
     # the orbit-invariant key of the regular polygons: sorted column norms (the biases are not

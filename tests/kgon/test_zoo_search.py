@@ -66,30 +66,15 @@ def test_r3_runs_small():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("c", [3, 4, 5, 7, 8, 9, 10])
+@pytest.mark.parametrize("c", [3, 4, 5, 10])
 def test_works_for_c_3_to_10(c):
-    # acceptance 4 (runs at every c; small searches, the per-start cost grows ~c^3)
+    # acceptance 4 (runs at every c; small searches, the per-start cost grows ~c^3; c = 6 at default settings
+    # in test_same_catalogue_for_two_seeds_c6, c = 7, 8, 9 in tests/kgon/test_zoo_scale.py, same checks and more)
     cat = kgon.find_critical_points(c, n_starts=30 * c, seed=0, explore_rounds=1, numerical_llc=False)
     assert cat.n_converged > 0 and len(cat) > 0
     assert all(p.grad_norm <= 1e-9 for p in cat.points)
     if c <= 5:
         assert any(p.k == c for p in cat.points)  # the c-gon is found
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("c", [7, 8])
-def test_default_search_contains_every_resultant_polygon(c):
-    # acceptance 4 at default settings (2-5 min each): every regular k-gon (k = c-2..c, any sigma+)
-    # that the independent exact solver kgon.kgon certifies is a level of the searched catalogue
-    cat = kgon.find_critical_points(c, seed=0, numerical_llc=False)
-    levels = np.array([p.loss for p in cat.points])
-    n = 0
-    for k in range(c - 2, c + 1):
-        for sp in range(c - k + 1):
-            for s in kgon.kgon(k, c, sigma_plus=sp).solutions:
-                n += 1
-                assert np.min(np.abs(levels - s.loss)) < 1e-9, (k, sp, s.loss)
-    assert n >= 4
 
 
 @pytest.mark.slow
