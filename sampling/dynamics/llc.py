@@ -256,19 +256,18 @@ def _multi_temperature(rng_key, problem: _Problem, res1: LLCResult) -> LLCResult
     fit = dataclasses.replace(fit, correction=shift, quadratic_directions=int(h.size))
     llc, se = fit.llc, fit.llc_se
     reason = ""
+    plain = ", ".join(f"{p.llc:.4g} at n beta = {p.config.nbeta:.4g}" for p in parts)
     m, m_se = fit.multiplicity, fit.multiplicity_se
     if m + 3 * m_se < 1 - 1e-6 or m - 3 * m_se > problem.d or llc - 3 * se > problem.d / 2:  # 1e-6: roundoff
         reason = (f"the multi-temperature fit reads lambda = {llc:.4g} +- {se:.2g}, m = {m:.3g} +- {m_se:.2g}, "
                   f"outside the expansion's range 0 < lambda <= d / 2, 1 <= m <= d = {problem.d} (plain estimates "
-                  + ", ".join(f"{p.llc:.4g} at n beta = {p.config.nbeta:.4g}" for p in parts)
-                  + "): the hotter chains do not follow the expansion at w* (they left its neighbourhood, as on "
+                  f"{plain}): the hotter chains do not follow the expansion at w* (they left its neighbourhood, as on "
                   "the TMS phases at n beta / 64, docs/llc.md §4b); lambda not reported: use a colder ladder "
                   "(config.temperatures) or the two-temperature estimate")
         llc, se = nan, nan
     elif not llc > 0:
-        reason = (f"the multi-temperature estimate {llc:.4g} is not positive (plain estimates "
-                  + ", ".join(f"{p.llc:.4g} at n beta = {p.config.nbeta:.4g}" for p in parts)
-                  + "): not reported as an estimate")
+        reason = (f"the multi-temperature estimate {llc:.4g} is not positive (plain estimates {plain}): "
+                  "not reported as an estimate")
         llc, se = nan, nan
     return dataclasses.replace(
         res1, llc=llc, llc_se=se, llc_std=se * math.sqrt(fit.chains), chain_llc=fit.chain_llc, reason=reason,
