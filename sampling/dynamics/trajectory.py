@@ -177,7 +177,7 @@ def relaxation_time(W, b, potential: EmpiricalPotential, *, nbeta: float, eps: f
     def f(x):
         return tms_loss((x[: r * c].reshape(r, c), x[r * c :]), potential)
 
-    h = np.abs(np.linalg.eigvalsh(np.asarray(jax.hessian(f)(x0))))
+    h = np.abs(np.linalg.eigvalsh(np.asarray(jax.jit(jax.hessian(f))(x0))))
     curved = h[h > flat_rtol * h.max()] if h.max() > 0 else h
     h_slow = float(curved.min()) if curved.size else float(h.max())
     if not h_slow > 0:

@@ -58,7 +58,7 @@ def _local_minimum(ds, r, c, loss_fn, seeds=5):
     best = min((minimize(lambda z: float(f(z)), np.random.default_rng(s).normal(size=r * c + c),
                          jac=lambda z: np.asarray(g(z)), method="BFGS", options={"gtol": 1e-10})
                 for s in range(seeds)), key=lambda o: o.fun)
-    return best.x, np.linalg.eigvalsh(np.asarray(jax.hessian(f)(best.x)))
+    return best.x, np.linalg.eigvalsh(np.asarray(jax.jit(jax.hessian(f))(best.x)))
 
 
 @pytest.mark.slow

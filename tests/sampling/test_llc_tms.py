@@ -59,7 +59,7 @@ def test_six_gon_is_non_degenerate(catalogue6, data_1e5):
     Wc, bc = np.array(res.context["center_W"]), np.array(res.context["center_b"])
     pot = empirical_potential(data_1e5)
     x0 = np.concatenate([Wc.ravel(), bc])
-    H = np.asarray(jax.hessian(lambda x: pot.value(x[:12].reshape(2, 6), x[12:]))(x0))
+    H = np.asarray(jax.jit(jax.hessian(lambda x: pot.value(x[:12].reshape(2, 6), x[12:])))(x0))
     h = np.linalg.eigvalsh(H)
     h = h[h > 1e-3 * h.max()]
     assert h.size == 17

@@ -49,7 +49,7 @@ def test_loss_sums_and_gradient_are_exact(phases, label):
         out = mu * jnp.eye(6) - jax.nn.relu((W.T @ W)[None] * mu + b[None, :, None])
         return jax.nn.one_hot(d.features, 6).T @ jnp.sum(out**2, axis=1)
 
-    Gj = np.asarray(jax.jacfwd(Tfun)(jnp.asarray(np.concatenate([e.W.ravel(), e.b]))))
+    Gj = np.asarray(jax.jit(jax.jacfwd(Tfun))(jnp.asarray(np.concatenate([e.W.ravel(), e.b]))))
     np.testing.assert_allclose(G[0], Gj, atol=1e-10)
 
 

@@ -76,7 +76,7 @@ def test_llc_cli_errors(catalogue6):
 
 
 def test_sgd_cli_json(catalogue6, tmp_path):
-    argv = ["sgd", "--c", "6", "--runs", "2", "--epochs", "4", "--checkpoints", "30", "--llc-per-plateau", "1",
+    argv = ["sgd", "--c", "6", "--runs", "2", "--epochs", "4", "--checkpoints", "30", "--llc-per-plateau", "0",
             "--out", str(tmp_path), "--json"]
     code, out, _ = _run(argv)
     assert code == 0

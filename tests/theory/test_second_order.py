@@ -1,5 +1,6 @@
 """Known truths of the second-order Laplace term (theory.free_energies.laplace.second_order_terms)."""
 
+import functools
 import math
 
 import jax
@@ -20,10 +21,25 @@ from theory.free_energies.laplace import (
 kgon.configure_jax()
 
 
-def derivatives(f, d):
+def derivatives(f, d, *params):
+    """Hessian, third and fourth derivatives of f(y, *params) at y = 0 in R^d (one compiled program per
+    (f, d): the parameters are traced, so a sweep over them compiles once)."""
+    return tuple(np.asarray(x) for x in _derivatives(f, d, *params))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _derivatives(f, d, *params):
     y = jnp.zeros(d)
-    h = jax.hessian(f)
-    return np.asarray(h(y)), np.asarray(jax.jacfwd(h)(y)), np.asarray(jax.jacfwd(jax.jacfwd(h))(y))
+    h = jax.hessian(lambda x: f(x, *params))
+    return h(y), jax.jacfwd(h)(y), jax.jacfwd(jax.jacfwd(h))(y)
+
+
+def _gamma(y, n):
+    return n * phi(y[0])
+
+
+def _sheared(y, n, k):
+    return n * phi(y[0]) + n * phi(y[1] + k * y[0] ** 2)
 
 
 def gamma_free_energy(n):
@@ -38,7 +54,7 @@ def phi(u):
 @pytest.mark.parametrize("n", [20.0, 200.0])
 def test_gamma_integral(n):
     """f = n (e^y - 1 - y): exact - Laplace = -1/(12 n) + O(n^-3) (Stirling); the term gives -1/(12 n)."""
-    H, f3, f4 = derivatives(lambda y: n * phi(y[0]), 1)
+    H, f3, f4 = derivatives(_gamma, 1, n)
     so = second_order_terms(H, f3, f4)
     laplace = 0.5 * math.log(n / (2 * math.pi))
     assert so.total == pytest.approx(-1.0 / (12 * n), rel=1e-10)
@@ -55,7 +71,7 @@ def test_sheared_integral_needs_every_coefficient():
         exact = 2 * gamma_free_energy(n)
         laplace = math.log(n / (2 * math.pi))
         for k in (0.0, 1.5):
-            so = second_order_terms(*derivatives(lambda y: n * phi(y[0]) + n * phi(y[1] + k * y[0] ** 2), 2))
+            so = second_order_terms(*derivatives(_sheared, 2, n, k))
             res.append((n, k, exact - laplace - so.total, so))
     (_, _, r0, s0), (_, _, r1, s1), (_, _, r2, _), (_, _, r3, _) = res
     assert abs(s1.quartic - s0.quartic) > 2 / 400 and abs(s1.cubic_theta - s0.cubic_theta) > 2 / 400
@@ -66,7 +82,7 @@ def test_sheared_integral_needs_every_coefficient():
 def test_volume_term():
     """int exp(-n phi(y)) (1 + y) dy = Z (1 + psi(n) - log n): -log(1 + E y) with E y = -1/(2n) + O(n^-2)."""
     for n in (50.0, 500.0):
-        H, f3, f4 = derivatives(lambda y: n * phi(y[0]), 1)
+        H, f3, f4 = derivatives(_gamma, 1, n)
         so = second_order_terms(H, f3, f4, volume_slope=np.array([1.0]))
         exact_volume = -math.log(1.0 + digamma(n) - math.log(n))
         assert so.volume == pytest.approx(1.0 / (2 * n), rel=1e-10)
