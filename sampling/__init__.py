@@ -58,6 +58,7 @@ _EXPORTS = {
     "empirical_potential": "sampling.fast_potential",
     "estimate_llc": "sampling.dynamics.llc",
     "fit_multi_temperature": "sampling.dynamics.multi_temperature",
+    "corrected_two_temperature": "sampling.dynamics.multi_temperature",
     "gaussian_correction": "sampling.dynamics.multi_temperature",
     "geometric_ladder": "sampling.mcmc.tempering",
     "initial_points": "sampling.mcmc.nuts",

@@ -56,7 +56,7 @@ from sampling.dynamics.calibrate import (
     sweep_setting,
 )
 from sampling.dynamics.llc_result import LLCDiagnostics, LLCResult, escape_block, summarize_chains
-from sampling.dynamics.multi_temperature import fit_multi_temperature, gaussian_correction
+from sampling.dynamics.multi_temperature import corrected_two_temperature, fit_multi_temperature, gaussian_correction
 from sampling.dynamics.sgld import as_typed_key, chain_runner, default_nbeta
 from sampling.dynamics.sgld_config import ESTIMATORS, SGLDConfig
 
@@ -165,7 +165,7 @@ def _final(rng_key, problem: _Problem, cfg: SGLDConfig) -> LLCResult:
     res = _estimate(rng_key, problem, cfg)
     if cfg.estimator == "two_temperature":
         return _two_temperature(rng_key, problem, res, cfg.beta_ratio)
-    if cfg.estimator == "multi_temperature":
+    if cfg.estimator in ("multi_temperature", "multiplicity_corrected"):
         return _multi_temperature(rng_key, problem, res)
     return res
 
@@ -269,10 +269,44 @@ def _multi_temperature(rng_key, problem: _Problem, res1: LLCResult) -> LLCResult
         reason = (f"the multi-temperature estimate {llc:.4g} is not positive (plain estimates {plain}): "
                   "not reported as an estimate")
         llc, se = nan, nan
-    return dataclasses.replace(
+    out = dataclasses.replace(
         res1, llc=llc, llc_se=se, llc_std=se * math.sqrt(fit.chains), chain_llc=fit.chain_llc, reason=reason,
         multiplicity=fit.multiplicity, multiplicity_se=fit.multiplicity_se,
         multiplicity_one_rejected=fit.m1_rejected, multi_temperature=fit, **base)
+    if c1.estimator == "multiplicity_corrected":
+        return _multiplicity_corrected(out, nbetas, values + shift[:, None])
+    return out
+
+
+def _multiplicity_corrected(res: LLCResult, nbetas, values) -> LLCResult:
+    """The multi-temperature result ``res`` reported as the two-temperature estimate of its two coldest
+    temperatures corrected by the fitted m (:func:`sampling.corrected_two_temperature`, per chain). Where the
+    fit is not reported (outside the expansion's range, or not positive), m is not estimated: the estimate
+    is the uncorrected two-temperature one (m = 1 assumed), with a warning that says why."""
+    fit, nan = res.multi_temperature, float("nan")
+    usable = not res.reason
+    m_chain = fit.chain_multiplicity if usable else np.ones(values.shape[1])
+    lam = np.asarray(corrected_two_temperature(nbetas, values, m_chain), dtype=np.float64)
+    ok = np.isfinite(lam)
+    k = int(ok.sum())
+    llc = float(lam[ok].mean()) if k else nan
+    std = float(lam[ok].std(ddof=1)) if k >= 2 else nan
+    warnings = res.diagnostics.warnings
+    if not usable:
+        warnings += (f"m not estimated ({res.reason}); lambda is the two-temperature estimate of the two coldest "
+                     "temperatures with m = 1 assumed",)
+    reason = ""
+    if k < 2:
+        reason = f"{k} chain(s) healthy at every temperature (the estimate needs 2)"
+    elif not llc > 0:
+        reason = f"the multiplicity-corrected estimate {llc:.4g} is not positive: not reported as an estimate"
+    if reason:
+        llc = std = nan
+    return dataclasses.replace(
+        res, llc=llc, llc_std=std, llc_se=std / math.sqrt(k) if k >= 2 else nan, chain_llc=lam, reason=reason,
+        estimator="multiplicity_corrected", diagnostics=dataclasses.replace(res.diagnostics, warnings=warnings),
+        multiplicity=fit.multiplicity if usable else nan, multiplicity_se=fit.multiplicity_se if usable else nan,
+        multiplicity_one_rejected=fit.m1_rejected if usable else None)
 
 
 MAX_HESSIAN_D = 1000
@@ -294,7 +328,7 @@ def _quadratic_curvatures(problem: _Problem, gamma: float, t_min: float) -> np.n
     def f(x):
         return problem.loss_fn(unravel(x), problem.data)
 
-    H = np.asarray(jax.hessian(f)(flat), dtype=np.float64)
+    H = np.asarray(jax.jit(jax.hessian(f))(flat), dtype=np.float64)  # jit: eager is ~10x slower
     evals, evecs = np.linalg.eigh(0.5 * (H + H.T))
     keep = evals > 0
     if not keep.any():
@@ -303,7 +337,7 @@ def _quadratic_curvatures(problem: _Problem, gamma: float, t_min: float) -> np.n
     s = 3.0 / np.sqrt(t_min * h + gamma)
     steps = jnp.asarray(V * s[None, :]).T
     f0 = f(flat)
-    sym = np.asarray(jax.vmap(lambda u: f(flat + u) + f(flat - u) - 2.0 * f0)(steps), dtype=np.float64)
+    sym = np.asarray(jax.jit(jax.vmap(lambda u: f(flat + u) + f(flat - u) - 2.0 * f0))(steps), dtype=np.float64)
     return h[np.abs(sym - h * s ** 2) <= 0.1 * h * s ** 2]
 
 

@@ -45,7 +45,7 @@ import numpy as np
 from scipy import stats
 
 __all__ = ["MultiTemperatureFit", "fit_multi_temperature", "multi_temperature_design", "multi_temperature_model",
-           "gaussian_correction"]
+           "gaussian_correction", "corrected_two_temperature"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,8 @@ class MultiTemperatureFit:
     fluctuation, fluctuation_se : float or None
         a of the term a sqrt(beta_k) (with ``n``; else per unit sqrt(t_k / max t)) and its standard error,
         when fitted.
+    chain_multiplicity : ndarray
+        Per-chain m, like ``chain_llc``.
     """
 
     llc: float
@@ -120,6 +122,7 @@ class MultiTemperatureFit:
     quadratic_directions: int = 0
     fluctuation: float | None = None
     fluctuation_se: float | None = None
+    chain_multiplicity: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def to_dict(self) -> dict:
         f = _jf
@@ -172,6 +175,43 @@ def gaussian_correction(curvatures, nbetas, eps, gamma) -> np.ndarray:
     if np.any(e * a >= 4.0):
         raise ValueError("the step is unstable in a quadratic direction (eps (n beta h + gamma) >= 4).")
     return np.sum(0.5 - t * h / (2.0 * a * (1.0 - e * a / 4.0)), axis=1)
+
+
+def corrected_two_temperature(nbetas, values, multiplicity):
+    """The two-temperature estimate of the two coldest temperatures, corrected for the multiplicity m.
+
+    By (*) the plain estimates at t_1 > t_2 (t = n beta, r = t_2 / t_1) combine to
+
+        (r lambda_hat_1 - lambda_hat_2) / (r - 1) = lambda - (m - 1) kappa,
+        kappa = (r / log t_1 - 1 / log t_2) / (r - 1)      (r = 1/2: 2 / log t_2 - 1 / log t_1),
+
+    the c beta term cancelling; so lambda = that + (m - 1) kappa. With m from the fit over the whole ladder
+    this uses the hot temperatures only through m, whose error enters multiplied by kappa (~0.13 at
+    n beta = n / log n, n = 1e5), where the fit's lambda carries their localisation corrections with the
+    full leverage of the ladder (docs/llc.md §4c).
+
+    Parameters
+    ----------
+    nbetas : sequence of float (K >= 2)
+        t_k = n beta_k (> 1, distinct); the two largest are used.
+    values : array (K,) or (K, C)
+        Plain (or corrected) estimates per temperature, per chain or their means.
+    multiplicity : float or array (C,)
+        m, per chain or one value.
+
+    Returns
+    -------
+    ndarray (C,) or float: lambda per chain (or for the means).
+    """
+    t = np.asarray(nbetas, dtype=np.float64).reshape(-1)
+    v = np.asarray(values, dtype=np.float64)
+    if t.size < 2 or np.unique(t).size != t.size or np.any(t <= 1.0) or v.shape[:1] != t.shape:
+        raise ValueError(f"`nbetas` must be at least 2 distinct numbers > 1, one per row of `values`; got {nbetas!r} "
+                         f"and values of shape {v.shape}.")
+    i1, i2 = np.argsort(t)[::-1][:2]
+    r = t[i2] / t[i1]
+    kappa = (r / math.log(t[i1]) - 1.0 / math.log(t[i2])) / (r - 1.0)
+    return (r * v[i1] - v[i2]) / (r - 1.0) + (np.asarray(multiplicity, dtype=np.float64) - 1.0) * kappa
 
 
 def multi_temperature_design(nbetas, *, scale: float | None = None, fluctuation: bool = False) -> np.ndarray:
@@ -243,11 +283,9 @@ def fit_multi_temperature(nbetas, values, values_se=None, *, n: int | None = Non
         raise ValueError(f"`values` must have shape (K,) or (K, chains) with K = {K} temperatures; "
                          f"got shape {v.shape}.")
     per_chain = v.ndim == 2
-    chain_llc = np.zeros(0)
     ok, v, means, se = _chain_means(v, values_se, K)
     C = v.shape[1] if per_chain else 0
-    if per_chain:
-        chain_llc = np.full(ok.size, np.nan)
+    chain_llc, chain_m = np.full(ok.size, np.nan), np.full(ok.size, np.nan)  # size 0 for means
     X = multi_temperature_design(t, fluctuation=fluctuation)
     shift = np.zeros(K)
     if fixed_multiplicity is not None:
@@ -262,6 +300,7 @@ def fit_multi_temperature(nbetas, values, values_se=None, *, n: int | None = Non
         per = A @ (v - shift[:, None])
         cov = np.atleast_2d(np.cov(per)) / C
         chain_llc[ok] = per[0]
+        chain_m[ok] = fixed_multiplicity if fixed_multiplicity is not None else per[1] + 1.0
     else:
         cov = A @ np.diag(se ** 2) @ A.T
     fitted = X @ coef + shift
@@ -292,6 +331,7 @@ def fit_multi_temperature(nbetas, values, values_se=None, *, n: int | None = Non
         m1_pvalue=p, m1_rejected=bool(p < level) if math.isfinite(p) else False, level=level, chains=C,
         fixed_multiplicity=None if fixed_multiplicity is None else float(fixed_multiplicity), chain_llc=chain_llc,
         fluctuation=float(a) if fluctuation else None, fluctuation_se=float(a_se) if fluctuation else None,
+        chain_multiplicity=chain_m,
     )
 
 

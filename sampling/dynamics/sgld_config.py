@@ -15,7 +15,7 @@ from kgon.validation import check_float, check_int
 
 __all__ = ["SGLDConfig", "ESTIMATORS", "TEMPERATURE_STEPS"]
 
-ESTIMATORS = ("plain", "two_temperature", "multi_temperature")
+ESTIMATORS = ("plain", "two_temperature", "multi_temperature", "multiplicity_corrected")
 TEMPERATURE_STEPS = ("scaled", "fixed")
 """The estimates :func:`sampling.estimate_llc` can report as ``llc`` (``SGLDConfig.estimator``)."""
 

@@ -1,6 +1,7 @@
 """The multi-temperature fit of lambda and m (sampling.fit_multi_temperature; docs/llc.md §4), on
 synthetic plain estimates drawn from its own model lambda_hat_k = lambda - (m - 1) / log t_k + c t_k / n."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -158,11 +159,39 @@ def test_scaled_step_makes_every_temperature_the_same_chain_on_a_quadratic():
     assert res.multi_temperature.quadratic_directions == 3 and np.allclose(corr, corr[0])
     assert res.llc == pytest.approx(res.parts[0].llc + corr[0], rel=1e-9)
     assert abs(res.multiplicity - 1.0) < 1e-6 and res.multiplicity_one_rejected is False
+    # the multiplicity-corrected estimate: every temperature the same value, m = 1: the same lambda
+    mc = estimate_llc(jax.random.key(3), quadratic_loss, jnp.zeros(3), h,
+                      config=SGLDConfig(**{**base, "estimator": "multiplicity_corrected"}))
+    assert mc.estimator == "multiplicity_corrected" and mc.llc == pytest.approx(res.llc, rel=1e-9)
+    assert np.allclose(mc.chain_llc, res.multi_temperature.chain_llc, rtol=1e-9)
+    assert mc.multiplicity == pytest.approx(res.multiplicity) and mc.multiplicity_one_rejected is False
     fixed = estimate_llc(jax.random.key(3), quadratic_loss, jnp.zeros(3), h,
                          config=SGLDConfig(**base, temperature_step="fixed"))
     fvals = np.array([p.chain_llc for p in fixed.parts])
     assert [p.config.eps for p in fixed.parts] == pytest.approx([base["eps"]] * 5)
     assert np.abs(fvals[1:] / fvals[0] - 1).max() > 0.01  # a different chain at every temperature
+
+
+def test_corrected_two_temperature_recovers_lambda_given_m():
+    """On exact values of the expansion (*) (lambda - (m - 1) / log t + c beta) the two coldest temperatures
+    with the true m give lambda exactly, whatever c and the hotter temperatures; with m = 1 the result is
+    the two-temperature estimate, biased by (m - 1) kappa."""
+    from sampling import corrected_two_temperature
+
+    n = 100_000
+    t = n / math.log(n) * np.array([1.0, 0.5, 0.25, 1 / 16])
+    for lam, m, c in ((4.0, 3.0, 2.5), (14.0, 1.0, -7.0), (0.5, 2.0, 0.3)):
+        v = multi_temperature_model(t, lam, m, c, n=n)
+        assert corrected_two_temperature(t, v, m) == pytest.approx(lam, rel=1e-12)
+        two = float(combine_two_temperatures(v[0], v[1], 0.5))
+        kappa = 2 / math.log(t[1]) - 1 / math.log(t[0])
+        assert corrected_two_temperature(t, v, 1.0) == pytest.approx(two, rel=1e-12)
+        assert two == pytest.approx(lam - (m - 1) * kappa, rel=1e-12)
+        # per chain, any order of the temperatures
+        chains = np.stack([v, v + 0.1], axis=1)[::-1]
+        assert corrected_two_temperature(t[::-1], chains, np.array([m, m])) == pytest.approx([lam, lam + 0.1])
+    with pytest.raises(ValueError, match="nbetas"):
+        corrected_two_temperature([10.0, 10.0], [1.0, 1.0], 1.0)
 
 
 def test_config_validates_temperatures():
@@ -276,3 +305,12 @@ def test_fit_outside_the_expansion_is_not_reported():
     assert res.multi_temperature.quadratic_directions == 0  # not quadratic over the hot chains' reach
     assert res.multiplicity - 3 * res.multiplicity_se > 1
     assert math.isnan(res.llc) and "outside the expansion's range" in res.reason
+    # the multiplicity-corrected estimate falls back to the two coldest temperatures' two-temperature
+    # estimate (m = 1 assumed; the same chains: same key and settings) and says why m is missing
+    mc = estimate_llc(jax.random.key(0), loss, jnp.zeros(1), jnp.asarray(200.0),
+                      config=dataclasses.replace(cfg, estimator="multiplicity_corrected"))
+    pair = combine_two_temperatures(mc.parts[0].chain_llc, mc.parts[1].chain_llc, 0.5)
+    assert mc.estimator == "multiplicity_corrected" and mc.reason == ""
+    assert mc.llc == pytest.approx(float(np.mean(pair)), rel=1e-9) and 0.4 < mc.llc < 0.6
+    assert math.isnan(mc.multiplicity) and mc.multiplicity_one_rejected is None
+    assert any("m not estimated" in w and "outside the expansion's range" in w for w in mc.diagnostics.warnings)

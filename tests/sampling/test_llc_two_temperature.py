@@ -96,7 +96,7 @@ def test_estimator_choice_and_result():
                                                                        two.parts[1].chain_llc, 0.25))
     d = json.loads(json.dumps(two.to_dict()))
     assert d["estimator"] == "two_temperature" and len(d["parts"]) == 2 and d["llc_plain"] == pytest.approx(plain.llc)
-    assert set(ESTIMATORS) == {"plain", "two_temperature", "multi_temperature"}
+    assert set(ESTIMATORS) == {"plain", "two_temperature", "multi_temperature", "multiplicity_corrected"}
     with pytest.raises(ValueError, match="`estimator` must be one of"):
         estimate_llc(jax.random.key(0), quadratic_loss, jnp.zeros(4), jnp.asarray(H),
                      config=SGLDConfig(nbeta=10.0, estimator="wbic"))
