@@ -74,10 +74,13 @@ class SGLDConfig:
         Calibration: the sweep chains' SGLD time as a fraction of the final chains' (> 0).
     reference_eps : float or None
         Calibration: the step at which ``burnin`` and ``draws`` are counted (> 0; default 1 / (8 n beta)).
-    estimator : {"plain", "two_temperature", "multi_temperature"} or None
+    estimator : {"plain", "two_temperature", "multi_temperature", "multiplicity_corrected"} or None
         The estimate reported (default: two-temperature when calibrated, plain otherwise; docs/llc.md §4).
         ``"multi_temperature"``: lambda and the multiplicity m from chains at beta x ``temperatures``
-        (:mod:`sampling.dynamics.multi_temperature`).
+        (:mod:`sampling.dynamics.multi_temperature`). ``"multiplicity_corrected"``: the same chains; the
+        two-temperature estimate of the two coldest temperatures plus (m - 1) kappa with that m
+        (:func:`sampling.corrected_two_temperature`; m = 1 with a warning where the fit is outside the
+        expansion's range).
     beta_ratio : float
         beta2 / beta of the two-temperature estimate (in (0, 1)).
     temperatures : tuple of float

@@ -35,7 +35,15 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sampling import SGLDConfig, estimate_llc, fit_multi_temperature, make_dataset, tms_llc, tms_truth  # noqa: E402
+from sampling import (  # noqa: E402
+    SGLDConfig,
+    corrected_two_temperature,
+    estimate_llc,
+    fit_multi_temperature,
+    make_dataset,
+    tms_llc,
+    tms_truth,
+)
 from sampling.dynamics.truths import (  # noqa: E402
     dln_data,
     dln_loss,
@@ -139,8 +147,11 @@ def report() -> None:
     if refit:
         lines += ["", "The same chains (rows with per-chain values), fitted four ways: three or four terms, on the "
                   "default ladder of five temperatures or its four-temperature subset (1, 1/4, 1/16, 1/64); "
-                  "lambda (error) and m:", "",
-                  "| case | truth | " + " | ".join(FITS) + " |", "|---|---|" + "---|" * len(FITS)]
+                  "lambda (error) and m; and `multiplicity_corrected` (docs/llc.md §4c): the two coldest "
+                  "temperatures' two-temperature estimate plus (m - 1) kappa, m from the row's fit (1 where the "
+                  "fit is outside the expansion's range):", "",
+                  "| case | truth | " + " | ".join(FITS) + " | multiplicity_corrected |",
+                  "|---|---|" + "---|" * (len(FITS) + 1)]
         for r in refit:
             cells = []
             for name in FITS:
@@ -148,7 +159,9 @@ def report() -> None:
                 cells.append("-" if f is None else f"{f.llc:.3f} ({(f.llc - r['truth']) / r['truth']:+.1%}), "
                              f"{f.multiplicity:.2f} ± {f.multiplicity_se:.2f}")
             tm = "-" if r["truth_m"] is None else r["truth_m"]
-            lines.append(f"| {r['name']} | {r['truth']:g}, {tm} | " + " | ".join(cells) + " |")
+            mc = _corrected(r)
+            cells.append("-" if mc is None else f"{mc[0]:.3f} ± {mc[1]:.3f} ({(mc[0] - r['truth']) / r['truth']:+.1%})")
+            lines.append(f"| {r['name']} (seed {r['seed']}) | {r['truth']:g}, {tm} | " + " | ".join(cells) + " |")
     write_section("llc_multi_calibrated", "Calibrated multi-temperature LLC: lambda and m vs the known truths",
                   "\n".join(lines), "bench_llc_multi_calibrated.py")
 
@@ -168,6 +181,22 @@ def _refit(r: dict, name: str):
         return fit_multi_temperature(np.asarray(r["nbetas"])[idx], v[idx], n=N, fluctuation=terms == "4")
     except ValueError:
         return None
+
+
+def _corrected(r: dict):
+    """(lambda, se) of ``estimator="multiplicity_corrected"`` on a row's chains: the two coldest temperatures'
+    two-temperature estimate of the corrected values plus (m - 1) kappa with each chain's m from the row's fit
+    (m = 1 where the row's fit was not reported, as the estimator does)."""
+    if not r.get("chain_parts") or r.get("correction") is None:
+        return None
+    v = np.array([[np.nan if x is None else x for x in p] for p in r["chain_parts"]], dtype=np.float64)
+    v = v + np.asarray(r["correction"], dtype=np.float64)[:, None]
+    m = np.ones(v.shape[1])
+    if r["llc"] is not None:
+        m = fit_multi_temperature(r["nbetas"], v, n=N, fluctuation=bool(r.get("fluctuation_term"))).chain_multiplicity
+    lam = np.asarray(corrected_two_temperature(r["nbetas"], v, m))
+    lam = lam[np.isfinite(lam)]
+    return float(lam.mean()), float(lam.std(ddof=1) / math.sqrt(lam.size))
 
 
 def _step(r: dict) -> str:

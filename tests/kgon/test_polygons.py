@@ -74,7 +74,8 @@ def test_sigma_minus_on_four_gon_and_rejection_on_five_gon():
     assert none.rejected and none.rejected[0][3] > 1e-3
 
 
-@pytest.mark.parametrize("k", range(4, 14))
+@pytest.mark.parametrize("k", [k if k in (4, 5, 6, 7, 8, 9, 13) else pytest.param(k, marks=pytest.mark.slow)
+                               for k in range(4, 14)])  # k = 10-12 (~1.5-2.5 s each) in the slow run
 def test_cli_json_every_k(k, capsys):
     assert main(["kgon", "--k", str(k), "--c", str(k), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

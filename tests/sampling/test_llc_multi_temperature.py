@@ -109,6 +109,7 @@ def test_excluded_chains_and_validation():
 # estimate_llc(config=SGLDConfig(estimator="multi_temperature"))
 
 
+@pytest.mark.slow  # 16 chains x 70,000 steps x 4 temperatures; the default step's tests below are fast
 def test_regular_model_reads_d_over_2_and_m_one():
     """A regular model (quadratic loss, d = 4, centred at its minimum, no localisation: lambda_hat(beta) = d/2
     at every beta up to the step's O(eps n beta) bias, which the c beta term absorbs) reads lambda = 2 and

@@ -9,6 +9,7 @@ import math
 
 import pytest
 
+from sampling import corrected_two_temperature
 from theory.cli import main
 
 
@@ -45,10 +46,15 @@ def test_llc_cli_multi_temperature(catalogue6):
     code, out, _ = _run(argv)
     assert code == 0
     assert "multi_temperature estimate" in out and "multiplicity m = " in out and "quadratic directions" in out
-    code, out, _ = _run(argv + ["--json"])
+    # the same chains reported as the multiplicity-corrected two-temperature estimate (docs/llc.md §4c): the
+    # two coldest temperatures' corrected values and the fitted m, or m = 1 where the fit is not usable
+    code, out, _ = _run([*argv[:-1], "multiplicity_corrected", "--json"])
     d = json.loads(out)
     fit = d["multi_temperature"]
-    assert d["estimator"] == "multi_temperature" and d["multiplicity"] == pytest.approx(fit["multiplicity"])
+    assert d["estimator"] == "multiplicity_corrected"
+    m = 1.0 if d["multiplicity"] is None else d["multiplicity"]
+    assert d["multiplicity"] is None or d["multiplicity"] == pytest.approx(fit["multiplicity"])
+    assert d["llc"] == pytest.approx(float(corrected_two_temperature(fit["nbetas"], fit["values"], m)), rel=1e-9)
     assert len(fit["nbetas"]) == 5 and fit["nbetas"][0] == pytest.approx(d["nbeta"]) and fit["fluctuation"] is not None
     # the 6-gon at c = 6 has 3c - 1 = 17 curved directions (lambda = 17/2; the orbit direction is flat); the
     # correction counts those quadratic over the hottest chains' reach (14 of them on this data set)

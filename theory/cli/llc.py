@@ -52,11 +52,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--calibrate", action="store_true",
                         help="choose eps by the calibration sweep at fixed n*beta (docs/llc.md); "
                              "not with --eps/--paper")
-    parser.add_argument("--estimator", choices=("plain", "two_temperature", "multi", "multi_temperature"),
+    parser.add_argument("--estimator", choices=("plain", "two_temperature", "multi", "multi_temperature",
+                                                "multiplicity_corrected"),
                         default=None,
                         help="which estimate is reported as llc: plain n*beta*(E[L] - L*) (the papers'), the "
-                             "two-temperature one, or the multi-temperature fit of lambda and the multiplicity m "
-                             "('multi'; docs/llc.md section 4); default two_temperature with --calibrate, "
+                             "two-temperature one, the multi-temperature fit of lambda and the multiplicity m "
+                             "('multi'; docs/llc.md section 4b), or the two-temperature one corrected by that m "
+                             "(multiplicity_corrected, section 4c); default two_temperature with --calibrate, "
                              "plain otherwise")
     parser.add_argument("--plot", type=output_file, metavar="PATH", help="write a diagnostics figure (PNG/PDF)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -139,7 +141,7 @@ def run(args) -> int:
     print(f"point {point.label} (c = {args.c}, r = {args.r}), n = {args.n}, n*beta = {nbeta:.2f}")
     print(f"  lambda_hat = {res.llc:.4f} +- {res.llc_se:.4f} (se; chain std {res.llc_std:.4f}, "
           f"{int(res.healthy.sum())}/{res.chain_llc.size} healthy chains; {res.estimator} estimate)")
-    if res.estimator == "multi_temperature":
+    if res.estimator in ("multi_temperature", "multiplicity_corrected") and res.multi_temperature is not None:
         _print_multi(res)
     if res.estimator != "plain":
         print(f"  plain estimate at n*beta: {res.llc_plain:.4f} +- {res.llc_plain_se:.4f}")
@@ -163,8 +165,13 @@ def _print_multi(res) -> None:
     verdict = "rejected" if res.multiplicity_one_rejected else "not rejected"
     temps = ", ".join(f"{t:g}" for t in res.config.temperatures)
     fit = res.multi_temperature
-    print(f"  multiplicity m = {res.multiplicity:.3f} +- {res.multiplicity_se:.3f} (m = 1 {verdict} at level "
-          f"{res.config.multiplicity_level:g}; temperatures n*beta x {temps})")
+    if math.isnan(res.multiplicity):  # multiplicity_corrected without a usable fit: the warning says why
+        print(f"  multiplicity m not estimated (temperatures n*beta x {temps}); m = 1 assumed")
+    else:
+        print(f"  multiplicity m = {res.multiplicity:.3f} +- {res.multiplicity_se:.3f} (m = 1 {verdict} at level "
+              f"{res.config.multiplicity_level:g}; temperatures n*beta x {temps})")
+    if res.estimator == "multiplicity_corrected" and fit is not None and math.isfinite(fit.llc):
+        print(f"  multi-temperature fit's own lambda = {fit.llc:.4f} +- {fit.llc_se:.4f}")
     if fit is not None:
         extra = (f"; data fluctuation a = {fit.fluctuation:.3f} +- {fit.fluctuation_se:.3f}"
                  if fit.fluctuation is not None else "")
