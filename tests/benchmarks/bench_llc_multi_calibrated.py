@@ -230,7 +230,7 @@ def main() -> None:
             with OUT.open("a") as fh:
                 fh.write(json.dumps(rec) + "\n")
             print(json.dumps(rec), flush=True)
-    report()
+    print(f"results in {OUT}; `--report` writes the table (all rows of that file) into docs/benchmarks.md")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,10 @@ def test_run_search_takes_the_config():
     config = kgon.SearchConfig(c=4, n_starts=3, explore_rounds=0, numerical_llc=False)
     cat = kgon.run_search(config)
     assert cat.config == dataclasses.replace(config, max_loss=None) and cat.n_starts == 3
+    # n_converged counts the requested starts; the exact polygon starts are counted on their own (they
+    # used to be added to n_converged)
+    assert 0 <= cat.n_converged <= cat.n_starts
+    assert cat.stats["exact_starts"] > 0 and 0 < cat.stats["exact_converged"] <= cat.stats["exact_starts"]
     same = kgon.find_critical_points(4, n_starts=3, explore_rounds=0, numerical_llc=False)
     assert same.to_json() == cat.to_json()
 

@@ -31,13 +31,6 @@ def test_catalogue_names_the_all_dead_level_zero(catalogue6):
                    for lab in catalogue6.labels())
 
 
-def test_n_converged_counts_the_requested_starts():
-    cat = kgon.find_critical_points(4, n_starts=3, seed=0, explore_rounds=0, numerical_llc=False)
-    assert cat.n_starts == 3 and 0 <= cat.n_converged <= cat.n_starts
-    # the exact polygon starts are counted on their own (they used to be added to n_converged)
-    assert cat.stats["exact_starts"] > 0 and 0 < cat.stats["exact_converged"] <= cat.stats["exact_starts"]
-
-
 def test_frozen_catalogue_counts_are_consistent(catalogue6):
     assert catalogue6.n_converged <= catalogue6.n_starts
     assert catalogue6.stats["exact_converged"] <= catalogue6.stats["exact_starts"]

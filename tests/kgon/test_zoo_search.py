@@ -42,8 +42,9 @@ def cat4():
     return kgon.find_critical_points(4, n_starts=200, seed=0, numerical_llc=False)
 
 
+@pytest.mark.slow  # two c = 4 searches, ~15 s (the c = 6 comparison is the next test)
 def test_same_catalogue_for_two_seeds_small_c(cat4):
-    # acceptance 1 (fast variant at c = 4; the c = 6 comparison is the slow test below)
+    # acceptance 1 (variant at c = 4)
     b = kgon.find_critical_points(4, n_starts=200, seed=7, numerical_llc=False)
     assert _labels_set(cat4) == _labels_set(b)
     assert "4" in cat4.names() and abs(cat4.get("4").loss) < 1e-15
@@ -97,6 +98,7 @@ def test_bad_input(kwargs, match):
         kgon.find_critical_points(c, **kwargs)
 
 
+@pytest.mark.slow  # a third c = 4 search beside the fixture's
 def test_max_loss_filters(cat4):
     cat = kgon.find_critical_points(4, n_starts=200, seed=0, max_loss=0.2, numerical_llc=False)
     assert all(p.loss <= 0.2 for p in cat.points)

@@ -188,14 +188,14 @@ def test_acceptance_tms_calibrated(catalogue6):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("widths", [(5, 3, 5), (6, 3, 3, 6)])
+@pytest.mark.parametrize("widths", [(5, 3, 5)])
 def test_dln_calibrated_two_temperature_within_5_percent(widths):
     """Deep linear networks at rank 0, n = 1e5 at the true parameter, calibrate=True and defaults: the
     reported (two-temperature) estimate is within 5% of lambda (+ 3 standard errors), while the plain
     estimate it carries reads its finite-n target at w0, below lambda by about beta lambda (beta = 1/log n;
-    docs/llc.md §4: (d/2)(1 - beta) exactly for a regular model). (5,3,5): lambda = 6.5, two layers;
-    (6,3,3,6): lambda = 4.5, three layers, one top-dimensional component of the true set (multiplicity 1
-    expected; (4,3,3,4), with three, reads ~10% low at this n: docs/llc.md §4, "Multiplicity")."""
+    docs/llc.md §4: (d/2)(1 - beta) exactly for a regular model). (5,3,5): lambda = 6.5, two layers. The
+    three-layer (6,3,3,6) (lambda = 4.5; its calibrated step 1/128 makes one estimate ~5-8 minutes on 2
+    cores) is measured in docs/benchmarks.md ("Calibrated estimates vs known truths": -1.9% over 3 seeds)."""
     from sampling import dln_data, dln_loss, dln_truth
 
     truth = dln_truth(widths, 0)
