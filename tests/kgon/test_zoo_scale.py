@@ -59,7 +59,7 @@ def test_closed_form_hessian_equals_autodiff(r, c, weighted):
     X[1] = np.concatenate([sq.ravel(), -np.full(c, 1.0 / (2 * c))])
     L, g, H = vgh(jnp.asarray(X), imp)
     scale = max(1.0, float(jnp.max(jnp.abs(H))))
-    np.testing.assert_allclose(np.asarray(L), np.asarray(jax.vmap(f, in_axes=(0, None))(jnp.asarray(X), imp)),
+    np.testing.assert_allclose(np.asarray(L), np.asarray(jax.jit(jax.vmap(f, in_axes=(0, None)))(jnp.asarray(X), imp)),
                                rtol=0, atol=1e-13)
     np.testing.assert_allclose(np.asarray(g), np.asarray(ref_g(jnp.asarray(X), imp)), rtol=0, atol=1e-13)
     np.testing.assert_allclose(np.asarray(H), np.asarray(ref_h(jnp.asarray(X), imp)), rtol=0, atol=1e-12 * scale)

@@ -50,8 +50,8 @@ def test_fast_potential_equals_direct_sum(n, catalogue6):
     pot = sampling.empirical_potential(ds)
     rng = np.random.default_rng(n)
     pts = _points(catalogue6, 4, rng)
-    if n == 10**6:  # the extended-precision reference costs ~1 s per point here
-        pts = pts[:2] + pts[6:8]
+    if n == 10**6:  # the extended-precision reference costs ~1 s per point here: a catalogue point, a random one
+        pts = pts[:1] + pts[6:7]
     for W, b in pts:
         L, (gW, gb) = _value_and_grad(pot, W, b)
         L_ref, gW_ref, gb_ref = _direct(ds, W, b)
