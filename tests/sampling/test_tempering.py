@@ -75,6 +75,7 @@ def test_tempering_recovers_the_mass_ratio(truth):
     assert pt.diverging.shape == (4, 600) and not pt.diverging.any()
 
 
+@pytest.mark.slow  # a NUTS compilation (~4 s) for a demonstration; tempering's own checks stay in the default run
 def test_independent_nuts_chains_from_one_basin_miss_it(truth):
     rng = np.random.default_rng(1)
     init = M[1] + 0.1 * rng.normal(size=(2, D))  # both chains in the wide (right) mode

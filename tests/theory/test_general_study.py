@@ -219,6 +219,7 @@ def test_cli_without_general_flags_is_the_high_sparsity_model():
         assert general_requested(args) and args.sparsity == 0.5 and args.importance == [1, 1, 1, 1, 1, 2.0]
 
 
+@pytest.mark.slow  # ~5 s; the general SGD command's default-run checks: tests/theory/test_sgd_general_cli.py
 def test_cli_sgd_with_general_flags(tmp_path, capsys):
     import json
 
