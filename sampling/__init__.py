@@ -59,6 +59,7 @@ _EXPORTS = {
     "estimate_llc": "sampling.dynamics.llc",
     "fit_multi_temperature": "sampling.dynamics.multi_temperature",
     "corrected_two_temperature": "sampling.dynamics.multi_temperature",
+    "outside_expansion": "sampling.dynamics.multi_temperature",
     "gaussian_correction": "sampling.dynamics.multi_temperature",
     "geometric_ladder": "sampling.mcmc.tempering",
     "initial_points": "sampling.mcmc.nuts",

@@ -56,7 +56,12 @@ from sampling.dynamics.calibrate import (
     sweep_setting,
 )
 from sampling.dynamics.llc_result import LLCDiagnostics, LLCResult, escape_block, summarize_chains
-from sampling.dynamics.multi_temperature import corrected_two_temperature, fit_multi_temperature, gaussian_correction
+from sampling.dynamics.multi_temperature import (
+    corrected_two_temperature,
+    fit_multi_temperature,
+    gaussian_correction,
+    outside_expansion,
+)
 from sampling.dynamics.sgld import as_typed_key, chain_runner, default_nbeta
 from sampling.dynamics.sgld_config import ESTIMATORS, SGLDConfig
 
@@ -258,7 +263,7 @@ def _multi_temperature(rng_key, problem: _Problem, res1: LLCResult) -> LLCResult
     reason = ""
     plain = ", ".join(f"{p.llc:.4g} at n beta = {p.config.nbeta:.4g}" for p in parts)
     m, m_se = fit.multiplicity, fit.multiplicity_se
-    if m + 3 * m_se < 1 - 1e-6 or m - 3 * m_se > problem.d or llc - 3 * se > problem.d / 2:  # 1e-6: roundoff
+    if outside_expansion(fit, problem.d):
         reason = (f"the multi-temperature fit reads lambda = {llc:.4g} +- {se:.2g}, m = {m:.3g} +- {m_se:.2g}, "
                   f"outside the expansion's range 0 < lambda <= d / 2, 1 <= m <= d = {problem.d} (plain estimates "
                   f"{plain}): the hotter chains do not follow the expansion at w* (they left its neighbourhood, as on "

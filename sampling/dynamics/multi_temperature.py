@@ -45,7 +45,7 @@ import numpy as np
 from scipy import stats
 
 __all__ = ["MultiTemperatureFit", "fit_multi_temperature", "multi_temperature_design", "multi_temperature_model",
-           "gaussian_correction", "corrected_two_temperature"]
+           "gaussian_correction", "corrected_two_temperature", "outside_expansion"]
 
 
 @dataclass(frozen=True)
@@ -320,7 +320,7 @@ def fit_multi_temperature(nbetas, values, values_se=None, *, n: int | None = Non
     if fixed_multiplicity is None:
         # floor at the fit's roundoff: values identical at every temperature give m - 1 ~ 1e-14 with a
         # standard error ~ 1e-16, which is no evidence against m = 1
-        z = mm1 / max(m_se, 1e-9 * max(1.0, float(np.max(np.abs(means)))))
+        z = mm1 / max(m_se, _roundoff(means))
         p = float(stats.t.sf(z, C - 1) if C else stats.norm.sf(z))
     else:
         z, p = float("nan"), float("nan")
@@ -333,6 +333,21 @@ def fit_multi_temperature(nbetas, values, values_se=None, *, n: int | None = Non
         fluctuation=float(a) if fluctuation else None, fluctuation_se=float(a_se) if fluctuation else None,
         chain_multiplicity=chain_m,
     )
+
+
+def _roundoff(means) -> float:
+    """The fit's roundoff scale: a standard error below it is no evidence (values identical at every
+    temperature give m - 1 ~ 1e-14 with a standard error ~ 1e-16)."""
+    return 1e-9 * max(1.0, float(np.max(np.abs(means))))
+
+
+def outside_expansion(fit: MultiTemperatureFit, d: int) -> bool:
+    """Whether the fit reads (lambda, m) outside the range the expansion allows, 0 < lambda <= d / 2 and
+    1 <= m <= d, by more than 3 standard errors (each at least the fit's roundoff scale): then the hotter
+    chains do not follow the expansion at w* (docs/llc.md §4b)."""
+    floor = _roundoff(fit.values)
+    m_se, l_se = max(fit.multiplicity_se, floor), max(fit.llc_se, floor)
+    return fit.multiplicity + 3 * m_se < 1 or fit.multiplicity - 3 * m_se > d or fit.llc - 3 * l_se > d / 2
 
 
 def _se(values_se, K):

@@ -195,6 +195,22 @@ def test_corrected_two_temperature_recovers_lambda_given_m():
         corrected_two_temperature([10.0, 10.0], [1.0, 1.0], 1.0)
 
 
+def test_outside_expansion_uses_three_standard_errors_and_the_roundoff_floor():
+    """The range the expansion allows (0 < lambda <= d / 2, 1 <= m <= d) by more than 3 standard errors; values
+    identical at every temperature (m - 1 ~ 1e-14, s.e. ~ 1e-16) are inside (the fit's roundoff floor)."""
+    from sampling import outside_expansion
+
+    t = LADDER
+    same = fit_multi_temperature(t, np.full(4, 2.0), np.full(4, 1e-12))
+    assert abs(same.multiplicity - 1) < 1e-6 and not outside_expansion(same, d=4)
+    low = fit_multi_temperature(t, multi_temperature_model(t, 2.0, 0.0), np.full(4, 1e-3))  # m = 0
+    assert low.multiplicity == pytest.approx(0.0, abs=1e-6) and outside_expansion(low, d=4)
+    assert not outside_expansion(fit_multi_temperature(t, multi_temperature_model(t, 2.0, 0.0), np.full(4, 1.0)), d=4)
+    high = fit_multi_temperature(t, multi_temperature_model(t, 2.0, 3.0), np.full(4, 1e-3))
+    assert not outside_expansion(high, d=4) and outside_expansion(high, d=2)  # m = 3 > d = 2
+    assert outside_expansion(high, d=3)  # lambda = 2 > d / 2 = 1.5
+
+
 def test_config_validates_temperatures():
     from sampling import SGLDConfig
 
