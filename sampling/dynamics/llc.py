@@ -33,6 +33,11 @@ directions (:func:`sampling.gaussian_correction`), and the weighted fit lambda_h
 log(n beta_k) + c beta_k + a sqrt(beta_k) (:mod:`sampling.dynamics.multi_temperature`; the data set's
 fluctuation term a sqrt(beta_k) with five or more temperatures): ``llc`` is lambda, with
 ``multiplicity``, ``multiplicity_se`` and ``multiplicity_one_rejected``.
+
+**Multiplicity-corrected estimate** (``estimator="multiplicity_corrected"``; docs/llc.md §4c): the same
+chains and fit; ``llc`` is the two coldest temperatures' two-temperature estimate plus (m - 1) kappa with
+each chain's fitted m (:func:`sampling.corrected_two_temperature`), m = 1 with a warning where the fit is
+outside the expansion's range.
 """
 
 from __future__ import annotations
