@@ -60,7 +60,7 @@ from sampling.dynamics.calibrate import (
     choose_setting,
     sweep_setting,
 )
-from sampling.dynamics.llc_result import LLCDiagnostics, LLCResult, escape_block, summarize_chains
+from sampling.dynamics.llc_result import LLCDiagnostics, LLCResult, chain_mean, escape_block, summarize_chains
 from sampling.dynamics.multi_temperature import (
     corrected_two_temperature,
     fit_multi_temperature,
@@ -220,10 +220,7 @@ def _two_temperature(rng_key, problem: _Problem, res1: LLCResult, ratio) -> LLCR
     res2 = _estimate(rng_key, problem, cfg2)
     pair = combine_two_temperatures(res1.chain_llc, res2.chain_llc, ratio)
     healthy = np.asarray(res1.healthy) & np.asarray(res2.healthy)
-    k = int(healthy.sum())
-    llc = float(pair[healthy].mean()) if k else float("nan")
-    std = float(pair[healthy].std(ddof=1)) if k >= 2 else float("nan")
-    se = std / math.sqrt(k) if k >= 2 else float("nan")
+    llc, std, se, k = chain_mean(pair, healthy)
     reason = ""
     if not k:
         why = [f"beta{i + 1}: {r.reason or 'no healthy chain'}" for i, r in enumerate((res1, res2))
@@ -297,10 +294,7 @@ def _multiplicity_corrected(res: LLCResult, nbetas, values) -> LLCResult:
     usable = not res.reason
     m_chain = fit.chain_multiplicity if usable else np.ones(values.shape[1])
     lam = np.asarray(corrected_two_temperature(nbetas, values, m_chain), dtype=np.float64)
-    ok = np.isfinite(lam)
-    k = int(ok.sum())
-    llc = float(lam[ok].mean()) if k else nan
-    std = float(lam[ok].std(ddof=1)) if k >= 2 else nan
+    llc, std, se, k = chain_mean(lam, np.isfinite(lam))
     warnings = res.diagnostics.warnings
     if not usable:
         warnings += (f"m not estimated ({res.reason}); lambda is the two-temperature estimate of the two coldest "
@@ -311,9 +305,9 @@ def _multiplicity_corrected(res: LLCResult, nbetas, values) -> LLCResult:
     elif not llc > 0:
         reason = f"the multiplicity-corrected estimate {llc:.4g} is not positive: not reported as an estimate"
     if reason:
-        llc = std = nan
+        llc = std = se = nan
     return dataclasses.replace(
-        res, llc=llc, llc_std=std, llc_se=std / math.sqrt(k) if k >= 2 else nan, chain_llc=lam, reason=reason,
+        res, llc=llc, llc_std=std, llc_se=se, chain_llc=lam, reason=reason,
         estimator="multiplicity_corrected", diagnostics=dataclasses.replace(res.diagnostics, warnings=warnings),
         multiplicity=fit.multiplicity if usable else nan, multiplicity_se=fit.multiplicity_se if usable else nan,
         multiplicity_one_rejected=fit.m1_rejected if usable else None)

@@ -221,6 +221,16 @@ def _block_means(x: np.ndarray, block: int) -> np.ndarray:
     return x[:, : nb * b].reshape(x.shape[0], nb, b).mean(axis=2)
 
 
+def chain_mean(values, mask) -> tuple[float, float, float, int]:
+    """``(mean, std, se, k)`` of the per-chain ``values`` where ``mask`` holds (k chains): NaN mean without a
+    chain, NaN std and se (= std / sqrt k) with fewer than two."""
+    vals = np.asarray(values, dtype=np.float64)[np.asarray(mask, dtype=bool)]
+    k = int(vals.size)
+    mean = float(vals.mean()) if k else float("nan")
+    std = float(vals.std(ddof=1)) if k >= 2 else float("nan")
+    return mean, std, std / math.sqrt(k) if k >= 2 else float("nan"), k
+
+
 def summarize_chains(losses, accept, loss_star, *, nbeta, burnin, d, divergence_threshold=None,
                      escape_tol=1.0, min_acceptance=0.9, block=1):
     """Chain values, health checks and the estimate from raw traces (module docstring).
@@ -269,11 +279,7 @@ def summarize_chains(losses, accept, loss_star, *, nbeta, burnin, d, divergence_
                                 f"chain value {chain_llc[c]:.3g}"))
     acc = np.nanmean(accept[:, burnin:], axis=1) if accept.shape[1] > burnin else np.full(losses.shape[0], np.nan)
     acc_mean = float(np.nanmean(acc)) if np.any(np.isfinite(acc)) else float("nan")
-    k = int(healthy.sum())
-    vals = chain_llc[healthy]
-    llc = float(vals.mean()) if k else float("nan")
-    std = float(vals.std(ddof=1)) if k >= 2 else float("nan")
-    se = std / math.sqrt(k) if k >= 2 else float("nan")
+    llc, std, se, k = chain_mean(chain_llc, healthy)
     warnings = []
     if math.isfinite(acc_mean) and acc_mean < min_acceptance:
         warnings.append(f"low MALA acceptance {acc_mean:.3f} < {min_acceptance:g}: the step size eps biases "
