@@ -7,6 +7,7 @@ re-running it replaces that section and leaves the others alone.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import platform
 import time
@@ -28,6 +29,19 @@ def best_of(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The JSON lines of a benchmark's results file (one estimate per line), in order."""
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def append_row(path: Path, rec: dict) -> None:
+    """Append one result to a benchmark's results file (created with its folder), so an interrupted run
+    keeps every finished row."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        fh.write(json.dumps(rec) + "\n")
 
 
 def machine() -> str:

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine, write_section  # noqa: E402
+from _report import append_row, machine, read_rows, write_section  # noqa: E402
 
 import kgon  # noqa: E402
 
@@ -177,11 +177,9 @@ def main() -> None:
         for spec in a.cases:
             rec = run_case(spec, a.steps, bias_fraction=a.bias_fraction, end_to_end=e2e,
                            batches=tuple(int(x) for x in a.batches.split(",")))
-            OUT.parent.mkdir(parents=True, exist_ok=True)
-            with OUT.open("a") as fh:
-                fh.write(json.dumps(rec) + "\n")
+            append_row(OUT, rec)
     rows = {}
-    for r in map(json.loads, OUT.read_text().splitlines()):
+    for r in read_rows(OUT):
         rows[r["case"]] = r  # the latest run of each case
     report(list(rows.values()))
 

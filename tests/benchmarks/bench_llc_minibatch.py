@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import write_section  # noqa: E402
+from _report import append_row, read_rows, write_section  # noqa: E402
 
 import kgon  # noqa: E402
 from kgon.io import finite_or_none as _f  # noqa: E402
@@ -51,7 +51,7 @@ def run(label: str, seed: int, batch: int | None) -> dict:
 
 
 def report() -> None:
-    rows = [json.loads(x) for x in OUT.read_text().splitlines()]
+    rows = read_rows(OUT)
     full = {(r["label"], r["seed"]): r for r in rows if r["batch"] is None}
     lines = ["Minibatch bias of the calibrated two-temperature LLC on the TMS phases (c = 6, n = 1e5, 16 chains, "
              "the keys of test_acceptance_tms_calibrated): each minibatch estimate against the full-batch one of "
@@ -98,7 +98,7 @@ def main() -> None:
         return
     done = set()
     if OUT.exists():
-        done = {(r["label"], r["seed"], r["batch"]) for r in map(json.loads, OUT.read_text().splitlines())}
+        done = {(r["label"], r["seed"], r["batch"]) for r in read_rows(OUT)}
     batches = [None] + [int(x) for x in a.batches.split(",") if x]
     for seed in range(a.seeds):
         for label in LABELS:
@@ -106,9 +106,7 @@ def main() -> None:
                 if (label, seed, batch) in done:
                     continue
                 rec = run(label, seed, batch)
-                OUT.parent.mkdir(parents=True, exist_ok=True)
-                with OUT.open("a") as fh:
-                    fh.write(json.dumps(rec) + "\n")
+                append_row(OUT, rec)
                 print(json.dumps(rec), flush=True)
     print(f"results in {OUT}; `--report` writes the table into docs/benchmarks.md")
 

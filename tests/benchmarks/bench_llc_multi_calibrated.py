@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import write_section  # noqa: E402
+from _report import append_row, read_rows, write_section  # noqa: E402
 
 import kgon  # noqa: E402
 from kgon.io import finite_or_none as _f  # noqa: E402
@@ -112,7 +112,7 @@ def run(case: str, seed: int, chains: int | None, step: str, temperatures: tuple
 
 
 def report() -> None:
-    rows = [json.loads(x) for x in OUT.read_text().splitlines()]
+    rows = read_rows(OUT)
     lines = [
         "Calibrated multi-temperature estimates (`estimate_llc(..., calibrate=True, config=SGLDConfig("
         "estimator=\"multi_temperature\"))`: the step calibrated at beta, then coupled chains at beta x the "
@@ -219,16 +219,14 @@ def main() -> None:
         return
     done = set()
     if OUT.exists():
-        done = {(r["case"], r["seed"], r["chains"], _step(r)) for r in map(json.loads, OUT.read_text().splitlines())}
+        done = {(r["case"], r["seed"], r["chains"], _step(r)) for r in read_rows(OUT)}
     for case in ([a.only] if a.only else CASES):
         for seed in range(a.seeds):
             chains = a.chains if a.chains is not None else 4
             if (case, seed, chains, a.step) in done:
                 continue
             rec = run(case, seed, a.chains, a.step, tuple(float(x) for x in a.temperatures.split(",")), a.fluctuation)
-            OUT.parent.mkdir(parents=True, exist_ok=True)
-            with OUT.open("a") as fh:
-                fh.write(json.dumps(rec) + "\n")
+            append_row(OUT, rec)
             print(json.dumps(rec), flush=True)
     print(f"results in {OUT}; `--report` writes the table (all rows of that file) into docs/benchmarks.md")
 

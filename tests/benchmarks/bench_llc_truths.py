@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import write_section  # noqa: E402
+from _report import append_row, read_rows, write_section  # noqa: E402
 
 import kgon  # noqa: E402
 
@@ -60,13 +60,11 @@ ACCEPTANCE_DLN = DLN_CASES[:5]
 def _done():
     if not OUT.exists():
         return set()
-    return {(r["case"], r["seed"], r.get("method", "tmsphase")) for r in map(json.loads, OUT.read_text().splitlines())}
+    return {(r["case"], r["seed"], r.get("method", "tmsphase")) for r in read_rows(OUT)}
 
 
 def _write(rec):
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with OUT.open("a") as fh:
-        fh.write(json.dumps(rec) + "\n")
+    append_row(OUT, rec)
     print(json.dumps({k: v for k, v in rec.items() if k != "sweep"}), flush=True)
 
 
@@ -173,7 +171,7 @@ def run_tms(seeds, done, chains):
 
 
 def report():
-    rows = [json.loads(x) for x in OUT.read_text().splitlines()]
+    rows = read_rows(OUT)
     by = {}
     for r in rows:
         by.setdefault((r["case"], r.get("method", "tmsphase")), []).append(r)
