@@ -172,8 +172,7 @@ FITS = ("3t/4", "3t/5", "4t/4", "4t/5")
 def _refit(r: dict, name: str):
     """The fit ``name`` (FITS) of a row's stored per-chain plain values plus its Gaussian correction."""
     terms, k = name.split("t/")
-    v = np.array([[np.nan if x is None else x for x in p] for p in r["chain_parts"]], dtype=np.float64)
-    v = v + np.asarray(r["correction"], dtype=np.float64)[:, None]
+    v = _corrected_values(r)
     idx = [i for i, x in enumerate(r["temperatures"]) if int(k) == len(r["temperatures"]) or x != 0.5]
     if len(idx) != int(k):
         return None
@@ -183,14 +182,19 @@ def _refit(r: dict, name: str):
         return None
 
 
+def _corrected_values(r: dict) -> np.ndarray:
+    """A row's per-chain plain values (K, chains; NaN for an excluded chain) plus its Gaussian correction."""
+    v = np.array([[np.nan if x is None else x for x in p] for p in r["chain_parts"]], dtype=np.float64)
+    return v + np.asarray(r["correction"], dtype=np.float64)[:, None]
+
+
 def _corrected(r: dict):
     """(lambda, se) of ``estimator="multiplicity_corrected"`` on a row's chains: the two coldest temperatures'
     two-temperature estimate of the corrected values plus (m - 1) kappa with each chain's m from the row's fit
     (m = 1 where the row's fit was not reported, as the estimator does)."""
     if not r.get("chain_parts") or r.get("correction") is None:
         return None
-    v = np.array([[np.nan if x is None else x for x in p] for p in r["chain_parts"]], dtype=np.float64)
-    v = v + np.asarray(r["correction"], dtype=np.float64)[:, None]
+    v = _corrected_values(r)
     m = np.ones(v.shape[1])
     if r["llc"] is not None:
         m = fit_multi_temperature(r["nbetas"], v, n=N, fluctuation=bool(r.get("fluctuation_term"))).chain_multiplicity
